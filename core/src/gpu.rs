@@ -1,0 +1,342 @@
+//! The Lambda Cloud instance-type catalog: GPU memory, bandwidth and a dated price
+//! snapshot. Live prices come from the API (`gpu-session gpus --live`).
+
+use serde::Serialize;
+
+/// Bytes in one MiB.
+pub const MIB: u64 = 1024 * 1024;
+/// Bytes in one GiB.
+pub const GIB: u64 = 1024 * MIB;
+
+/// One Lambda instance type.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GpuType {
+    /// Lambda's instance type name, e.g. `gpu_1x_a100_sxm4`.
+    pub instance_type: &'static str,
+    /// Short GPU label for tables.
+    pub gpu: &'static str,
+    /// The API's `description` for the type.
+    pub description: &'static str,
+    pub gpu_count: u32,
+    /// Marketed memory per GPU in GB, as the instance name and datasheet say.
+    pub nominal_memory_gb: u32,
+    /// Memory per GPU as the driver reports it (`nvidia-smi --query-gpu=memory.total`,
+    /// what `torch.cuda.mem_get_info` and SGLang's heuristics see), in MiB.
+    pub memory_mib: u64,
+    /// Peak memory bandwidth per GPU, GB/s (10^9 bytes), from NVIDIA's datasheets.
+    pub bandwidth_gbps: u32,
+    /// Hardware FP8 tensor cores (Ada, Hopper, Blackwell). SGLang's `--quantization fp8`
+    /// still loads on Ampere through weight-only Marlin kernels, so this does not gate fit.
+    pub fp8_tensor_cores: bool,
+    /// On-demand price of the whole instance, US cents per hour, at `price_as_of`.
+    pub price_cents_per_hour: u32,
+    /// When the price was observed: an ISO date or month, or "original tool docs" for
+    /// prices only the original gpu-session documentation gives (undated there).
+    pub price_as_of: &'static str,
+}
+
+impl GpuType {
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_mib * MIB
+    }
+
+    pub fn price_per_hour_usd(&self) -> f64 {
+        f64::from(self.price_cents_per_hour) / 100.0
+    }
+
+    /// Memory of the whole instance in nominal GB.
+    pub fn total_nominal_gb(&self) -> u32 {
+        self.nominal_memory_gb * self.gpu_count
+    }
+}
+
+/// Where the catalog's prices come from; the site shows this next to every price.
+pub const PRICE_SNAPSHOT: &str = "2026-05-07";
+
+// Memory as the driver reports it. Sources: nvidia-smi output published for each card
+// (A10 23028 MiB, RTX A6000 49140 MiB, Quadro RTX 6000 24576 MiB, A100 40 GB 40960 MiB,
+// A100 80 GB 81920 MiB, H100 80 GB 81559 MiB, GH200 97871 MiB, B200 183359 MiB).
+// Bandwidth: NVIDIA datasheets (A10 600 GB/s; RTX A6000 768; Quadro RTX 6000 672;
+// A100 40 GB 1555; A100 80 GB SXM4 2039; H100 PCIe 2000; H100 SXM5 3350; GH200 (HBM3) 4000;
+// B200 8000).
+// Prices, in order of preference: the 2026-05-07 snapshot of Lambda's public price list
+// (A10 $0.86, Quadro RTX 6000 $0.58, A100 40 GB $1.48, H100 PCIe $2.86, H100 SXM $3.78);
+// the Lambda Cloud API v1.8.3 spec's own examples (gpu_8x_a100 1032, gpu_1x_gh200 149);
+// Lambda's 2025 list (8x A100 80 GB $1.79/GPU, 8x H100 SXM $2.99/GPU, 8x B200 $4.99/GPU);
+// the original gpu-session tool's documented prices for types absent from those.
+/// Every Lambda instance type the calculator knows, cheapest first within a GPU class.
+pub const CATALOG: &[GpuType] = &[
+    GpuType {
+        instance_type: "gpu_1x_a10",
+        gpu: "A10",
+        description: "1x A10 (24 GB PCIe)",
+        gpu_count: 1,
+        nominal_memory_gb: 24,
+        memory_mib: 23_028,
+        bandwidth_gbps: 600,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 86,
+        price_as_of: "2026-05-07",
+    },
+    // Lambda's gpu_1x_rtx6000 is the 24 GB Turing Quadro RTX 6000 (API gpu_description
+    // "RTX 6000 (24 GB)"), not the 48 GB RTX 6000 Ada the original tool listed.
+    GpuType {
+        instance_type: "gpu_1x_rtx6000",
+        gpu: "Quadro RTX 6000",
+        description: "1x RTX 6000 (24 GB)",
+        gpu_count: 1,
+        nominal_memory_gb: 24,
+        memory_mib: 24_576,
+        bandwidth_gbps: 672,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 58,
+        price_as_of: "2026-05-07",
+    },
+    GpuType {
+        instance_type: "gpu_1x_a6000",
+        gpu: "RTX A6000",
+        description: "1x RTX A6000 (48 GB)",
+        gpu_count: 1,
+        nominal_memory_gb: 48,
+        memory_mib: 49_140,
+        bandwidth_gbps: 768,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 80,
+        price_as_of: "original tool docs",
+    },
+    GpuType {
+        instance_type: "gpu_1x_a100",
+        gpu: "A100 PCIe",
+        description: "1x A100 (40 GB PCIe)",
+        gpu_count: 1,
+        nominal_memory_gb: 40,
+        memory_mib: 40_960,
+        bandwidth_gbps: 1555,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 148,
+        price_as_of: "2026-05-07",
+    },
+    GpuType {
+        instance_type: "gpu_1x_a100_sxm4",
+        gpu: "A100 SXM4",
+        description: "1x A100 (40 GB SXM4)",
+        gpu_count: 1,
+        nominal_memory_gb: 40,
+        memory_mib: 40_960,
+        bandwidth_gbps: 1555,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 148,
+        price_as_of: "2026-05-07",
+    },
+    GpuType {
+        instance_type: "gpu_1x_a100_sxm4_80gb",
+        gpu: "A100 SXM4 80GB",
+        description: "1x A100 (80 GB SXM4)",
+        gpu_count: 1,
+        nominal_memory_gb: 80,
+        memory_mib: 81_920,
+        bandwidth_gbps: 2039,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 129,
+        price_as_of: "original tool docs",
+    },
+    GpuType {
+        instance_type: "gpu_1x_gh200",
+        gpu: "GH200",
+        description: "1x GH200 (96 GB)",
+        gpu_count: 1,
+        nominal_memory_gb: 96,
+        memory_mib: 97_871,
+        bandwidth_gbps: 4000,
+        fp8_tensor_cores: true,
+        price_cents_per_hour: 149,
+        price_as_of: "2025-10",
+    },
+    GpuType {
+        instance_type: "gpu_1x_h100_pcie",
+        gpu: "H100 PCIe",
+        description: "1x H100 (80 GB PCIe)",
+        gpu_count: 1,
+        nominal_memory_gb: 80,
+        memory_mib: 81_559,
+        bandwidth_gbps: 2000,
+        fp8_tensor_cores: true,
+        price_cents_per_hour: 286,
+        price_as_of: "2026-05-07",
+    },
+    GpuType {
+        instance_type: "gpu_1x_h100_sxm5",
+        gpu: "H100 SXM5",
+        description: "1x H100 (80 GB SXM5)",
+        gpu_count: 1,
+        nominal_memory_gb: 80,
+        memory_mib: 81_559,
+        bandwidth_gbps: 3350,
+        fp8_tensor_cores: true,
+        price_cents_per_hour: 378,
+        price_as_of: "2026-05-07",
+    },
+    GpuType {
+        instance_type: "gpu_2x_a100",
+        gpu: "A100 SXM4",
+        description: "2x A100 (40 GB SXM4)",
+        gpu_count: 2,
+        nominal_memory_gb: 40,
+        memory_mib: 40_960,
+        bandwidth_gbps: 1555,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 220,
+        price_as_of: "original tool docs",
+    },
+    GpuType {
+        instance_type: "gpu_4x_a100",
+        gpu: "A100 SXM4",
+        description: "4x A100 (40 GB SXM4)",
+        gpu_count: 4,
+        nominal_memory_gb: 40,
+        memory_mib: 40_960,
+        bandwidth_gbps: 1555,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 440,
+        price_as_of: "original tool docs",
+    },
+    GpuType {
+        instance_type: "gpu_8x_a100",
+        gpu: "A100 SXM4",
+        description: "8x A100 (40 GB SXM4)",
+        gpu_count: 8,
+        nominal_memory_gb: 40,
+        memory_mib: 40_960,
+        bandwidth_gbps: 1555,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 1032,
+        price_as_of: "2025-10",
+    },
+    GpuType {
+        instance_type: "gpu_8x_a100_80gb_sxm4",
+        gpu: "A100 SXM4 80GB",
+        description: "8x A100 (80 GB SXM4)",
+        gpu_count: 8,
+        nominal_memory_gb: 80,
+        memory_mib: 81_920,
+        bandwidth_gbps: 2039,
+        fp8_tensor_cores: false,
+        price_cents_per_hour: 1432,
+        price_as_of: "2025-10",
+    },
+    GpuType {
+        instance_type: "gpu_8x_h100_sxm5",
+        gpu: "H100 SXM5",
+        description: "8x H100 (80 GB SXM5)",
+        gpu_count: 8,
+        nominal_memory_gb: 80,
+        memory_mib: 81_559,
+        bandwidth_gbps: 3350,
+        fp8_tensor_cores: true,
+        price_cents_per_hour: 2392,
+        price_as_of: "2025-10",
+    },
+    GpuType {
+        instance_type: "gpu_8x_b200_sxm6",
+        gpu: "B200",
+        description: "8x B200 (180 GB SXM6)",
+        gpu_count: 8,
+        nominal_memory_gb: 180,
+        memory_mib: 183_359,
+        bandwidth_gbps: 8000,
+        fp8_tensor_cores: true,
+        price_cents_per_hour: 3992,
+        price_as_of: "2025-10",
+    },
+];
+
+/// Instance types the original tool documented under names Lambda has since changed;
+/// old plans and links that use them keep resolving.
+const ALIASES: &[(&str, &str)] = &[("gpu_8x_h100", "gpu_8x_h100_sxm5")];
+
+/// Look an instance type up by its Lambda name (or a legacy alias).
+pub fn find(instance_type: &str) -> Option<&'static GpuType> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == instance_type)
+        .map_or(instance_type, |(_, canonical)| canonical);
+    CATALOG.iter().find(|g| g.instance_type == name)
+}
+
+/// The smallest type with at least `gb` nominal GB in all (the original tool's
+/// "recommended GPU" rule), fewest GPUs and then cheapest among equals.
+pub fn smallest_with_memory(gb: u32) -> Option<&'static GpuType> {
+    CATALOG
+        .iter()
+        .filter(|g| g.total_nominal_gb() >= gb)
+        .min_by_key(|g| (g.total_nominal_gb(), g.gpu_count, g.price_cents_per_hour))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_has_the_original_types_and_current_ones() {
+        for name in [
+            "gpu_1x_a10",
+            "gpu_1x_a6000",
+            "gpu_1x_rtx6000",
+            "gpu_1x_a100",
+            "gpu_1x_a100_sxm4",
+            "gpu_1x_a100_sxm4_80gb",
+            "gpu_1x_h100_pcie",
+            "gpu_1x_h100_sxm5",
+            "gpu_2x_a100",
+            "gpu_4x_a100",
+            "gpu_8x_a100",
+            "gpu_8x_h100",
+            "gpu_1x_gh200",
+            "gpu_8x_b200_sxm6",
+        ] {
+            assert!(find(name).is_some(), "{name} missing");
+        }
+        let mut names: Vec<_> = CATALOG.iter().map(|g| g.instance_type).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOG.len(), "duplicate instance type");
+    }
+
+    #[test]
+    fn catalog_numbers_are_sane() {
+        for g in CATALOG {
+            assert!(
+                g.memory_mib * MIB <= u64::from(g.nominal_memory_gb) * GIB + GIB,
+                "{}",
+                g.instance_type
+            );
+            assert!(
+                g.memory_mib * MIB >= u64::from(g.nominal_memory_gb) * GIB * 9 / 10,
+                "{}",
+                g.instance_type
+            );
+            assert!(g.bandwidth_gbps > 0 && g.price_cents_per_hour > 0);
+            assert!(g.price_as_of <= PRICE_SNAPSHOT || g.price_as_of == "original tool docs");
+        }
+    }
+
+    #[test]
+    fn smallest_with_memory_follows_the_original_rule() {
+        assert_eq!(
+            smallest_with_memory(80).unwrap().instance_type,
+            "gpu_1x_a100_sxm4_80gb"
+        );
+        assert_eq!(
+            smallest_with_memory(24).unwrap().instance_type,
+            "gpu_1x_rtx6000"
+        );
+        assert_eq!(
+            smallest_with_memory(160).unwrap().instance_type,
+            "gpu_4x_a100"
+        );
+        assert_eq!(
+            smallest_with_memory(96).unwrap().instance_type,
+            "gpu_1x_gh200"
+        );
+    }
+}

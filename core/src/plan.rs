@@ -1,0 +1,622 @@
+//! The plan document (`plan.yaml`): the one contract between the site and the launcher.
+//! Versioned, YAML or JSON, unknown fields rejected, every field validated.
+
+use crate::arch::Architecture;
+use crate::gpu::{self, GpuType, GIB};
+use crate::quant::{KvDtype, Quantization};
+use crate::recommend::{evaluate, Fit};
+use crate::registry::{builtin, Model, QuantMethod};
+use crate::settings::{EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
+use crate::validate::{self, FieldError};
+use serde::{Deserialize, Serialize};
+
+/// The plan format this build writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+/// The SGLang release the launcher installs (PyPI `sglang`), whose memory heuristics
+/// `serving::sglang_defaults` follows.
+pub const SGLANG_VERSION: &str = "0.5.23";
+/// SGLang's default HTTP port (`--port 30000`).
+pub const SGLANG_PORT: u16 = 30000;
+/// Lease bounds: the original tool defaulted to 4 h; we allow up to a day.
+pub const DEFAULT_LEASE_HOURS: u32 = 4;
+pub const MAX_LEASE_HOURS: u32 = 24;
+/// The original tool's idle limit.
+pub const DEFAULT_IDLE_MINUTES: u32 = 30;
+pub const MAX_IDLE_MINUTES: u32 = 1440;
+/// Lambda regions tried in order when a plan does not say (the original's default first).
+pub const DEFAULT_REGIONS: [&str; 6] = [
+    "us-west-1",
+    "us-west-2",
+    "us-west-3",
+    "us-south-1",
+    "us-east-1",
+    "us-midwest-1",
+];
+/// Bounds on `serving.mem_fraction_static`.
+pub const MEM_FRACTION_RANGE: (f64, f64) = (0.5, 0.95);
+
+/// A complete launch plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    pub model: PlanModel,
+    pub serving: PlanServing,
+    pub gpu: PlanGpu,
+    pub lease: PlanLease,
+    /// Informational: what the exporter computed. The launcher recomputes and never trusts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<PlanEstimate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanModel {
+    /// Built-in id, or the custom model's id (also SGLang's `--served-model-name`).
+    pub id: String,
+    /// Present for custom models: what sizes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<PlanCustomModel>,
+    /// Hugging Face repository SGLang loads.
+    pub checkpoint: String,
+    pub quantization: Quantization,
+    pub quant_method: QuantMethod,
+    pub context_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCustomModel {
+    pub params_billions: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanServing {
+    /// Always `sglang`.
+    pub engine: String,
+    /// Pinned SGLang release.
+    pub version: String,
+    pub tensor_parallel: u32,
+    pub mem_fraction_static: f64,
+    pub max_running_requests: u32,
+    pub kv_cache_dtype: KvDtype,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanGpu {
+    pub instance_type: String,
+    /// Regions to try, in order.
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLease {
+    /// The instance terminates itself this many hours after boot.
+    pub hours: u32,
+    /// ... or after this many minutes without requests (0 disables the idle limit).
+    pub idle_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanEstimate {
+    pub mode: EstimateMode,
+    pub fit: Fit,
+    pub per_gpu_gib: f64,
+    pub kv_pool_tokens: u64,
+    pub tokens_per_s: f64,
+    pub price_per_hour_usd: f64,
+    pub lease_cost_usd: f64,
+    pub price_as_of: String,
+}
+
+/// Why a plan cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("plan is not valid {format}: {message}")]
+    Syntax {
+        format: &'static str,
+        message: String,
+    },
+    #[error("plan field {0}")]
+    Field(FieldError),
+}
+
+impl From<FieldError> for PlanError {
+    fn from(e: FieldError) -> Self {
+        PlanError::Field(e)
+    }
+}
+
+/// What a person chose when exporting a plan.
+#[derive(Debug, Clone)]
+pub struct PlanRequest<'a> {
+    pub model: &'a Model,
+    pub settings: Settings,
+    pub gpu: &'static GpuType,
+    pub regions: Vec<String>,
+    pub lease_hours: u32,
+    pub idle_minutes: u32,
+}
+
+impl<'a> PlanRequest<'a> {
+    /// A request with the default regions and lease.
+    pub fn new(model: &'a Model, settings: Settings, gpu: &'static GpuType) -> Self {
+        PlanRequest {
+            model,
+            settings,
+            gpu,
+            regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_string()).collect(),
+            lease_hours: DEFAULT_LEASE_HOURS,
+            idle_minutes: DEFAULT_IDLE_MINUTES,
+        }
+    }
+}
+
+fn round_to(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+impl Plan {
+    /// Build and validate the plan for a choice. The site and the CLI both call this,
+    /// so the same choice writes the same bytes.
+    pub fn build(req: &PlanRequest<'_>) -> Result<Plan, PlanError> {
+        let model = req.model;
+        let settings = req.settings.clamped_for(model);
+        let checkpoint = model.checkpoint_for(settings.quantization).map_err(|e| {
+            FieldError::new("model.quantization", settings.quantization, e.hint.clone())
+        })?;
+        let row = evaluate(model, &settings, req.gpu, EstimateMode::Serving);
+        let plan = Plan {
+            version: PLAN_VERSION,
+            model: PlanModel {
+                id: model.id.clone(),
+                custom: (!model.builtin).then(|| PlanCustomModel {
+                    params_billions: model.params_billions,
+                    architecture: model.architecture,
+                }),
+                checkpoint: checkpoint.hf_path,
+                quantization: settings.quantization,
+                quant_method: checkpoint.method,
+                context_length: settings.context,
+            },
+            serving: PlanServing {
+                engine: "sglang".into(),
+                version: SGLANG_VERSION.into(),
+                tensor_parallel: req.gpu.gpu_count,
+                mem_fraction_static: row.mem_fraction_static,
+                max_running_requests: settings.seqs,
+                kv_cache_dtype: settings.kv_dtype,
+                port: SGLANG_PORT,
+            },
+            gpu: PlanGpu {
+                instance_type: req.gpu.instance_type.into(),
+                regions: req.regions.clone(),
+            },
+            lease: PlanLease {
+                hours: req.lease_hours,
+                idle_minutes: req.idle_minutes,
+            },
+            estimate: Some(PlanEstimate {
+                mode: EstimateMode::Serving,
+                fit: row.fit,
+                per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
+                kv_pool_tokens: row.kv_pool_tokens,
+                tokens_per_s: round_to(row.tokens_per_s, 1),
+                price_per_hour_usd: row.price_per_hour_usd,
+                lease_cost_usd: round_to(row.price_per_hour_usd * f64::from(req.lease_hours), 2),
+                price_as_of: req.gpu.price_as_of.into(),
+            }),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Parse YAML or JSON (JSON when the first non-blank character is `{`), then validate.
+    pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        let plan: Plan = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| PlanError::Syntax {
+                format: "JSON",
+                message: e.to_string(),
+            })?
+        } else {
+            serde_yaml::from_str(text).map_err(|e| PlanError::Syntax {
+                format: "YAML",
+                message: e.to_string(),
+            })?
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        let body = serde_yaml::to_string(self).unwrap_or_default();
+        format!("# gpu-session plan v{PLAN_VERSION}: launch with `gpu-session launch plan.yaml`\n{body}")
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The model this plan serves (custom models are rebuilt from the plan itself).
+    pub fn resolve_model(&self) -> Result<Model, PlanError> {
+        match &self.model.custom {
+            None => builtin(&self.model.id).cloned().ok_or_else(|| {
+                FieldError::new(
+                    "model.id",
+                    &self.model.id,
+                    "is not a built-in model and the plan has no model.custom",
+                )
+                .into()
+            }),
+            Some(custom) => {
+                let entry = crate::config::CustomModelEntry {
+                    hf_path: self.model.checkpoint.clone(),
+                    params_billions: custom.params_billions,
+                    quantization: self.model.quantization,
+                    context_length: self.model.context_length,
+                    name: None,
+                    notes: None,
+                    good_for: Vec::new(),
+                    not_good_for: Vec::new(),
+                    quant_method: Some(self.model.quant_method),
+                    architecture: custom.architecture,
+                };
+                Ok(entry.to_model(&self.model.id))
+            }
+        }
+    }
+
+    /// The calculator settings this plan stands for.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            quantization: self.model.quantization,
+            context: self.model.context_length,
+            seqs: self.serving.max_running_requests,
+            kv_dtype: self.serving.kv_cache_dtype,
+            gpus: self.serving.tensor_parallel,
+        }
+    }
+
+    /// The catalog entry of the plan's instance type.
+    pub fn gpu_type(&self) -> Result<&'static GpuType, PlanError> {
+        gpu::find(&self.gpu.instance_type).ok_or_else(|| {
+            FieldError::new(
+                "gpu.instance_type",
+                &self.gpu.instance_type,
+                "is not a known Lambda instance type",
+            )
+            .into()
+        })
+    }
+
+    /// Check every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.version != PLAN_VERSION {
+            return Err(FieldError::new(
+                "version",
+                self.version,
+                format!("is not supported (this gpu-session reads version {PLAN_VERSION})"),
+            )
+            .into());
+        }
+        let m = &self.model;
+        validate::model_id("model.id", &m.id)?;
+        validate::hf_path("model.checkpoint", &m.checkpoint)?;
+        if !QuantMethod::allowed_for(m.quantization).contains(&m.quant_method) {
+            return Err(FieldError::new(
+                "model.quant_method",
+                m.quant_method.as_str(),
+                format!("does not produce {} weights", m.quantization.label()),
+            )
+            .into());
+        }
+        match &m.custom {
+            None => {
+                let model = builtin(&m.id).ok_or_else(|| {
+                    FieldError::new(
+                        "model.id",
+                        &m.id,
+                        "is not a built-in model; custom models need model.custom",
+                    )
+                })?;
+                let expected = model
+                    .checkpoint_for(m.quantization)
+                    .map_err(|e| FieldError::new("model.quantization", m.quantization, e.hint))?;
+                if expected.hf_path != m.checkpoint || expected.method != m.quant_method {
+                    return Err(FieldError::new(
+                        "model.checkpoint",
+                        &m.checkpoint,
+                        format!("is not what built-in '{}' serves at {} ({} with {}); describe other checkpoints as a custom model", m.id, m.quantization, expected.hf_path, expected.method.as_str()),
+                    )
+                    .into());
+                }
+            }
+            Some(custom) => {
+                if builtin(&m.id).is_some() {
+                    return Err(FieldError::new(
+                        "model.id",
+                        &m.id,
+                        "is a built-in id; give the custom model its own id",
+                    )
+                    .into());
+                }
+                if !(custom.params_billions.is_finite()
+                    && custom.params_billions > 0.0
+                    && custom.params_billions <= crate::config::MAX_PARAMS_BILLIONS)
+                {
+                    return Err(FieldError::new(
+                        "model.custom.params_billions",
+                        custom.params_billions,
+                        "must be a number above 0 and at most 2000",
+                    )
+                    .into());
+                }
+                if let Some(arch) = &custom.architecture {
+                    arch.validate().map_err(|e| {
+                        FieldError::new(
+                            format!("model.custom.architecture.{}", e.field),
+                            e.value,
+                            e.reason,
+                        )
+                    })?;
+                }
+            }
+        }
+        let model = self.resolve_model()?;
+        if !(MIN_CONTEXT..=model.max_context()).contains(&m.context_length) {
+            return Err(FieldError::new(
+                "model.context_length",
+                m.context_length,
+                format!("must be between {MIN_CONTEXT} and {}", model.max_context()),
+            )
+            .into());
+        }
+
+        let s = &self.serving;
+        if s.engine != "sglang" {
+            return Err(FieldError::new("serving.engine", &s.engine, "must be 'sglang'").into());
+        }
+        let version_ok = {
+            let (core_part, post) = s
+                .version
+                .split_once(".post")
+                .map_or((s.version.as_str(), None), |(a, b)| (a, Some(b)));
+            let parts: Vec<&str> = core_part.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
+                && post.is_none_or(|p| {
+                    !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit())
+                })
+        };
+        if !version_ok {
+            return Err(FieldError::new(
+                "serving.version",
+                &s.version,
+                "must be an SGLang release like '0.5.23' or '0.5.6.post2'",
+            )
+            .into());
+        }
+        let gpu = self.gpu_type()?;
+        if s.tensor_parallel != gpu.gpu_count {
+            return Err(FieldError::new(
+                "serving.tensor_parallel",
+                s.tensor_parallel,
+                format!(
+                    "must equal the {} GPUs of {}",
+                    gpu.gpu_count, gpu.instance_type
+                ),
+            )
+            .into());
+        }
+        let (arch, _) = model.effective_architecture();
+        if arch.heads % s.tensor_parallel != 0 {
+            return Err(FieldError::new(
+                "serving.tensor_parallel",
+                s.tensor_parallel,
+                format!("does not divide the model's {} attention heads", arch.heads),
+            )
+            .into());
+        }
+        let (lo, hi) = MEM_FRACTION_RANGE;
+        if !(s.mem_fraction_static.is_finite() && (lo..=hi).contains(&s.mem_fraction_static)) {
+            return Err(FieldError::new(
+                "serving.mem_fraction_static",
+                s.mem_fraction_static,
+                format!("must be between {lo} and {hi}"),
+            )
+            .into());
+        }
+        if !(1..=MAX_SEQS).contains(&s.max_running_requests) {
+            return Err(FieldError::new(
+                "serving.max_running_requests",
+                s.max_running_requests,
+                format!("must be between 1 and {MAX_SEQS}"),
+            )
+            .into());
+        }
+        if s.port < 1024 {
+            return Err(
+                FieldError::new("serving.port", s.port, "must be between 1024 and 65535").into(),
+            );
+        }
+        if self.gpu.regions.is_empty() || self.gpu.regions.len() > 16 {
+            return Err(FieldError::new(
+                "gpu.regions",
+                self.gpu.regions.len(),
+                "must list between 1 and 16 regions",
+            )
+            .into());
+        }
+        for (i, region) in self.gpu.regions.iter().enumerate() {
+            validate::region(&format!("gpu.regions[{i}]"), region)?;
+            if self.gpu.regions[..i].contains(region) {
+                return Err(FieldError::new(
+                    format!("gpu.regions[{i}]"),
+                    region,
+                    "is listed twice",
+                )
+                .into());
+            }
+        }
+        if !(1..=MAX_LEASE_HOURS).contains(&self.lease.hours) {
+            return Err(FieldError::new(
+                "lease.hours",
+                self.lease.hours,
+                format!("must be between 1 and {MAX_LEASE_HOURS}"),
+            )
+            .into());
+        }
+        if self.lease.idle_minutes != 0
+            && !(5..=MAX_IDLE_MINUTES).contains(&self.lease.idle_minutes)
+        {
+            return Err(FieldError::new(
+                "lease.idle_minutes",
+                self.lease.idle_minutes,
+                format!("must be 0 (off) or between 5 and {MAX_IDLE_MINUTES}"),
+            )
+            .into());
+        }
+        if let Some(e) = &self.estimate {
+            let numbers = [
+                ("per_gpu_gib", e.per_gpu_gib),
+                ("tokens_per_s", e.tokens_per_s),
+                ("price_per_hour_usd", e.price_per_hour_usd),
+                ("lease_cost_usd", e.lease_cost_usd),
+            ];
+            for (name, value) in numbers {
+                if !value.is_finite() || value < 0.0 {
+                    return Err(FieldError::new(
+                        format!("estimate.{name}"),
+                        value,
+                        "must be a number of at least 0",
+                    )
+                    .into());
+                }
+            }
+            validate::display_text("estimate.price_as_of", &e.price_as_of, 32)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_for(id: &str, instance_type: &str) -> Plan {
+        let model = builtin(id).unwrap();
+        Plan::build(&PlanRequest::new(
+            model,
+            Settings::defaults_for(model),
+            gpu::find(instance_type).unwrap(),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trips_through_yaml_and_json() {
+        let plan = plan_for("deepseek-r1-70b", "gpu_1x_a100_sxm4_80gb");
+        assert_eq!(
+            plan.model.checkpoint,
+            "casperhansen/deepseek-r1-distill-llama-70b-awq"
+        );
+        assert_eq!(plan.model.quant_method, QuantMethod::Awq);
+        assert_eq!(Plan::parse(&plan.to_yaml()).unwrap(), plan);
+        assert_eq!(Plan::parse(&plan.to_json()).unwrap(), plan);
+    }
+
+    #[test]
+    fn custom_models_round_trip() {
+        let entry: crate::config::CustomModelEntry =
+            serde_yaml::from_str("hf_path: myorg/custom-llama-70b\nparams_billions: 70\nquantization: int4\ncontext_length: 8192\n").unwrap();
+        let model = entry.to_model("my-model-70b");
+        let plan = Plan::build(&PlanRequest::new(
+            &model,
+            Settings::defaults_for(&model),
+            gpu::find("gpu_1x_h100_sxm5").unwrap(),
+        ))
+        .unwrap();
+        let back = Plan::parse(&plan.to_yaml()).unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(back.resolve_model().unwrap().param_count(), 70_000_000_000);
+    }
+
+    fn field_of(text: &str) -> String {
+        match Plan::parse(text).unwrap_err() {
+            PlanError::Field(f) => f.field,
+            PlanError::Syntax { message, .. } => format!("syntax: {message}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml();
+        let cases = [
+            ("version: 1", "version: 2", "version"),
+            ("id: llama-3.1-8b", "id: nope", "model.id"),
+            (
+                "checkpoint: meta-llama/Llama-3.1-8B-Instruct",
+                "checkpoint: meta-llama/x;rm -rf",
+                "model.checkpoint",
+            ),
+            (
+                "checkpoint: meta-llama/Llama-3.1-8B-Instruct",
+                "checkpoint: other/repo",
+                "model.checkpoint",
+            ),
+            (
+                "context_length: 8192",
+                "context_length: 10",
+                "model.context_length",
+            ),
+            ("engine: sglang", "engine: vllm", "serving.engine"),
+            (
+                "version: 0.5.23",
+                "version: 0.5.23; curl x",
+                "serving.version",
+            ),
+            (
+                "tensor_parallel: 1",
+                "tensor_parallel: 2",
+                "serving.tensor_parallel",
+            ),
+            (
+                "mem_fraction_static: 0.837",
+                "mem_fraction_static: 1.5",
+                "serving.mem_fraction_static",
+            ),
+            (
+                "max_running_requests: 1",
+                "max_running_requests: 0",
+                "serving.max_running_requests",
+            ),
+            (
+                "instance_type: gpu_1x_a10",
+                "instance_type: gpu_9x_z",
+                "gpu.instance_type",
+            ),
+            ("- us-west-1", "- $(reboot)", "gpu.regions[0]"),
+            ("hours: 4", "hours: 100", "lease.hours"),
+            ("idle_minutes: 30", "idle_minutes: 2", "lease.idle_minutes"),
+        ];
+        for (from, to, field) in cases {
+            assert!(good.contains(from), "{from} not in\n{good}");
+            assert_eq!(field_of(&good.replacen(from, to, 1)), field, "{to}");
+        }
+        let unknown = field_of(&good.replace("lease:\n", "lease:\n  surprise: 1\n"));
+        assert!(unknown.contains("unknown field `surprise`"), "{unknown}");
+        assert!(field_of("{not json").starts_with("syntax"));
+    }
+}

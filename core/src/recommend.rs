@@ -1,0 +1,393 @@
+//! For a model and settings: every GPU type with its verdict, headroom, KV-pool
+//! capacity, limits, decode speed and cost; and the cheapest type that fits.
+
+use crate::gpu::{GpuType, CATALOG, GIB};
+use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATION};
+use crate::registry::Model;
+use crate::serving::{serving_estimate, ServingEstimate, ServingInput};
+use crate::settings::{EstimateMode, Settings, MAX_SEQS};
+use serde::{Deserialize, Serialize};
+
+/// Share of peak memory bandwidth a decode step achieves. Batch-1 decode of
+/// Llama-3.1-8B in BF16 (16 GB read per token) is measured at roughly 150–170 tokens/s on
+/// an H100 SXM (3.35 TB/s) in SGLang's and vLLM's published benchmarks: 16 × 160 / 3350 ≈ 0.76.
+pub const DECODE_BANDWIDTH_EFFICIENCY: f64 = 0.75;
+/// Latency of one small all-reduce between GPUs of an NVLink board (SGLang's custom
+/// all-reduce kernel, ~5–10 µs for decode-sized messages); each layer does two.
+pub const ALLREDUCE_LATENCY_S: f64 = 8e-6;
+/// A verdict is "tight" when less than this share of the GPU would stay free.
+pub const TIGHT_HEADROOM: f64 = 0.05;
+
+/// Whether the model, at these settings, runs on a GPU type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    Fits,
+    Tight,
+    No,
+}
+
+impl Fit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fit::Fits => "fits",
+            Fit::Tight => "tight",
+            Fit::No => "no",
+        }
+    }
+}
+
+/// One row of the GPU table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GpuFit {
+    pub gpu: &'static GpuType,
+    /// Tensor-parallel size: all GPUs of the instance.
+    pub tp: u32,
+    pub fit: Fit,
+    /// Why the verdict is what it is, in a sentence.
+    pub reason: String,
+    /// Bytes the estimate in force needs on each GPU.
+    pub needed_bytes: u64,
+    /// Memory each GPU has left at these settings (negative when it does not fit).
+    pub headroom_bytes: i64,
+    /// `headroom_bytes` as a share of the GPU's memory.
+    pub headroom_fraction: f64,
+    /// SGLang's default `--mem-fraction-static` on this GPU.
+    pub mem_fraction_static: f64,
+    /// Tokens SGLang's KV pool holds at that fraction (`max_total_num_tokens`).
+    pub kv_pool_tokens: u64,
+    /// Longest context per sequence that fits at the chosen concurrency.
+    pub max_context: u32,
+    /// Most sequences of the chosen context that fit at once.
+    pub max_seqs: u32,
+    /// Decode speed of each sequence, tokens/s.
+    pub tokens_per_s_per_seq: f64,
+    /// Decode speed of all chosen sequences together, tokens/s.
+    pub tokens_per_s: f64,
+    pub price_per_hour_usd: f64,
+    /// Dollars per million output tokens at full concurrency.
+    pub usd_per_million_tokens: f64,
+    pub serving: ServingEstimate,
+}
+
+/// The full answer for a model and settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    pub mode: EstimateMode,
+    pub settings: Settings,
+    pub reference: ReferenceEstimate,
+    /// The serving estimate at `settings.gpus`, sized for the selected GPU memory.
+    pub serving: ServingEstimate,
+    pub rows: Vec<GpuFit>,
+    /// Index into `rows` of the cheapest type that fits, if any does.
+    pub cheapest_fit: Option<usize>,
+}
+
+impl Recommendation {
+    pub fn cheapest(&self) -> Option<&GpuFit> {
+        self.cheapest_fit.map(|i| &self.rows[i])
+    }
+
+    pub fn row(&self, instance_type: &str) -> Option<&GpuFit> {
+        self.rows
+            .iter()
+            .find(|r| r.gpu.instance_type == instance_type)
+    }
+}
+
+fn input<'a>(
+    model_arch: &'a crate::arch::Architecture,
+    s: &Settings,
+    tp: u32,
+    gpu: &GpuType,
+) -> ServingInput<'a> {
+    ServingInput {
+        arch: model_arch,
+        quantization: s.quantization,
+        kv_dtype: s.kv_dtype,
+        context: s.context,
+        seqs: s.seqs,
+        tp,
+        gpu_memory_mib: gpu.memory_mib,
+    }
+}
+
+/// Evaluate one GPU type, sharding the model over all its GPUs.
+pub fn evaluate(
+    model: &Model,
+    settings: &Settings,
+    gpu: &'static GpuType,
+    mode: EstimateMode,
+) -> GpuFit {
+    let (arch, _) = model.effective_architecture();
+    let tp = gpu.gpu_count;
+    let serving = serving_estimate(input(&arch, settings, tp, gpu));
+    let memory = gpu.memory_bytes();
+    let fraction = serving.sglang.mem_fraction_static;
+    let static_pool = (memory as f64 * fraction) as u64;
+    let kv_pool = static_pool.saturating_sub(serving.weights);
+    let kv_pool_tokens = kv_pool / serving.kv_bytes_per_token.max(1);
+    let context = u64::from(settings.context);
+    let seqs = u64::from(settings.seqs.max(1));
+    let max_context = (kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
+    let max_seqs = (kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
+
+    let (fit, needed_bytes, reason) = if arch.heads % tp != 0 {
+        (
+            Fit::No,
+            serving.total(),
+            format!(
+                "tensor parallel {tp} does not divide the model's {} attention heads",
+                arch.heads
+            ),
+        )
+    } else {
+        match mode {
+            EstimateMode::Serving => {
+                serving_verdict(&serving, static_pool, kv_pool_tokens, settings, memory)
+            }
+            EstimateMode::Reference => reference_verdict(model, settings, gpu),
+        }
+    };
+    let headroom_bytes = memory as i64 - needed_bytes as i64;
+
+    // Each decode step reads this GPU's weight shard and the KV of every running sequence.
+    let bytes_per_step = serving.weights as f64 + serving.kv_cache as f64;
+    let bandwidth = f64::from(gpu.bandwidth_gbps) * 1e9 * DECODE_BANDWIDTH_EFFICIENCY;
+    let allreduce = if tp > 1 {
+        2.0 * f64::from(arch.layers) * ALLREDUCE_LATENCY_S
+    } else {
+        0.0
+    };
+    let step_seconds = bytes_per_step / bandwidth + allreduce;
+    let tokens_per_s_per_seq = 1.0 / step_seconds;
+    let tokens_per_s = tokens_per_s_per_seq * seqs as f64;
+    let price = gpu.price_per_hour_usd();
+    GpuFit {
+        gpu,
+        tp,
+        fit,
+        reason,
+        needed_bytes,
+        headroom_bytes,
+        headroom_fraction: headroom_bytes as f64 / memory as f64,
+        mem_fraction_static: fraction,
+        kv_pool_tokens,
+        max_context,
+        max_seqs,
+        tokens_per_s_per_seq,
+        tokens_per_s,
+        price_per_hour_usd: price,
+        usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
+        serving,
+    }
+}
+
+fn serving_verdict(
+    serving: &ServingEstimate,
+    static_pool: u64,
+    kv_pool_tokens: u64,
+    settings: &Settings,
+    memory: u64,
+) -> (Fit, u64, String) {
+    let gib = |b: u64| b as f64 / GIB as f64;
+    let needed = serving.total();
+    let wanted_tokens = serving.tokens;
+    if serving.weights >= static_pool {
+        return (
+            Fit::No,
+            needed,
+            format!(
+                "weights need {:.1} GiB per GPU; SGLang's static pool is {:.1} GiB",
+                gib(serving.weights),
+                gib(static_pool)
+            ),
+        );
+    }
+    if kv_pool_tokens < u64::from(settings.context) {
+        return (
+            Fit::No,
+            needed,
+            format!(
+                "KV pool holds {kv_pool_tokens} tokens, less than one {}-token sequence",
+                settings.context
+            ),
+        );
+    }
+    if kv_pool_tokens < wanted_tokens {
+        return (
+            Fit::Tight,
+            needed,
+            format!(
+                "KV pool holds {kv_pool_tokens} tokens: {} of {} sequences at once, the rest queue",
+                kv_pool_tokens / u64::from(settings.context),
+                settings.seqs
+            ),
+        );
+    }
+    if needed > memory {
+        return (
+            Fit::No,
+            needed,
+            format!(
+                "needs {:.1} GiB per GPU of {:.1} GiB",
+                gib(needed),
+                gib(memory)
+            ),
+        );
+    }
+    let headroom = (memory - needed) as f64 / memory as f64;
+    if headroom < TIGHT_HEADROOM {
+        return (
+            Fit::Tight,
+            needed,
+            format!("only {:.0} % of memory stays free", headroom * 100.0),
+        );
+    }
+    (
+        Fit::Fits,
+        needed,
+        format!("KV pool holds {kv_pool_tokens} tokens, {wanted_tokens} needed"),
+    )
+}
+
+fn reference_verdict(model: &Model, settings: &Settings, gpu: &GpuType) -> (Fit, u64, String) {
+    let r = reference_estimate(
+        model.params_billions,
+        settings.quantization,
+        settings.context,
+    );
+    let capacity = f64::from(gpu.total_nominal_gb());
+    let per_gpu_bytes = (r.total_gb * 1e9 / f64::from(gpu.gpu_count)) as u64;
+    if r.total_gb <= capacity * MIN_GPU_UTILISATION {
+        (
+            Fit::Fits,
+            per_gpu_bytes,
+            format!("{:.1} GB is within 90 % of {capacity} GB", r.total_gb),
+        )
+    } else if r.total_gb <= capacity {
+        (
+            Fit::Tight,
+            per_gpu_bytes,
+            format!("{:.1} GB is over 90 % of {capacity} GB", r.total_gb),
+        )
+    } else {
+        (
+            Fit::No,
+            per_gpu_bytes,
+            format!("{:.1} GB is more than {capacity} GB", r.total_gb),
+        )
+    }
+}
+
+/// Every GPU type for a model and settings. `selected_gpu_memory_mib` sizes the headline
+/// serving estimate (SGLang's chunk and graph sizes depend on it); pass the chosen type's.
+pub fn recommend(
+    model: &Model,
+    settings: &Settings,
+    mode: EstimateMode,
+    selected: Option<&GpuType>,
+) -> Recommendation {
+    let settings = settings.clamped_for(model);
+    let rows: Vec<GpuFit> = CATALOG
+        .iter()
+        .map(|gpu| evaluate(model, &settings, gpu, mode))
+        .collect();
+    let cheapest_fit = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.fit == Fit::Fits)
+        .min_by_key(|(_, r)| (r.gpu.price_cents_per_hour, r.gpu.gpu_count))
+        .map(|(i, _)| i);
+    let (arch, _) = model.effective_architecture();
+    let headline_gpu = selected
+        .or_else(|| cheapest_fit.map(|i| rows[i].gpu))
+        .unwrap_or(&CATALOG[0]);
+    let serving = serving_estimate(input(&arch, &settings, settings.gpus, headline_gpu));
+    let reference = reference_estimate(
+        model.params_billions,
+        settings.quantization,
+        settings.context,
+    );
+    Recommendation {
+        mode,
+        settings,
+        reference,
+        serving,
+        rows,
+        cheapest_fit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::Quantization;
+    use crate::registry::{builtin, builtins};
+
+    #[test]
+    fn every_builtin_fits_somewhere_at_its_defaults() {
+        for m in builtins() {
+            let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+            assert_eq!(r.rows.len(), CATALOG.len());
+            let cheapest = r
+                .cheapest()
+                .unwrap_or_else(|| panic!("{} fits nowhere", m.id));
+            assert_eq!(cheapest.fit, Fit::Fits);
+            assert!(cheapest.tokens_per_s > 0.0 && cheapest.usd_per_million_tokens > 0.0);
+        }
+    }
+
+    #[test]
+    fn seventy_b_int4_needs_more_than_an_a10_and_fits_an_a6000() {
+        let m = builtin("llama-3.1-70b").unwrap();
+        let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        assert_eq!(r.row("gpu_1x_a10").unwrap().fit, Fit::No);
+        assert_eq!(r.row("gpu_1x_a100").unwrap().fit, Fit::No);
+        assert_eq!(r.row("gpu_1x_a100_sxm4_80gb").unwrap().fit, Fit::Fits);
+        // 37 GiB of AWQ weights leave ~4 GiB of KV pool on a 48 GB A6000: 8K tokens fit.
+        assert_eq!(r.cheapest().unwrap().gpu.instance_type, "gpu_1x_a6000");
+        // FP16 weights (131 GiB) need the 4x A100 40 GB or larger boards.
+        let fp16 = Settings {
+            quantization: Quantization::Fp16,
+            ..Settings::defaults_for(m)
+        };
+        let r = recommend(m, &fp16, EstimateMode::Serving, None);
+        assert_eq!(r.row("gpu_1x_h100_sxm5").unwrap().fit, Fit::No);
+        assert_eq!(r.row("gpu_8x_a100").unwrap().fit, Fit::Fits);
+    }
+
+    #[test]
+    fn more_sequences_shrink_the_longest_context_and_can_make_a_fit_tight() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let one = Settings::defaults_for(m);
+        let many = Settings { seqs: 64, ..one };
+        let a = recommend(m, &one, EstimateMode::Serving, None);
+        let b = recommend(m, &many, EstimateMode::Serving, None);
+        let a10 = |r: &Recommendation| r.row("gpu_1x_a10").unwrap().clone();
+        assert!(a10(&b).max_context < a10(&a).max_context);
+        assert_eq!(a10(&a).fit, Fit::Fits);
+        assert_eq!(a10(&b).fit, Fit::Tight);
+        assert!(a10(&b).tokens_per_s > a10(&a).tokens_per_s);
+    }
+
+    #[test]
+    fn decode_speed_follows_bandwidth() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        let h100 = r.row("gpu_1x_h100_sxm5").unwrap().tokens_per_s;
+        let a100 = r.row("gpu_1x_a100_sxm4_80gb").unwrap().tokens_per_s;
+        assert!(h100 > a100 * 1.5, "{h100} {a100}");
+        // 16 GB + 1 GiB of KV at 3.35 TB/s × 0.75: about 145 tokens/s.
+        assert!((130.0..160.0).contains(&h100), "{h100}");
+    }
+
+    #[test]
+    fn reference_mode_uses_the_reference_total() {
+        let m = builtin("deepseek-r1-70b").unwrap();
+        let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Reference, None);
+        assert_eq!(r.row("gpu_1x_a6000").unwrap().fit, Fit::Tight); // 44.5 of 48 GB
+        assert_eq!(r.row("gpu_1x_a100_sxm4_80gb").unwrap().fit, Fit::Fits);
+        assert_eq!(r.row("gpu_1x_a10").unwrap().fit, Fit::No);
+    }
+}

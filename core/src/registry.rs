@@ -1,0 +1,693 @@
+//! The model registry: the seven built-in models of the reference, with the
+//! architecture from each model's official `config.json` and the checkpoint SGLang
+//! must load for each quantization; custom models; the reference's selection guides.
+
+use crate::arch::Architecture;
+use crate::quant::Quantization;
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// How SGLang is told to load a checkpoint (`--quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuantMethod {
+    /// Weights in their stored 16/32-bit dtype: no `--quantization` flag.
+    None,
+    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint.
+    Fp8,
+    /// Pre-quantized AWQ checkpoint (`--quantization awq`; SGLang picks awq_marlin).
+    Awq,
+    /// Pre-quantized GPTQ checkpoint (`--quantization gptq`).
+    Gptq,
+    /// Pre-quantized compressed-tensors W8A8 checkpoint (`--quantization compressed-tensors`).
+    CompressedTensors,
+}
+
+impl QuantMethod {
+    /// The value of SGLang's `--quantization` flag, if one is passed.
+    pub fn sglang_flag(self) -> Option<&'static str> {
+        match self {
+            QuantMethod::None => None,
+            QuantMethod::Fp8 => Some("fp8"),
+            QuantMethod::Awq => Some("awq"),
+            QuantMethod::Gptq => Some("gptq"),
+            QuantMethod::CompressedTensors => Some("compressed-tensors"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuantMethod::None => "none",
+            QuantMethod::Fp8 => "fp8",
+            QuantMethod::Awq => "awq",
+            QuantMethod::Gptq => "gptq",
+            QuantMethod::CompressedTensors => "compressed-tensors",
+        }
+    }
+
+    /// The method a checkpoint of this quantization is assumed to use when nobody says.
+    pub fn default_for(q: Quantization) -> QuantMethod {
+        match q {
+            Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => QuantMethod::None,
+            Quantization::Fp8 => QuantMethod::Fp8,
+            Quantization::Int8 => QuantMethod::CompressedTensors,
+            Quantization::Int4 => QuantMethod::Awq,
+        }
+    }
+
+    /// Methods a checkpoint of this quantization may use.
+    pub fn allowed_for(q: Quantization) -> &'static [QuantMethod] {
+        match q {
+            Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => &[QuantMethod::None],
+            Quantization::Fp8 => &[QuantMethod::Fp8],
+            Quantization::Int8 => &[QuantMethod::CompressedTensors],
+            Quantization::Int4 => &[QuantMethod::Awq, QuantMethod::Gptq],
+        }
+    }
+}
+
+impl std::str::FromStr for QuantMethod {
+    type Err = crate::quant::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let all = [
+            QuantMethod::None,
+            QuantMethod::Fp8,
+            QuantMethod::Awq,
+            QuantMethod::Gptq,
+            QuantMethod::CompressedTensors,
+        ];
+        all.into_iter()
+            .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| crate::quant::UnknownName {
+                kind: "quantization method",
+                value: s.to_string(),
+                expected: all.map(|m| m.as_str()).join(", "),
+            })
+    }
+}
+
+/// A Hugging Face repository SGLang loads, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub hf_path: String,
+    pub method: QuantMethod,
+}
+
+/// Facts only the reference's card for a built-in model gives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceCard {
+    /// The card's "Est. VRAM" (also the quick-comparison table's VRAM column).
+    pub est_vram_gb: u32,
+    /// The card's "Min GPU" line.
+    pub min_gpu: &'static str,
+    /// The quick-comparison table's cost per hour.
+    pub cost_per_hour_usd: f64,
+    /// The card's quantization line, e.g. "INT4 (GPTQ/AWQ)".
+    pub quantization_label: &'static str,
+    /// The card's context remark, e.g. "4x longer than DeepSeek".
+    pub context_note: Option<&'static str>,
+    /// The "⭐ Recommended" mark.
+    pub recommended: bool,
+}
+
+/// A model the calculator and CLI can size: built-in or custom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub id: String,
+    pub name: String,
+    /// One-line summary (the bold line under each heading of the reference).
+    pub tagline: String,
+    /// The repository the registry names for the model's default quantization.
+    pub hf_path: String,
+    /// Size in billions as the reference (or the user) states it; the reference formula uses it.
+    pub params_billions: f64,
+    /// Default weight quantization.
+    pub quantization: Quantization,
+    /// Default context length in tokens.
+    pub context_length: u32,
+    /// Exact shape, when known (all built-ins; custom models given one).
+    pub architecture: Option<Architecture>,
+    pub best_for: String,
+    pub good_for: Vec<String>,
+    pub not_good_for: Vec<String>,
+    pub notes: String,
+    /// Checkpoints by quantization; 16-bit and FP8 serve from `base_checkpoint`.
+    pub quantized_checkpoints: Vec<(Quantization, Checkpoint)>,
+    /// The full-precision repository (16-bit weights), when one is known.
+    pub base_checkpoint: Option<String>,
+    /// Gated on Hugging Face: SGLang needs `HF_TOKEN` to download it.
+    pub gated: bool,
+    pub builtin: bool,
+    pub reference: Option<ReferenceCard>,
+}
+
+/// No checkpoint is known that serves this model at that quantization.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model '{model}' has no known {quantization} checkpoint: {hint}")]
+pub struct NoCheckpoint {
+    pub model: String,
+    pub quantization: Quantization,
+    pub hint: String,
+}
+
+impl Model {
+    /// Exact parameter count where the architecture is known, else the stated size.
+    pub fn param_count(&self) -> u64 {
+        match &self.architecture {
+            Some(arch) => arch.param_count(),
+            None => (self.params_billions * 1e9).round() as u64,
+        }
+    }
+
+    /// The architecture to estimate with, and whether it was inferred from the size alone.
+    pub fn effective_architecture(&self) -> (Architecture, bool) {
+        match self.architecture {
+            Some(arch) => (arch, false),
+            None => (
+                Architecture::inferred_from_params(
+                    self.param_count(),
+                    self.context_length.max(512),
+                ),
+                true,
+            ),
+        }
+    }
+
+    /// Longest context the model supports.
+    pub fn max_context(&self) -> u32 {
+        self.architecture
+            .map_or(self.context_length, |a| a.max_context)
+            .max(self.context_length)
+    }
+
+    /// The checkpoint SGLang loads to serve this model at `quantization`.
+    pub fn checkpoint_for(&self, quantization: Quantization) -> Result<Checkpoint, NoCheckpoint> {
+        if let Some((_, c)) = self
+            .quantized_checkpoints
+            .iter()
+            .find(|(q, _)| *q == quantization)
+        {
+            return Ok(c.clone());
+        }
+        let from_base = |method| {
+            self.base_checkpoint.as_ref().map(|hf_path| Checkpoint {
+                hf_path: hf_path.clone(),
+                method,
+            })
+        };
+        let found = match quantization {
+            Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => {
+                from_base(QuantMethod::None)
+            }
+            Quantization::Fp8 => from_base(QuantMethod::Fp8),
+            Quantization::Int8 | Quantization::Int4 => None,
+        };
+        found.ok_or_else(|| NoCheckpoint {
+            model: self.id.clone(),
+            quantization,
+            hint: match quantization {
+                Quantization::Int4 | Quantization::Int8 => format!(
+                    "SGLang cannot quantize to {} at load time; add a custom model whose hf_path is a pre-quantized checkpoint, or choose fp8",
+                    quantization.label()
+                ),
+                _ => "its only checkpoint is pre-quantized; add a custom model with the full-precision repository".to_string(),
+            },
+        })
+    }
+
+    /// Quantizations that have a checkpoint for this model.
+    pub fn servable_quantizations(&self) -> Vec<Quantization> {
+        Quantization::ALL
+            .into_iter()
+            .filter(|q| self.checkpoint_for(*q).is_ok())
+            .collect()
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_string()).collect()
+}
+
+fn awq(hf_path: &str) -> (Quantization, Checkpoint) {
+    (
+        Quantization::Int4,
+        Checkpoint {
+            hf_path: hf_path.to_string(),
+            method: QuantMethod::Awq,
+        },
+    )
+}
+
+fn w8a8(hf_path: &str) -> (Quantization, Checkpoint) {
+    (
+        Quantization::Int8,
+        Checkpoint {
+            hf_path: hf_path.to_string(),
+            method: QuantMethod::CompressedTensors,
+        },
+    )
+}
+
+// Architectures, from each model's official config.json on Hugging Face.
+/// meta-llama/Llama-3.1-70B-Instruct (and deepseek-ai/DeepSeek-R1-Distill-Llama-70B,
+/// which is distilled into the same shape).
+const LLAMA_3_1_70B: Architecture = Architecture {
+    layers: 80,
+    hidden: 8192,
+    intermediate: 28672,
+    heads: 64,
+    kv_heads: 8,
+    head_dim: 128,
+    vocab: 128_256,
+    tied_embeddings: false,
+    attention_bias: false,
+    sliding_window: None,
+    max_context: 131_072,
+};
+/// meta-llama/Llama-3.1-8B-Instruct
+const LLAMA_3_1_8B: Architecture = Architecture {
+    layers: 32,
+    hidden: 4096,
+    intermediate: 14336,
+    heads: 32,
+    kv_heads: 8,
+    head_dim: 128,
+    vocab: 128_256,
+    tied_embeddings: false,
+    attention_bias: false,
+    sliding_window: None,
+    max_context: 131_072,
+};
+/// Qwen/Qwen2.5-Coder-32B-Instruct: q/k/v carry biases; `use_sliding_window` is false,
+/// and max_position_embeddings is 32768 (YaRN extends it, but not by default).
+const QWEN_2_5_CODER_32B: Architecture = Architecture {
+    layers: 64,
+    hidden: 5120,
+    intermediate: 27648,
+    heads: 40,
+    kv_heads: 8,
+    head_dim: 128,
+    vocab: 152_064,
+    tied_embeddings: false,
+    attention_bias: true,
+    sliding_window: None,
+    max_context: 32_768,
+};
+/// codellama/CodeLlama-34b-Instruct-hf
+const CODELLAMA_34B: Architecture = Architecture {
+    layers: 48,
+    hidden: 8192,
+    intermediate: 22016,
+    heads: 64,
+    kv_heads: 8,
+    head_dim: 128,
+    vocab: 32_000,
+    tied_embeddings: false,
+    attention_bias: false,
+    sliding_window: None,
+    max_context: 16_384,
+};
+/// mistralai/Mistral-7B-Instruct-v0.3: `sliding_window` is null in v0.3.
+const MISTRAL_7B_V0_3: Architecture = Architecture {
+    layers: 32,
+    hidden: 4096,
+    intermediate: 14336,
+    heads: 32,
+    kv_heads: 8,
+    head_dim: 128,
+    vocab: 32_768,
+    tied_embeddings: false,
+    attention_bias: false,
+    sliding_window: None,
+    max_context: 32_768,
+};
+
+fn build_builtins() -> Vec<Model> {
+    vec![
+        Model {
+            id: "deepseek-r1-70b".into(),
+            name: "DeepSeek-R1 70B".into(),
+            tagline: "Best for complex coding tasks requiring deep reasoning.".into(),
+            hf_path: "deepseek-ai/DeepSeek-R1-Distill-Llama-70B".into(),
+            params_billions: 70.0,
+            quantization: Quantization::Int4,
+            context_length: 8192,
+            architecture: Some(LLAMA_3_1_70B),
+            best_for: "Complex reasoning".into(),
+            good_for: strings(&["Complex multi-step reasoning", "Debugging difficult issues", "Architecture decisions", "Code review with explanations", "Chain-of-thought problem solving"]),
+            not_good_for: strings(&["Simple/quick tasks (overkill)", "Long context windows (8K limit)", "Speed-critical applications"]),
+            notes: "Chain-of-thought reasoning model. Slower but more accurate than general models. Uses reinforcement learning from human feedback (RLHF) for better reasoning. INT4 is served from the community AWQ checkpoint casperhansen/deepseek-r1-distill-llama-70b-awq; DeepSeek publishes only BF16 weights.".into(),
+            quantized_checkpoints: vec![awq("casperhansen/deepseek-r1-distill-llama-70b-awq")],
+            base_checkpoint: Some("deepseek-ai/DeepSeek-R1-Distill-Llama-70B".into()),
+            gated: false,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "INT4 (GPTQ/AWQ)", context_note: None, recommended: true }),
+        },
+        Model {
+            id: "qwen2.5-coder-32b".into(),
+            name: "Qwen 2.5 Coder 32B".into(),
+            tagline: "Fast coding specialist with exceptional context length.".into(),
+            hf_path: "Qwen/Qwen2.5-Coder-32B-Instruct".into(),
+            params_billions: 32.0,
+            quantization: Quantization::Fp16,
+            context_length: 32_768,
+            architecture: Some(QWEN_2_5_CODER_32B),
+            best_for: "Fast code generation".into(),
+            good_for: strings(&["Code generation and completion", "Large file refactoring (32K context)", "Fast iteration cycles", "Multiple programming languages", "Reviewing entire modules at once"]),
+            not_good_for: strings(&["Complex reasoning chains", "Non-coding tasks", "Tasks requiring world knowledge"]),
+            notes: "Purpose-built for code. Supports 80+ programming languages. 4x longer context than DeepSeek makes it ideal for working with large files.".into(),
+            quantized_checkpoints: vec![awq("Qwen/Qwen2.5-Coder-32B-Instruct-AWQ")],
+            base_checkpoint: Some("Qwen/Qwen2.5-Coder-32B-Instruct".into()),
+            gated: false,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 69, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: Some("4x longer than DeepSeek"), recommended: false }),
+        },
+        Model {
+            id: "qwen2.5-coder-32b-int4".into(),
+            name: "Qwen 2.5 Coder 32B INT4".into(),
+            tagline: "Budget-friendly quantized version of Qwen Coder.".into(),
+            hf_path: "Qwen/Qwen2.5-Coder-32B-Instruct-AWQ".into(),
+            params_billions: 32.0,
+            quantization: Quantization::Int4,
+            context_length: 32_768,
+            architecture: Some(QWEN_2_5_CODER_32B),
+            best_for: "Code on budget".into(),
+            good_for: strings(&["Same tasks as Qwen FP16", "Cheaper GPU requirements (A10 vs A100)", "Good quality/cost ratio", "Cost-conscious development"]),
+            not_good_for: strings(&["Maximum accuracy (slight quality loss)", "Tasks where FP16 precision matters"]),
+            notes: "~5% quality loss vs FP16, but runs on cheaper GPUs. Uses AWQ (Activation-aware Weight Quantization) for better quality than naive INT4.".into(),
+            quantized_checkpoints: vec![awq("Qwen/Qwen2.5-Coder-32B-Instruct-AWQ")],
+            base_checkpoint: Some("Qwen/Qwen2.5-Coder-32B-Instruct".into()),
+            gated: false,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 22, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "INT4 (AWQ)", context_note: None, recommended: false }),
+        },
+        Model {
+            id: "llama-3.1-70b".into(),
+            name: "Llama 3.1 70B".into(),
+            tagline: "General-purpose powerhouse for diverse tasks.".into(),
+            hf_path: "meta-llama/Llama-3.1-70B-Instruct".into(),
+            params_billions: 70.0,
+            quantization: Quantization::Int4,
+            context_length: 8192,
+            architecture: Some(LLAMA_3_1_70B),
+            best_for: "General purpose".into(),
+            good_for: strings(&["Broad task coverage", "Instruction following", "Writing and documentation", "Code + general knowledge", "Balanced performance"]),
+            not_good_for: strings(&["Pure coding (Qwen better)", "Deep reasoning (DeepSeek better)", "Very long contexts"]),
+            notes: "Jack of all trades. Good baseline choice when task type is unclear. Strong instruction following and safer outputs due to extensive RLHF training. INT4 is served from hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4; the meta-llama repositories are gated (set HF_TOKEN).".into(),
+            quantized_checkpoints: vec![awq("hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4"), w8a8("RedHatAI/Meta-Llama-3.1-70B-Instruct-quantized.w8a8")],
+            base_checkpoint: Some("meta-llama/Llama-3.1-70B-Instruct".into()),
+            gated: true,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "INT4", context_note: None, recommended: false }),
+        },
+        Model {
+            id: "llama-3.1-8b".into(),
+            name: "Llama 3.1 8B".into(),
+            tagline: "Fast and economical for simple tasks.".into(),
+            hf_path: "meta-llama/Llama-3.1-8B-Instruct".into(),
+            params_billions: 8.0,
+            quantization: Quantization::Fp16,
+            context_length: 8192,
+            architecture: Some(LLAMA_3_1_8B),
+            best_for: "Quick tasks, prototyping".into(),
+            good_for: strings(&["Quick simple tasks", "Lowest cost", "Rapid prototyping", "Simple code changes", "Testing workflows"]),
+            not_good_for: strings(&["Complex reasoning", "Large codebases", "Nuanced decisions", "Multi-step tasks"]),
+            notes: "Use when speed/cost matters more than quality. Great for testing infrastructure or simple repetitive tasks. The meta-llama repositories are gated (set HF_TOKEN).".into(),
+            quantized_checkpoints: vec![awq("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4"), w8a8("RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8")],
+            base_checkpoint: Some("meta-llama/Llama-3.1-8B-Instruct".into()),
+            gated: true,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 18, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
+        },
+        Model {
+            id: "codellama-34b".into(),
+            name: "Code Llama 34B".into(),
+            tagline: "Meta's dedicated coding model (older generation).".into(),
+            hf_path: "codellama/CodeLlama-34b-Instruct-hf".into(),
+            params_billions: 34.0,
+            quantization: Quantization::Fp16,
+            context_length: 16_384,
+            architecture: Some(CODELLAMA_34B),
+            best_for: "Code completion".into(),
+            good_for: strings(&["Code completion", "Infilling (fill-in-the-middle)", "16K context window", "Python, Java, C++"]),
+            not_good_for: strings(&["Latest techniques (2023 model)", "Complex reasoning", "Non-code tasks"]),
+            notes: "Older but still capable. Consider Qwen 2.5 Coder for newer alternative with better performance.".into(),
+            quantized_checkpoints: vec![awq("TheBloke/CodeLlama-34B-Instruct-AWQ")],
+            base_checkpoint: Some("codellama/CodeLlama-34b-Instruct-hf".into()),
+            gated: false,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 73, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: None, recommended: false }),
+        },
+        Model {
+            id: "mistral-7b".into(),
+            name: "Mistral 7B".into(),
+            tagline: "Efficient model with sliding window attention.".into(),
+            hf_path: "mistralai/Mistral-7B-Instruct-v0.3".into(),
+            params_billions: 7.0,
+            quantization: Quantization::Fp16,
+            context_length: 32_768,
+            architecture: Some(MISTRAL_7B_V0_3),
+            best_for: "Long contexts, efficiency".into(),
+            good_for: strings(&["Long documents (32K context)", "Low resource usage", "Fast inference", "Sliding window attention"]),
+            not_good_for: strings(&["Complex coding tasks", "Tasks needing large model capacity"]),
+            notes: "Great efficiency but limited capacity. Sliding window attention belongs to Mistral 7B v0.1; v0.3, served here, has none (sliding_window: null in its config.json), so its KV cache grows with the full 32K context. The repository is gated (set HF_TOKEN).".into(),
+            quantized_checkpoints: vec![awq("solidrust/Mistral-7B-Instruct-v0.3-AWQ")],
+            base_checkpoint: Some("mistralai/Mistral-7B-Instruct-v0.3".into()),
+            gated: true,
+            builtin: true,
+            reference: Some(ReferenceCard { est_vram_gb: 20, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
+        },
+    ]
+}
+
+/// The seven built-in models, in the reference's order.
+pub fn builtins() -> &'static [Model] {
+    static BUILTINS: OnceLock<Vec<Model>> = OnceLock::new();
+    BUILTINS.get_or_init(build_builtins)
+}
+
+/// A built-in model by id.
+pub fn builtin(id: &str) -> Option<&'static Model> {
+    builtins().iter().find(|m| m.id == id)
+}
+
+/// The id of the reference's recommended model, the default everywhere.
+pub const DEFAULT_MODEL_ID: &str = "deepseek-r1-70b";
+
+/// Ids close to `wanted` (edit distance or shared prefix), best first: for "did you mean".
+pub fn suggest<'a>(wanted: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let wanted = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let distance = edit_distance(&wanted, &id.to_ascii_lowercase());
+            let close = distance <= wanted.len().max(3) / 2
+                || id.contains(&wanted)
+                || (wanted.len() >= 3 && id.starts_with(&wanted[..3]));
+            close.then_some((distance, id))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().map(|(_, id)| id).take(3).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// One row of the reference's "By Use Case" guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UseCaseGuide {
+    pub task: &'static str,
+    pub model_id: &'static str,
+    pub why: &'static str,
+}
+
+/// The reference's "Model Selection Guide — By Use Case".
+pub const BY_USE_CASE: [UseCaseGuide; 6] = [
+    UseCaseGuide {
+        task: "Complex debugging",
+        model_id: "deepseek-r1-70b",
+        why: "Chain-of-thought reasoning",
+    },
+    UseCaseGuide {
+        task: "Large file refactoring",
+        model_id: "qwen2.5-coder-32b",
+        why: "32K context window",
+    },
+    UseCaseGuide {
+        task: "Budget coding",
+        model_id: "qwen2.5-coder-32b-int4",
+        why: "Good quality, cheap GPU",
+    },
+    UseCaseGuide {
+        task: "General purpose",
+        model_id: "llama-3.1-70b",
+        why: "Balanced performance",
+    },
+    UseCaseGuide {
+        task: "Quick testing",
+        model_id: "llama-3.1-8b",
+        why: "Fast and cheap",
+    },
+    UseCaseGuide {
+        task: "Long documents",
+        model_id: "mistral-7b",
+        why: "32K context, efficient",
+    },
+];
+
+/// One row of the reference's "By GPU Budget" guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GpuBudgetGuide {
+    pub gpu: &'static str,
+    pub vram_gb: u32,
+    pub suitable: &'static str,
+}
+
+/// The reference's "Model Selection Guide — By GPU Budget", verbatim. The calculator's
+/// fit table is the live answer; this is the reference's rule of thumb.
+pub const BY_GPU_BUDGET: [GpuBudgetGuide; 4] = [
+    GpuBudgetGuide {
+        gpu: "A10 (24 GB)",
+        vram_gb: 24,
+        suitable: "Llama 8B, Mistral 7B, Qwen 32B INT4",
+    },
+    GpuBudgetGuide {
+        gpu: "A6000 (48 GB)",
+        vram_gb: 48,
+        suitable: "DeepSeek-R1 70B, Llama 70B",
+    },
+    GpuBudgetGuide {
+        gpu: "A100 (80 GB)",
+        vram_gb: 80,
+        suitable: "All models, especially Qwen 32B FP16",
+    },
+    GpuBudgetGuide {
+        gpu: "H100 (80 GB)",
+        vram_gb: 80,
+        suitable: "All models with faster inference",
+    },
+];
+
+/// One row of the reference's "By Context Length Needs" guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ContextGuide {
+    pub context_tokens: u32,
+    pub model_ids: &'static [&'static str],
+}
+
+/// The reference's "Model Selection Guide — By Context Length Needs".
+pub const BY_CONTEXT: [ContextGuide; 3] = [
+    ContextGuide {
+        context_tokens: 8192,
+        model_ids: &["deepseek-r1-70b", "llama-3.1-8b", "llama-3.1-70b"],
+    },
+    ContextGuide {
+        context_tokens: 16_384,
+        model_ids: &["codellama-34b"],
+    },
+    ContextGuide {
+        context_tokens: 32_768,
+        model_ids: &["qwen2.5-coder-32b", "qwen2.5-coder-32b-int4", "mistral-7b"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_builtins_with_unique_ids_and_valid_architectures() {
+        assert_eq!(builtins().len(), 7);
+        for m in builtins() {
+            m.architecture.unwrap().validate().unwrap();
+            assert!(m.context_length <= m.max_context());
+            assert_eq!(builtins().iter().filter(|o| o.id == m.id).count(), 1);
+            // The default quantization of every built-in is servable.
+            let c = m.checkpoint_for(m.quantization).unwrap();
+            // The reference names the base repository for some INT4 entries; we serve the
+            // pre-quantized one, and the base stays the model's own repository.
+            assert!(
+                c.hf_path == m.hf_path || m.base_checkpoint.as_ref() == Some(&m.hf_path),
+                "{}",
+                m.id
+            );
+        }
+        assert!(
+            builtin(DEFAULT_MODEL_ID)
+                .unwrap()
+                .reference
+                .as_ref()
+                .unwrap()
+                .recommended
+        );
+    }
+
+    #[test]
+    fn exact_parameter_counts_follow_from_the_architectures() {
+        let expect = [
+            ("llama-3.1-8b", 8_030_261_248u64),
+            ("llama-3.1-70b", 70_553_706_496),
+            ("deepseek-r1-70b", 70_553_706_496),
+            ("qwen2.5-coder-32b", 32_763_876_352),
+            ("qwen2.5-coder-32b-int4", 32_763_876_352),
+            ("codellama-34b", 33_743_970_304),
+            ("mistral-7b", 7_248_023_552),
+        ];
+        for (id, params) in expect {
+            assert_eq!(builtin(id).unwrap().param_count(), params, "{id}");
+        }
+    }
+
+    #[test]
+    fn int4_entries_name_a_prequantized_repository() {
+        for m in builtins() {
+            let c = m.checkpoint_for(Quantization::Int4).unwrap();
+            assert_eq!(c.method, QuantMethod::Awq);
+            assert_ne!(Some(&c.hf_path), m.base_checkpoint.as_ref(), "{}", m.id);
+            assert_eq!(
+                m.checkpoint_for(Quantization::Fp8).unwrap().method,
+                QuantMethod::Fp8
+            );
+        }
+        let err = builtin("mistral-7b")
+            .unwrap()
+            .checkpoint_for(Quantization::Int8)
+            .unwrap_err();
+        assert!(err.to_string().contains("mistral-7b"), "{err}");
+    }
+
+    #[test]
+    fn guides_point_at_real_models() {
+        for g in BY_USE_CASE {
+            assert!(builtin(g.model_id).is_some());
+        }
+        for g in BY_CONTEXT {
+            for id in g.model_ids {
+                assert!(builtin(id).unwrap().context_length >= g.context_tokens);
+            }
+        }
+    }
+
+    #[test]
+    fn suggestions_find_near_misses() {
+        let ids = builtins().iter().map(|m| m.id.as_str());
+        assert_eq!(suggest("deepseek-r1-7b", ids.clone())[0], "deepseek-r1-70b");
+        assert_eq!(suggest("llama-3.1-8", ids.clone())[0], "llama-3.1-8b");
+        assert!(suggest("zzzzzzzzzz", ids).is_empty());
+    }
+}

@@ -1,0 +1,568 @@
+//! Share links: the calculator's whole state as a short, versioned, human-readable
+//! query string, e.g. `v=1&m=llama-3.1-70b&q=int4&ctx=8192&seq=4&gpu=gpu_1x_a100_sxm4`.
+//!
+//! Decoding never fails as a whole: a bad or unknown value falls back to the default
+//! for that field and the field is reported as ignored.
+
+use crate::arch::Architecture;
+use crate::config::CustomModelEntry;
+use crate::gpu;
+use crate::quant::{KvDtype, Quantization};
+use crate::registry::{builtin, Model, DEFAULT_MODEL_ID};
+use crate::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
+use crate::validate;
+
+/// The link format this build writes.
+pub const LINK_VERSION: u32 = 1;
+/// The `m` value that marks a custom model described by the other parameters.
+pub const CUSTOM_MARKER: &str = "custom";
+
+/// A custom model as a link carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomSpec {
+    pub name: String,
+    pub params_billions: f64,
+    /// Optional: the repository it would be served from.
+    pub hf_path: Option<String>,
+    pub architecture: Option<Architecture>,
+}
+
+impl CustomSpec {
+    /// The model this spec describes; `quantization` is the one the link chose.
+    pub fn to_model(&self, quantization: Quantization, context: u32) -> Model {
+        let entry = CustomModelEntry {
+            hf_path: self
+                .hf_path
+                .clone()
+                .unwrap_or_else(|| "custom/model".into()),
+            params_billions: self.params_billions,
+            quantization,
+            context_length: context,
+            name: Some(self.name.clone()),
+            notes: None,
+            good_for: Vec::new(),
+            not_good_for: Vec::new(),
+            quant_method: None,
+            architecture: self.architecture,
+        };
+        let mut model = entry.to_model("custom");
+        if self.hf_path.is_none() {
+            model.quantized_checkpoints.clear();
+            model.base_checkpoint = None;
+        }
+        model
+    }
+}
+
+/// Which model the calculator shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelChoice {
+    Builtin(String),
+    Custom(CustomSpec),
+}
+
+/// Everything the calculator's controls hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareState {
+    pub model: ModelChoice,
+    pub settings: Settings,
+    /// The instance type chosen in the GPU table, if any.
+    pub gpu: Option<String>,
+    pub mode: EstimateMode,
+}
+
+impl Default for ShareState {
+    fn default() -> Self {
+        let model = builtin(DEFAULT_MODEL_ID).expect("default model is built in");
+        ShareState {
+            model: ModelChoice::Builtin(model.id.clone()),
+            settings: Settings::defaults_for(model),
+            gpu: None,
+            mode: EstimateMode::Serving,
+        }
+    }
+}
+
+impl ShareState {
+    /// The model the state describes.
+    pub fn resolve_model(&self) -> Model {
+        match &self.model {
+            ModelChoice::Builtin(id) => builtin(id)
+                .cloned()
+                .unwrap_or_else(|| builtin(DEFAULT_MODEL_ID).cloned().expect("default")),
+            ModelChoice::Custom(spec) => {
+                spec.to_model(self.settings.quantization, self.settings.context)
+            }
+        }
+    }
+}
+
+/// The result of decoding a link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub state: ShareState,
+    /// Parameters whose value was bad or unknown and fell back to the default.
+    pub ignored: Vec<String>,
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn encode_arch(a: &Architecture) -> String {
+    format!(
+        "{}.{}.{}.{}.{}.{}.{}.{}.{}.{}",
+        a.layers,
+        a.hidden,
+        a.intermediate,
+        a.heads,
+        a.kv_heads,
+        a.head_dim,
+        a.vocab,
+        u8::from(a.tied_embeddings),
+        u8::from(a.attention_bias),
+        a.max_context
+    )
+}
+
+fn decode_arch(s: &str) -> Option<Architecture> {
+    let n: Vec<u32> = s
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [layers, hidden, intermediate, heads, kv_heads, head_dim, vocab, tied, bias, max_context] =
+        n[..]
+    else {
+        return None;
+    };
+    let flag = |v: u32| match v {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    };
+    let arch = Architecture {
+        layers,
+        hidden,
+        intermediate,
+        heads,
+        kv_heads,
+        head_dim,
+        vocab,
+        tied_embeddings: flag(tied)?,
+        attention_bias: flag(bias)?,
+        sliding_window: None,
+        max_context,
+    };
+    arch.validate().ok().map(|()| arch)
+}
+
+/// Encode a state as a query string (without the leading `?`).
+pub fn encode(state: &ShareState) -> String {
+    let mut parts: Vec<(&str, String)> = vec![("v", LINK_VERSION.to_string())];
+    match &state.model {
+        ModelChoice::Builtin(id) => parts.push(("m", id.clone())),
+        ModelChoice::Custom(spec) => {
+            parts.push(("m", CUSTOM_MARKER.into()));
+            parts.push(("name", spec.name.clone()));
+            parts.push(("p", spec.params_billions.to_string()));
+            if let Some(hf) = &spec.hf_path {
+                parts.push(("hf", hf.clone()));
+            }
+            if let Some(arch) = &spec.architecture {
+                parts.push(("arch", encode_arch(arch)));
+            }
+        }
+    }
+    let s = &state.settings;
+    parts.push(("q", s.quantization.as_str().into()));
+    parts.push(("ctx", s.context.to_string()));
+    parts.push(("seq", s.seqs.to_string()));
+    if s.kv_dtype != KvDtype::Auto {
+        parts.push(("kv", s.kv_dtype.as_str().into()));
+    }
+    if s.gpus != 1 {
+        parts.push(("n", s.gpus.to_string()));
+    }
+    if let Some(gpu) = &state.gpu {
+        parts.push(("gpu", gpu.clone()));
+    }
+    if state.mode != EstimateMode::Serving {
+        parts.push(("est", state.mode.as_str().into()));
+    }
+    parts
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Decode a query string (with or without the leading `?`).
+pub fn decode(query: &str) -> Decoded {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut ignored: Vec<String> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+        match (percent_decode(k), percent_decode(v)) {
+            (Some(k), Some(v)) => pairs.push((k, v)),
+            (Some(k), None) => ignored.push(k),
+            _ => ignored.push(piece.to_string()),
+        }
+    }
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    const KNOWN: [&str; 13] = [
+        "v", "m", "name", "p", "hf", "arch", "q", "ctx", "seq", "kv", "n", "gpu", "est",
+    ];
+    for (k, _) in &pairs {
+        if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
+            ignored.push(k.clone());
+        }
+    }
+    let mut ignore = |field: &str| {
+        if !ignored.iter().any(|f| f == field) {
+            ignored.push(field.to_string());
+        }
+    };
+
+    if let Some(v) = get("v") {
+        if v.parse::<u32>()
+            .ok()
+            .is_none_or(|v| v == 0 || v > LINK_VERSION)
+        {
+            ignore("v");
+        }
+    }
+
+    let defaults = ShareState::default();
+    let model_choice = match get("m") {
+        None => defaults.model.clone(),
+        Some(m) if m == CUSTOM_MARKER => {
+            let params = get("p")
+                .and_then(|p| p.parse::<f64>().ok())
+                .filter(|p| p.is_finite() && *p > 0.0 && *p <= crate::config::MAX_PARAMS_BILLIONS);
+            match params {
+                None => {
+                    ignore("p");
+                    ignore("m");
+                    defaults.model.clone()
+                }
+                Some(params_billions) => {
+                    let name = match get("name") {
+                        Some(n)
+                            if !n.is_empty() && validate::display_text("name", n, 80).is_ok() =>
+                        {
+                            n.to_string()
+                        }
+                        Some(_) => {
+                            ignore("name");
+                            "Custom model".into()
+                        }
+                        None => "Custom model".into(),
+                    };
+                    let hf_path = match get("hf") {
+                        Some(h) if validate::hf_path("hf", h).is_ok() => Some(h.to_string()),
+                        Some(_) => {
+                            ignore("hf");
+                            None
+                        }
+                        None => None,
+                    };
+                    let architecture = match get("arch") {
+                        Some(a) => {
+                            let arch = decode_arch(a);
+                            if arch.is_none() {
+                                ignore("arch");
+                            }
+                            arch
+                        }
+                        None => None,
+                    };
+                    ModelChoice::Custom(CustomSpec {
+                        name,
+                        params_billions,
+                        hf_path,
+                        architecture,
+                    })
+                }
+            }
+        }
+        Some(id) => match builtin(id) {
+            Some(_) => ModelChoice::Builtin(id.to_string()),
+            None => {
+                ignore("m");
+                defaults.model.clone()
+            }
+        },
+    };
+
+    // Defaults for the settings come from the chosen model.
+    let probe = ShareState {
+        model: model_choice.clone(),
+        ..defaults.clone()
+    };
+    let probe_model = probe.resolve_model();
+    let base = match &model_choice {
+        ModelChoice::Builtin(_) => Settings::defaults_for(&probe_model),
+        ModelChoice::Custom(_) => Settings {
+            quantization: Quantization::Fp16,
+            context: 8192.min(probe_model.max_context()),
+            ..Settings::defaults_for(&probe_model)
+        },
+    };
+    let mut parsed = |key: &str, ok: &dyn Fn(&str) -> bool| -> Option<String> {
+        let v = get(key)?;
+        if ok(v) {
+            Some(v.to_string())
+        } else {
+            ignore(key);
+            None
+        }
+    };
+    let quantization = parsed("q", &|v| v.parse::<Quantization>().is_ok())
+        .map_or(base.quantization, |v| v.parse().expect("checked"));
+    let max_context = match &model_choice {
+        // A custom model without an architecture has no maximum of its own.
+        ModelChoice::Custom(spec) if spec.architecture.is_none() => crate::config::MAX_CONTEXT,
+        _ => probe_model.max_context(),
+    };
+    let context = parsed("ctx", &|v| {
+        v.parse::<u32>()
+            .is_ok_and(|c| (MIN_CONTEXT..=max_context).contains(&c))
+    })
+    .map_or(base.context, |v| v.parse().expect("checked"));
+    let seqs = parsed("seq", &|v| {
+        v.parse::<u32>().is_ok_and(|s| (1..=MAX_SEQS).contains(&s))
+    })
+    .map_or(1, |v| v.parse().expect("checked"));
+    let kv_dtype = parsed("kv", &|v| v.parse::<KvDtype>().is_ok())
+        .map_or(KvDtype::Auto, |v| v.parse().expect("checked"));
+    let gpus = parsed("n", &|v| {
+        v.parse::<u32>().is_ok_and(|n| GPU_COUNTS.contains(&n))
+    })
+    .map_or(1, |v| v.parse().expect("checked"));
+    let gpu = parsed("gpu", &|v| gpu::find(v).is_some());
+    let mode =
+        parsed("est", &|v| v == "reference" || v == "serving").map_or(EstimateMode::Serving, |v| {
+            if v == "reference" {
+                EstimateMode::Reference
+            } else {
+                EstimateMode::Serving
+            }
+        });
+    let state = ShareState {
+        model: model_choice,
+        settings: Settings {
+            quantization,
+            context,
+            seqs,
+            kv_dtype,
+            gpus,
+        },
+        gpu,
+        mode,
+    };
+    Decoded { state, ignored }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_design_example_decodes() {
+        let d = decode("?v=1&m=llama-3.1-70b&q=int4&ctx=8192&seq=4&gpu=gpu_1x_a100_sxm4");
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(d.state.model, ModelChoice::Builtin("llama-3.1-70b".into()));
+        assert_eq!(d.state.settings.seqs, 4);
+        assert_eq!(d.state.gpu.as_deref(), Some("gpu_1x_a100_sxm4"));
+        assert_eq!(
+            encode(&d.state),
+            "v=1&m=llama-3.1-70b&q=int4&ctx=8192&seq=4&gpu=gpu_1x_a100_sxm4"
+        );
+    }
+
+    #[test]
+    fn bad_values_fall_back_field_by_field() {
+        let d = decode(
+            "v=1&m=llama-3.1-8b&q=int3&ctx=99999999&seq=0&kv=fp4&n=3&gpu=gpu_9x&est=magic&zzz=1",
+        );
+        assert_eq!(d.state.model, ModelChoice::Builtin("llama-3.1-8b".into()));
+        let defaults = Settings::defaults_for(builtin("llama-3.1-8b").unwrap());
+        assert_eq!(d.state.settings, defaults);
+        assert_eq!(d.state.gpu, None);
+        let mut ignored = d.ignored.clone();
+        ignored.sort();
+        assert_eq!(ignored, ["ctx", "est", "gpu", "kv", "n", "q", "seq", "zzz"]);
+        let d = decode("m=gpt-17&ctx=4096");
+        assert_eq!(d.ignored, ["m"]);
+        assert_eq!(d.state.model, ShareState::default().model);
+        assert_eq!(d.state.settings.context, 4096);
+        assert!(decode("%zz=%%&&&=").state == ShareState::default());
+    }
+
+    #[test]
+    fn custom_models_survive_names_with_any_characters() {
+        let state = ShareState {
+            model: ModelChoice::Custom(CustomSpec {
+                name: "My model & co: 100% <fine>".into(),
+                params_billions: 13.5,
+                hf_path: Some("org/model".into()),
+                architecture: builtin("mistral-7b").unwrap().architecture,
+            }),
+            settings: Settings {
+                quantization: Quantization::Int4,
+                context: 4096,
+                seqs: 2,
+                kv_dtype: KvDtype::Fp8E4m3,
+                gpus: 2,
+            },
+            gpu: Some("gpu_2x_a100".into()),
+            mode: EstimateMode::Reference,
+        };
+        let d = decode(&encode(&state));
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(d.state, state);
+    }
+
+    fn arb_state() -> impl Strategy<Value = ShareState> {
+        let builtin_ids: Vec<String> = crate::registry::builtins()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        let arch = prop_oneof![
+            Just(None),
+            (1u32..200, 1u32..64).prop_map(|(layers, kv)| {
+                let kv = [1, 2, 4, 8, 16, 32, 64][(kv % 7) as usize];
+                Some(Architecture {
+                    layers,
+                    hidden: 4096,
+                    intermediate: 11008,
+                    heads: 64,
+                    kv_heads: kv,
+                    head_dim: 64,
+                    vocab: 32000,
+                    tied_embeddings: layers % 2 == 0,
+                    attention_bias: layers % 3 == 0,
+                    sliding_window: None,
+                    max_context: 65_536,
+                })
+            })
+        ];
+        let custom = (
+            "[ -~]{1,40}",
+            0.1f64..1000.0,
+            prop::option::of("[a-z]{1,8}/[A-Za-z0-9]{1,8}"),
+            arch,
+        )
+            .prop_map(|(name, params_billions, hf_path, architecture)| {
+                ModelChoice::Custom(CustomSpec {
+                    name,
+                    params_billions,
+                    hf_path,
+                    architecture,
+                })
+            });
+        let model = prop_oneof![
+            prop::sample::select(builtin_ids).prop_map(ModelChoice::Builtin),
+            custom
+        ];
+        (
+            model,
+            prop::sample::select(Quantization::ALL.to_vec()),
+            0.0f64..1.0,
+            1u32..=MAX_SEQS,
+            prop::sample::select(KvDtype::ALL.to_vec()),
+            prop::sample::select(GPU_COUNTS.to_vec()),
+            prop::option::of(prop::sample::select(
+                gpu::CATALOG
+                    .iter()
+                    .map(|g| g.instance_type.to_string())
+                    .collect::<Vec<_>>(),
+            )),
+            prop::bool::ANY,
+        )
+            .prop_map(
+                |(model, quantization, ctx_share, seqs, kv_dtype, gpus, gpu, reference)| {
+                    let probe = ShareState {
+                        model: model.clone(),
+                        ..ShareState::default()
+                    };
+                    let max = match &model {
+                        ModelChoice::Custom(s) if s.architecture.is_none() => 1 << 20,
+                        _ => probe.resolve_model().max_context(),
+                    };
+                    let context = MIN_CONTEXT + ((f64::from(max - MIN_CONTEXT)) * ctx_share) as u32;
+                    ShareState {
+                        model,
+                        settings: Settings {
+                            quantization,
+                            context,
+                            seqs,
+                            kv_dtype,
+                            gpus,
+                        },
+                        gpu,
+                        mode: if reference {
+                            EstimateMode::Reference
+                        } else {
+                            EstimateMode::Serving
+                        },
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn every_state_round_trips(state in arb_state()) {
+            let query = encode(&state);
+            let d = decode(&query);
+            prop_assert!(d.ignored.is_empty(), "{query}: {:?}", d.ignored);
+            prop_assert_eq!(d.state, state);
+        }
+
+        #[test]
+        fn decoding_never_panics(query in ".{0,200}") {
+            let _ = decode(&query);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+pub use gpu_session_core;
