@@ -52,9 +52,12 @@ pub struct GpuFit {
     pub headroom_bytes: i64,
     /// `headroom_bytes` as a share of the GPU's memory.
     pub headroom_fraction: f64,
-    /// SGLang's default `--mem-fraction-static` on this GPU.
+    /// The `--mem-fraction-static` a plan passes: SGLang's default, or raised when the
+    /// default pool cannot hold the requested tokens but the GPU can.
     pub mem_fraction_static: f64,
-    /// Tokens SGLang's KV pool holds at that fraction (`max_total_num_tokens`).
+    /// SGLang's own default on this GPU (`serving::sglang_defaults`).
+    pub default_mem_fraction_static: f64,
+    /// Tokens SGLang's KV pool holds at `mem_fraction_static` (`max_total_num_tokens`).
     pub kv_pool_tokens: u64,
     /// Longest context per sequence that fits at the chosen concurrency.
     pub max_context: u32,
@@ -62,7 +65,7 @@ pub struct GpuFit {
     pub max_seqs: u32,
     /// Decode speed of each sequence, tokens/s.
     pub tokens_per_s_per_seq: f64,
-    /// Decode speed of all chosen sequences together, tokens/s.
+    /// Decode speed of all sequences that run at once, tokens/s.
     pub tokens_per_s: f64,
     pub price_per_hour_usd: f64,
     /// Dollars per million output tokens at full concurrency.
@@ -112,6 +115,122 @@ fn input<'a>(
     }
 }
 
+/// Safety margin kept free above our own estimate of activations and overhead when the
+/// static pool must grow past SGLang's default (its allocator fragments; 2 % of memory).
+pub const RAISED_FRACTION_MARGIN: f64 = 0.02;
+
+/// How much of each GPU SGLang's static pool (weights + KV) may take: its default, or a
+/// raised `--mem-fraction-static` the plan passes when the default is too small.
+#[derive(Debug, Clone, Copy)]
+struct PoolChoice {
+    fraction: f64,
+    kv_pool_tokens: u64,
+    fit: Fit,
+}
+
+fn kv_tokens_at(fraction: f64, memory: u64, serving: &ServingEstimate) -> u64 {
+    let pool = (memory as f64 * fraction) as u64;
+    pool.saturating_sub(serving.weights) / serving.kv_bytes_per_token.max(1)
+}
+
+/// Pick the static-pool fraction and verdict for the serving estimate.
+fn choose_pool(
+    serving: &ServingEstimate,
+    settings: &Settings,
+    memory: u64,
+) -> (PoolChoice, String) {
+    let gib = |b: u64| b as f64 / GIB as f64;
+    let default = serving.sglang.mem_fraction_static;
+    let default_tokens = kv_tokens_at(default, memory, serving);
+    let wanted = serving.tokens;
+    let one_sequence = u64::from(settings.context);
+    let needed = serving.total();
+    if default_tokens >= wanted && needed <= memory {
+        let headroom = (memory - needed) as f64 / memory as f64;
+        let fit = if headroom < TIGHT_HEADROOM {
+            Fit::Tight
+        } else {
+            Fit::Fits
+        };
+        let reason = if fit == Fit::Tight {
+            format!("only {:.0} % of memory stays free", headroom * 100.0)
+        } else {
+            format!("KV pool holds {default_tokens} tokens, {wanted} needed")
+        };
+        return (
+            PoolChoice {
+                fraction: default,
+                kv_pool_tokens: default_tokens,
+                fit,
+            },
+            reason,
+        );
+    }
+    // Raise the fraction as far as our estimate of what lives outside the pool allows.
+    let outside = (serving.activations + serving.overhead()) as f64 / memory as f64;
+    let ceiling = (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::plan::MEM_FRACTION_RANGE.1);
+    for target in [wanted, one_sequence] {
+        let bytes = serving.weights + target * serving.kv_bytes_per_token;
+        let fraction = (bytes as f64 / memory as f64 * 200.0).ceil() / 200.0;
+        if fraction > default && fraction <= ceiling {
+            let tokens = kv_tokens_at(fraction, memory, serving);
+            let queued = if target < wanted {
+                format!(
+                    "; {} of {} sequences run at once",
+                    tokens / one_sequence,
+                    settings.seqs
+                )
+            } else {
+                String::new()
+            };
+            let reason = format!("needs --mem-fraction-static {fraction:.3} (SGLang's default {default:.3} holds {default_tokens} tokens){queued}");
+            return (
+                PoolChoice {
+                    fraction,
+                    kv_pool_tokens: tokens,
+                    fit: Fit::Tight,
+                },
+                reason,
+            );
+        }
+    }
+    if default_tokens >= one_sequence {
+        let reason = format!(
+            "KV pool holds {default_tokens} tokens: {} of {} sequences at once, the rest queue",
+            default_tokens / one_sequence,
+            settings.seqs
+        );
+        return (
+            PoolChoice {
+                fraction: default,
+                kv_pool_tokens: default_tokens,
+                fit: Fit::Tight,
+            },
+            reason,
+        );
+    }
+    let reason = if serving.weights as f64 >= memory as f64 * ceiling.max(default) {
+        format!(
+            "weights need {:.1} GiB per GPU of {:.1} GiB",
+            gib(serving.weights),
+            gib(memory)
+        )
+    } else {
+        format!(
+            "a {one_sequence}-token sequence does not fit next to {:.1} GiB of weights",
+            gib(serving.weights)
+        )
+    };
+    (
+        PoolChoice {
+            fraction: default,
+            kv_pool_tokens: default_tokens,
+            fit: Fit::No,
+        },
+        reason,
+    )
+}
+
 /// Evaluate one GPU type, sharding the model over all its GPUs.
 pub fn evaluate(
     model: &Model,
@@ -123,14 +242,11 @@ pub fn evaluate(
     let tp = gpu.gpu_count;
     let serving = serving_estimate(input(&arch, settings, tp, gpu));
     let memory = gpu.memory_bytes();
-    let fraction = serving.sglang.mem_fraction_static;
-    let static_pool = (memory as f64 * fraction) as u64;
-    let kv_pool = static_pool.saturating_sub(serving.weights);
-    let kv_pool_tokens = kv_pool / serving.kv_bytes_per_token.max(1);
+    let (pool, serving_reason) = choose_pool(&serving, settings, memory);
     let context = u64::from(settings.context);
     let seqs = u64::from(settings.seqs.max(1));
-    let max_context = (kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
-    let max_seqs = (kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
+    let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
+    let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
 
     let (fit, needed_bytes, reason) = if arch.heads % tp != 0 {
         (
@@ -143,16 +259,16 @@ pub fn evaluate(
         )
     } else {
         match mode {
-            EstimateMode::Serving => {
-                serving_verdict(&serving, static_pool, kv_pool_tokens, settings, memory)
-            }
+            EstimateMode::Serving => (pool.fit, serving.total(), serving_reason),
             EstimateMode::Reference => reference_verdict(model, settings, gpu),
         }
     };
     let headroom_bytes = memory as i64 - needed_bytes as i64;
 
     // Each decode step reads this GPU's weight shard and the KV of every running sequence.
-    let bytes_per_step = serving.weights as f64 + serving.kv_cache as f64;
+    let running = seqs.min(u64::from(max_seqs).max(1));
+    let bytes_per_step =
+        serving.weights as f64 + (serving.kv_bytes_per_token * context * running) as f64;
     let bandwidth = f64::from(gpu.bandwidth_gbps) * 1e9 * DECODE_BANDWIDTH_EFFICIENCY;
     let allreduce = if tp > 1 {
         2.0 * f64::from(arch.layers) * ALLREDUCE_LATENCY_S
@@ -161,7 +277,7 @@ pub fn evaluate(
     };
     let step_seconds = bytes_per_step / bandwidth + allreduce;
     let tokens_per_s_per_seq = 1.0 / step_seconds;
-    let tokens_per_s = tokens_per_s_per_seq * seqs as f64;
+    let tokens_per_s = tokens_per_s_per_seq * running as f64;
     let price = gpu.price_per_hour_usd();
     GpuFit {
         gpu,
@@ -171,8 +287,9 @@ pub fn evaluate(
         needed_bytes,
         headroom_bytes,
         headroom_fraction: headroom_bytes as f64 / memory as f64,
-        mem_fraction_static: fraction,
-        kv_pool_tokens,
+        mem_fraction_static: pool.fraction,
+        default_mem_fraction_static: serving.sglang.mem_fraction_static,
+        kv_pool_tokens: pool.kv_pool_tokens,
         max_context,
         max_seqs,
         tokens_per_s_per_seq,
@@ -181,74 +298,6 @@ pub fn evaluate(
         usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
         serving,
     }
-}
-
-fn serving_verdict(
-    serving: &ServingEstimate,
-    static_pool: u64,
-    kv_pool_tokens: u64,
-    settings: &Settings,
-    memory: u64,
-) -> (Fit, u64, String) {
-    let gib = |b: u64| b as f64 / GIB as f64;
-    let needed = serving.total();
-    let wanted_tokens = serving.tokens;
-    if serving.weights >= static_pool {
-        return (
-            Fit::No,
-            needed,
-            format!(
-                "weights need {:.1} GiB per GPU; SGLang's static pool is {:.1} GiB",
-                gib(serving.weights),
-                gib(static_pool)
-            ),
-        );
-    }
-    if kv_pool_tokens < u64::from(settings.context) {
-        return (
-            Fit::No,
-            needed,
-            format!(
-                "KV pool holds {kv_pool_tokens} tokens, less than one {}-token sequence",
-                settings.context
-            ),
-        );
-    }
-    if kv_pool_tokens < wanted_tokens {
-        return (
-            Fit::Tight,
-            needed,
-            format!(
-                "KV pool holds {kv_pool_tokens} tokens: {} of {} sequences at once, the rest queue",
-                kv_pool_tokens / u64::from(settings.context),
-                settings.seqs
-            ),
-        );
-    }
-    if needed > memory {
-        return (
-            Fit::No,
-            needed,
-            format!(
-                "needs {:.1} GiB per GPU of {:.1} GiB",
-                gib(needed),
-                gib(memory)
-            ),
-        );
-    }
-    let headroom = (memory - needed) as f64 / memory as f64;
-    if headroom < TIGHT_HEADROOM {
-        return (
-            Fit::Tight,
-            needed,
-            format!("only {:.0} % of memory stays free", headroom * 100.0),
-        );
-    }
-    (
-        Fit::Fits,
-        needed,
-        format!("KV pool holds {kv_pool_tokens} tokens, {wanted_tokens} needed"),
-    )
 }
 
 fn reference_verdict(model: &Model, settings: &Settings, gpu: &GpuType) -> (Fit, u64, String) {
@@ -369,6 +418,24 @@ mod tests {
         assert_eq!(a10(&a).fit, Fit::Fits);
         assert_eq!(a10(&b).fit, Fit::Tight);
         assert!(a10(&b).tokens_per_s > a10(&a).tokens_per_s);
+    }
+
+    #[test]
+    fn a_pool_too_small_by_default_raises_the_memory_fraction() {
+        // Qwen 2.5 Coder 32B FP16 at 32K: 61 GiB of weights plus 8 GiB of KV. SGLang's
+        // default fraction on an A100 80 GB (0.836) leaves 7.5 GiB of pool: not one sequence.
+        let m = builtin("qwen2.5-coder-32b").unwrap();
+        let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        let row = r.row("gpu_1x_a100_sxm4_80gb").unwrap();
+        assert_eq!(row.fit, Fit::Tight, "{}", row.reason);
+        assert_eq!(row.default_mem_fraction_static, 0.836);
+        assert!(row.mem_fraction_static > 0.836 && row.mem_fraction_static <= 0.95);
+        assert!(row.kv_pool_tokens >= 32_768, "{}", row.kv_pool_tokens);
+        assert!(
+            row.reason.contains("--mem-fraction-static"),
+            "{}",
+            row.reason
+        );
     }
 
     #[test]

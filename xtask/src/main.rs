@@ -1,4 +1,176 @@
-fn main() {
-    eprintln!("xtask: being written");
-    std::process::exit(1);
+//! `cargo xtask`: the project's two commands and its benchmarks.
+//!
+//! - `cargo xtask serve`     install what is missing, build the site, serve it on 127.0.0.1:8080
+//! - `cargo xtask test`      every check and test, including the browser tests on the release site
+//! - `cargo xtask bench`     criterion benchmark of the core recommendation table
+//! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Tool versions proven on this machine kind (see ARCHITECTURE.md, "Toolchain").
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Crates core must never depend on: they would drag I/O into the pure crate and break wasm32.
+const FORBIDDEN_IN_CORE: [&str; 4] = ["tokio", "reqwest", "mio", "hyper"];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(),
+        Some("test") => test(),
+        Some("bench") => bench(),
+        Some("bench-web") => bench_web(),
+        Some("site") => ensure_web_tools().and_then(|()| build_site()),
+        _ => {
+            eprintln!("usage: cargo xtask <serve | test | bench | bench-web | site>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn site_dir() -> PathBuf {
+    root().join("target").join("site")
+}
+
+fn step(title: &str) {
+    eprintln!("\n==> {title}");
+}
+
+fn run(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Install a cargo tool at an exact version unless that version is already on PATH.
+fn ensure_cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result {
+    let have = output(Command::new(binary).arg("--version")).unwrap_or_default();
+    if have.split_whitespace().any(|word| word.trim_start_matches('v') == version) {
+        return Ok(());
+    }
+    step(&format!("installing {krate} {version} (found: {})", if have.is_empty() { "none" } else { have.trim() }));
+    let mut cmd = cargo();
+    cmd.args(["install", krate, "--version", &format!("={version}")]);
+    if locked {
+        cmd.arg("--locked");
+    }
+    run(&mut cmd)
+}
+
+fn ensure_web_tools() -> Result {
+    let targets = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if !targets.lines().any(|t| t.trim() == WASM_TARGET) {
+        step("adding the wasm32 target");
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
+    // wasm-bindgen-cli's own lockfile names a crate version the registry lacks: no --locked.
+    ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", WASM_BINDGEN_VERSION, false)?;
+    run(cargo().args(["fetch", "--quiet"]))
+}
+
+fn trunk(args: &[&str]) -> Command {
+    let mut cmd = Command::new("trunk");
+    cmd.current_dir(root().join("web")).args(args);
+    cmd
+}
+
+fn build_site() -> Result {
+    step("building the release site into target/site");
+    let dist = site_dir();
+    run(trunk(&["build", "--release", "--dist", &dist.to_string_lossy(), "--public-url", "./"]))
+}
+
+fn serve() -> Result {
+    ensure_web_tools()?;
+    step("serving the calculator on http://127.0.0.1:8080 (Ctrl-C to stop)");
+    run(trunk(&["serve", "--address", "127.0.0.1", "--port", "8080"]))
+}
+
+fn require_system_tool(binary: &str, package: &str) -> Result {
+    if output(Command::new(binary).arg("--version")).is_some() {
+        Ok(())
+    } else {
+        Err(format!("`{binary}` is missing: install the Debian package `{package}` (.ci/run does: apt-get install {package})"))
+    }
+}
+
+fn check_core_dependencies() -> Result {
+    let tree = output(cargo().args(["tree", "-p", "gpu-session-core", "-e", "normal", "--prefix", "none", "--format", "{p}"]))
+        .ok_or("cargo tree failed for gpu-session-core")?;
+    let offenders: Vec<&str> = tree
+        .lines()
+        .filter(|line| FORBIDDEN_IN_CORE.iter().any(|name| line.split_whitespace().next() == Some(name)))
+        .collect();
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("gpu-session-core must stay pure but depends on: {}", offenders.join(", ")))
+    }
+}
+
+fn test() -> Result {
+    ensure_web_tools()?;
+    for (binary, package) in [("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("cloud-init", "cloud-init"), ("shellcheck", "shellcheck")] {
+        require_system_tool(binary, package)?;
+    }
+    step("rustfmt");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    step("core builds for wasm32");
+    run(cargo().args(["check", "-p", "gpu-session-core", "--target", WASM_TARGET]))?;
+    step("core's dependency tree has no tokio, reqwest, mio or hyper");
+    check_core_dependencies()?;
+    step("clippy (native crates)");
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("clippy (web, wasm32)");
+    run(cargo().args(["clippy", "-p", "gpu-session-web", "--target", WASM_TARGET, "--", "-D", "warnings"]))?;
+    build_site()?;
+    step("tests (unit, CLI, launcher against local fakes, browser end-to-end)");
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).env("GPU_SESSION_SITE_DIR", site_dir());
+    run(&mut cmd)
+}
+
+fn bench() -> Result {
+    run(cargo().args(["bench", "-p", "gpu-session-core", "--bench", "recommend"]))
+}
+
+fn bench_web() -> Result {
+    ensure_web_tools()?;
+    build_site()?;
+    step("measuring the release site in headless Chromium");
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "gpu-session-tests", "--bin", "bench-web"]).env("GPU_SESSION_SITE_DIR", site_dir());
+    run(&mut cmd)
 }
