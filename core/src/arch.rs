@@ -95,7 +95,7 @@ impl Architecture {
                 });
             }
         }
-        if self.kv_heads > self.heads || self.heads % self.kv_heads != 0 {
+        if self.kv_heads > self.heads || !self.heads.is_multiple_of(self.kv_heads) {
             return Err(ArchitectureError {
                 field: "kv_heads",
                 value: self.kv_heads.to_string(),
@@ -202,9 +202,161 @@ impl Architecture {
     }
 }
 
+/// Why a pasted Hugging Face `config.json` cannot describe a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HfConfigError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("config.json must be a JSON object")]
+    NotAnObject,
+    #[error("config.json has no '{0}' field")]
+    Missing(&'static str),
+    #[error("config.json field '{field}' must be {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("config.json field '{}' = {}: {}", .0.field, .0.value, .0.reason)]
+    Invalid(ArchitectureError),
+}
+
+impl Architecture {
+    /// Read the memory-relevant fields of a Hugging Face `config.json` (Llama, Mistral,
+    /// Qwen2 and other dense decoder-only families; a multimodal config's `text_config`
+    /// is used when the top level has no layers). Missing optional fields take the
+    /// transformers defaults: `num_key_value_heads` = heads, `head_dim` = hidden / heads,
+    /// `tie_word_embeddings` = false, `attention_bias` = false (true for `qwen2`, whose
+    /// q/k/v projections always carry biases), no sliding window unless it is enabled.
+    pub fn from_hf_config_json(text: &str) -> Result<Architecture, HfConfigError> {
+        use serde_json::{Map, Value};
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| HfConfigError::Json(e.to_string()))?;
+        let root = root.as_object().ok_or(HfConfigError::NotAnObject)?;
+        let obj: &Map<String, Value> = match root.get("text_config") {
+            Some(Value::Object(text)) if !root.contains_key("num_hidden_layers") => text,
+            _ => root,
+        };
+        let uint = |field: &'static str| -> Result<Option<u32>, HfConfigError> {
+            match obj.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Some)
+                    .ok_or(HfConfigError::WrongType {
+                        field,
+                        expected: "a whole number",
+                    }),
+            }
+        };
+        let required = |field: &'static str| uint(field)?.ok_or(HfConfigError::Missing(field));
+        let flag = |field: &'static str| -> Result<Option<bool>, HfConfigError> {
+            match obj.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_bool().map(Some).ok_or(HfConfigError::WrongType {
+                    field,
+                    expected: "true or false",
+                }),
+            }
+        };
+        let hidden = required("hidden_size")?;
+        let heads = required("num_attention_heads")?;
+        let head_dim = match uint("head_dim")? {
+            Some(d) => d,
+            None if heads > 0 => hidden / heads,
+            None => 0,
+        };
+        let model_type = obj.get("model_type").and_then(Value::as_str).unwrap_or("");
+        let sliding_window = if flag("use_sliding_window")? == Some(false) {
+            None
+        } else {
+            uint("sliding_window")?
+        };
+        let arch = Architecture {
+            layers: required("num_hidden_layers")?,
+            hidden,
+            intermediate: required("intermediate_size")?,
+            heads,
+            kv_heads: uint("num_key_value_heads")?.unwrap_or(heads),
+            head_dim,
+            vocab: required("vocab_size")?,
+            tied_embeddings: flag("tie_word_embeddings")?.unwrap_or(false),
+            attention_bias: flag("attention_bias")?.unwrap_or(model_type == "qwen2"),
+            sliding_window,
+            max_context: required("max_position_embeddings")?,
+        };
+        arch.validate().map_err(HfConfigError::Invalid)?;
+        Ok(arch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Abridged from Qwen/Qwen2.5-Coder-32B-Instruct's config.json.
+    const QWEN_CODER_32B_CONFIG: &str = r#"{
+      "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0,
+      "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu",
+      "hidden_size": 5120, "initializer_range": 0.02, "intermediate_size": 27648,
+      "max_position_embeddings": 32768, "max_window_layers": 70, "model_type": "qwen2",
+      "num_attention_heads": 40, "num_hidden_layers": 64, "num_key_value_heads": 8,
+      "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 131072,
+      "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+      "transformers_version": "4.43.1", "use_cache": true,
+      "use_sliding_window": false, "vocab_size": 152064
+    }"#;
+
+    #[test]
+    fn hf_config_json_gives_the_exact_architecture() {
+        let arch = Architecture::from_hf_config_json(QWEN_CODER_32B_CONFIG).unwrap();
+        assert_eq!(arch.param_count(), 32_763_876_352);
+        assert!(arch.attention_bias);
+        assert_eq!(arch.sliding_window, None);
+        assert_eq!((arch.head_dim, arch.max_context), (128, 32_768));
+        // Mistral-7B-Instruct-v0.3: explicit head_dim, sliding_window null.
+        let mistral = r#"{"model_type": "mistral", "hidden_size": 4096,
+            "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+            "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 32768,
+            "max_position_embeddings": 32768, "sliding_window": null,
+            "tie_word_embeddings": false}"#;
+        let arch = Architecture::from_hf_config_json(mistral).unwrap();
+        assert_eq!(arch.param_count(), 7_248_023_552);
+        // A multimodal wrapper's text_config is used.
+        let wrapped = format!(r#"{{"model_type": "llava", "text_config": {mistral}}}"#);
+        assert_eq!(Architecture::from_hf_config_json(&wrapped).unwrap(), arch);
+    }
+
+    #[test]
+    fn bad_hf_config_json_names_the_problem() {
+        let err = |s: &str| {
+            Architecture::from_hf_config_json(s)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("{not json").starts_with("not valid JSON"),
+            "{}",
+            err("{not json")
+        );
+        assert_eq!(err("[1, 2]"), "config.json must be a JSON object");
+        let without_layers = QWEN_CODER_32B_CONFIG.replace("\"num_hidden_layers\": 64,", "");
+        assert_eq!(
+            err(&without_layers),
+            "config.json has no 'num_hidden_layers' field"
+        );
+        let text_heads = QWEN_CODER_32B_CONFIG.replace(
+            "\"num_attention_heads\": 40",
+            "\"num_attention_heads\": \"40\"",
+        );
+        assert_eq!(
+            err(&text_heads),
+            "config.json field 'num_attention_heads' must be a whole number"
+        );
+        let bad_kv = QWEN_CODER_32B_CONFIG
+            .replace("\"num_key_value_heads\": 8", "\"num_key_value_heads\": 7");
+        assert!(err(&bad_kv).contains("'kv_heads' = 7"), "{}", err(&bad_kv));
+    }
 
     #[test]
     fn llama_8b_exact() {

@@ -8,6 +8,7 @@ pub mod arch;
 pub mod config;
 pub mod gpu;
 pub mod plan;
+pub mod present;
 pub mod quant;
 pub mod recommend;
 pub mod reference;

@@ -157,6 +157,80 @@ impl<'a> PlanRequest<'a> {
             idle_minutes: DEFAULT_IDLE_MINUTES,
         }
     }
+
+    /// Fill what a person left open the one way every face does (so the site and the
+    /// CLI write the same plan for the same choices): the cheapest type the serving
+    /// estimate fits, `default_regions`, the default lease and idle limit.
+    pub fn resolve(
+        model: &'a Model,
+        settings: Settings,
+        choices: &PlanChoices,
+    ) -> Result<Self, NoGpuFits> {
+        let gpu = match choices.gpu {
+            Some(gpu) => gpu,
+            None => default_gpu(model, &settings).ok_or_else(|| NoGpuFits {
+                model: model.id.clone(),
+            })?,
+        };
+        let regions = if choices.regions.is_empty() {
+            default_regions(choices.preferred_region.as_deref())
+        } else {
+            choices.regions.clone()
+        };
+        Ok(PlanRequest {
+            model,
+            settings,
+            gpu,
+            regions,
+            lease_hours: choices.lease_hours.unwrap_or(DEFAULT_LEASE_HOURS),
+            idle_minutes: choices.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES),
+        })
+    }
+}
+
+/// What a person may leave open when exporting a plan; see [`PlanRequest::resolve`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanChoices {
+    /// Instance type; `None` picks [`default_gpu`].
+    pub gpu: Option<&'static GpuType>,
+    /// Regions to try, in order; empty picks [`default_regions`].
+    pub regions: Vec<String>,
+    /// The person's own default region (the config's `lambda.default_region`).
+    pub preferred_region: Option<String>,
+    /// `None` picks [`DEFAULT_LEASE_HOURS`].
+    pub lease_hours: Option<u32>,
+    /// `None` picks [`DEFAULT_IDLE_MINUTES`].
+    pub idle_minutes: Option<u32>,
+}
+
+/// No instance type fits the model at these settings, so no default GPU exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no instance type fits '{model}' at these settings; choose one explicitly or lower the context, sequences or quantization")]
+pub struct NoGpuFits {
+    pub model: String,
+}
+
+/// The instance type a plan uses when none is chosen: the cheapest one the serving
+/// estimate fits (the calculator's "cheapest fit").
+pub fn default_gpu(model: &Model, settings: &Settings) -> Option<&'static GpuType> {
+    crate::recommend::recommend(model, settings, EstimateMode::Serving, None)
+        .cheapest()
+        .map(|row| row.gpu)
+}
+
+/// Regions a plan tries when none are chosen: the preferred one first (when set), then
+/// [`DEFAULT_REGIONS`] without repeating it.
+pub fn default_regions(preferred: Option<&str>) -> Vec<String> {
+    preferred
+        .into_iter()
+        .chain(
+            DEFAULT_REGIONS
+                .iter()
+                .copied()
+                .filter(|r| Some(*r) != preferred),
+        )
+        .map(str::to_string)
+        .collect()
 }
 
 fn round_to(x: f64, places: i32) -> f64 {
@@ -178,7 +252,7 @@ impl Plan {
             version: PLAN_VERSION,
             model: PlanModel {
                 id: model.id.clone(),
-                custom: (!model.builtin).then(|| PlanCustomModel {
+                custom: (!model.builtin).then_some(PlanCustomModel {
                     params_billions: model.params_billions,
                     architecture: model.architecture,
                 }),
@@ -274,6 +348,45 @@ impl Plan {
                 Ok(entry.to_model(&self.model.id))
             }
         }
+    }
+
+    /// The plan this build writes for the same choices (model, settings, instance type,
+    /// regions, lease): what a reader trusts instead of the file's own `estimate` and
+    /// `serving.mem_fraction_static`, which an older or other build computed.
+    pub fn rebuild(&self) -> Result<Plan, PlanError> {
+        let model = self.resolve_model()?;
+        Plan::build(&PlanRequest {
+            model: &model,
+            settings: self.settings(),
+            gpu: self.gpu_type()?,
+            regions: self.gpu.regions.clone(),
+            lease_hours: self.lease.hours,
+            idle_minutes: self.lease.idle_minutes,
+        })
+    }
+
+    /// The `sglang.launch_server` flags this plan decides, in a fixed order (the launcher
+    /// adds host, API key and metrics). Values are validated, so none needs quoting.
+    pub fn sglang_args(&self) -> Vec<String> {
+        let (m, s) = (&self.model, &self.serving);
+        let mut args = vec![
+            ("--model-path", m.checkpoint.clone()),
+            ("--served-model-name", m.id.clone()),
+            ("--tp-size", s.tensor_parallel.to_string()),
+            ("--context-length", m.context_length.to_string()),
+        ];
+        if let Some(flag) = m.quant_method.sglang_flag() {
+            args.push(("--quantization", flag.to_string()));
+        }
+        args.extend([
+            ("--mem-fraction-static", s.mem_fraction_static.to_string()),
+            ("--kv-cache-dtype", s.kv_cache_dtype.as_str().to_string()),
+            ("--max-running-requests", s.max_running_requests.to_string()),
+            ("--port", s.port.to_string()),
+        ]);
+        args.into_iter()
+            .flat_map(|(flag, value)| [flag.to_string(), value])
+            .collect()
     }
 
     /// The calculator settings this plan stands for.
@@ -421,7 +534,7 @@ impl Plan {
             .into());
         }
         let (arch, _) = model.effective_architecture();
-        if arch.heads % s.tensor_parallel != 0 {
+        if !arch.heads.is_multiple_of(s.tensor_parallel) {
             return Err(FieldError::new(
                 "serving.tensor_parallel",
                 s.tensor_parallel,
@@ -535,6 +648,78 @@ mod tests {
         assert_eq!(plan.model.quant_method, QuantMethod::Awq);
         assert_eq!(Plan::parse(&plan.to_yaml()).unwrap(), plan);
         assert_eq!(Plan::parse(&plan.to_json()).unwrap(), plan);
+    }
+
+    #[test]
+    fn resolve_fills_open_choices_the_same_way_everywhere() {
+        let model = builtin("llama-3.1-8b").unwrap();
+        let settings = Settings::defaults_for(model);
+        let req = PlanRequest::resolve(model, settings, &PlanChoices::default()).unwrap();
+        assert_eq!(Some(req.gpu), default_gpu(model, &settings));
+        assert_eq!(req.regions, DEFAULT_REGIONS.map(String::from));
+        assert_eq!(
+            (req.lease_hours, req.idle_minutes),
+            (DEFAULT_LEASE_HOURS, DEFAULT_IDLE_MINUTES)
+        );
+        let choices = PlanChoices {
+            gpu: gpu::find("gpu_1x_h100_sxm5"),
+            preferred_region: Some("us-east-1".into()),
+            lease_hours: Some(2),
+            ..PlanChoices::default()
+        };
+        let req = PlanRequest::resolve(model, settings, &choices).unwrap();
+        assert_eq!(req.gpu.instance_type, "gpu_1x_h100_sxm5");
+        assert_eq!(req.regions[0], "us-east-1");
+        assert_eq!(req.regions.len(), DEFAULT_REGIONS.len());
+        assert_eq!(req.lease_hours, 2);
+        let explicit = PlanChoices {
+            regions: vec!["europe-central-1".into()],
+            ..choices
+        };
+        let req = PlanRequest::resolve(model, settings, &explicit).unwrap();
+        assert_eq!(req.regions, ["europe-central-1"]);
+        assert_eq!(default_regions(Some("asia-south-1")).len(), 7);
+    }
+
+    #[test]
+    fn resolve_reports_when_nothing_fits() {
+        let entry: crate::config::CustomModelEntry = serde_yaml::from_str(
+            "hf_path: a/b\nparams_billions: 2000\nquantization: fp32\ncontext_length: 8192\n",
+        )
+        .unwrap();
+        let model = entry.to_model("huge");
+        let err = PlanRequest::resolve(
+            &model,
+            Settings::defaults_for(&model),
+            &PlanChoices::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("'huge'"), "{err}");
+    }
+
+    #[test]
+    fn rebuild_recomputes_what_the_file_claims() {
+        let plan = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        assert_eq!(plan.rebuild().unwrap(), plan);
+        let mut edited = plan.clone();
+        if let Some(e) = edited.estimate.as_mut() {
+            e.per_gpu_gib = 1.0;
+        }
+        edited.serving.mem_fraction_static = 0.9;
+        assert_eq!(edited.rebuild().unwrap(), plan);
+    }
+
+    #[test]
+    fn sglang_args_follow_the_plan() {
+        let plan = plan_for("deepseek-r1-70b", "gpu_1x_a100_sxm4_80gb");
+        let args = plan.sglang_args().join(" ");
+        assert!(
+            args.starts_with("--model-path casperhansen/deepseek-r1-distill-llama-70b-awq --served-model-name deepseek-r1-70b --tp-size 1 --context-length 8192 --quantization awq --mem-fraction-static "),
+            "{args}"
+        );
+        assert!(args.ends_with("--kv-cache-dtype auto --max-running-requests 1 --port 30000"));
+        let fp16 = plan_for("llama-3.1-8b", "gpu_1x_a10").sglang_args();
+        assert!(!fp16.contains(&"--quantization".to_string()));
     }
 
     #[test]

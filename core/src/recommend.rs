@@ -248,7 +248,7 @@ pub fn evaluate(
     let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
     let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
 
-    let (fit, needed_bytes, reason) = if arch.heads % tp != 0 {
+    let (fit, needed_bytes, reason) = if !arch.heads.is_multiple_of(tp) {
         (
             Fit::No,
             serving.total(),

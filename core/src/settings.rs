@@ -2,6 +2,7 @@
 
 use crate::quant::{KvDtype, Quantization};
 use crate::registry::Model;
+use crate::validate::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// Smallest context any control accepts (the original tool's `context_length ≥ 512`).
@@ -56,6 +57,38 @@ impl Settings {
         }
     }
 
+    /// Check every field against the ranges `clamped_for` would force, for callers that
+    /// must refuse rather than adjust; the error names the field (`context`, `seqs`, `gpus`).
+    pub fn validate_for(&self, model: &Model) -> Result<(), FieldError> {
+        let max_context = model.max_context();
+        if !(MIN_CONTEXT..=max_context).contains(&self.context) {
+            return Err(FieldError::new(
+                "context",
+                self.context,
+                format!(
+                    "must be between {MIN_CONTEXT} and {max_context} for {}",
+                    model.id
+                ),
+            ));
+        }
+        if !(1..=MAX_SEQS).contains(&self.seqs) {
+            return Err(FieldError::new(
+                "seqs",
+                self.seqs,
+                format!("must be between 1 and {MAX_SEQS}"),
+            ));
+        }
+        if !GPU_COUNTS.contains(&self.gpus) {
+            let counts = GPU_COUNTS.map(|n| n.to_string()).join(", ");
+            return Err(FieldError::new(
+                "gpus",
+                self.gpus,
+                format!("must be one of {counts}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Bring every field into the range the model and the calculator allow.
     pub fn clamped_for(self, model: &Model) -> Settings {
         Settings {
@@ -68,5 +101,30 @@ impl Settings {
             },
             ..self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::builtin;
+
+    #[test]
+    fn validation_names_the_field_that_clamping_would_change() {
+        let m = builtin("mistral-7b").unwrap();
+        let ok = Settings::defaults_for(m);
+        ok.validate_for(m).unwrap();
+        assert_eq!(ok.clamped_for(m), ok);
+        let field = |s: Settings| s.validate_for(m).unwrap_err().field;
+        assert_eq!(
+            field(Settings {
+                context: 65_536,
+                ..ok
+            }),
+            "context"
+        );
+        assert_eq!(field(Settings { context: 100, ..ok }), "context");
+        assert_eq!(field(Settings { seqs: 0, ..ok }), "seqs");
+        assert_eq!(field(Settings { gpus: 3, ..ok }), "gpus");
     }
 }

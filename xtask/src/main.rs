@@ -41,7 +41,10 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn site_dir() -> PathBuf {
@@ -54,7 +57,9 @@ fn step(title: &str) {
 
 fn run(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().map_err(|e| format!("could not start {shown}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -64,7 +69,9 @@ fn run(cmd: &mut Command) -> Result {
 
 fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn cargo() -> Command {
@@ -76,10 +83,16 @@ fn cargo() -> Command {
 /// Install a cargo tool at an exact version unless that version is already on PATH.
 fn ensure_cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result {
     let have = output(Command::new(binary).arg("--version")).unwrap_or_default();
-    if have.split_whitespace().any(|word| word.trim_start_matches('v') == version) {
+    if have
+        .split_whitespace()
+        .any(|word| word.trim_start_matches('v') == version)
+    {
         return Ok(());
     }
-    step(&format!("installing {krate} {version} (found: {})", if have.is_empty() { "none" } else { have.trim() }));
+    step(&format!(
+        "installing {krate} {version} (found: {})",
+        if have.is_empty() { "none" } else { have.trim() }
+    ));
     let mut cmd = cargo();
     cmd.args(["install", krate, "--version", &format!("={version}")]);
     if locked {
@@ -89,14 +102,20 @@ fn ensure_cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> 
 }
 
 fn ensure_web_tools() -> Result {
-    let targets = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let targets =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !targets.lines().any(|t| t.trim() == WASM_TARGET) {
         step("adding the wasm32 target");
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
     ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
     // wasm-bindgen-cli's own lockfile names a crate version the registry lacks: no --locked.
-    ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", WASM_BINDGEN_VERSION, false)?;
+    ensure_cargo_tool(
+        "wasm-bindgen",
+        "wasm-bindgen-cli",
+        WASM_BINDGEN_VERSION,
+        false,
+    )?;
     run(cargo().args(["fetch", "--quiet"]))
 }
 
@@ -109,13 +128,26 @@ fn trunk(args: &[&str]) -> Command {
 fn build_site() -> Result {
     step("building the release site into target/site");
     let dist = site_dir();
-    run(trunk(&["build", "--release", "--dist", &dist.to_string_lossy(), "--public-url", "./"]))
+    run(&mut trunk(&[
+        "build",
+        "--release",
+        "--dist",
+        &dist.to_string_lossy(),
+        "--public-url",
+        "./",
+    ]))
 }
 
 fn serve() -> Result {
     ensure_web_tools()?;
     step("serving the calculator on http://127.0.0.1:8080 (Ctrl-C to stop)");
-    run(trunk(&["serve", "--address", "127.0.0.1", "--port", "8080"]))
+    run(&mut trunk(&[
+        "serve",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        "8080",
+    ]))
 }
 
 fn require_system_tool(binary: &str, package: &str) -> Result {
@@ -127,22 +159,44 @@ fn require_system_tool(binary: &str, package: &str) -> Result {
 }
 
 fn check_core_dependencies() -> Result {
-    let tree = output(cargo().args(["tree", "-p", "gpu-session-core", "-e", "normal", "--prefix", "none", "--format", "{p}"]))
-        .ok_or("cargo tree failed for gpu-session-core")?;
+    let tree = output(cargo().args([
+        "tree",
+        "-p",
+        "gpu-session-core",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]))
+    .ok_or("cargo tree failed for gpu-session-core")?;
     let offenders: Vec<&str> = tree
         .lines()
-        .filter(|line| FORBIDDEN_IN_CORE.iter().any(|name| line.split_whitespace().next() == Some(name)))
+        .filter(|line| {
+            FORBIDDEN_IN_CORE
+                .iter()
+                .any(|name| line.split_whitespace().next() == Some(name))
+        })
         .collect();
     if offenders.is_empty() {
         Ok(())
     } else {
-        Err(format!("gpu-session-core must stay pure but depends on: {}", offenders.join(", ")))
+        Err(format!(
+            "gpu-session-core must stay pure but depends on: {}",
+            offenders.join(", ")
+        ))
     }
 }
 
 fn test() -> Result {
     ensure_web_tools()?;
-    for (binary, package) in [("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("cloud-init", "cloud-init"), ("shellcheck", "shellcheck")] {
+    for (binary, package) in [
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+        ("cloud-init", "cloud-init"),
+        ("shellcheck", "shellcheck"),
+    ] {
         require_system_tool(binary, package)?;
     }
     step("rustfmt");
@@ -152,13 +206,30 @@ fn test() -> Result {
     step("core's dependency tree has no tokio, reqwest, mio or hyper");
     check_core_dependencies()?;
     step("clippy (native crates)");
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("clippy (web, wasm32)");
-    run(cargo().args(["clippy", "-p", "gpu-session-web", "--target", WASM_TARGET, "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "gpu-session-web",
+        "--target",
+        WASM_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     build_site()?;
     step("tests (unit, CLI, launcher against local fakes, browser end-to-end)");
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).env("GPU_SESSION_SITE_DIR", site_dir());
+    cmd.args(["test", "--workspace"])
+        .env("GPU_SESSION_SITE_DIR", site_dir());
     run(&mut cmd)
 }
 
@@ -171,6 +242,14 @@ fn bench_web() -> Result {
     build_site()?;
     step("measuring the release site in headless Chromium");
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "gpu-session-tests", "--bin", "bench-web"]).env("GPU_SESSION_SITE_DIR", site_dir());
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "gpu-session-tests",
+        "--bin",
+        "bench-web",
+    ])
+    .env("GPU_SESSION_SITE_DIR", site_dir());
     run(&mut cmd)
 }
