@@ -1,0 +1,416 @@
+//! The command line, declared in one place (clap derive). Commands live in `commands/`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  gpu-session models
+  gpu-session models info deepseek-r1-70b
+  gpu-session estimate llama-3.1-70b --quantization int4 --context 16384 --seqs 4
+  gpu-session gpus --model qwen2.5-coder-32b-int4
+  gpu-session plan --model llama-3.1-8b --gpu gpu_1x_a10 -o plan.yaml
+  gpu-session launch plan.yaml";
+
+/// Size, price and launch LLM servers on Lambda Cloud GPUs.
+#[derive(Debug, Parser)]
+#[command(name = "gpu-session", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/gpu-dashboard/config.yaml or ~/.config/gpu-dashboard/config.yaml).
+    #[arg(long, global = true, env = "GPU_SESSION_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print only results and errors.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail about what happens.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// When to colour output (NO_COLOR is honoured by `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, inspect, add and remove models.
+    #[command(
+        after_help = "Examples:\n  gpu-session models\n  gpu-session models --json\n  gpu-session models info qwen2.5-coder-32b\n  gpu-session models add --name my-model-70b --hf-path myorg/custom-llama-70b --params 70 --quantization int4 --context 8192\n  gpu-session models remove my-model-70b"
+    )]
+    Models(ModelsArgs),
+    /// Estimate memory for any model and settings, with the fit on every GPU type.
+    #[command(
+        after_help = "Examples:\n  gpu-session estimate deepseek-r1-70b\n  gpu-session estimate llama-3.1-70b --quantization fp8 --context 32768 --seqs 8 --gpu gpu_8x_h100_sxm5\n  gpu-session estimate --params 13 --quantization int4 --context 4096 --json"
+    )]
+    Estimate(EstimateArgs),
+    /// The Lambda GPU catalog; with --model, how that model fits each type.
+    #[command(
+        after_help = "Examples:\n  gpu-session gpus\n  gpu-session gpus --model mistral-7b --context 32768\n  gpu-session gpus --live"
+    )]
+    Gpus(GpusArgs),
+    /// Write a launch plan (plan.yaml), or check one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  gpu-session plan --model deepseek-r1-70b -o plan.yaml\n  gpu-session plan --model llama-3.1-8b --gpu gpu_1x_a10 --region us-east-1 --region us-west-1 --lease-hours 2\n  gpu-session plan check plan.yaml"
+    )]
+    Plan(PlanArgs),
+    /// Provision a Lambda GPU from a plan and serve the model with SGLang.
+    #[command(
+        after_help = "Examples:\n  gpu-session launch plan.yaml\n  gpu-session launch plan.yaml --dry-run\n  gpu-session launch plan.yaml --yes --wait-for-capacity 30m --filesystem models"
+    )]
+    Launch(LaunchArgs),
+    /// Instances this tool launched: state, lease left and cost so far.
+    #[command(after_help = "Examples:\n  gpu-session status\n  gpu-session status --json")]
+    Status(StatusArgs),
+    /// Terminate an instance (or all this tool launched).
+    #[command(
+        after_help = "Examples:\n  gpu-session down\n  gpu-session down gpu-session-deepseek-r1-70b-1a2b --yes\n  gpu-session down --all"
+    )]
+    Down(DownArgs),
+    /// Open an SSH session on an instance.
+    #[command(after_help = "Examples:\n  gpu-session ssh\n  gpu-session ssh 0920582c")]
+    Ssh(InstanceArgs),
+    /// Forward the instance's SGLang port to this machine.
+    #[command(
+        after_help = "Examples:\n  gpu-session tunnel\n  gpu-session tunnel 0920582c --local-port 30001"
+    )]
+    Tunnel(TunnelArgs),
+    /// Push an instance's lease deadline further out.
+    #[command(after_help = "Examples:\n  gpu-session extend 2\n  gpu-session extend 1 0920582c")]
+    Extend(ExtendArgs),
+    /// Store the Lambda API key and defaults in the config file.
+    #[command(
+        after_help = "Examples:\n  gpu-session configure\n  echo \"$KEY\" | gpu-session configure --api-key-stdin --region us-east-1"
+    )]
+    Configure(ConfigureArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  gpu-session completions bash > ~/.local/share/bash-completion/completions/gpu-session\n  gpu-session completions zsh > ~/.zfunc/_gpu-session\n  gpu-session completions fish > ~/.config/fish/completions/gpu-session.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: Option<ModelsCommand>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Everything about one model: breakdowns, GPU fit, use cases.
+    Info(ModelInfoArgs),
+    /// Add a custom model (interactive with no flags on a terminal).
+    Add(ModelAddArgs),
+    /// Remove a custom model.
+    Remove(ModelRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelInfoArgs {
+    /// Model id (see `gpu-session models`).
+    pub id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelAddArgs {
+    /// Id of the new model (lowercase letters, digits, '.', '_', '-').
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Hugging Face repository, e.g. myorg/custom-llama-70b.
+    #[arg(long)]
+    pub hf_path: Option<String>,
+    /// Size in billions of parameters.
+    #[arg(long)]
+    pub params: Option<f64>,
+    /// fp32, fp16, bf16, fp8, int8 or int4.
+    #[arg(long)]
+    pub quantization: Option<String>,
+    /// Context length in tokens (at least 512).
+    #[arg(long)]
+    pub context: Option<u32>,
+    /// Free-text notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// Quantization method of a pre-quantized checkpoint (awq, gptq, compressed-tensors).
+    #[arg(long)]
+    pub quant_method: Option<String>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    /// Print the stored entry as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRemoveArgs {
+    pub id: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// Architecture fields from a model's config.json: all or none.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ArchArgs {
+    /// num_hidden_layers
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub layers: Option<u32>,
+    /// hidden_size
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub hidden: Option<u32>,
+    /// intermediate_size
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub intermediate: Option<u32>,
+    /// num_attention_heads
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub heads: Option<u32>,
+    /// num_key_value_heads (default: heads)
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub kv_heads: Option<u32>,
+    /// head_dim (default: hidden / heads)
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub head_dim: Option<u32>,
+    /// vocab_size
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub vocab: Option<u32>,
+    /// max_position_embeddings (default: the context)
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub max_context: Option<u32>,
+    /// tie_word_embeddings
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub tied_embeddings: bool,
+    /// q/k/v projections have biases (Qwen2)
+    #[arg(long, help_heading = "Architecture (config.json)")]
+    pub attention_bias: bool,
+}
+
+/// Serving settings shared by estimate, gpus and plan.
+#[derive(Debug, Clone, Args, Default)]
+pub struct SettingsArgs {
+    /// Weight quantization: fp32, fp16, bf16, fp8, int8, int4 (default: the model's).
+    #[arg(long)]
+    pub quantization: Option<String>,
+    /// Context length per sequence, tokens (default: the model's).
+    #[arg(long)]
+    pub context: Option<u32>,
+    /// Concurrent sequences (default 1).
+    #[arg(long)]
+    pub seqs: Option<u32>,
+    /// KV-cache dtype: auto, fp8_e5m2, fp8_e4m3.
+    #[arg(long)]
+    pub kv_dtype: Option<String>,
+    /// Tensor-parallel size for the headline breakdown: 1, 2, 4 or 8.
+    #[arg(long)]
+    pub tp: Option<u32>,
+    /// Which estimate decides fit: serving (default) or reference.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Serving,
+    Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    /// Model id (built-in or custom); omit and pass --params for an ad-hoc model.
+    pub model: Option<String>,
+    /// Size in billions for an ad-hoc model.
+    #[arg(long, conflicts_with = "model")]
+    pub params: Option<f64>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Instance type to size the headline breakdown for (e.g. gpu_1x_a100_sxm4).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GpusArgs {
+    /// Show how this model fits each type.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Read live prices and regions with capacity from the Lambda API.
+    #[arg(long)]
+    pub live: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: Option<PlanCommand>,
+    /// Model id (built-in or custom).
+    #[arg(long)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Instance type (default: the cheapest that fits).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Region to try, in order (repeat; default: the config's region, then the usual US regions).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Lease in hours before the instance terminates itself.
+    #[arg(long)]
+    pub lease_hours: Option<u32>,
+    /// Terminate after this many idle minutes (0: never).
+    #[arg(long)]
+    pub idle_minutes: Option<u32>,
+    /// Write the plan here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Write JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Validate a plan and show what it will launch and cost.
+    Check(PlanCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCheckArgs {
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The plan file (YAML or JSON).
+    pub plan: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print the launch request and user_data; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep polling for capacity this long (e.g. 30m, 2h) instead of failing.
+    #[arg(long, value_name = "DURATION")]
+    pub wait_for_capacity: Option<String>,
+    /// SSH key name registered with Lambda (default: the account's only key).
+    #[arg(long)]
+    pub ssh_key: Option<String>,
+    /// Persistent file system to cache model weights on.
+    #[arg(long)]
+    pub filesystem: Option<String>,
+    /// Leave the instance running when something fails (it keeps billing).
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Give up if the instance is not active after this long.
+    #[arg(long, value_name = "DURATION", default_value = "25m")]
+    pub boot_timeout: String,
+    /// Give up if SGLang does not answer after this long.
+    #[arg(long, value_name = "DURATION", default_value = "40m")]
+    pub ready_timeout: String,
+    /// Print a JSON result.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Instance id (or prefix) or name; default: the only instance this tool launched.
+    pub instance: Option<String>,
+    /// Terminate every instance this tool launched.
+    #[arg(long, conflicts_with = "instance")]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceArgs {
+    /// Instance id (or prefix) or name; default: the only instance this tool launched.
+    pub instance: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// Instance id (or prefix) or name; default: the only instance this tool launched.
+    pub instance: Option<String>,
+    /// Local port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 30000)]
+    pub local_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// Hours to add to the lease.
+    pub hours: u32,
+    /// Instance id (or prefix) or name; default: the only instance this tool launched.
+    pub instance: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    /// Read the API key from standard input instead of prompting.
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Default region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Default file system for the model cache.
+    #[arg(long)]
+    pub filesystem: Option<String>,
+    /// Default lease in hours.
+    #[arg(long)]
+    pub lease_hours: Option<u32>,
+    /// SSH private key used by ssh/tunnel.
+    #[arg(long)]
+    pub ssh_key_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

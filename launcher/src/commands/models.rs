@@ -1,0 +1,714 @@
+//! `gpu-session models`: list, `info`, `add` and `remove`. Built-in models come from
+//! core's registry, custom ones from the config file.
+
+use crate::cli::{
+    ArchArgs, ModelAddArgs, ModelInfoArgs, ModelRemoveArgs, ModelsArgs, ModelsCommand,
+};
+use crate::commands::estimate::{parse_quantization_flag, PriceNotes, Sizing};
+use crate::config_file;
+use crate::context::{model_not_found, Context};
+use crate::output::{self, Align, Cell, Style, Table, PROSE_WIDTH};
+use anyhow::{anyhow, bail};
+use gpu_session_core::arch::Architecture;
+use gpu_session_core::config::CustomModelEntry;
+use gpu_session_core::present::{self, Unit};
+use gpu_session_core::registry::{builtin, Model, QuantMethod};
+use gpu_session_core::validate::{self, FieldError};
+use gpu_session_core::Quantization;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+/// Defaults of the interactive `models add` (the original tool's).
+const PROMPT_PARAMS: &str = "7";
+const PROMPT_QUANTIZATION: &str = "fp16";
+const PROMPT_CONTEXT: &str = "8192";
+
+pub fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        None => list(ctx, args.json),
+        Some(ModelsCommand::Info(a)) => info(ctx, &a),
+        Some(ModelsCommand::Add(a)) => add(ctx, &a),
+        Some(ModelsCommand::Remove(a)) => remove(ctx, &a),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// models (list)
+
+fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    let models = ctx.models()?;
+    let mut sized: Vec<Sizing> = models.iter().map(Sizing::defaults).collect();
+    // The original listed models by VRAM; ours is the serving estimate's total.
+    sized.sort_by_key(|s| s.rec.serving.total());
+    if json {
+        let entries: Vec<Value> = sized.iter().map(list_json).collect();
+        ctx.printer.json(&entries)?;
+    } else {
+        let custom = models.iter().filter(|m| !m.builtin).count();
+        ctx.printer
+            .out(&render_list(&sized, custom, ctx.printer.color()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_list(sized: &[Sizing], custom: usize, color: bool) -> String {
+    let prices = PriceNotes::new(sized.iter().filter_map(|s| s.rec.cheapest()).map(|r| r.gpu));
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("PARAMS", Align::Right),
+        ("QUANT", Align::Left),
+        ("SERVING", Align::Right),
+        ("REFERENCE", Align::Right),
+        ("MIN GPU", Align::Left),
+        ("$/H", Align::Right),
+        ("BEST FOR", Align::Left),
+    ]);
+    for s in sized {
+        let m = s.model;
+        let cheapest = s.rec.cheapest();
+        table.row(vec![
+            Cell::styled(m.id.as_str(), Style::Bold),
+            present::params(m.param_count()).into(),
+            m.quantization.label().into(),
+            present::gib(s.rec.serving.total()).into(),
+            present::amount(s.rec.reference.total_gb, Unit::GB).into(),
+            cheapest
+                .map_or("none fits".into(), |r| r.gpu.instance_type.to_string())
+                .into(),
+            cheapest.map_or("-".into(), |r| prices.cell(r.gpu)).into(),
+            best_for(m).into(),
+        ]);
+    }
+    let mut out = table.render(color);
+    let _ = writeln!(
+        out,
+        "\nSERVING: what SGLang holds per GPU at the model's defaults on MIN GPU, the cheapest type that fits.\nREFERENCE: the reference formula's total for the whole model.\n{}\n\nCustom models: {custom} configured",
+        prices.footer()
+    );
+    out
+}
+
+fn best_for(m: &Model) -> &str {
+    if m.best_for.is_empty() {
+        "(custom)"
+    } else {
+        &m.best_for
+    }
+}
+
+fn list_json(s: &Sizing) -> Value {
+    let mut value = crate::commands::estimate::model_json(s.model);
+    value["reference"] = crate::commands::estimate::reference_json(&s.rec);
+    value["serving"] = crate::commands::estimate::serving_json(&s.rec.serving, s.gpu);
+    value["cheapest_gpu"] = s.rec.cheapest().map_or(Value::Null, |r| {
+        json!({
+            "instance_type": r.gpu.instance_type,
+            "price_per_hour_usd": r.price_per_hour_usd,
+            "price_as_of": r.gpu.price_as_of,
+            "fit": r.fit,
+        })
+    });
+    value
+}
+
+// ---------------------------------------------------------------------------------
+// models info
+
+fn info(ctx: &Context, args: &ModelInfoArgs) -> anyhow::Result<ExitCode> {
+    let model = ctx.find_model(&args.id)?;
+    let sizing = Sizing::defaults(&model);
+    if args.json {
+        ctx.printer.json(&sizing.to_json())?;
+    } else {
+        let color = ctx.printer.color();
+        let text = [
+            render_facts(&model, color),
+            sizing.render_memory(color),
+            render_recommended(&sizing, color),
+            render_use_cases(&model, color),
+            render_checkpoints(&model, color),
+            sizing.render_fit(color),
+        ]
+        .into_iter()
+        .filter(|section| !section.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+        ctx.printer.out(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn heading(text: &str, color: bool) -> String {
+    format!("{}\n", Style::Bold.paint(text, color))
+}
+
+fn render_facts(m: &Model, color: bool) -> String {
+    let recommended = m.reference.as_ref().is_some_and(|r| r.recommended);
+    let mut out = Style::Bold.paint(&format!("{} ({})", m.name, m.id), color);
+    if recommended {
+        out.push_str(&Style::Yellow.paint("  ★ Recommended", color));
+    }
+    out.push('\n');
+    if !m.tagline.is_empty() {
+        let _ = writeln!(out, "{}", m.tagline);
+    }
+    out.push('\n');
+    let (_, inferred) = m.effective_architecture();
+    let params = if inferred {
+        format!(
+            "{} (as stated; shape inferred)",
+            present::params(m.param_count())
+        )
+    } else {
+        format!(
+            "{} ({} exactly, from config.json)",
+            present::params(m.param_count()),
+            present::thousands(m.param_count())
+        )
+    };
+    let quantization = m
+        .reference
+        .as_ref()
+        .map_or(m.quantization.label(), |r| r.quantization_label);
+    let context = match m.reference.as_ref().and_then(|r| r.context_note) {
+        Some(note) => format!(
+            "{} tokens ({note})",
+            present::thousands(u64::from(m.context_length))
+        ),
+        None => format!("{} tokens", present::thousands(u64::from(m.context_length))),
+    };
+    let mut facts = vec![
+        ("Hugging Face", m.hf_path.clone()),
+        ("Parameters", params),
+        ("Quantization", quantization.to_string()),
+        ("Context", context),
+        (
+            "Max context",
+            format!("{} tokens", present::thousands(u64::from(m.max_context()))),
+        ),
+    ];
+    if !m.best_for.is_empty() {
+        facts.push(("Best for", m.best_for.clone()));
+    }
+    facts.push((
+        "Source",
+        if m.builtin {
+            "built-in"
+        } else {
+            "custom (config file)"
+        }
+        .into(),
+    ));
+    if m.gated {
+        facts.push((
+            "Access",
+            "gated on Hugging Face: set HF_TOKEN on the instance".into(),
+        ));
+    }
+    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
+    for (label, value) in facts {
+        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
+    }
+    // The two-column table has an empty header line; drop it.
+    let rendered = table.render(color);
+    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
+    out
+}
+
+fn render_recommended(s: &Sizing, color: bool) -> String {
+    let mut out = heading("Recommended GPU", color);
+    match s.rec.cheapest() {
+        Some(row) => {
+            let lease = gpu_session_core::plan::DEFAULT_LEASE_HOURS;
+            let _ = writeln!(
+                out,
+                "  {}: {}, {}/h (price as of {}); {} for a {lease} h lease.",
+                row.gpu.instance_type,
+                row.gpu.description,
+                present::usd(row.price_per_hour_usd),
+                row.gpu.price_as_of,
+                present::usd(row.price_per_hour_usd * f64::from(lease)),
+            );
+            let _ = writeln!(
+                out,
+                "  About {} tokens/s per sequence; {} per million output tokens.",
+                present::tokens_per_s(row.tokens_per_s_per_seq),
+                present::usd_fine(row.usd_per_million_tokens)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  No instance type fits the model at its defaults.");
+        }
+    }
+    if let Some(card) = &s.model.reference {
+        let _ = writeln!(
+            out,
+            "  The reference said: Est. VRAM {} GB, Min GPU {}, ~{}/h.",
+            card.est_vram_gb,
+            card.min_gpu,
+            present::usd(card.cost_per_hour_usd)
+        );
+    }
+    out
+}
+
+fn render_use_cases(m: &Model, color: bool) -> String {
+    let mut out = String::new();
+    let lists = [
+        ("Good for", &m.good_for, Style::Green, "✓"),
+        ("Not good for", &m.not_good_for, Style::Red, "✗"),
+    ];
+    for (title, items, style, mark) in lists {
+        if items.is_empty() {
+            continue;
+        }
+        out.push_str(&heading(title, color));
+        for item in items {
+            let _ = writeln!(out, "  {} {item}", style.paint(mark, color));
+        }
+        out.push('\n');
+    }
+    if !m.notes.is_empty() {
+        out.push_str(&heading("Notes", color));
+        for line in output::wrap(&m.notes, PROSE_WIDTH) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out.trim_end_matches('\n').to_string() + "\n"
+}
+
+fn render_checkpoints(m: &Model, color: bool) -> String {
+    let mut out = heading("Checkpoints SGLang loads", color);
+    let mut table = Table::new(&[
+        ("QUANT", Align::Left),
+        ("CHECKPOINT", Align::Left),
+        ("--quantization", Align::Left),
+    ])
+    .indent(2);
+    let mut missing = Vec::new();
+    for q in Quantization::ALL {
+        match m.checkpoint_for(q) {
+            Ok(c) => table.row(vec![
+                q.label().into(),
+                c.hf_path.into(),
+                c.method.sglang_flag().unwrap_or("(none)").into(),
+            ]),
+            Err(_) => missing.push(q.label()),
+        }
+    }
+    out.push_str(&table.render(color));
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "  No checkpoint known for {}: add a custom model naming a pre-quantized one.",
+            missing.join(", ")
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------
+// models add
+
+/// The required flags of `models add`, in the order they are named in errors.
+const ADD_FLAGS: [&str; 5] = [
+    "--name",
+    "--hf-path",
+    "--params",
+    "--quantization",
+    "--context",
+];
+
+fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
+    let (id, entry) = match entry_from_flags(args)? {
+        Some(found) => found,
+        None if output::stdin_is_terminal() => {
+            let document = &ctx.config()?.document;
+            let taken = |id: &str| builtin(id).is_some() || document.has_custom_model(id);
+            prompt_entry(&mut std::io::stdin().lock(), &mut std::io::stderr(), &taken)?
+        }
+        None => {
+            return Err(crate::usage_error_in(
+                &["models", "add"],
+                format!(
+                    "models add needs {} (standard input is not a terminal, so it cannot ask)",
+                    ADD_FLAGS.join(", ")
+                ),
+            ))
+        }
+    };
+    entry.validate(&id).map_err(|e| entry_error(&e, &id))?;
+    let config = ctx.config()?;
+    if config.document.has_custom_model(&id) {
+        bail!(
+            "custom model '{id}' already exists in {}; remove it first with 'gpu-session models remove {id}'",
+            config.path.display()
+        );
+    }
+    let mut document = config.document.clone();
+    document
+        .set_custom_model(&id, &entry)
+        .map_err(|e| entry_error(&e, &id))?;
+    config_file::save(&config.path, &document)?;
+    if args.json {
+        let mut value = json!(entry);
+        value["id"] = json!(id);
+        ctx.printer.json(&value)?;
+    } else {
+        let model = entry.to_model(&id);
+        let sizing = Sizing::defaults(&model);
+        let mut text = format!("Added custom model '{id}' to {}.\n", config.path.display());
+        if let Some(row) = sizing.rec.cheapest() {
+            let _ = writeln!(
+                text,
+                "At its defaults it needs {} per GPU; cheapest fit {} ({}/h). Details: gpu-session models info {id}",
+                present::gib(sizing.rec.serving.total()),
+                row.gpu.instance_type,
+                present::usd(row.price_per_hour_usd)
+            );
+        }
+        ctx.printer.out(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The new entry from flags: `None` when no flag was given (ask instead); a usage
+/// error naming the missing flags when only some were.
+fn entry_from_flags(args: &ModelAddArgs) -> anyhow::Result<Option<(String, CustomModelEntry)>> {
+    let given = [
+        args.name.is_some(),
+        args.hf_path.is_some(),
+        args.params.is_some(),
+        args.quantization.is_some(),
+        args.context.is_some(),
+    ];
+    let extras =
+        args.notes.is_some() || args.quant_method.is_some() || arch_flags_given(&args.arch);
+    if !given.contains(&true) && !extras {
+        return Ok(None);
+    }
+    let (Some(name), Some(hf_path), Some(params), Some(quantization), Some(context)) = (
+        &args.name,
+        &args.hf_path,
+        args.params,
+        &args.quantization,
+        args.context,
+    ) else {
+        let missing: Vec<&str> = ADD_FLAGS
+            .iter()
+            .zip(given)
+            .filter(|(_, g)| !g)
+            .map(|(f, _)| *f)
+            .collect();
+        return Err(crate::usage_error_in(
+            &["models", "add"],
+            format!(
+                "models add needs all of {} (or none, to be asked); missing {}",
+                ADD_FLAGS.join(", "),
+                missing.join(", ")
+            ),
+        ));
+    };
+    let quantization = parse_quantization_flag(quantization)?;
+    let quant_method = args
+        .quant_method
+        .as_deref()
+        .map(|m| {
+            m.parse::<QuantMethod>()
+                .map_err(|e| anyhow!("--quant-method: {e}"))
+        })
+        .transpose()?;
+    let entry = CustomModelEntry {
+        hf_path: hf_path.clone(),
+        params_billions: params,
+        quantization,
+        context_length: context,
+        name: None,
+        notes: args.notes.clone(),
+        good_for: Vec::new(),
+        not_good_for: Vec::new(),
+        quant_method,
+        architecture: architecture_from(&args.arch, context, &["models", "add"])?,
+    };
+    Ok(Some((name.clone(), entry)))
+}
+
+/// Ask for each field on `output`, re-asking until the answer is valid.
+/// `taken` says whether an id is already in use.
+fn prompt_entry(
+    input: &mut impl BufRead,
+    output: &mut impl Write,
+    taken: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<(String, CustomModelEntry)> {
+    let id = ask_valid(input, output, "Model id (e.g. my-model-70b)", None, |v| {
+        validate::model_id("id", v).map_err(|e| e.to_string())?;
+        if taken(v) {
+            return Err(format!("'{v}' is already taken"));
+        }
+        Ok(v.to_string())
+    })?;
+    let hf_path = ask_valid(input, output, "Hugging Face path (owner/name)", None, |v| {
+        validate::hf_path("hf_path", v)
+            .map(|()| v.to_string())
+            .map_err(|e| e.to_string())
+    })?;
+    let params_billions = ask_valid(
+        input,
+        output,
+        "Parameters, billions",
+        Some(PROMPT_PARAMS),
+        |v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && *p > 0.0)
+                .ok_or_else(|| format!("'{v}' is not a positive number"))
+        },
+    )?;
+    let quantization = ask_valid(
+        input,
+        output,
+        "Quantization (fp32, fp16, bf16, fp8, int8, int4)",
+        Some(PROMPT_QUANTIZATION),
+        |v| v.parse::<Quantization>().map_err(|e| e.to_string()),
+    )?;
+    let context_length = ask_valid(
+        input,
+        output,
+        "Context length, tokens",
+        Some(PROMPT_CONTEXT),
+        |v| {
+            v.parse::<u32>()
+                .map_err(|_| format!("'{v}' is not a whole number"))
+        },
+    )?;
+    let notes = output::ask(input, output, "Notes (optional)", Some(""))?;
+    let entry = CustomModelEntry {
+        hf_path,
+        params_billions,
+        quantization,
+        context_length,
+        name: None,
+        notes: (!notes.is_empty()).then_some(notes),
+        good_for: Vec::new(),
+        not_good_for: Vec::new(),
+        quant_method: None,
+        architecture: None,
+    };
+    Ok((id, entry))
+}
+
+fn ask_valid<T>(
+    input: &mut impl BufRead,
+    output: &mut impl Write,
+    question: &str,
+    default: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> anyhow::Result<T> {
+    loop {
+        let answer = output::ask(input, output, question, default)?;
+        match parse(&answer) {
+            Ok(value) => return Ok(value),
+            Err(message) => {
+                let _ = writeln!(output, "  {message}");
+            }
+        }
+    }
+}
+
+fn arch_flags_given(a: &ArchArgs) -> bool {
+    [
+        a.layers,
+        a.hidden,
+        a.intermediate,
+        a.heads,
+        a.kv_heads,
+        a.head_dim,
+        a.vocab,
+        a.max_context,
+    ]
+    .iter()
+    .any(Option::is_some)
+        || a.tied_embeddings
+        || a.attention_bias
+}
+
+/// The architecture flags as an `Architecture`: `None` when none is given, a usage error
+/// naming the missing ones (with the usage of `command`) when only some are. `kv_heads` defaults to `heads`,
+/// `head_dim` to `hidden / heads`, `max_context` to `context`.
+pub(crate) fn architecture_from(
+    a: &ArchArgs,
+    context: u32,
+    command: &[&str],
+) -> anyhow::Result<Option<Architecture>> {
+    if !arch_flags_given(a) {
+        return Ok(None);
+    }
+    let required = [
+        ("--layers", a.layers),
+        ("--hidden", a.hidden),
+        ("--intermediate", a.intermediate),
+        ("--heads", a.heads),
+        ("--vocab", a.vocab),
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(f, _)| *f)
+        .collect();
+    let (Some(layers), Some(hidden), Some(intermediate), Some(heads), Some(vocab)) =
+        (a.layers, a.hidden, a.intermediate, a.heads, a.vocab)
+    else {
+        return Err(crate::usage_error_in(
+            command,
+            format!(
+                "architecture flags go together: missing {}",
+                missing.join(", ")
+            ),
+        ));
+    };
+    Ok(Some(Architecture {
+        layers,
+        hidden,
+        intermediate,
+        heads,
+        kv_heads: a.kv_heads.unwrap_or(heads),
+        head_dim: a
+            .head_dim
+            .unwrap_or_else(|| hidden.checked_div(heads).unwrap_or(0)),
+        vocab,
+        tied_embeddings: a.tied_embeddings,
+        attention_bias: a.attention_bias,
+        sliding_window: None,
+        max_context: a.max_context.unwrap_or(context),
+    }))
+}
+
+/// A custom-model validation error, naming the flag that set the field
+/// (`custom_models.x.params_billions` is `--params`).
+pub(crate) fn entry_error(e: &FieldError, id: &str) -> anyhow::Error {
+    let prefix = format!("custom_models.{id}.");
+    let flag = match e.field.strip_prefix(&prefix) {
+        None => "--name".to_string(),
+        Some("params_billions") => "--params".to_string(),
+        Some("context_length") => "--context".to_string(),
+        Some(field) => format!(
+            "--{}",
+            field.trim_start_matches("architecture.").replace('_', "-")
+        ),
+    };
+    anyhow!("{flag}: '{}' {}", e.value, e.reason)
+}
+
+// ---------------------------------------------------------------------------------
+// models remove
+
+fn remove(ctx: &Context, args: &ModelRemoveArgs) -> anyhow::Result<ExitCode> {
+    let id = args.id.as_str();
+    if builtin(id).is_some() {
+        bail!("'{id}' is a built-in model and cannot be removed; only custom models can");
+    }
+    let config = ctx.config()?;
+    if !config.document.has_custom_model(id) {
+        let custom_ids = config
+            .custom_models
+            .iter()
+            .map(|m| m.id.as_str())
+            .chain(config.warnings.iter().map(|w| w.model_id.as_str()));
+        return Err(model_not_found(id, custom_ids));
+    }
+    if !args.yes {
+        if !output::stdin_is_terminal() {
+            bail!("not removing '{id}' without confirmation: standard input is not a terminal; pass --yes");
+        }
+        let question = format!("Remove custom model '{id}' from {}?", config.path.display());
+        let stdin = std::io::stdin();
+        if !output::confirm(&mut stdin.lock(), &mut std::io::stderr(), &question)? {
+            ctx.printer.note("Nothing removed.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mut document = config.document.clone();
+    document.remove_custom_model(id);
+    config_file::save(&config.path, &document)?;
+    ctx.printer.out(&format!(
+        "Removed custom model '{id}' from {}.\n",
+        config.path.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_name_the_flag() {
+        let e = FieldError::new("custom_models.x.params_billions", 0, "must be above 0");
+        assert_eq!(
+            entry_error(&e, "x").to_string(),
+            "--params: '0' must be above 0"
+        );
+        let e = FieldError::new("custom_models.x.architecture.kv_heads", 3, "must divide");
+        assert_eq!(
+            entry_error(&e, "x").to_string(),
+            "--kv-heads: '3' must divide"
+        );
+        let e = FieldError::new("custom_models.<id>", "Bad", "is not a valid model id");
+        assert_eq!(
+            entry_error(&e, "Bad").to_string(),
+            "--name: 'Bad' is not a valid model id"
+        );
+        let e = FieldError::new("custom_models.x.hf_path", "a b", "is bad");
+        assert!(entry_error(&e, "x").to_string().starts_with("--hf-path: "));
+    }
+
+    #[test]
+    fn prompts_re_ask_until_valid_and_apply_defaults() {
+        let answers = "llama-3.1-8b\nmine\nnot a path\norg/repo\n\nint3\nint4\n\n\n";
+        let mut shown = Vec::new();
+        let taken = |id: &str| builtin(id).is_some();
+        let (id, entry) = prompt_entry(&mut answers.as_bytes(), &mut shown, &taken).unwrap();
+        assert_eq!(id, "mine");
+        assert_eq!(entry.hf_path, "org/repo");
+        assert_eq!(entry.params_billions, 7.0);
+        assert_eq!(entry.quantization, Quantization::Int4);
+        assert_eq!(entry.context_length, 8192);
+        assert_eq!(entry.notes, None);
+        let shown = String::from_utf8(shown).unwrap();
+        assert!(shown.contains("'llama-3.1-8b' is already taken"), "{shown}");
+        assert!(shown.contains("unknown quantization 'int3'"), "{shown}");
+        assert!(prompt_entry(&mut "x\n".as_bytes(), &mut Vec::new(), &taken).is_err());
+    }
+
+    #[test]
+    fn architecture_is_all_or_none_with_defaults() {
+        assert!(architecture_from(&ArchArgs::default(), 8192, &[])
+            .unwrap()
+            .is_none());
+        let partial = ArchArgs {
+            layers: Some(32),
+            ..ArchArgs::default()
+        };
+        let err = architecture_from(&partial, 8192, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--hidden, --intermediate, --heads, --vocab"),
+            "{err}"
+        );
+        let full = ArchArgs {
+            layers: Some(32),
+            hidden: Some(4096),
+            intermediate: Some(14336),
+            heads: Some(32),
+            vocab: Some(128_256),
+            kv_heads: Some(8),
+            ..ArchArgs::default()
+        };
+        let arch = architecture_from(&full, 8192, &[]).unwrap().unwrap();
+        assert_eq!((arch.head_dim, arch.max_context), (128, 8192));
+        assert_eq!(arch.param_count(), 8_030_261_248);
+    }
+}

@@ -1,0 +1,307 @@
+//! `gpu-session plan`: write a launch plan (core's `Plan`, byte-identical to the site's
+//! for the same choices), and `plan check`: validate one and show what it will launch.
+
+use crate::cli::{ModeArg, PlanArgs, PlanCheckArgs, PlanCommand};
+use crate::commands::estimate::{find_gpu, settings_from};
+use crate::config_file;
+use crate::context::Context;
+use crate::output::{Align, Cell, Style, Table};
+use anyhow::{anyhow, Context as _};
+use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
+use gpu_session_core::present;
+use gpu_session_core::recommend::{evaluate, Fit, GpuFit};
+use gpu_session_core::registry::Model;
+use gpu_session_core::settings::EstimateMode;
+use gpu_session_core::validate;
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Permissions of a written plan file: it holds no secrets.
+const PLAN_MODE: u32 = 0o644;
+
+pub fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(PlanCommand::Check(check_args)) => check(ctx, &check_args),
+        None => write(ctx, &args),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// plan (write)
+
+fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.settings.mode == Some(ModeArg::Reference) {
+        return Err(crate::usage_error_in(
+            &["plan"],
+            "--mode reference does not apply to plan: plans are sized with the serving estimate",
+        ));
+    }
+    if args.settings.tp.is_some() {
+        return Err(crate::usage_error_in(&["plan"], 
+            "--tp does not apply to plan: a plan shards over all GPUs of its instance type; choose the type with --gpu",
+        ));
+    }
+    let model = match &args.model {
+        Some(id) => ctx.find_model(id)?,
+        None => ctx.default_model()?,
+    };
+    let settings = settings_from(&model, &args.settings)?;
+    for region in &args.regions {
+        validate::region("--region", region)?;
+    }
+    let config = ctx.config()?;
+    let preferred_region = config.get("lambda.default_region");
+    if let Some(region) = &preferred_region {
+        validate::region("lambda.default_region", region)
+            .map_err(|e| anyhow!("config file {}: {e}", config.path.display()))?;
+    }
+    let choices = PlanChoices {
+        gpu: args.gpu.as_deref().map(find_gpu).transpose()?,
+        regions: args.regions.clone(),
+        preferred_region,
+        lease_hours: match args.lease_hours {
+            Some(hours) => Some(hours),
+            None => config.get_u32("defaults.lease_hours")?,
+        },
+        idle_minutes: args.idle_minutes,
+    };
+    let request = PlanRequest::resolve(&model, settings, &choices)?;
+    let plan = Plan::build(&request).map_err(|e| anyhow!("cannot build the plan: {e}"))?;
+    let text = if args.json {
+        plan.to_json()
+    } else {
+        plan.to_yaml()
+    };
+    match &args.output {
+        Some(path) => {
+            config_file::write_atomic(path, text.as_bytes(), PLAN_MODE)
+                .with_context(|| format!("cannot write plan file {}", path.display()))?;
+            ctx.printer.note(&written_note(&plan, path));
+        }
+        None => ctx.printer.out(&text)?,
+    }
+    let row = evaluate(
+        &model,
+        &request.settings,
+        request.gpu,
+        EstimateMode::Serving,
+    );
+    warn_about_fit(ctx, &row, &model.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn written_note(plan: &Plan, path: &Path) -> String {
+    let cost = plan.estimate.as_ref().map_or(String::new(), |e| {
+        format!(", at most {}", present::usd(e.lease_cost_usd))
+    });
+    format!(
+        "Wrote {}: {} on {}, {} h lease{cost}. Check it with: gpu-session plan check {}",
+        path.display(),
+        plan.model.id,
+        plan.gpu.instance_type,
+        plan.lease.hours,
+        path.display()
+    )
+}
+
+fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str) {
+    match row.fit {
+        Fit::No => ctx.printer.warn(&format!(
+            "{model_id} does not fit {} at these settings ({}); the plan is valid, but SGLang would fail to start",
+            row.gpu.instance_type, row.reason
+        )),
+        Fit::Tight => ctx.printer.note(&format!(
+            "note: {model_id} fits {} only tightly ({})",
+            row.gpu.instance_type, row.reason
+        )),
+        Fit::Fits => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// plan check
+
+fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.file;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read plan file {}", path.display()))?;
+    let in_file = |e: &dyn std::fmt::Display| anyhow!("{}: {e}", path.display());
+    let plan = Plan::parse(&text).map_err(|e| in_file(&e))?;
+    let rebuilt = plan.rebuild().map_err(|e| in_file(&e))?;
+    let model = plan.resolve_model().map_err(|e| in_file(&e))?;
+    let gpu = plan.gpu_type().map_err(|e| in_file(&e))?;
+    let row = evaluate(&model, &plan.settings(), gpu, EstimateMode::Serving);
+    let differences = differences(&plan, &rebuilt);
+    if args.json {
+        ctx.printer.json(&json!({
+            "file": path.display().to_string(),
+            "valid": true,
+            "plan": plan,
+            "estimate": rebuilt.estimate,
+            "fit_reason": row.reason,
+            "sglang_args": rebuilt.sglang_args(),
+            "differences": differences,
+        }))?;
+    } else {
+        let summary = render_check(path, &plan, &rebuilt, &model, &row, ctx.printer.color());
+        ctx.printer.out(&summary)?;
+    }
+    for difference in &differences {
+        ctx.printer
+            .warn(&format!("{difference}; launch uses this build's numbers"));
+    }
+    warn_about_fit(ctx, &row, &plan.model.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the file's computed fields disagree with what this build computes.
+fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
+    let mut pairs = vec![
+        (
+            "serving.mem_fraction_static".to_string(),
+            file.serving.mem_fraction_static.to_string(),
+            rebuilt.serving.mem_fraction_static.to_string(),
+        ),
+        (
+            "serving.version".to_string(),
+            file.serving.version.clone(),
+            rebuilt.serving.version.clone(),
+        ),
+    ];
+    if let (Some(theirs), Some(ours)) = (&file.estimate, &rebuilt.estimate) {
+        let fields = |e: &PlanEstimate| {
+            [
+                ("fit", e.fit.as_str().to_string()),
+                ("per_gpu_gib", e.per_gpu_gib.to_string()),
+                ("kv_pool_tokens", e.kv_pool_tokens.to_string()),
+                ("tokens_per_s", e.tokens_per_s.to_string()),
+                ("price_per_hour_usd", e.price_per_hour_usd.to_string()),
+                ("lease_cost_usd", e.lease_cost_usd.to_string()),
+                ("price_as_of", e.price_as_of.clone()),
+            ]
+        };
+        for ((name, a), (_, b)) in fields(theirs).into_iter().zip(fields(ours)) {
+            pairs.push((format!("estimate.{name}"), a, b));
+        }
+    }
+    pairs
+        .into_iter()
+        .filter(|(_, theirs, ours)| theirs != ours)
+        .map(|(field, theirs, ours)| {
+            format!("{field} is {theirs} in the file but {ours} by this build")
+        })
+        .collect()
+}
+
+fn render_check(
+    path: &Path,
+    plan: &Plan,
+    rebuilt: &Plan,
+    model: &Model,
+    row: &GpuFit,
+    color: bool,
+) -> String {
+    let gpu = row.gpu;
+    let m = &plan.model;
+    let source = if model.builtin {
+        "built-in"
+    } else {
+        "custom, described in the plan"
+    };
+    let idle = match plan.lease.idle_minutes {
+        0 => "no idle limit".to_string(),
+        n => format!("or after {n} idle minutes"),
+    };
+    let lease_cost = row.price_per_hour_usd * f64::from(plan.lease.hours);
+    let facts = [
+        ("Model", format!("{} ({source})", m.id)),
+        (
+            "Checkpoint",
+            format!(
+                "{} ({}, {})",
+                m.checkpoint,
+                m.quantization.label(),
+                m.quant_method.as_str()
+            ),
+        ),
+        (
+            "Instance",
+            format!(
+                "{}: {}, tensor parallel {}",
+                gpu.instance_type, gpu.description, plan.serving.tensor_parallel
+            ),
+        ),
+        (
+            "Regions",
+            format!("{} (tried in order)", plan.gpu.regions.join(", ")),
+        ),
+        (
+            "Lease",
+            format!("terminates itself after {} h, {idle}", plan.lease.hours),
+        ),
+        (
+            "Cost",
+            format!(
+                "{}/h, at most {} for the lease (price as of {})",
+                present::usd(row.price_per_hour_usd),
+                present::usd(lease_cost),
+                gpu.price_as_of
+            ),
+        ),
+        ("Fit", format!("{}: {}", row.fit.as_str(), row.reason)),
+        (
+            "Memory",
+            format!(
+                "{} per GPU of {} (serving estimate)",
+                present::gib(row.needed_bytes),
+                present::gib(gpu.memory_bytes())
+            ),
+        ),
+        ("Speed", speed(row)),
+    ];
+    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
+    for (label, value) in facts {
+        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
+    }
+    for (i, line) in flag_lines(&rebuilt.sglang_args()).into_iter().enumerate() {
+        let label = if i == 0 { "SGLang flags" } else { "" };
+        table.row(vec![Cell::styled(label, Style::Dim), line.into()]);
+    }
+    let mut out = format!(
+        "{} is a valid plan (version {}, SGLang {}).\n",
+        Style::Bold.paint(&path.display().to_string(), color),
+        plan.version,
+        rebuilt.serving.version
+    );
+    // The two-column table's header line is empty; drop it.
+    let rendered = table.render(color);
+    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
+    out
+}
+
+fn speed(row: &GpuFit) -> String {
+    if row.fit == Fit::No {
+        "-".to_string()
+    } else {
+        format!("about {} tokens/s", present::tokens_per_s(row.tokens_per_s))
+    }
+}
+
+/// Flag/value pairs joined into lines of at most [`FLAG_LINE_WIDTH`] characters.
+fn flag_lines(args: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for pair in args.chunks(2).map(|p| p.join(" ")) {
+        match lines.last_mut() {
+            Some(line) if line.len() + 1 + pair.len() <= FLAG_LINE_WIDTH => {
+                line.push(' ');
+                line.push_str(&pair);
+            }
+            _ => lines.push(pair),
+        }
+    }
+    lines
+}
+
+/// Width of a line of SGLang flags in `plan check`.
+const FLAG_LINE_WIDTH: usize = 72;

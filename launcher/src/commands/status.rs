@@ -1,0 +1,210 @@
+//! `gpu-session status`: the instances this tool launched, with uptime, lease left
+//! and cost so far.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::commands::extend;
+use crate::context::Context;
+use crate::instances;
+use crate::lambda::{resolve_api_key, resolve_base_url, ClientOptions, Instance, LambdaClient};
+use crate::output::{Align, Cell, Style, Table};
+
+/// Shown where a value is unknown.
+const UNKNOWN: &str = "—";
+
+/// A Lambda client and a runtime to drive it, for the management commands.
+pub(crate) struct Cloud {
+    pub(crate) client: LambdaClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Cloud {
+    /// Resolves the API key (environment, Lambda key file, config file) and the
+    /// base URL; a missing key is an error that says how to configure one.
+    pub(crate) fn connect(ctx: &Context) -> anyhow::Result<Cloud> {
+        let config_key = ctx.config()?.get("lambda.api_key");
+        let (key, source) = resolve_api_key(config_key.as_deref())
+            .map_err(|err| anyhow::anyhow!("{err}; or run `gpu-session configure`"))?;
+        ctx.printer
+            .detail(&format!("Using the Lambda API key from {source}"));
+        let client = LambdaClient::new(&resolve_base_url(), key, ClientOptions::default())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("could not start the async runtime")?;
+        Ok(Cloud { client, runtime })
+    }
+
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+/// One instance as `status --json` prints it.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: String,
+    name: Option<String>,
+    model: Option<String>,
+    instance_type: String,
+    region: String,
+    ip: Option<String>,
+    status: String,
+    price_cents_per_hour: u64,
+    launched_at: Option<u64>,
+    uptime_secs: Option<u64>,
+    lease_deadline: Option<u64>,
+    lease_left_secs: Option<i64>,
+    cost_so_far_usd: Option<f64>,
+    estimated_total_usd: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    instances: Vec<Row>,
+    total_cost_so_far_usd: f64,
+    total_usd_per_hour: f64,
+}
+
+pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let cloud = Cloud::connect(ctx)?;
+    let ours = cloud.block_on(instances::list_ours(&cloud.client))?;
+    let extensions = extend::load_extensions(ctx);
+    let now = instances::now_unix();
+    let rows: Vec<Row> = ours
+        .iter()
+        .map(|i| row(i, extensions.get(&i.id).copied(), now))
+        .collect();
+    let report = Report {
+        total_cost_so_far_usd: round_cents(rows.iter().filter_map(|r| r.cost_so_far_usd).sum()),
+        total_usd_per_hour: round_cents(
+            rows.iter()
+                .map(|r| r.price_cents_per_hour as f64 / 100.0)
+                .sum(),
+        ),
+        instances: rows,
+    };
+    if args.json {
+        ctx.printer.json(&report)?;
+    } else {
+        ctx.printer.out(&render(ctx, &report))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
+    let price = instance.instance_type.price_cents_per_hour;
+    let launched_at = instances::launched_at(instance);
+    // `extend` records the pushed deadline locally; the tags only know the original one.
+    let deadline = match (instances::lease_deadline(instance), extended_deadline) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let estimated_total = match (launched_at, deadline) {
+        (Some(start), Some(end)) => Some(round_cents(
+            price as f64 / 100.0 * end.saturating_sub(start) as f64 / 3600.0,
+        )),
+        _ => None,
+    };
+    Row {
+        id: instance.id.clone(),
+        name: instance.name.clone(),
+        model: instances::model_id(instance).map(str::to_owned),
+        instance_type: instance.instance_type.name.clone(),
+        region: instance.region.name.clone(),
+        ip: instance.ip.clone(),
+        status: instance.status.to_string(),
+        price_cents_per_hour: price,
+        launched_at,
+        uptime_secs: launched_at.map(|t| instances::uptime_secs(t, now)),
+        lease_deadline: deadline,
+        lease_left_secs: deadline.map(|d| instances::lease_left_secs(d, now)),
+        cost_so_far_usd: launched_at
+            .map(|t| round_cents(instances::cost_so_far_usd(price, t, now))),
+        estimated_total_usd: estimated_total,
+    }
+}
+
+fn render(ctx: &Context, report: &Report) -> String {
+    if report.instances.is_empty() {
+        return "No instances launched by gpu-session are running.\n".to_owned();
+    }
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("NAME", Align::Left),
+        ("TYPE", Align::Left),
+        ("REGION", Align::Left),
+        ("IP", Align::Left),
+        ("STATE", Align::Left),
+        ("UPTIME", Align::Right),
+        ("LEASE LEFT", Align::Right),
+        ("COST", Align::Right),
+        ("EST. TOTAL", Align::Right),
+    ]);
+    for r in &report.instances {
+        let lease = match r.lease_left_secs {
+            Some(left) if left <= 0 => Cell::styled("expired", Style::Red),
+            Some(left) if left < 3600 => {
+                Cell::styled(instances::format_duration_secs(left), Style::Yellow)
+            }
+            Some(left) => Cell::from(instances::format_duration_secs(left)),
+            None => Cell::from(UNKNOWN),
+        };
+        table.row(vec![
+            Cell::from(short_id(&r.id)),
+            Cell::from(r.name.as_deref().unwrap_or(UNKNOWN)),
+            Cell::from(r.instance_type.as_str()),
+            Cell::from(r.region.as_str()),
+            Cell::from(r.ip.as_deref().unwrap_or(UNKNOWN)),
+            Cell::from(r.status.as_str()),
+            Cell::from(r.uptime_secs.map_or_else(
+                || UNKNOWN.to_owned(),
+                |s| instances::format_duration_secs(i64::try_from(s).unwrap_or(i64::MAX)),
+            )),
+            lease,
+            Cell::from(money(r.cost_so_far_usd)),
+            Cell::from(money(r.estimated_total_usd)),
+        ]);
+    }
+    let mut text = table.render(ctx.printer.color());
+    if report.instances.len() > 1 {
+        text.push_str(&format!(
+            "Total: {} instances, ${:.2} so far, ${:.2}/h\n",
+            report.instances.len(),
+            report.total_cost_so_far_usd,
+            report.total_usd_per_hour
+        ));
+    }
+    text
+}
+
+/// The first 8 characters of an instance id, as the original tool showed them.
+pub(crate) fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+fn money(value: Option<f64>) -> String {
+    value.map_or_else(|| UNKNOWN.to_owned(), |v| format!("${v:.2}"))
+}
+
+fn round_cents(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_and_money() {
+        assert_eq!(short_id("0920582c7ff041399e34823a0194ef2"), "0920582c");
+        assert_eq!(short_id("abc"), "abc");
+        assert_eq!(money(None), UNKNOWN);
+        assert_eq!(money(Some(1.005)), "$1.00");
+        assert_eq!(round_cents(0.126), 0.13);
+    }
+}

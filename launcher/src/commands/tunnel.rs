@@ -1,0 +1,55 @@
+//! `gpu-session tunnel`: forward SGLang's port on an instance to this machine, in
+//! the foreground until Ctrl-C.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::anyhow;
+use gpu_session_core::plan::SGLANG_PORT;
+
+use crate::cli::TunnelArgs;
+use crate::commands::ssh::{exit_code, key_path, public_ip};
+use crate::commands::status::Cloud;
+use crate::context::Context;
+use crate::instances;
+use crate::ssh;
+
+pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
+    if args.local_port == 0 {
+        return Err(crate::usage_error(
+            "--local-port must be from 1 to 65535, got 0",
+        ));
+    }
+    let cloud = Cloud::connect(ctx)?;
+    let instance = cloud.block_on(instances::find_ours(
+        &cloud.client,
+        args.instance.as_deref(),
+    ))?;
+    let ip = public_ip(&instance)?;
+    let key = key_path(ctx)?;
+    let port = args.local_port;
+    ctx.printer.out(&format!(
+        "Forwarding http://127.0.0.1:{port} to SGLang on {} ({ip}:{SGLANG_PORT}).\n\
+         OpenAI-compatible endpoint: http://127.0.0.1:{port}/v1\n\
+         Press Ctrl-C to stop the tunnel.\n",
+        instances::describe(&instance)
+    ))?;
+    let program = ssh::ssh_program();
+    // Ctrl-C reaches ssh too (same process group); it exits and so do we.
+    let status = Command::new(&program)
+        .args(ssh::tunnel_args(ip, port, SGLANG_PORT, key.as_deref()))
+        .status()
+        .map_err(|err| {
+            anyhow!(err).context(format!(
+                "could not start {} (install OpenSSH or set {})",
+                Path::new(&program).display(),
+                ssh::SSH_ENV
+            ))
+        })?;
+    if !status.success() && status.code().is_some() {
+        ctx.printer.warn(&format!(
+            "the tunnel ended ({status}); is local port {port} free, and does the instance accept your SSH key?"
+        ));
+    }
+    Ok(exit_code(status))
+}

@@ -1,0 +1,58 @@
+//! The `gpu-session` launcher: provisions a Lambda Cloud GPU that serves an LLM
+//! with SGLang, and the calculator commands (models, estimate, gpus, plan) on top of
+//! gpu-session-core.
+
+pub mod cli;
+pub mod cloud_init;
+pub mod commands;
+pub mod config_file;
+pub mod context;
+pub mod instances;
+pub mod lambda;
+pub mod lease_agent;
+pub mod output;
+pub mod ssh;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit status of a failed command.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit status of a command-line usage error (clap's own status).
+pub const EXIT_USAGE: u8 = 2;
+
+/// A usage error found after parsing, reported the way clap reports its own: exit
+/// status 2.
+pub fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
+    usage_error_in(&[], message)
+}
+
+/// A usage error found after parsing (e.g. `models add` with some but not all flags),
+/// reported the way clap reports its own, with the usage of the subcommand at `path`
+/// (e.g. `["models", "add"]`): exit status 2.
+pub fn usage_error_in(path: &[&str], message: impl std::fmt::Display) -> anyhow::Error {
+    use clap::CommandFactory;
+    let mut command = cli::Cli::command();
+    command.build();
+    error_in(&mut command, path, message.to_string()).into()
+}
+
+fn error_in(command: &mut clap::Command, path: &[&str], message: String) -> clap::Error {
+    if let Some((name, rest)) = path.split_first() {
+        if let Some(sub) = command.find_subcommand_mut(name) {
+            return error_in(sub, rest, message);
+        }
+    }
+    command.error(clap::error::ErrorKind::MissingRequiredArgument, message)
+}
+
+/// Print an error the CLI's way and return its exit status: clap errors as clap prints
+/// them (status 2), everything else as `error: ...` with its causes (status 1).
+pub fn report_error(err: &anyhow::Error) -> ExitCode {
+    if let Some(clap_err) = err.downcast_ref::<clap::Error>() {
+        let _ = clap_err.print();
+        return ExitCode::from(u8::try_from(clap_err.exit_code()).unwrap_or(EXIT_USAGE));
+    }
+    let _ = writeln!(std::io::stderr().lock(), "error: {err:#}");
+    ExitCode::from(EXIT_ERROR)
+}
