@@ -1,0 +1,23 @@
+//! Starts the fake Lambda Cloud API and the fake SGLang server for manual runs:
+//!
+//! ```text
+//! cargo run -p gpu-session-tests --bin fake-lambda
+//! ```
+//!
+//! It prints the environment to point `gpu-session` at them and serves until
+//! interrupted.
+
+use gpu_session_tests::fake_lambda::{FakeLambda, FakeLambdaConfig};
+use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig};
+
+fn main() -> std::io::Result<()> {
+    let lambda = FakeLambda::start(FakeLambdaConfig::default())?;
+    let sglang = FakeSglang::start(FakeSglangConfig::default())?;
+    println!("LAMBDA_API_URL={}", lambda.base_url());
+    println!("LAMBDA_API_KEY={}", lambda.api_key());
+    println!("SGLANG_URL={}", sglang.url());
+    println!("# serving until interrupted (Ctrl-C)");
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,591 @@
+//! Browser test support: a tiny static file server for the built site (also under a
+//! subpath), headless Chromium driven through chromedriver, and the exact text the
+//! calculator shows for a state, computed with gpu-session-core.
+//!
+//! Everything runs on 127.0.0.1; nothing is built here: the site comes from
+//! `GPU_SESSION_SITE_DIR` (default `<workspace>/target/site`).
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use gpu_session_core::gpu;
+use gpu_session_core::plan::{Plan, PlanRequest};
+use gpu_session_core::present::{self, MemoryBreakdown};
+use gpu_session_core::recommend::recommend;
+use gpu_session_core::settings::EstimateMode;
+use gpu_session_core::share::ShareState;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The workspace root (this crate lives in `<workspace>/tests`).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Where browser tests and the benchmark put screenshots and reports.
+pub fn output_dir() -> PathBuf {
+    let dir = workspace_dir().join("target").join("test-output");
+    std::fs::create_dir_all(&dir).expect("create target/test-output");
+    dir
+}
+
+/// The built release site: `GPU_SESSION_SITE_DIR`, else `<workspace>/target/site`.
+pub fn site_dir() -> Result<PathBuf, String> {
+    let dir = std::env::var_os("GPU_SESSION_SITE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("target").join("site"));
+    if !dir.join("index.html").is_file() {
+        return Err(format!(
+            "the built site is missing: no index.html in {}. Build it first with \
+             `cd web && trunk build --release --dist ../target/site --public-url ./` \
+             (cargo xtask test does this), or point GPU_SESSION_SITE_DIR at a built site",
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "json" => "application/json",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A static file server on 127.0.0.1 serving `root` under `prefix` (`/` or `/calc/`).
+pub struct StaticServer {
+    addr: SocketAddr,
+    prefix: String,
+    stop: Arc<AtomicBool>,
+    requests: Arc<Mutex<Vec<(String, u16)>>>,
+}
+
+impl StaticServer {
+    pub fn start(root: &Path, prefix: &str) -> std::io::Result<StaticServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let mut prefix = prefix.trim_end_matches('/').to_string();
+        prefix.push('/');
+        if !prefix.starts_with('/') {
+            prefix.insert(0, '/');
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (root, served_prefix) = (root.to_path_buf(), prefix.clone());
+        let (stop_flag, log) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop_flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (root, prefix, log) = (root.clone(), served_prefix.clone(), log.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &root, &prefix, &log);
+                });
+            }
+        });
+        Ok(StaticServer {
+            addr,
+            prefix,
+            stop,
+            requests,
+        })
+    }
+
+    /// The site's URL: `http://127.0.0.1:PORT/prefix/`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.prefix)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request served so far: path and status.
+    pub fn requests(&self) -> Vec<(String, u16)> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    root: &Path,
+    prefix: &str,
+    log: &Mutex<Vec<(String, u16)>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut content_length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        if content_length > 0 {
+            let mut body = vec![0; content_length];
+            reader.read_exact(&mut body)?;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("");
+        let target = parts.next().unwrap_or("/");
+        let path = target.split(['?', '#']).next().unwrap_or("/");
+        let (status, content_type, body) = respond(method, path, root, prefix);
+        if let Ok(mut log) = log.lock() {
+            log.push((path.to_string(), status));
+        }
+        let reason = match status {
+            200 => "OK",
+            301 => "Moved Permanently",
+            404 => "Not Found",
+            _ => "Method Not Allowed",
+        };
+        let mut out = stream.try_clone()?;
+        let mut head = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-store\r\n",
+            body.len()
+        );
+        if status == 301 {
+            head.push_str(&format!("location: {prefix}\r\n"));
+        }
+        head.push_str("\r\n");
+        out.write_all(head.as_bytes())?;
+        if method != "HEAD" {
+            out.write_all(&body)?;
+        }
+        out.flush()?;
+    }
+}
+
+fn respond(method: &str, path: &str, root: &Path, prefix: &str) -> (u16, &'static str, Vec<u8>) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if method != "GET" && method != "HEAD" {
+        return (405, TEXT, b"method not allowed".to_vec());
+    }
+    if path == prefix.trim_end_matches('/') && prefix != "/" {
+        return (301, TEXT, Vec::new());
+    }
+    let Some(rest) = path.strip_prefix(prefix) else {
+        return (404, TEXT, b"not found".to_vec());
+    };
+    let rest = if rest.is_empty() { "index.html" } else { rest };
+    let relative = Path::new(rest);
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return (404, TEXT, b"not found".to_vec());
+    }
+    let file = root.join(relative);
+    match std::fs::read(&file) {
+        Ok(body) => (200, content_type(&file), body),
+        Err(_) => (404, TEXT, b"not found".to_vec()),
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+/// A fresh headless Chromium (own chromedriver, own temporary profile).
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+static PROFILES: AtomicU64 = AtomicU64::new(0);
+
+impl Browser {
+    /// Start chromedriver on a free loopback port and open a session with a window of
+    /// `width` × `height` CSS pixels.
+    pub async fn start(width: u32, height: u32) -> Result<Browser, String> {
+        let chromium = env_or("GPU_SESSION_CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = env_or("GPU_SESSION_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let profile = std::env::temp_dir().join(format!(
+            "gpu-session-chrome-{}-{}",
+            std::process::id(),
+            PROFILES.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).map_err(|e| format!("create {profile:?}: {e}"))?;
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {chromedriver}: {e}"))?;
+        let client = match connect_when_ready(port, &chromium, &profile, width, height).await {
+            Ok(client) => client,
+            Err(e) => {
+                let mut driver = driver;
+                let _ = driver.kill();
+                let _ = driver.wait();
+                let _ = std::fs::remove_dir_all(&profile);
+                return Err(e);
+            }
+        };
+        // From here on `browser` owns the driver and profile; dropping it cleans up.
+        let browser = Browser {
+            client,
+            driver,
+            profile,
+        };
+        browser
+            .client
+            .set_window_size(width, height)
+            .await
+            .map_err(|e| format!("set window size: {e}"))?;
+        Ok(browser)
+    }
+
+    /// End the session, chromedriver and the temporary profile.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+        // Drop ends chromedriver and removes the profile.
+    }
+
+    /// Run `script` (a function body) and return its value.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Run `script` (a function body ending by calling `done(value)`) and return the value.
+    pub async fn js_async(&self, script: &str) -> Value {
+        let body = format!("const done = arguments[arguments.length - 1];\n{script}");
+        self.client
+            .execute_async(&body, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
+    }
+
+    /// Poll `condition` (a JS expression) until it is truthy; panics with `what` after
+    /// a generous bound. Waiting, not timing: the bound is only a hang guard.
+    pub async fn wait_for(&self, condition: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self
+                .client
+                .execute(&format!("return ({condition});"), vec![])
+                .await
+                .unwrap_or(Value::Null);
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("gave up waiting for {what} ({condition})");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Open `url` and wait until the calculator's GPU table is on the page.
+    pub async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.wait_for(
+            "document.querySelectorAll('[data-testid=gpu-row]').length > 0",
+            "the GPU table",
+        )
+        .await;
+    }
+
+    /// Save a PNG screenshot of the viewport.
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
+    }
+
+    /// What the page currently shows (see [`View`]).
+    pub async fn view(&self) -> View {
+        View::from_json(&self.js(READ_VIEW).await)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+async fn connect_when_ready(
+    port: u16,
+    chromium: &str,
+    profile: &Path,
+    width: u32,
+    height: u32,
+) -> Result<Client, String> {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": profile.join("downloads"),
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // chromedriver speaks plain HTTP on loopback: no TLS stack involved.
+            let mut builder = ClientBuilder::new(HttpConnector::new());
+            match builder.capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return Ok(client),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("chromedriver session failed: {e}"))
+                }
+                Err(_) => {}
+            }
+        } else if Instant::now() > deadline {
+            return Err("chromedriver did not start listening".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads the calculator's key elements in one script.
+const READ_VIEW: &str = r#"
+const text = (sel) => { const e = document.querySelector(sel); return e ? e.textContent.trim() : null; };
+return {
+  search: location.search,
+  total: text('[data-testid=total-per-gpu]'),
+  breakdown: ['weights', 'kv', 'activations', 'overhead'].map((k) => text(`[data-testid=breakdown-${k}]`)),
+  rows: [...document.querySelectorAll('[data-testid=gpu-row]')].map((r) => ({
+    instance: r.dataset.instance,
+    cheapest: r.classList.contains('cheapest'),
+    selected: r.classList.contains('selected'),
+    cells: Object.fromEntries([...r.querySelectorAll('td[data-col]')].map((td) => [td.dataset.col, td.textContent.trim()])),
+  })),
+  notice: text('[data-testid=ignored-fields]'),
+  context: document.querySelector('[data-testid=ctx-input]')?.value ?? null,
+  seqs: document.querySelector('[data-testid=seq-input]')?.value ?? null,
+};
+"#;
+
+/// One GPU-table row as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowView {
+    pub instance: String,
+    pub cheapest: bool,
+    pub selected: bool,
+    pub cells: BTreeMap<String, String>,
+}
+
+/// The calculator's numbers as the page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub search: String,
+    pub total: Option<String>,
+    pub breakdown: Vec<Option<String>>,
+    pub rows: Vec<RowView>,
+    pub notice: Option<String>,
+    pub context: Option<String>,
+    pub seqs: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+impl View {
+    fn from_json(v: &Value) -> View {
+        let rows = v["rows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| RowView {
+                        instance: text(&r["instance"]).unwrap_or_default(),
+                        cheapest: r["cheapest"].as_bool().unwrap_or(false),
+                        selected: r["selected"].as_bool().unwrap_or(false),
+                        cells: r["cells"]
+                            .as_object()
+                            .map(|c| {
+                                c.iter()
+                                    .map(|(k, v)| (k.clone(), text(v).unwrap_or_default()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        View {
+            search: text(&v["search"]).unwrap_or_default(),
+            total: text(&v["total"]),
+            breakdown: v["breakdown"]
+                .as_array()
+                .map(|b| b.iter().map(text).collect())
+                .unwrap_or_default(),
+            rows,
+            notice: text(&v["notice"]),
+            context: text(&v["context"]),
+            seqs: text(&v["seqs"]),
+        }
+    }
+
+    /// The rows in catalog order (the table may be sorted).
+    pub fn rows_by_instance(&self) -> BTreeMap<String, RowView> {
+        self.rows
+            .iter()
+            .map(|r| (r.instance.clone(), r.clone()))
+            .collect()
+    }
+}
+
+/// What the page must show for `state`, computed with core exactly as the page does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub total: String,
+    pub breakdown: Vec<String>,
+    pub rows: BTreeMap<String, RowView>,
+}
+
+pub fn expected(state: &ShareState) -> Expected {
+    let model = state.resolve_model();
+    let selected = state.gpu.as_deref().and_then(gpu::find);
+    let rec = recommend(&model, &state.settings, state.mode, selected);
+    let b = MemoryBreakdown::of(&rec);
+    let rows = rec
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let cells: BTreeMap<String, String> = [
+                (
+                    "memory",
+                    format!("{}× {} GB", r.gpu.gpu_count, r.gpu.nominal_memory_gb),
+                ),
+                ("fit", r.fit.as_str().to_string()),
+                ("headroom", present::signed_gib(r.headroom_bytes)),
+                ("kv-pool", present::thousands(r.kv_pool_tokens)),
+                ("max-context", present::thousands(u64::from(r.max_context))),
+                ("tps", present::tokens_per_s(r.tokens_per_s)),
+                ("price", present::usd(r.price_per_hour_usd)),
+                ("per-million", present::usd_fine(r.usd_per_million_tokens)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            let row = RowView {
+                instance: r.gpu.instance_type.to_string(),
+                cheapest: rec.cheapest_fit == Some(i),
+                selected: state.gpu.as_deref() == Some(r.gpu.instance_type),
+                cells,
+            };
+            (row.instance.clone(), row)
+        })
+        .collect();
+    Expected {
+        total: present::amount(b.total(), b.unit),
+        breakdown: b
+            .parts()
+            .iter()
+            .map(|(_, v)| present::amount(*v, b.unit))
+            .collect(),
+        rows,
+    }
+}
+
+/// Panic with a readable diff unless the page shows exactly what core computes.
+pub fn assert_view_matches(view: &View, state: &ShareState) {
+    let want = expected(state);
+    assert_eq!(
+        view.total.as_deref(),
+        Some(want.total.as_str()),
+        "total per GPU"
+    );
+    let breakdown: Vec<String> = view.breakdown.iter().flatten().cloned().collect();
+    assert_eq!(breakdown, want.breakdown, "memory breakdown");
+    let got = view.rows_by_instance();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.rows.keys().collect::<Vec<_>>(),
+        "GPU table rows"
+    );
+    for (instance, row) in &want.rows {
+        assert_eq!(&got[instance], row, "GPU table row {instance}");
+    }
+}
+
+/// The plan the page must export for `state`: the selected instance type, else the
+/// cheapest type that fits under the serving estimate.
+pub fn expected_plan(state: &ShareState) -> Result<String, String> {
+    let model = state.resolve_model();
+    let gpu = match state.gpu.as_deref().and_then(gpu::find) {
+        Some(g) => g,
+        None => recommend(&model, &state.settings, EstimateMode::Serving, None)
+            .cheapest()
+            .map(|r| r.gpu)
+            .ok_or("no GPU type fits")?,
+    };
+    Plan::build(&PlanRequest::new(&model, state.settings, gpu))
+        .map(|p| p.to_yaml())
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,333 @@
+//! A local fake of the SGLang HTTP server's OpenAI-compatible surface, for
+//! the launcher's readiness probe and end-to-end tests.
+//!
+//! Like SGLang started with `--api-key`, it requires `Authorization: Bearer`
+//! on every route except `/health*` and `/metrics`. `/health_generate`
+//! answers 503 until the configured [`Readiness`] is reached.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::server::ServerThread;
+
+/// The model the fake serves unless configured otherwise.
+pub const DEFAULT_SERVED_MODEL: &str = "meta-llama/Llama-3.1-8B-Instruct";
+
+/// The assistant's reply to every chat completion.
+pub const CANNED_REPLY: &str = "Hello from the fake SGLang server.";
+
+/// When `/health_generate` starts answering 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Immediately,
+    /// The first N calls get 503.
+    AfterCalls(u32),
+    /// 503 until this long after the fake started (or readiness was last set).
+    AfterDelay(Duration),
+    /// Always 503: a server that never finishes loading.
+    Never,
+}
+
+/// Configuration of a [`FakeSglang`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSglangConfig {
+    /// The id listed by `/v1/models` (SGLang's `--served-model-name`).
+    pub served_model_name: String,
+    /// When set, `Authorization: Bearer <key>` is required outside health and metrics.
+    pub api_key: Option<String>,
+    pub readiness: Readiness,
+    /// Reported as `max_model_len` in `/v1/models`.
+    pub context_length: u32,
+}
+
+impl Default for FakeSglangConfig {
+    fn default() -> Self {
+        Self {
+            served_model_name: DEFAULT_SERVED_MODEL.to_owned(),
+            api_key: None,
+            readiness: Readiness::Immediately,
+            context_length: 8192,
+        }
+    }
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SglangRequest {
+    pub method: String,
+    pub path: String,
+    /// Whether the request carried the configured key (true when none is configured).
+    pub authorized: bool,
+    pub status: u16,
+}
+
+struct Inner {
+    config: FakeSglangConfig,
+    ready_since: Instant,
+    health_generate_calls: u32,
+    completions: u64,
+    num_running_reqs: u32,
+    requests: Vec<SglangRequest>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running fake SGLang server.
+pub struct FakeSglang {
+    state: Shared,
+    server: ServerThread,
+}
+
+impl std::fmt::Debug for FakeSglang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeSglang")
+            .field("addr", &self.server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeSglang {
+    /// Starts the fake on 127.0.0.1 with an OS-assigned port.
+    pub fn start(config: FakeSglangConfig) -> std::io::Result<Self> {
+        let state: Shared = Arc::new(Mutex::new(Inner {
+            config,
+            ready_since: Instant::now(),
+            health_generate_calls: 0,
+            completions: 0,
+            num_running_reqs: 0,
+            requests: Vec::new(),
+        }));
+        let router = Router::new().fallback(handle).with_state(state.clone());
+        let server = ServerThread::spawn("fake-sglang", router)?;
+        Ok(Self { state, server })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// `http://127.0.0.1:<port>`; the OpenAI base URL is this plus `/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// Changes readiness; delays count from now, call counts from zero.
+    pub fn set_readiness(&self, readiness: Readiness) {
+        let mut state = self.lock();
+        state.config.readiness = readiness;
+        state.ready_since = Instant::now();
+        state.health_generate_calls = 0;
+    }
+
+    /// The `sglang:num_running_reqs` gauge in `/metrics` (for idle detection).
+    pub fn set_num_running_reqs(&self, n: u32) {
+        self.lock().num_running_reqs = n;
+    }
+
+    /// Calls to `/health_generate` since start or the last `set_readiness`.
+    pub fn health_generate_calls(&self) -> u32 {
+        self.lock().health_generate_calls
+    }
+
+    /// Chat completions answered.
+    pub fn completions_served(&self) -> u64 {
+        self.lock().completions
+    }
+
+    /// Every request received, oldest first.
+    pub fn requests(&self) -> Vec<SglangRequest> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.state)
+    }
+}
+
+fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn handle(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let mut state = lock(&state);
+    let authorized = match &state.config.api_key {
+        None => true,
+        Some(key) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| given == key),
+    };
+    let open = path.starts_with("/health") || path.starts_with("/metrics");
+
+    let response = if !open && !authorized {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "Unauthorized" })),
+        )
+            .into_response()
+    } else {
+        route(&mut state, &method, &path, &body)
+    };
+
+    state.requests.push(SglangRequest {
+        method: method.to_string(),
+        path,
+        authorized,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn route(state: &mut Inner, method: &Method, path: &str, body: &[u8]) -> Response {
+    match (method.as_str(), path) {
+        ("GET", "/health") => StatusCode::OK.into_response(),
+        ("GET", "/health_generate") => {
+            state.health_generate_calls += 1;
+            let ready = match state.config.readiness {
+                Readiness::Immediately => true,
+                Readiness::AfterCalls(n) => state.health_generate_calls > n,
+                Readiness::AfterDelay(d) => state.ready_since.elapsed() >= d,
+                Readiness::Never => false,
+            };
+            if ready {
+                StatusCode::OK.into_response()
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        }
+        ("GET", "/v1/models") => Json(json!({
+            "object": "list",
+            "data": [{
+                "id": state.config.served_model_name,
+                "object": "model",
+                "created": unix_now(),
+                "owned_by": "sglang",
+                "root": state.config.served_model_name,
+                "max_model_len": state.config.context_length,
+            }],
+        }))
+        .into_response(),
+        ("POST", "/v1/chat/completions") => chat_completion(state, body),
+        ("GET", "/metrics") => {
+            let model = &state.config.served_model_name;
+            let generated = state.completions * completion_tokens();
+            let text = format!(
+                "# HELP sglang:num_running_reqs The number of running requests.\n\
+                 # TYPE sglang:num_running_reqs gauge\n\
+                 sglang:num_running_reqs{{model_name=\"{model}\"}} {running}.0\n\
+                 # HELP sglang:num_queue_reqs The number of requests in the waiting queue.\n\
+                 # TYPE sglang:num_queue_reqs gauge\n\
+                 sglang:num_queue_reqs{{model_name=\"{model}\"}} 0.0\n\
+                 # HELP sglang:token_usage The token usage.\n\
+                 # TYPE sglang:token_usage gauge\n\
+                 sglang:token_usage{{model_name=\"{model}\"}} 0.0\n\
+                 # HELP sglang:generation_tokens_total Number of generation tokens processed.\n\
+                 # TYPE sglang:generation_tokens_total counter\n\
+                 sglang:generation_tokens_total{{model_name=\"{model}\"}} {generated}.0\n",
+                running = state.num_running_reqs,
+            );
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "Not Found" })),
+        )
+            .into_response(),
+    }
+}
+
+fn chat_completion(state: &mut Inner, body: &[u8]) -> Response {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(messages) = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "object": "error",
+                "message": "messages: a non-empty list of messages is required",
+                "type": "BadRequestError",
+                "param": null,
+                "code": 400,
+            })),
+        )
+            .into_response();
+    };
+    state.completions += 1;
+    let prompt_tokens: u64 = messages
+        .iter()
+        .filter_map(|m| m.get("content").and_then(Value::as_str))
+        .map(|c| c.split_whitespace().count() as u64 + 4)
+        .sum();
+    let id = format!("chatcmpl-fake-{}", state.completions);
+    let model = state.config.served_model_name.clone();
+    let created = unix_now();
+
+    if request.get("stream").and_then(Value::as_bool) == Some(true) {
+        let chunk = json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": CANNED_REPLY},
+                         "finish_reason": "stop"}],
+        });
+        return (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+        )
+            .into_response();
+    }
+    Json(json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": CANNED_REPLY},
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens(),
+            "total_tokens": prompt_tokens + completion_tokens(),
+        },
+    }))
+    .into_response()
+}
+
+fn completion_tokens() -> u64 {
+    CANNED_REPLY.split_whitespace().count() as u64
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

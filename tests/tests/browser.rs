@@ -1,0 +1,421 @@
+//! End-to-end tests of the built web calculator in headless Chromium.
+//!
+//! They build nothing: the release site must already be in `GPU_SESSION_SITE_DIR`
+//! (default `<workspace>/target/site`); `cargo xtask test` builds it first. Every
+//! number on the page is compared with what gpu-session-core computes for the state
+//! the page's URL holds.
+
+use gpu_session_core::registry::builtins;
+use gpu_session_core::share::{decode, ModelChoice, ShareState};
+use gpu_session_core::{present, Architecture};
+use gpu_session_tests::browser::{
+    assert_view_matches, expected, expected_plan, output_dir, site_dir, Browser, StaticServer, View,
+};
+use std::time::{Duration, Instant};
+
+fn serve(prefix: &str) -> StaticServer {
+    let dir = site_dir().unwrap_or_else(|e| panic!("{e}"));
+    StaticServer::start(&dir, prefix).expect("start the static server")
+}
+
+async fn browser(width: u32, height: u32) -> Browser {
+    Browser::start(width, height)
+        .await
+        .unwrap_or_else(|e| panic!("headless Chromium: {e}"))
+}
+
+/// Wait until the URL holds the state the page shows, and return that state. The URL
+/// follows the page after a short debounce, so this polls (bounded; not a timing test).
+async fn settled(b: &Browser) -> (ShareState, View) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = b.view().await;
+        let state = decode(&view.search).state;
+        let want = expected(&state);
+        let shown = view.rows_by_instance();
+        if view.total.as_deref() == Some(want.total.as_str()) && shown == want.rows {
+            return (state, view);
+        }
+        if Instant::now() > deadline {
+            assert_view_matches(&view, &state);
+            unreachable!("the page and its URL never agreed");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn set_range(b: &Browser, testid: &str, position: u32) {
+    b.js(&format!(
+        "const s = document.querySelector('[data-testid={testid}]');
+         s.value = '{position}';
+         s.dispatchEvent(new Event('input', {{ bubbles: true }}));
+         return s.value;"
+    ))
+    .await;
+}
+
+async fn click(b: &Browser, selector: &str) {
+    let found = b
+        .js(&format!(
+            "const e = document.querySelector({}); if (!e) return false; e.click(); return true;",
+            serde_json::to_string(selector).unwrap()
+        ))
+        .await;
+    assert_eq!(found, serde_json::json!(true), "no element {selector}");
+}
+
+#[tokio::test]
+async fn lists_the_seven_models_and_shows_what_core_computes() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&server.url()).await;
+
+    let ids = b
+        .js("return [...document.querySelectorAll('[data-testid=model-card]')].map(c => c.dataset.modelId);")
+        .await;
+    let want: Vec<&str> = builtins().iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        serde_json::json!(want),
+        "the 7 built-in models, in order"
+    );
+
+    let (state, view) = settled(&b).await;
+    assert_eq!(state, ShareState::default());
+    assert_view_matches(&view, &state);
+    assert_eq!(
+        view.rows.iter().filter(|r| r.cheapest).count(),
+        1,
+        "exactly one row is the cheapest fit"
+    );
+    let snapshot = b
+        .js("return document.querySelector('[data-testid=price-snapshot]').textContent;")
+        .await;
+    assert_eq!(snapshot, gpu_session_core::gpu::PRICE_SNAPSHOT);
+
+    // Filtering by use case leaves the model the reference's guide names.
+    b.js("const s = document.querySelector('[data-testid=use-case]'); s.value = 'Long documents'; s.dispatchEvent(new Event('change', { bubbles: true }));").await;
+    b.wait_for(
+        "document.querySelectorAll('[data-testid=model-card]').length === 1",
+        "the use-case filter",
+    )
+    .await;
+    let ids = b
+        .js("return [...document.querySelectorAll('[data-testid=model-card]')].map(c => c.dataset.modelId);")
+        .await;
+    assert_eq!(ids, serde_json::json!(["mistral-7b"]));
+
+    b.js("window.scrollTo(0, 0);").await;
+    b.screenshot(&output_dir().join("desktop.png")).await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn sliders_update_every_number_to_what_core_computes() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}?v=1&m=llama-3.1-8b", server.url()))
+        .await;
+    let (before, _) = settled(&b).await;
+    assert_eq!(before.settings.context, 8192);
+
+    // Context slider: position 20 of the 512…128K scale is 16K tokens.
+    set_range(&b, "ctx-slider", 20).await;
+    b.wait_for(
+        "document.querySelector('[data-testid=ctx-input]').value === '16384'",
+        "the context to follow the slider",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state.settings.context, 16_384);
+    assert_view_matches(&view, &state);
+    let label = b
+        .js("return document.querySelector('[data-testid=ctx-value]').textContent;")
+        .await;
+    assert_eq!(label, format!("{} tokens", present::context(16_384)));
+
+    // Sequences slider, then KV dtype and GPU count: every input re-renders exactly.
+    set_range(&b, "seq-slider", 11).await;
+    b.wait_for(
+        "document.querySelector('[data-testid=seq-input]').value === '16'",
+        "the sequences to follow the slider",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state.settings.seqs, 16);
+    assert_view_matches(&view, &state);
+
+    b.js("const s = document.querySelector('[data-testid=kv-select]'); s.value = 'fp8_e4m3'; s.dispatchEvent(new Event('change', { bubbles: true }));").await;
+    click(&b, "[data-testid=gpu-count-2]").await;
+    b.wait_for(
+        "location.search.includes('kv=fp8_e4m3') && location.search.includes('n=2')",
+        "the URL",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state.settings.gpus, 2);
+    assert_view_matches(&view, &state);
+
+    // Reference mode shows the reference formula's GB.
+    click(&b, "[data-testid=mode-reference]").await;
+    b.wait_for(
+        "location.search.includes('est=reference')",
+        "reference mode",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    assert!(view.total.as_deref().is_some_and(|t| t.ends_with(" GB")));
+    assert_view_matches(&view, &state);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_share_link_restores_the_same_state_in_a_fresh_browser() {
+    let server = serve("/");
+    let a = browser(1280, 1000).await;
+    a.open(&server.url()).await;
+    click(&a, "[data-model-id='qwen2.5-coder-32b']").await;
+    a.wait_for(
+        "location.search.includes('m=qwen2.5-coder-32b&')",
+        "the model in the URL",
+    )
+    .await;
+    set_range(&a, "ctx-slider", 12).await;
+    set_range(&a, "seq-slider", 3).await;
+    click(&a, "[data-instance='gpu_1x_h100_sxm5']").await;
+    a.wait_for(
+        "location.search.includes('gpu=gpu_1x_h100_sxm5')",
+        "the GPU in the URL",
+    )
+    .await;
+    // Sorting is a view choice, not state: the table reorders, the numbers stay.
+    click(&a, "th.col-price button").await;
+    let (state, view_a) = settled(&a).await;
+    assert_eq!(state.gpu.as_deref(), Some("gpu_1x_h100_sxm5"));
+    assert_eq!(state.settings.gpus, 1);
+    let selected: Vec<&str> = view_a
+        .rows
+        .iter()
+        .filter(|r| r.selected)
+        .map(|r| r.instance.as_str())
+        .collect();
+    assert_eq!(selected, ["gpu_1x_h100_sxm5"]);
+
+    click(&a, "[data-testid=copy-link]").await;
+    let link = a
+        .wait_for(
+            "document.querySelector('[data-testid=share-url]')?.value",
+            "the share link",
+        )
+        .await;
+    let link = link.as_str().expect("link text").to_string();
+    assert!(link.starts_with(&server.url()), "{link}");
+    a.close().await;
+
+    let b = browser(1280, 1000).await;
+    b.open(&link).await;
+    let (restored, view_b) = settled(&b).await;
+    assert_eq!(restored, state, "the link restores the exact state");
+    assert_eq!(view_b.rows_by_instance(), view_a.rows_by_instance());
+    assert_eq!(view_b.total, view_a.total);
+    assert_eq!(view_b.notice, None, "a good link shows no notice");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_link_with_bad_values_shows_a_notice_and_still_renders() {
+    let server = serve("/");
+    let query = "?v=1&m=llama-3.1-8b&q=int3&ctx=abc&seq=4&gpu=gpu_9x_nope&zzz=1";
+    let decoded = decode(query);
+    assert!(!decoded.ignored.is_empty());
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}{query}", server.url())).await;
+    let notice = b
+        .wait_for(
+            "document.querySelector('[data-testid=ignored-fields]')?.textContent",
+            "the notice",
+        )
+        .await;
+    assert_eq!(notice, decoded.ignored.join(", "));
+    let (state, view) = settled(&b).await;
+    assert_eq!(state, decoded.state, "what could be kept is kept");
+    assert_eq!(state.settings.seqs, 4);
+    assert_view_matches(&view, &state);
+    b.close().await;
+}
+
+/// Click "Download plan.yaml" and return the text of the file the page saved.
+async fn downloaded_plan(b: &Browser) -> String {
+    b.js("window.__plans = [];
+          const create = URL.createObjectURL;
+          URL.createObjectURL = function (blob) { window.__plans.push(blob); return create.call(URL, blob); };")
+        .await;
+    click(b, "[data-testid=download-plan]").await;
+    b.js_async("window.__plans[0].text().then(done);")
+        .await
+        .as_str()
+        .expect("plan text")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_downloaded_plan_is_what_core_writes() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    // The cheapest fit, then a selected GPU.
+    b.open(&format!(
+        "{}?v=1&m=llama-3.1-70b&ctx=16384&seq=2",
+        server.url()
+    ))
+    .await;
+    let (state, _) = settled(&b).await;
+    assert_eq!(downloaded_plan(&b).await, expected_plan(&state).unwrap());
+
+    click(&b, "[data-instance='gpu_2x_a100']").await;
+    b.wait_for(
+        "location.search.includes('gpu=gpu_2x_a100')",
+        "the GPU in the URL",
+    )
+    .await;
+    let (state, _) = settled(&b).await;
+    let plan = downloaded_plan(&b).await;
+    assert_eq!(plan, expected_plan(&state).unwrap());
+    assert!(plan.contains("instance_type: gpu_2x_a100") && plan.contains("tensor_parallel: 2"));
+
+    // No INT8 checkpoint is known for Mistral: the page says why and offers no file.
+    b.open(&format!("{}?v=1&m=mistral-7b&q=int8", server.url()))
+        .await;
+    let (state, _) = settled(&b).await;
+    let error = b
+        .wait_for(
+            "document.querySelector('[data-testid=plan-error]')?.textContent",
+            "the plan error",
+        )
+        .await;
+    let want = expected_plan(&state).unwrap_err();
+    assert_eq!(error, format!("No plan for these settings: {want}"));
+    let disabled = b
+        .js("return document.querySelector('[data-testid=download-plan]').disabled;")
+        .await;
+    assert_eq!(disabled, serde_json::json!(true));
+    b.close().await;
+}
+
+const QWEN_CONFIG: &str = r#"{"architectures": ["Qwen2ForCausalLM"], "hidden_size": 5120,
+ "intermediate_size": 27648, "max_position_embeddings": 32768, "model_type": "qwen2",
+ "num_attention_heads": 40, "num_hidden_layers": 64, "num_key_value_heads": 8,
+ "sliding_window": 131072, "use_sliding_window": false, "tie_word_embeddings": false,
+ "vocab_size": 152064}"#;
+
+async fn paste_config(b: &Browser, text: &str) {
+    b.js(&format!(
+        "const t = document.querySelector('[data-testid=config-json]');
+         t.value = {};
+         t.dispatchEvent(new Event('input', {{ bubbles: true }}));",
+        serde_json::to_string(text).unwrap()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_pasted_config_json_makes_a_custom_model() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&server.url()).await;
+    click(&b, "[data-testid=model-card-custom]").await;
+    b.wait_for(
+        "document.querySelector('[data-testid=config-json]')",
+        "the custom editor",
+    )
+    .await;
+
+    // Bad JSON: a clear message next to the box, and the page keeps working.
+    paste_config(&b, "{\"hidden_size\": 4096,").await;
+    let message = b
+        .wait_for(
+            "document.querySelector('[data-testid=config-json-error]')?.textContent",
+            "the JSON error",
+        )
+        .await;
+    let want = Architecture::from_hf_config_json("{\"hidden_size\": 4096,").unwrap_err();
+    assert_eq!(message, want.to_string());
+
+    paste_config(&b, QWEN_CONFIG).await;
+    b.wait_for(
+        "document.querySelector('[data-testid=config-json-ok]')",
+        "the config to be read",
+    )
+    .await;
+    b.wait_for(
+        "location.search.includes('arch=')",
+        "the architecture in the URL",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    let arch = Architecture::from_hf_config_json(QWEN_CONFIG).unwrap();
+    match &state.model {
+        ModelChoice::Custom(spec) => {
+            assert_eq!(spec.architecture, Some(arch));
+            assert!((spec.params_billions - arch.param_count() as f64 / 1e9).abs() < 1e-6);
+        }
+        other => panic!("expected a custom model, got {other:?}"),
+    }
+    assert_view_matches(&view, &state);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn works_under_a_subpath_and_requests_nothing_from_elsewhere() {
+    let server = serve("/calc/");
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}?v=1&m=mistral-7b", server.url())).await;
+    set_range(&b, "ctx-slider", 16).await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state.settings.context, 8192);
+    assert_view_matches(&view, &state);
+    let path = b.js("return location.pathname;").await;
+    assert_eq!(
+        path, "/calc/",
+        "the state lives in the query; the path stays"
+    );
+
+    let entries = b
+        .js("return [location.origin, ...performance.getEntriesByType('resource').map(e => e.name)];")
+        .await;
+    let entries: Vec<String> = serde_json::from_value(entries).unwrap();
+    let (origin, resources) = entries.split_first().unwrap();
+    assert_eq!(origin, &server.origin());
+    assert!(
+        resources.iter().any(|r| r.ends_with(".wasm")),
+        "{resources:?}"
+    );
+    for r in resources {
+        assert!(
+            r.starts_with(&format!("{origin}/calc/")),
+            "request outside the site: {r}"
+        );
+    }
+    let failed: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|(_, status)| *status != 200)
+        .collect();
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn fits_a_phone_screen_without_sideways_scrolling() {
+    let server = serve("/");
+    let b = browser(375, 812).await;
+    b.open(&server.url()).await;
+    let width = b.js("return window.innerWidth;").await;
+    assert_eq!(width, serde_json::json!(375), "the viewport is phone-sized");
+    let scroll = b.js("return document.documentElement.scrollWidth;").await;
+    assert!(
+        scroll.as_u64().is_some_and(|w| w <= 375),
+        "the page is {scroll} px wide at 375 px"
+    );
+    b.screenshot(&output_dir().join("phone.png")).await;
+    b.close().await;
+}
