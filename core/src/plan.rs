@@ -295,16 +295,27 @@ impl Plan {
 
     /// Parse YAML or JSON (JSON when the first non-blank character is `{`), then validate.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        // serde_path_to_error names the field a type error is about (`model.quantization`).
+        fn syntax<E: std::fmt::Display>(
+            format: &'static str,
+            err: serde_path_to_error::Error<E>,
+        ) -> PlanError {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            // serde_yaml already starts its message with the path; serde_json does not.
+            let message = if path.is_empty() || path == "." || message.starts_with(&path) {
+                message
+            } else {
+                format!("{path}: {message}")
+            };
+            PlanError::Syntax { format, message }
+        }
         let plan: Plan = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| PlanError::Syntax {
-                format: "JSON",
-                message: e.to_string(),
-            })?
+            let mut de = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(&mut de).map_err(|e| syntax("JSON", e))?
         } else {
-            serde_yaml::from_str(text).map_err(|e| PlanError::Syntax {
-                format: "YAML",
-                message: e.to_string(),
-            })?
+            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+                .map_err(|e| syntax("YAML", e))?
         };
         plan.validate()?;
         Ok(plan)
@@ -802,6 +813,19 @@ mod tests {
         }
         let unknown = field_of(&good.replace("lease:\n", "lease:\n  surprise: 1\n"));
         assert!(unknown.contains("unknown field `surprise`"), "{unknown}");
+        let variant = field_of(&good.replace("quantization: fp16", "quantization: int3"));
+        assert!(
+            variant.contains("model.quantization: unknown variant `int3`"),
+            "{variant}"
+        );
         assert!(field_of("{not json").starts_with("syntax"));
+        let json = plan_for("llama-3.1-8b", "gpu_1x_a10")
+            .to_json()
+            .replace("\"fp16\"", "\"int3\"");
+        let variant = field_of(&json);
+        assert!(
+            variant.contains("model.quantization: unknown variant `int3`"),
+            "{variant}"
+        );
     }
 }

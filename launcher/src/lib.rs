@@ -3,6 +3,7 @@
 //! gpu-session-core.
 
 pub mod cli;
+pub mod cloud;
 pub mod cloud_init;
 pub mod commands;
 pub mod config_file;

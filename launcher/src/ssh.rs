@@ -106,20 +106,25 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    /// Starts `ssh` with [`tunnel_args`], output discarded except stderr (so an
-    /// authentication failure is visible).
+    /// Starts `ssh` with [`tunnel_args`]. Its stderr goes to `log` when given (so
+    /// an authentication failure can be read there), else nowhere: a tunnel that
+    /// outlives the CLI must not hold the CLI's output pipes open.
     pub fn spawn(
         ip: &str,
         local_port: u16,
         remote_port: u16,
         key: Option<&Path>,
+        log: Option<&Path>,
     ) -> Result<Tunnel, SshError> {
         let program = ssh_program();
+        let stderr = log
+            .and_then(|path| std::fs::File::create(path).ok())
+            .map_or_else(Stdio::null, Stdio::from);
         let child = Command::new(&program)
             .args(tunnel_args(ip, local_port, remote_port, key))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .map_err(|source| SshError::Spawn { program, source })?;
         Ok(Tunnel {

@@ -6,13 +6,12 @@
 //! `GPU_SESSION_SITE_DIR` (default `<workspace>/target/site`).
 
 use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
 use gpu_session_core::gpu;
-use gpu_session_core::plan::{Plan, PlanRequest};
+use gpu_session_core::plan::{Plan, PlanChoices, PlanRequest};
 use gpu_session_core::present::{self, MemoryBreakdown};
 use gpu_session_core::recommend::recommend;
-use gpu_session_core::settings::EstimateMode;
 use gpu_session_core::share::ShareState;
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -337,9 +336,21 @@ impl Browser {
         .await;
     }
 
-    /// Save a PNG screenshot of the viewport.
+    /// Save a PNG screenshot of the whole page at the current width (the window grows
+    /// to the page's height for the shot and is restored afterwards).
     pub async fn screenshot(&self, path: &Path) {
+        let size = self
+            .js("return [window.innerWidth, window.innerHeight, document.documentElement.scrollHeight];")
+            .await;
+        let dim = |i: usize| size[i].as_u64().unwrap_or(800) as u32;
+        let (width, height, page) = (dim(0), dim(1), dim(2));
+        self.js("window.scrollTo(0, 0);").await;
+        let _ = self
+            .client
+            .set_window_size(width, page.clamp(height, 12_000))
+            .await;
         let png = self.client.screenshot().await.expect("screenshot");
+        let _ = self.client.set_window_size(width, height).await;
         std::fs::write(path, png).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
     }
 
@@ -574,18 +585,18 @@ pub fn assert_view_matches(view: &View, state: &ShareState) {
     }
 }
 
-/// The plan the page must export for `state`: the selected instance type, else the
-/// cheapest type that fits under the serving estimate.
+/// The plan the page must export for `state`: what `gpu-session plan` writes for the
+/// same choices (the selected instance type, else core's default GPU; default regions
+/// and lease).
 pub fn expected_plan(state: &ShareState) -> Result<String, String> {
     let model = state.resolve_model();
-    let gpu = match state.gpu.as_deref().and_then(gpu::find) {
-        Some(g) => g,
-        None => recommend(&model, &state.settings, EstimateMode::Serving, None)
-            .cheapest()
-            .map(|r| r.gpu)
-            .ok_or("no GPU type fits")?,
+    let choices = PlanChoices {
+        gpu: state.gpu.as_deref().and_then(gpu::find),
+        ..PlanChoices::default()
     };
-    Plan::build(&PlanRequest::new(&model, state.settings, gpu))
+    let request =
+        PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
+    Plan::build(&request)
         .map(|p| p.to_yaml())
         .map_err(|e| e.to_string())
 }

@@ -92,6 +92,7 @@ async fn lists_the_seven_models_and_shows_what_core_computes() {
         .js("return document.querySelector('[data-testid=price-snapshot]').textContent;")
         .await;
     assert_eq!(snapshot, gpu_session_core::gpu::PRICE_SNAPSHOT);
+    b.screenshot(&output_dir().join("desktop.png")).await;
 
     // Filtering by use case leaves the model the reference's guide names.
     b.js("const s = document.querySelector('[data-testid=use-case]'); s.value = 'Long documents'; s.dispatchEvent(new Event('change', { bubbles: true }));").await;
@@ -105,8 +106,6 @@ async fn lists_the_seven_models_and_shows_what_core_computes() {
         .await;
     assert_eq!(ids, serde_json::json!(["mistral-7b"]));
 
-    b.js("window.scrollTo(0, 0);").await;
-    b.screenshot(&output_dir().join("desktop.png")).await;
     b.close().await;
 }
 

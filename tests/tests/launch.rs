@@ -772,3 +772,111 @@ fn lease_agent_terminates_when_idle_but_not_while_busy() {
         .live_instance_count()
         == 0));
 }
+
+// ---- the SSH tunnel, with a fake ssh ------------------------------------------
+
+fn fake_ssh() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-ssh.py")
+}
+
+#[test]
+fn readiness_goes_through_an_ssh_tunnel() {
+    let env = Env::new();
+    let log = env.dir.path().join("ssh-args.log");
+    let key = env.dir.path().join("id_test");
+    // ssh.key_path must name an existing file (the same rule as `gpu-session ssh`).
+    std::fs::write(&key, "not a real key; the fake ssh never reads it\n").unwrap();
+    std::fs::write(
+        env.dir.path().join("config.yaml"),
+        format!("ssh:\n  key_path: {}\n", key.display()),
+    )
+    .unwrap();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes", "--json"])
+        .env_remove("GPU_SESSION_SGLANG_URL")
+        .env("GPU_SESSION_SSH", fake_ssh())
+        .env("FAKE_SSH_LOG", &log)
+        .env("FAKE_SSH_TARGET", env.sglang.addr().to_string())
+        .output()
+        .unwrap();
+    env.assert_no_key_leak(&out);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pid = v["tunnel_pid"].as_u64().expect("tunnel pid");
+    let endpoint = v["endpoint"].as_str().unwrap().to_owned();
+    // The tunnel outlives the CLI and serves the endpoint.
+    let models = Command::new("curl")
+        .args(["-sf", &format!("{endpoint}/models")])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    assert!(models.status.success(), "tunnel endpoint did not answer");
+    assert!(String::from_utf8_lossy(&models.stdout).contains(MODEL));
+
+    let port = endpoint
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v1")
+        .to_owned();
+    let args = std::fs::read_to_string(&log).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let ip = v["ip"].as_str().unwrap();
+    let expected_forward = format!("127.0.0.1:{port}:127.0.0.1:30000");
+    let expected_target = format!("ubuntu@{ip}");
+    for want in [
+        "-N",
+        "-L",
+        expected_forward.as_str(),
+        "ExitOnForwardFailure=yes",
+        "StrictHostKeyChecking=accept-new",
+        "-i",
+        key.to_str().unwrap(),
+        expected_target.as_str(),
+    ] {
+        assert!(args.contains(&want), "{want} not in {args:?}");
+    }
+}
+
+#[test]
+fn a_tunnel_that_dies_fails_the_launch_and_terminates() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env_remove("GPU_SESSION_SGLANG_URL")
+        .env("GPU_SESSION_SSH", fake_ssh())
+        .env("FAKE_SSH_LOG", env.dir.path().join("ssh.log"))
+        // No FAKE_SSH_TARGET: the fake ssh exits at once, like a refused login.
+        .env("GPU_SESSION_POLL_INTERVAL_MS", "200")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("tunnel exited"), "{}", stderr(&out));
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_lost_launch_response_does_not_launch_twice() {
+    let env = Env::new();
+    env.fake.lose_next_launch_response(502);
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    assert_eq!(env.fake.instances().len(), 1, "one instance, not two");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instance_id"], env.fake.instances()[0].id.as_str());
+}
+
+#[test]
+fn user_data_carries_the_lease_deadline() {
+    let env = Env::new();
+    let before = now();
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deadline = v["lease_deadline"].as_u64().unwrap();
+    assert!(deadline >= before + 4 * 3600 && deadline <= now() + 4 * 3600);
+    let user_data = env.fake.user_data().pop().unwrap();
+    let file = written_files(&user_data)
+        .into_iter()
+        .find(|f| f.0 == "/etc/gpu-session/lease-deadline")
+        .expect("deadline file");
+    assert_eq!(file.2.trim(), deadline.to_string());
+}

@@ -14,9 +14,10 @@ use gpu_session_core::plan::{DEFAULT_LEASE_HOURS, MAX_LEASE_HOURS};
 use serde_yaml::Value;
 
 use crate::cli::ConfigureArgs;
+use crate::cloud::Cloud;
 use crate::config_file;
 use crate::context::Context;
-use crate::lambda::{resolve_base_url, ApiKey, ClientOptions, LambdaClient};
+use crate::lambda::ApiKey;
 use crate::output;
 
 /// Defaults the original tool used, offered when the config has no value yet.
@@ -112,13 +113,9 @@ pub fn run(ctx: &Context, args: ConfigureArgs) -> anyhow::Result<ExitCode> {
 
 /// Checks the key with one `GET /instance-types`; nothing is written when it fails.
 fn check_key(ctx: &Context, key: &ApiKey) -> anyhow::Result<()> {
-    let client = LambdaClient::new(&resolve_base_url(), key.clone(), ClientOptions::default())?;
+    let cloud = Cloud::with_key(key.clone())?;
     ctx.printer.detail("Checking the API key with Lambda...");
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?
-        .block_on(client.list_instance_types());
+    let result = cloud.block_on(cloud.client.list_instance_types());
     match result {
         Ok(_) => Ok(()),
         Err(err) if err.is_invalid_key() => Err(anyhow!(

@@ -7,8 +7,9 @@ use anyhow::bail;
 use serde::Serialize;
 
 use crate::cli::DownArgs;
+use crate::cloud::Cloud;
 use crate::commands::extend;
-use crate::commands::status::{short_id, Cloud};
+use crate::commands::status::short_id;
 use crate::context::Context;
 use crate::instances;
 use crate::lambda::Instance;

@@ -14,8 +14,8 @@ use anyhow::{anyhow, bail};
 use gpu_session_core::plan::MAX_LEASE_HOURS;
 
 use crate::cli::ExtendArgs;
+use crate::cloud::Cloud;
 use crate::commands::ssh::{key_path, public_ip};
-use crate::commands::status::Cloud;
 use crate::config_file;
 use crate::context::Context;
 use crate::instances;

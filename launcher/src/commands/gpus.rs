@@ -2,11 +2,11 @@
 //! fits each type; with `--live`, prices and capacity from the Lambda API.
 
 use crate::cli::{GpusArgs, SettingsArgs};
+use crate::cloud::Cloud;
 use crate::commands::estimate::{fit_json, memory_label, Sizing};
 use crate::context::Context;
-use crate::lambda::{self, ClientOptions, InstanceTypeAvailability, LambdaClient};
+use crate::lambda::InstanceTypeAvailability;
 use crate::output::{Align, Cell, Style, Table};
-use anyhow::Context as _;
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
@@ -88,15 +88,8 @@ fn render_catalog(color: bool) -> String {
 
 /// Prices and capacity now, from `GET /instance-types`.
 fn live(ctx: &Context, sizing: Option<&Sizing>, json: bool) -> anyhow::Result<ExitCode> {
-    let config = ctx.config()?;
-    let (key, source) = lambda::resolve_api_key(config.get("lambda.api_key").as_deref())?;
-    ctx.printer.detail(&format!("Lambda API key from {source}"));
-    let client = LambdaClient::new(&lambda::resolve_base_url(), key, ClientOptions::default())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP runtime")?;
-    let types = runtime.block_on(client.list_instance_types())?;
+    let cloud = Cloud::connect(ctx)?;
+    let types = cloud.block_on(cloud.client.list_instance_types())?;
     let mut offers: Vec<&InstanceTypeAvailability> = types.values().collect();
     offers.sort_by_key(|t| {
         (

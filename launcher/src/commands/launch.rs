@@ -20,19 +20,18 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
-use gpu_session_core::plan::{Plan, PlanError};
+use gpu_session_core::plan::Plan;
 use gpu_session_core::recommend::{evaluate, Fit};
 use gpu_session_core::settings::EstimateMode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::LaunchArgs;
+use crate::cloud::Cloud;
 use crate::cloud_init::{self, UserDataInput};
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::{
-    resolve_api_key, resolve_base_url, ClientOptions, InstanceStatus, LambdaClient, LaunchRequest,
-};
+use crate::lambda::{resolve_base_url, InstanceStatus, LambdaClient, LaunchRequest};
 use crate::output::{self, Style};
 use crate::ssh::{self, Tunnel};
 
@@ -41,7 +40,6 @@ pub const SGLANG_URL_ENV: &str = "GPU_SESSION_SGLANG_URL";
 /// Testing hook: milliseconds between polls.
 pub const POLL_INTERVAL_ENV: &str = "GPU_SESSION_POLL_INTERVAL_MS";
 /// Testing hook: fast retries for a local fake API.
-pub const FAST_API_ENV: &str = "GPU_SESSION_FAST_API";
 const DEFAULT_POLL: Duration = Duration::from_secs(10);
 /// Placeholders `--dry-run` prints instead of secrets and choices made at launch.
 const DRY_RUN_LAMBDA_KEY: &str = "LAMBDA-API-KEY-INSERTED-AT-LAUNCH";
@@ -85,19 +83,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
-}
-
-/// The dotted path of the field a plan's YAML/JSON error is about, when the
-/// document parses as YAML at all (wrong enum variant, wrong type, unknown field).
-fn syntax_error_field(text: &str) -> Option<String> {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    match serde_path_to_error::deserialize::<_, Plan>(value) {
-        Err(err) => {
-            let path = err.path().to_string();
-            (path != "." && !path.is_empty()).then_some(path)
-        }
-        Ok(_) => None,
-    }
 }
 
 fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
@@ -154,16 +139,7 @@ struct Prepared {
 pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
-    let plan = Plan::parse(&text).map_err(|e| {
-        let field = match &e {
-            PlanError::Syntax { .. } => syntax_error_field(&text),
-            PlanError::Field(_) => None,
-        };
-        match field {
-            Some(field) => anyhow!("plan file {}: field {field}: {e}", args.plan.display()),
-            None => anyhow!("plan file {}: {e}", args.plan.display()),
-        }
-    })?;
+    let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
     let boot_timeout = duration_flag("boot-timeout", &args.boot_timeout)?;
     let ready_timeout = duration_flag("ready-timeout", &args.ready_timeout)?;
     let wait_for_capacity = args
@@ -250,42 +226,20 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let config = ctx.config()?;
-    let (key, source) = resolve_api_key(config.get("lambda.api_key").as_deref())
-        .map_err(|e| anyhow!("{e}; or run `gpu-session configure`"))?;
-    ctx.printer
-        .detail(&format!("Using the Lambda API key from {source}"));
-    let ssh_key_path = config.get("ssh.key_path").map(expand_home);
-    let options = if env_nonempty(FAST_API_ENV).is_some_and(|v| v == "1") {
-        ClientOptions::fast_for_tests()
-    } else {
-        ClientOptions::default()
-    };
-    let base_url = resolve_base_url();
-    let client = LambdaClient::new(&base_url, key.clone(), options)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
+    let cloud = Cloud::connect(ctx)?;
+    let ssh_key_path = crate::commands::ssh::key_path(ctx)?;
 
     let session = Session {
         ctx,
         args: &args,
         prepared: &prepared,
-        client: &client,
-        lambda_key: key.expose_secret(),
-        base_url: &base_url,
+        client: &cloud.client,
+        lambda_key: cloud.key.expose_secret(),
+        base_url: &cloud.base_url,
         ssh_key_path,
         launched: RefCell::new(None),
     };
-    runtime.block_on(session.run())
-}
-
-fn expand_home(path: String) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
-    }
+    cloud.block_on(session.run())
 }
 
 fn dry_run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<ExitCode> {
@@ -298,6 +252,7 @@ fn dry_run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<Exi
         lambda_api_url: &base_url,
         hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
         filesystem: args.filesystem.as_deref(),
+        lease_deadline: instances::now_unix() + u64::from(p.plan.lease.hours) * 3600,
     })?;
     let request = build_request(
         &p.plan,
@@ -504,15 +459,20 @@ impl Session<'_> {
         let ssh_key = self.choose_ssh_key().await?;
         let regions = self.regions_with_filesystem().await?;
 
-        let user_data = cloud_init::user_data(&UserDataInput {
-            plan,
-            hostname: &p.name,
-            sglang_api_key: &p.sglang_key,
-            lambda_api_key: self.lambda_key,
-            lambda_api_url: self.base_url,
-            hf_token: p.hf_token.as_deref(),
-            filesystem: self.args.filesystem.as_deref(),
-        })?;
+        let user_data_at = |launched_at: u64| {
+            cloud_init::user_data(&UserDataInput {
+                plan,
+                hostname: &p.name,
+                sglang_api_key: &p.sglang_key,
+                lambda_api_key: self.lambda_key,
+                lambda_api_url: self.base_url,
+                hf_token: p.hf_token.as_deref(),
+                filesystem: self.args.filesystem.as_deref(),
+                lease_deadline: launched_at + u64::from(plan.lease.hours) * 3600,
+            })
+        };
+        // Fail on a bad value before any launch.
+        user_data_at(instances::now_unix())?;
 
         // Capacity: try regions in order; optionally wait.
         let capacity_deadline = p.wait_for_capacity.map(|d| Instant::now() + d);
@@ -529,6 +489,7 @@ impl Session<'_> {
                     continue;
                 }
                 let launched_at = instances::now_unix();
+                let user_data = user_data_at(launched_at)?;
                 let request = build_request(
                     plan,
                     region,
@@ -634,8 +595,17 @@ impl Session<'_> {
             None => {
                 let ip = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
                 let port = ssh::free_local_port()?;
-                let tunnel =
-                    Tunnel::spawn(ip, port, plan.serving.port, self.ssh_key_path.as_deref())?;
+                let log = std::env::temp_dir().join(format!("{}-tunnel.log", p.name));
+                self.ctx
+                    .printer
+                    .detail(&format!("ssh tunnel log: {}", log.display()));
+                let tunnel = Tunnel::spawn(
+                    ip,
+                    port,
+                    plan.serving.port,
+                    self.ssh_key_path.as_deref(),
+                    Some(&log),
+                )?;
                 (format!("http://127.0.0.1:{port}"), Some(tunnel))
             }
         };

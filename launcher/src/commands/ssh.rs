@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{anyhow, bail};
 
 use crate::cli::InstanceArgs;
-use crate::commands::status::Cloud;
+use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instances;
 use crate::lambda::Instance;

@@ -3,46 +3,18 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::cloud::Cloud;
 use crate::commands::extend;
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::{resolve_api_key, resolve_base_url, ClientOptions, Instance, LambdaClient};
+use crate::lambda::Instance;
 use crate::output::{Align, Cell, Style, Table};
 
 /// Shown where a value is unknown.
 const UNKNOWN: &str = "—";
-
-/// A Lambda client and a runtime to drive it, for the management commands.
-pub(crate) struct Cloud {
-    pub(crate) client: LambdaClient,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Cloud {
-    /// Resolves the API key (environment, Lambda key file, config file) and the
-    /// base URL; a missing key is an error that says how to configure one.
-    pub(crate) fn connect(ctx: &Context) -> anyhow::Result<Cloud> {
-        let config_key = ctx.config()?.get("lambda.api_key");
-        let (key, source) = resolve_api_key(config_key.as_deref())
-            .map_err(|err| anyhow::anyhow!("{err}; or run `gpu-session configure`"))?;
-        ctx.printer
-            .detail(&format!("Using the Lambda API key from {source}"));
-        let client = LambdaClient::new(&resolve_base_url(), key, ClientOptions::default())?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("could not start the async runtime")?;
-        Ok(Cloud { client, runtime })
-    }
-
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-}
 
 /// One instance as `status --json` prints it.
 #[derive(Debug, Serialize)]

@@ -8,8 +8,8 @@ use anyhow::anyhow;
 use gpu_session_core::plan::SGLANG_PORT;
 
 use crate::cli::TunnelArgs;
+use crate::cloud::Cloud;
 use crate::commands::ssh::{exit_code, key_path, public_ip};
-use crate::commands::status::Cloud;
 use crate::context::Context;
 use crate::instances;
 use crate::ssh;

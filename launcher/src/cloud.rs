@@ -1,0 +1,68 @@
+//! The connection every cloud command opens: the resolved API key, the base URL, a
+//! Lambda client and the runtime that drives it. One place, so every command finds
+//! the key the same way and honours the same testing hook.
+
+use crate::context::Context;
+use crate::lambda::{resolve_api_key, resolve_base_url, ApiKey, ClientOptions, LambdaClient};
+use anyhow::Context as _;
+
+/// Testing hook: `GPU_SESSION_FAST_API=1` shrinks retry delays and the launch interval
+/// to milliseconds so tests against the local fake API run quickly.
+pub const FAST_API_ENV: &str = "GPU_SESSION_FAST_API";
+
+pub struct Cloud {
+    pub client: LambdaClient,
+    /// Needed by `launch`, which hands it to the lease agent; never printed.
+    pub key: ApiKey,
+    pub base_url: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cloud {
+    /// Resolve the key (`LAMBDA_API_KEY`, `~/.lambda_cloud/lambda_keys`, then the config
+    /// file's `lambda.api_key`); a missing key is an error that says how to configure one.
+    pub fn connect(ctx: &Context) -> anyhow::Result<Cloud> {
+        let config_key = ctx.config()?.get("lambda.api_key");
+        let (key, source) = resolve_api_key(config_key.as_deref())
+            .map_err(|err| anyhow::anyhow!("{err}; or run `gpu-session configure`"))?;
+        ctx.printer
+            .detail(&format!("Using the Lambda API key from {source}"));
+        Cloud::with_key(key)
+    }
+
+    /// Connect with a key the caller already has (e.g. one `configure` is checking).
+    pub fn with_key(key: ApiKey) -> anyhow::Result<Cloud> {
+        let base_url = resolve_base_url();
+        let client = LambdaClient::new(&base_url, key.clone(), client_options())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("could not start the async runtime")?;
+        Ok(Cloud {
+            client,
+            key,
+            base_url,
+            runtime,
+        })
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+fn client_options() -> ClientOptions {
+    if std::env::var(FAST_API_ENV).is_ok_and(|v| v.trim() == "1") {
+        ClientOptions::fast_for_tests()
+    } else {
+        ClientOptions::default()
+    }
+}

@@ -1,0 +1,326 @@
+//! The `user_data` sent with a launch: a `#cloud-config` document, serialized with
+//! serde_yaml from typed, validated plan fields.
+//!
+//! It writes an environment file with SGLang's settings, a wrapper that passes
+//! each value as its own quoted argument, a systemd unit for SGLang, the lease
+//! agent with its unit, key and settings, and an install script; `runcmd` (argv
+//! lists, no shell) starts the lease agent first, then installs and starts SGLang.
+//! Every value placed in a file is re-checked against a conservative character
+//! set, so nothing from a plan can reach a shell or systemd as syntax.
+
+use crate::lease_agent;
+use gpu_session_core::plan::Plan;
+use serde::Serialize;
+
+/// SGLang's settings, read by systemd (`EnvironmentFile`), never sourced by a shell.
+pub const SGLANG_ENV_FILE: &str = "/etc/gpu-session/sglang.env";
+/// The wrapper that starts SGLang.
+pub const SGLANG_RUN_PATH: &str = "/usr/local/bin/gpu-session-sglang";
+/// The install script run by `runcmd`.
+pub const INSTALL_PATH: &str = "/usr/local/bin/gpu-session-install";
+/// SGLang's systemd unit name.
+pub const SGLANG_UNIT: &str = "gpu-session-sglang.service";
+/// Scripts installed on the instance, for tests and `--dry-run` readers.
+pub const SGLANG_RUN_SCRIPT: &str = include_str!("assets/sglang-run.sh");
+pub const INSTALL_SCRIPT: &str = include_str!("assets/install-sglang.sh");
+/// Hugging Face cache when no file system is attached.
+pub const LOCAL_HF_HOME: &str = "/opt/gpu-session/huggingface";
+
+/// A value that may not go into user_data.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudInitError {
+    #[error("{name} holds characters that are not allowed in user_data (allowed: letters, digits and . _ - / : @ + =)")]
+    UnsafeValue { name: String },
+    #[error("file system name '{0}' is not valid: use letters, digits, '-' and '_' (at most 60 characters)")]
+    FileSystemName(String),
+    #[error("could not encode user_data: {0}")]
+    Yaml(String),
+}
+
+/// Everything user_data is built from besides the plan.
+#[derive(Debug, Clone)]
+pub struct UserDataInput<'a> {
+    pub plan: &'a Plan,
+    /// Instance hostname (the lease agent finds its own id by it).
+    pub hostname: &'a str,
+    /// Generated per launch; SGLang requires it as a bearer token.
+    pub sglang_api_key: &'a str,
+    /// The Lambda key the lease agent uses (a placeholder in `--dry-run`).
+    pub lambda_api_key: &'a str,
+    /// Base URL of the Lambda API for the agent.
+    pub lambda_api_url: &'a str,
+    /// `HF_TOKEN` from the launching environment, for gated models.
+    pub hf_token: Option<&'a str>,
+    /// Persistent file system holding the Hugging Face cache.
+    pub filesystem: Option<&'a str>,
+    /// Lease deadline, Unix seconds (launch time + lease hours).
+    pub lease_deadline: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct CloudConfig {
+    write_files: Vec<WriteFile>,
+    runcmd: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct WriteFile {
+    path: String,
+    owner: String,
+    permissions: String,
+    content: String,
+}
+
+impl WriteFile {
+    fn new(path: &str, permissions: &str, content: String) -> Self {
+        WriteFile {
+            path: path.to_owned(),
+            owner: "root:root".to_owned(),
+            permissions: permissions.to_owned(),
+            content,
+        }
+    }
+}
+
+fn is_safe_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@' | '+' | '=')
+}
+
+/// Refuses a value (e.g. `HF_TOKEN`) that could not go into user_data as is.
+pub fn check_value(name: &str, value: &str) -> Result<(), CloudInitError> {
+    if value.is_empty() || !value.chars().all(is_safe_char) {
+        return Err(CloudInitError::UnsafeValue {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `KEY=value` for a systemd environment file, refusing anything but safe characters.
+fn env_line(out: &mut String, key: &str, value: &str) -> Result<(), CloudInitError> {
+    if !value.chars().all(is_safe_char) {
+        return Err(CloudInitError::UnsafeValue {
+            name: key.to_owned(),
+        });
+    }
+    out.push_str(key);
+    out.push('=');
+    out.push_str(value);
+    out.push('\n');
+    Ok(())
+}
+
+/// Lambda file system names: letters, digits, `-`, `_`.
+pub fn validate_filesystem_name(name: &str) -> Result<(), CloudInitError> {
+    let ok = (1..=60).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(CloudInitError::FileSystemName(name.to_owned()))
+    }
+}
+
+/// Where the Hugging Face cache lives: on the file system's mount when there is one.
+pub fn hf_home(filesystem: Option<&str>) -> String {
+    match filesystem {
+        Some(fs) => format!("/lambda/nfs/{fs}/huggingface"),
+        None => LOCAL_HF_HOME.to_owned(),
+    }
+}
+
+/// The SGLang environment file.
+pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
+    let plan = input.plan;
+    let mut env =
+        String::from("# Written by gpu-session at launch; read by gpu-session-sglang.service.\n");
+    env_line(&mut env, "MODEL_PATH", &plan.model.checkpoint)?;
+    env_line(&mut env, "SERVED_NAME", &plan.model.id)?;
+    env_line(&mut env, "PORT", &plan.serving.port.to_string())?;
+    env_line(&mut env, "TP", &plan.serving.tensor_parallel.to_string())?;
+    env_line(&mut env, "CONTEXT", &plan.model.context_length.to_string())?;
+    env_line(
+        &mut env,
+        "QUANT",
+        plan.model.quant_method.sglang_flag().unwrap_or(""),
+    )?;
+    env_line(
+        &mut env,
+        "MEM_FRACTION",
+        &format!("{:.3}", plan.serving.mem_fraction_static),
+    )?;
+    env_line(&mut env, "KV_DTYPE", plan.serving.kv_cache_dtype.as_str())?;
+    env_line(
+        &mut env,
+        "MAX_RUNNING",
+        &plan.serving.max_running_requests.to_string(),
+    )?;
+    env_line(&mut env, "SGLANG_VERSION", &plan.serving.version)?;
+    env_line(&mut env, "SGLANG_API_KEY", input.sglang_api_key)?;
+    if let Some(fs) = input.filesystem {
+        validate_filesystem_name(fs)?;
+    }
+    env_line(&mut env, "HF_HOME", &hf_home(input.filesystem))?;
+    if let Some(token) = input.hf_token {
+        env_line(&mut env, "HF_TOKEN", token)?;
+    }
+    Ok(env)
+}
+
+/// The lease agent's settings file.
+pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
+    let plan = input.plan;
+    let mut env =
+        String::from("# Written by gpu-session at launch; read by gpu-session-lease.service.\n");
+    env_line(&mut env, "GPU_SESSION_LAMBDA_API_URL", input.lambda_api_url)?;
+    env_line(&mut env, "GPU_SESSION_KEY_FILE", lease_agent::KEY_FILE)?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_DEADLINE_FILE",
+        lease_agent::DEADLINE_FILE,
+    )?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_LEASE_HOURS",
+        &plan.lease.hours.to_string(),
+    )?;
+    env_line(&mut env, "GPU_SESSION_HOSTNAME", input.hostname)?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_METRICS_URL",
+        &format!("http://127.0.0.1:{}/metrics", plan.serving.port),
+    )?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_IDLE_MINUTES",
+        &plan.lease.idle_minutes.to_string(),
+    )?;
+    env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
+    Ok(env)
+}
+
+/// SGLang's systemd unit.
+pub fn sglang_unit() -> String {
+    format!(
+        "[Unit]\n\
+         Description=SGLang server started by gpu-session\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         EnvironmentFile={SGLANG_ENV_FILE}\n\
+         ExecStart={SGLANG_RUN_PATH}\n\
+         Restart=on-failure\n\
+         RestartSec=10\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n"
+    )
+}
+
+/// The whole `#cloud-config` document.
+pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
+    let key_check = |name: &str, v: &str| {
+        if v.chars().all(is_safe_char) && !v.is_empty() {
+            Ok(())
+        } else {
+            Err(CloudInitError::UnsafeValue {
+                name: name.to_owned(),
+            })
+        }
+    };
+    key_check("the Lambda API key", input.lambda_api_key)?;
+    key_check("the instance hostname", input.hostname)?;
+    let config = CloudConfig {
+        write_files: vec![
+            WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
+            WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
+            WriteFile::new(
+                lease_agent::KEY_FILE,
+                "0600",
+                format!("{}\n", input.lambda_api_key),
+            ),
+            WriteFile::new(
+                lease_agent::DEADLINE_FILE,
+                "0644",
+                format!("{}\n", input.lease_deadline),
+            ),
+            WriteFile::new(
+                lease_agent::AGENT_PATH,
+                "0755",
+                lease_agent::SCRIPT.to_owned(),
+            ),
+            WriteFile::new(
+                &format!("/etc/systemd/system/{}", lease_agent::UNIT_NAME),
+                "0644",
+                lease_agent::unit(),
+            ),
+            WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
+            WriteFile::new(
+                &format!("/etc/systemd/system/{SGLANG_UNIT}"),
+                "0644",
+                sglang_unit(),
+            ),
+            WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
+        ],
+        runcmd: [
+            vec!["chmod", "0700", "/etc/gpu-session"],
+            vec!["systemctl", "daemon-reload"],
+            // The lease first: if anything after this fails, the instance still ends.
+            vec!["systemctl", "enable", "--now", lease_agent::UNIT_NAME],
+            vec![INSTALL_PATH],
+        ]
+        .into_iter()
+        .map(|cmd| cmd.into_iter().map(str::to_owned).collect())
+        .collect(),
+    };
+    let body = serde_yaml::to_string(&config).map_err(|e| CloudInitError::Yaml(e.to_string()))?;
+    Ok(format!("#cloud-config\n{body}"))
+}
+
+/// 32 random hex characters: the per-launch SGLang API key.
+pub fn generate_sglang_api_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The scripts installed by user_data (path, text), for checking with shellcheck.
+pub fn scripts() -> [(&'static str, &'static str); 3] {
+    [
+        (lease_agent::AGENT_PATH, lease_agent::SCRIPT),
+        (SGLANG_RUN_PATH, SGLANG_RUN_SCRIPT),
+        (INSTALL_PATH, INSTALL_SCRIPT),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_32_hex() {
+        let k = generate_sglang_api_key();
+        assert_eq!(k.len(), 32);
+        assert!(k.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(k, generate_sglang_api_key());
+    }
+
+    #[test]
+    fn unsafe_values_are_refused() {
+        let mut s = String::new();
+        assert!(env_line(&mut s, "X", "a$(rm -rf /)").is_err());
+        assert!(env_line(&mut s, "X", "a\nB=1").is_err());
+        assert!(env_line(&mut s, "X", "hf_abc-123").is_ok());
+        assert!(validate_filesystem_name("models").is_ok());
+        assert!(validate_filesystem_name("../x").is_err());
+    }
+}

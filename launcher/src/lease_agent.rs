@@ -1,0 +1,60 @@
+//! The on-instance lease agent: a bash script (curl + python3 for JSON) that
+//! terminates the instance through the Lambda API at the lease deadline or after
+//! the idle limit, and the systemd unit that keeps it running.
+//!
+//! The script reads all its settings from `GPU_SESSION_*` environment variables
+//! (see the header of `assets/lease-agent.sh`), so tests run it locally against
+//! the fake Lambda API and fake SGLang.
+
+/// The agent script, installed as [`AGENT_PATH`].
+pub const SCRIPT: &str = include_str!("assets/lease-agent.sh");
+/// Where cloud-init installs the agent.
+pub const AGENT_PATH: &str = "/usr/local/bin/gpu-session-lease-agent";
+/// Root-only file holding the Lambda API key the agent uses.
+pub const KEY_FILE: &str = "/etc/gpu-session/lambda-api-key";
+/// The lease deadline, Unix seconds; `gpu-session extend` rewrites it.
+pub const DEADLINE_FILE: &str = "/etc/gpu-session/lease-deadline";
+/// The agent's settings (a systemd `EnvironmentFile`).
+pub const ENV_FILE: &str = "/etc/gpu-session/lease.env";
+/// The agent's systemd unit name.
+pub const UNIT_NAME: &str = "gpu-session-lease.service";
+
+/// The systemd unit running the agent; restarted if it ever exits with an error.
+pub fn unit() -> String {
+    format!(
+        "[Unit]\n\
+         Description=gpu-session lease agent (terminates this instance at lease end or when idle)\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         EnvironmentFile={ENV_FILE}\n\
+         ExecStart={AGENT_PATH}\n\
+         Restart=on-failure\n\
+         RestartSec=30\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_is_configurable_by_env() {
+        assert!(SCRIPT.starts_with("#!/bin/bash"));
+        for var in [
+            "GPU_SESSION_LAMBDA_API_URL",
+            "GPU_SESSION_KEY_FILE",
+            "GPU_SESSION_DEADLINE_FILE",
+            "GPU_SESSION_METRICS_URL",
+            "GPU_SESSION_POLL_SECONDS",
+        ] {
+            assert!(SCRIPT.contains(var), "{var}");
+        }
+        assert!(unit().contains(AGENT_PATH));
+    }
+}
