@@ -5,7 +5,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gpu_session::lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
@@ -13,6 +12,7 @@ use gpu_session_core::gpu;
 use gpu_session_core::plan::{Plan, PlanRequest};
 use gpu_session_core::registry::builtin;
 use gpu_session_core::settings::Settings;
+use gpu_session_tests::cli_binary::gpu_session_bin;
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Fate, Fault};
 use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig, Readiness};
 use serde_json::Value;
@@ -20,41 +20,6 @@ use tempfile::TempDir;
 
 const LAUNCH: &str = "/instance-operations/launch";
 const MODEL: &str = "llama-3.1-8b";
-
-/// The `gpu-session` binary, built once per test run next to this test binary.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("GPU_SESSION_BIN").filter(|b| !b.is_empty()) {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary in target/<profile>/deps");
-        let bin = profile_dir.join(format!("gpu-session{}", std::env::consts::EXE_SUFFIX));
-        let target_dir = profile_dir.parent().expect("target dir");
-        let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "gpu-session",
-                "--bin",
-                "gpu-session",
-            ])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build for gpu-session");
-        assert!(status.success(), "building gpu-session failed");
-        bin
-    })
-}
 
 fn plan_with_regions(regions: &[&str]) -> Plan {
     let model = builtin(MODEL).expect("built-in model");
@@ -103,7 +68,7 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(gpu_session_bin());
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

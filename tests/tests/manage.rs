@@ -2,55 +2,15 @@
 //! `configure`) run as the real `gpu-session` binary against the fake Lambda
 //! API, with a fake `ssh` that records its arguments.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use gpu_session::instances;
 use gpu_session::lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
+use gpu_session_tests::cli_binary::gpu_session_bin;
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, DEFAULT_API_KEY};
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// The `gpu-session` binary, built once per test run next to this test binary
-/// (`target/<profile>/gpu-session`). Cargo builds only the libraries of
-/// dependencies, so the binary is built here if needed; `GPU_SESSION_BIN`
-/// overrides the whole lookup.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("GPU_SESSION_BIN").filter(|b| !b.is_empty()) {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/manage-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary in target/<profile>/deps");
-        let bin = profile_dir.join(format!("gpu-session{}", std::env::consts::EXE_SUFFIX));
-        let target_dir = profile_dir.parent().expect("target dir");
-        let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "gpu-session",
-                "--bin",
-                "gpu-session",
-            ])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build for gpu-session");
-        assert!(status.success(), "building gpu-session failed");
-        assert!(bin.is_file(), "no binary at {}", bin.display());
-        bin
-    })
-}
 
 /// A fake Lambda, a private HOME/config folder and a fake ssh.
 struct Env {
@@ -113,7 +73,7 @@ impl Env {
     }
 
     fn cmd_without_key(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(gpu_session_bin());
         cmd.args(args)
             .env_remove("LAMBDA_API_KEY")
             .env("LAMBDA_API_URL", self.fake.base_url())

@@ -14,8 +14,7 @@ use anyhow::{anyhow, bail};
 use gpu_session_core::plan::MAX_LEASE_HOURS;
 
 use crate::cli::ExtendArgs;
-use crate::cloud::Cloud;
-use crate::commands::ssh::{key_path, public_ip};
+use crate::commands::ssh::{ssh_target, SshTarget};
 use crate::config_file;
 use crate::context::Context;
 use crate::instances;
@@ -33,13 +32,8 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
             args.hours
         )));
     }
-    let cloud = Cloud::connect(ctx)?;
-    let instance = cloud.block_on(instances::find_ours(
-        &cloud.client,
-        args.instance.as_deref(),
-    ))?;
-    let ip = public_ip(&instance)?;
-    let key = key_path(ctx)?;
+    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
+    let ip = ip.as_str();
 
     let mut argv = vec!["-o".into(), "BatchMode=yes".into()];
     argv.extend(ssh::interactive_args(ip, key.as_deref()));

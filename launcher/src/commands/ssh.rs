@@ -16,19 +16,29 @@ use crate::ssh;
 const DEFAULT_KEY: &str = "~/.ssh/id_rsa";
 
 pub fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<ExitCode> {
-    let cloud = Cloud::connect(ctx)?;
-    let instance = cloud.block_on(instances::find_ours(
-        &cloud.client,
-        args.instance.as_deref(),
-    ))?;
-    let ip = public_ip(&instance)?;
-    let key = key_path(ctx)?;
+    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
     ctx.printer.note(&format!(
         "Connecting to {} at {ip}...",
         instances::describe(&instance)
     ));
-    let command = ssh::interactive_command(ip, key.as_deref());
+    let command = ssh::interactive_command(&ip, key.as_deref());
     exec(command)
+}
+
+/// An instance this tool launched, with what ssh needs to reach it.
+pub(crate) struct SshTarget {
+    pub(crate) instance: Instance,
+    pub(crate) ip: String,
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// Find the instance the user named (or the only one) and how to reach it over SSH.
+pub(crate) fn ssh_target(ctx: &Context, instance: Option<&str>) -> anyhow::Result<SshTarget> {
+    let cloud = Cloud::connect(ctx)?;
+    let instance = cloud.block_on(instances::find_ours(&cloud.client, instance))?;
+    let ip = public_ip(&instance)?.to_owned();
+    let key = key_path(ctx)?;
+    Ok(SshTarget { instance, ip, key })
 }
 
 /// The instance's public IP, or an error saying it has none yet.

@@ -8,8 +8,7 @@ use anyhow::anyhow;
 use gpu_session_core::plan::SGLANG_PORT;
 
 use crate::cli::TunnelArgs;
-use crate::cloud::Cloud;
-use crate::commands::ssh::{exit_code, key_path, public_ip};
+use crate::commands::ssh::{exit_code, ssh_target, SshTarget};
 use crate::context::Context;
 use crate::instances;
 use crate::ssh;
@@ -20,13 +19,8 @@ pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
             "--local-port must be from 1 to 65535, got 0",
         ));
     }
-    let cloud = Cloud::connect(ctx)?;
-    let instance = cloud.block_on(instances::find_ours(
-        &cloud.client,
-        args.instance.as_deref(),
-    ))?;
-    let ip = public_ip(&instance)?;
-    let key = key_path(ctx)?;
+    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
+    let ip = ip.as_str();
     let port = args.local_port;
     ctx.printer.out(&format!(
         "Forwarding http://127.0.0.1:{port} to SGLang on {} ({ip}:{SGLANG_PORT}).\n\
