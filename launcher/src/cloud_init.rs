@@ -205,23 +205,33 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     Ok(env)
 }
 
-/// SGLang's systemd unit.
-pub fn sglang_unit() -> String {
+/// A long-running systemd service that reads `env_file` and restarts on failure.
+pub fn systemd_service(description: &str, env_file: &str, exec: &str, restart_sec: u32) -> String {
     format!(
         "[Unit]\n\
-         Description=SGLang server started by gpu-session\n\
+         Description={description}\n\
          After=network-online.target\n\
          Wants=network-online.target\n\
          \n\
          [Service]\n\
          Type=simple\n\
-         EnvironmentFile={SGLANG_ENV_FILE}\n\
-         ExecStart={SGLANG_RUN_PATH}\n\
+         EnvironmentFile={env_file}\n\
+         ExecStart={exec}\n\
          Restart=on-failure\n\
-         RestartSec=10\n\
+         RestartSec={restart_sec}\n\
          \n\
          [Install]\n\
          WantedBy=multi-user.target\n"
+    )
+}
+
+/// SGLang's systemd unit.
+pub fn sglang_unit() -> String {
+    systemd_service(
+        "SGLang server started by gpu-session",
+        SGLANG_ENV_FILE,
+        SGLANG_RUN_PATH,
+        10,
     )
 }
 

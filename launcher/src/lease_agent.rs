@@ -21,21 +21,11 @@ pub const UNIT_NAME: &str = "gpu-session-lease.service";
 
 /// The systemd unit running the agent; restarted if it ever exits with an error.
 pub fn unit() -> String {
-    format!(
-        "[Unit]\n\
-         Description=gpu-session lease agent (terminates this instance at lease end or when idle)\n\
-         After=network-online.target\n\
-         Wants=network-online.target\n\
-         \n\
-         [Service]\n\
-         Type=simple\n\
-         EnvironmentFile={ENV_FILE}\n\
-         ExecStart={AGENT_PATH}\n\
-         Restart=on-failure\n\
-         RestartSec=30\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n"
+    crate::cloud_init::systemd_service(
+        "gpu-session lease agent (terminates this instance at lease end or when idle)",
+        ENV_FILE,
+        AGENT_PATH,
+        30,
     )
 }
 
