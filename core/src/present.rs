@@ -165,8 +165,9 @@ pub struct ModelFilter<'a> {
     pub use_case: Option<&'a str>,
     /// Tokens of context the model must support.
     pub min_context: Option<u32>,
-    /// Words that must all occur (case-insensitively) in the id, name, tagline,
-    /// best-for line, good-for items or repository.
+    /// Words that must all occur in the id, name, tagline, best-for line, good-for items
+    /// or repository; ASCII letters match regardless of case (ASCII-only folding keeps
+    /// Unicode case tables out of the web bundle).
     pub search: &'a str,
 }
 
@@ -194,10 +195,10 @@ impl ModelFilter<'_> {
         .chain(model.good_for.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join("\n")
-        .to_lowercase();
+        .to_ascii_lowercase();
         self.search
             .split_whitespace()
-            .all(|word| haystack.contains(&word.to_lowercase()))
+            .all(|word| haystack.contains(&word.to_ascii_lowercase()))
     }
 }
 

@@ -1,0 +1,231 @@
+//! What each control does to the calculator state, and the plan the page exports.
+//! The state is `core::share::ShareState`, so the URL always round-trips it.
+
+use gpu_session_core::gpu::{self, GpuType, CATALOG};
+use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanRequest};
+use gpu_session_core::registry::builtin;
+use gpu_session_core::settings::{Settings, GPU_COUNTS};
+use gpu_session_core::share::{CustomSpec, ModelChoice, ShareState};
+use gpu_session_core::Architecture;
+
+/// Longest context the sliders offer a custom model described by its size alone.
+pub const CUSTOM_CONTEXT_LIMIT: u32 = 131_072;
+/// Context a newly described custom model starts at.
+pub const CUSTOM_DEFAULT_CONTEXT: u32 = 8192;
+
+/// Show a built-in model at its own defaults (the estimate mode stays).
+pub fn select_builtin(state: &ShareState, id: &str) -> ShareState {
+    let Some(model) = builtin(id) else {
+        return state.clone();
+    };
+    ShareState {
+        model: ModelChoice::Builtin(model.id.clone()),
+        settings: Settings::defaults_for(model),
+        gpu: None,
+        mode: state.mode,
+    }
+}
+
+/// The custom model a fresh "Custom" card starts with.
+pub fn default_custom_spec() -> CustomSpec {
+    CustomSpec {
+        name: "Custom model".into(),
+        params_billions: 8.0,
+        hf_path: None,
+        architecture: None,
+    }
+}
+
+/// Show a custom model; when switching from a built-in, start at FP16 and 8K context.
+pub fn set_custom(state: &ShareState, spec: CustomSpec) -> ShareState {
+    let mut next = state.clone();
+    if !matches!(state.model, ModelChoice::Custom(_)) {
+        next.settings = Settings {
+            quantization: gpu_session_core::Quantization::Fp16,
+            context: CUSTOM_DEFAULT_CONTEXT,
+            ..Settings::defaults_for(&state.resolve_model())
+        };
+        next.settings.seqs = 1;
+        next.settings.gpus = 1;
+        next.gpu = None;
+    }
+    next.settings.context = next.settings.context.min(context_limit_for(&spec));
+    next.model = ModelChoice::Custom(spec);
+    next
+}
+
+/// A custom model described by a pasted `config.json`: the architecture is exact and
+/// the size follows from it.
+pub fn custom_from_config(current: Option<&CustomSpec>, arch: Architecture) -> CustomSpec {
+    let base = current.cloned().unwrap_or_else(default_custom_spec);
+    CustomSpec {
+        params_billions: arch.param_count() as f64 / 1e9,
+        architecture: Some(arch),
+        ..base
+    }
+}
+
+/// Longest context the controls offer for a custom model.
+pub fn context_limit_for(spec: &CustomSpec) -> u32 {
+    spec.architecture
+        .map_or(CUSTOM_CONTEXT_LIMIT, |a| a.max_context)
+}
+
+/// Longest context the controls offer for the state's model.
+pub fn context_limit(state: &ShareState) -> u32 {
+    match &state.model {
+        ModelChoice::Custom(spec) => context_limit_for(spec),
+        ModelChoice::Builtin(_) => state.resolve_model().max_context(),
+    }
+}
+
+/// Pick (or clear) an instance type; its GPU count becomes the tensor-parallel size.
+pub fn select_gpu(state: &ShareState, instance_type: Option<&str>) -> ShareState {
+    let mut next = state.clone();
+    match instance_type.and_then(gpu::find) {
+        Some(g) => {
+            next.gpu = Some(g.instance_type.to_string());
+            next.settings.gpus = g.gpu_count;
+        }
+        None => next.gpu = None,
+    }
+    next
+}
+
+/// Change the GPU count. A selected instance type follows to the same GPU with that
+/// many GPUs when Lambda offers one, and is cleared otherwise.
+pub fn set_gpu_count(state: &ShareState, count: u32) -> ShareState {
+    if !GPU_COUNTS.contains(&count) {
+        return state.clone();
+    }
+    let mut next = state.clone();
+    next.settings.gpus = count;
+    if let Some(current) = state.gpu.as_deref().and_then(gpu::find) {
+        if current.gpu_count != count {
+            next.gpu = CATALOG
+                .iter()
+                .find(|g| {
+                    g.gpu == current.gpu
+                        && g.nominal_memory_gb == current.nominal_memory_gb
+                        && g.gpu_count == count
+                })
+                .map(|g| g.instance_type.to_string());
+        }
+    }
+    next
+}
+
+/// The instance type a plan is exported for: the selected one, else core's default
+/// (the cheapest type the serving estimate fits), as `gpu-session plan` picks it.
+pub fn plan_gpu(state: &ShareState) -> Option<&'static GpuType> {
+    match state.gpu.as_deref().and_then(gpu::find) {
+        Some(g) => Some(g),
+        None => default_gpu(&state.resolve_model(), &state.settings),
+    }
+}
+
+/// `plan.yaml` for the state, byte for byte what `gpu-session plan` writes for the same
+/// choices (`PlanRequest::resolve` with nothing but the GPU chosen, then
+/// `Plan::build(..).to_yaml()`), or the reason it cannot be built.
+pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
+    let model = state.resolve_model();
+    let choices = PlanChoices {
+        gpu: state.gpu.as_deref().and_then(gpu::find),
+        ..PlanChoices::default()
+    };
+    let request =
+        PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
+    Plan::build(&request)
+        .map(|plan| plan.to_yaml())
+        .map_err(|e| e.to_string())
+}
+
+/// The command that launches an exported plan.
+pub const LAUNCH_COMMAND: &str = "gpu-session launch plan.yaml";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpu_session_core::recommend::recommend;
+    use gpu_session_core::settings::EstimateMode;
+    use gpu_session_core::share::{decode, encode};
+    use gpu_session_core::Quantization;
+
+    #[test]
+    fn choosing_a_model_resets_its_settings_and_keeps_the_mode() {
+        let mut s = ShareState {
+            mode: EstimateMode::Reference,
+            ..ShareState::default()
+        };
+        s.settings.seqs = 9;
+        let next = select_builtin(&s, "mistral-7b");
+        assert_eq!(next.model, ModelChoice::Builtin("mistral-7b".into()));
+        assert_eq!(
+            next.settings,
+            Settings::defaults_for(builtin("mistral-7b").unwrap())
+        );
+        assert_eq!(next.mode, EstimateMode::Reference);
+        assert_eq!(select_builtin(&s, "nope"), s);
+    }
+
+    #[test]
+    fn gpu_selection_and_count_stay_consistent() {
+        let s = select_gpu(&ShareState::default(), Some("gpu_2x_a100"));
+        assert_eq!(s.settings.gpus, 2);
+        let four = set_gpu_count(&s, 4);
+        assert_eq!(four.gpu.as_deref(), Some("gpu_4x_a100"));
+        let none = set_gpu_count(&select_gpu(&s, Some("gpu_1x_a10")), 8);
+        assert_eq!((none.gpu, none.settings.gpus), (None, 8));
+        assert_eq!(set_gpu_count(&s, 3), s);
+        assert_eq!(select_gpu(&s, None).gpu, None);
+        // Every transition still round-trips through a link.
+        assert_eq!(decode(&encode(&four)).state, four);
+    }
+
+    #[test]
+    fn custom_models_from_a_config() {
+        let arch = builtin("qwen2.5-coder-32b").unwrap().architecture.unwrap();
+        let spec = custom_from_config(None, arch);
+        assert!((spec.params_billions - 32.763876352).abs() < 1e-9);
+        let s = set_custom(&ShareState::default(), spec.clone());
+        assert_eq!(s.settings.quantization, Quantization::Fp16);
+        assert_eq!(s.settings.context, CUSTOM_DEFAULT_CONTEXT);
+        assert_eq!(context_limit(&s), 32_768);
+        let d = decode(&encode(&s));
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(d.state, s);
+        // Without a repository there is no checkpoint to put in a plan.
+        assert!(plan_yaml(&s).unwrap_err().contains("checkpoint"));
+        let with_repo = CustomSpec {
+            hf_path: Some("Qwen/Qwen2.5-Coder-32B-Instruct".into()),
+            ..spec
+        };
+        let yaml = plan_yaml(&set_custom(&s, with_repo)).unwrap();
+        assert!(
+            yaml.contains("checkpoint: Qwen/Qwen2.5-Coder-32B-Instruct"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn plan_uses_the_selected_gpu_else_the_cheapest_fit() {
+        let s = ShareState::default();
+        let model = s.resolve_model();
+        let cheapest = recommend(&model, &s.settings, EstimateMode::Serving, None)
+            .cheapest()
+            .unwrap()
+            .gpu;
+        let expected = Plan::build(&PlanRequest::new(&model, s.settings, cheapest))
+            .unwrap()
+            .to_yaml();
+        assert_eq!(plan_yaml(&s).unwrap(), expected);
+        let chosen = select_gpu(&s, Some("gpu_1x_h100_sxm5"));
+        assert!(plan_yaml(&chosen)
+            .unwrap()
+            .contains("instance_type: gpu_1x_h100_sxm5"));
+        // No INT8 checkpoint is known for Mistral: the plan explains why.
+        let mut mistral = select_builtin(&s, "mistral-7b");
+        mistral.settings.quantization = Quantization::Int8;
+        assert!(plan_yaml(&mistral).unwrap_err().contains("int8"));
+    }
+}

@@ -1,0 +1,503 @@
+//! The calculator: serving controls, the per-GPU total and its stacked breakdown.
+
+use super::Calc;
+use crate::{actions, scale};
+use gpu_session_core::gpu::{self, CATALOG};
+use gpu_session_core::present::{self, MemoryBreakdown, Unit};
+use gpu_session_core::settings::{EstimateMode, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
+use gpu_session_core::share::ModelChoice;
+use gpu_session_core::{KvDtype, Quantization};
+use leptos::prelude::*;
+
+#[component]
+pub fn CalculatorSection(calc: Calc) -> impl IntoView {
+    view! {
+        <section class="panel calc" id="calculator" aria-labelledby="calc-title">
+            <div class="section-head">
+                <h2 id="calc-title">"2. Set how you will serve it"</h2>
+                <p class="muted">
+                    {move || calc.model.with(|m| format!("{} · every change updates the estimate and the link", m.name))}
+                </p>
+            </div>
+            <div class="calc-grid">
+                <Controls calc=calc/>
+                <Results calc=calc/>
+            </div>
+        </section>
+    }
+}
+
+fn kv_label(k: KvDtype) -> &'static str {
+    match k {
+        KvDtype::Auto => "auto (model dtype)",
+        KvDtype::Fp8E5m2 => "FP8 E5M2",
+        KvDtype::Fp8E4m3 => "FP8 E4M3",
+    }
+}
+
+#[component]
+fn Controls(calc: Calc) -> impl IntoView {
+    let state = calc.state;
+    let settings = Memo::new(move |_| state.with(|s| s.settings));
+    let ctx_stops =
+        Memo::new(move |_| scale::stops(MIN_CONTEXT, state.with(actions::context_limit)));
+    let seq_stops = StoredValue::new(scale::stops(1, MAX_SEQS));
+    let seq_last = seq_stops.with_value(|s| s.len() - 1);
+    let set_context = move |ctx: u32| {
+        calc.apply(|s| {
+            let mut next = s.clone();
+            next.settings.context = ctx.clamp(MIN_CONTEXT, actions::context_limit(s));
+            next
+        })
+    };
+    let set_seqs = move |seqs: u32| {
+        calc.apply(|s| {
+            let mut next = s.clone();
+            next.settings.seqs = seqs.clamp(1, MAX_SEQS);
+            next
+        })
+    };
+    // A custom model without a repository has no checkpoint at any quantization yet.
+    let needs_repo =
+        move || state.with(|s| matches!(&s.model, ModelChoice::Custom(c) if c.hf_path.is_none()));
+    let checkpoint_note = move || {
+        let q = settings.with(|s| s.quantization);
+        if needs_repo() {
+            return view! {
+                <small class="muted" data-testid="checkpoint">
+                    "Add the model's Hugging Face repository above to export a plan."
+                </small>
+            }
+            .into_any();
+        }
+        calc.model.with(|m| match m.checkpoint_for(q) {
+            Ok(c) => view! {
+                <small class="muted" data-testid="checkpoint">
+                    "Loads " <code>{c.hf_path}</code>
+                    {c.method.sglang_flag().map(|f| format!(" with --quantization {f}"))}
+                </small>
+            }
+            .into_any(),
+            Err(e) => {
+                view! { <small class="warn" data-testid="checkpoint">{e.hint}</small> }.into_any()
+            }
+        })
+    };
+
+    view! {
+        <form class="controls" on:submit=|ev| ev.prevent_default() aria-label="Serving settings">
+            <div class="field">
+                <label for="quant-select">"Weight quantization"</label>
+                <select
+                    id="quant-select"
+                    data-testid="quant-select"
+                    on:change=move |ev| {
+                        if let Ok(q) = event_target_value(&ev).parse::<Quantization>() {
+                            calc.apply(|s| {
+                                let mut next = s.clone();
+                                next.settings.quantization = q;
+                                next
+                            });
+                        }
+                    }
+                >
+                    {Quantization::ALL
+                        .into_iter()
+                        .map(|q| {
+                            view! {
+                                <option
+                                    value=q.as_str()
+                                    prop:selected=move || settings.with(|s| s.quantization == q)
+                                >
+                                    {move || {
+                                        let servable = needs_repo()
+                                            || calc.model.with(|m| m.checkpoint_for(q).is_ok());
+                                        if servable { q.label().to_string() } else { format!("{} (no checkpoint)", q.label()) }
+                                    }}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                {checkpoint_note}
+            </div>
+
+            <div class="field">
+                <label for="ctx-slider">
+                    "Context length "
+                    <output class="value" data-testid="ctx-value">
+                        {move || format!("{} tokens", present::context(settings.with(|s| s.context)))}
+                    </output>
+                </label>
+                <div class="slider-row">
+                    <input
+                        id="ctx-slider"
+                        type="range"
+                        min="0"
+                        step="1"
+                        data-testid="ctx-slider"
+                        aria-valuetext=move || format!("{} tokens", settings.with(|s| s.context))
+                        prop:max=move || ctx_stops.with(|s| s.len() - 1).to_string()
+                        prop:value=move || {
+                            let ctx = settings.with(|s| s.context);
+                            ctx_stops.with(|s| scale::position(s, ctx)).to_string()
+                        }
+                        on:input=move |ev| {
+                            if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
+                                set_context(ctx_stops.with_untracked(|s| scale::value_at(s, pos)));
+                            }
+                        }
+                    />
+                    <input
+                        type="number"
+                        class="num"
+                        min=MIN_CONTEXT
+                        aria-label="Context length in tokens"
+                        data-testid="ctx-input"
+                        prop:max=move || state.with(actions::context_limit).to_string()
+                        prop:value=move || settings.with(|s| s.context).to_string()
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
+                                set_context(v);
+                            }
+                        }
+                    />
+                </div>
+                <small class="muted scale">
+                    <span>"512"</span>
+                    <span>{move || present::context(state.with(actions::context_limit))}</span>
+                </small>
+            </div>
+
+            <div class="field">
+                <label for="seq-slider">
+                    "Concurrent sequences "
+                    <output class="value" data-testid="seq-value">{move || settings.with(|s| s.seqs)}</output>
+                </label>
+                <div class="slider-row">
+                    <input
+                        id="seq-slider"
+                        type="range"
+                        min="0"
+                        max=seq_last
+                        step="1"
+                        data-testid="seq-slider"
+                        prop:value=move || {
+                            let n = settings.with(|s| s.seqs);
+                            seq_stops.with_value(|s| scale::position(s, n)).to_string()
+                        }
+                        on:input=move |ev| {
+                            if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
+                                set_seqs(seq_stops.with_value(|s| scale::value_at(s, pos)));
+                            }
+                        }
+                    />
+                    <input
+                        type="number"
+                        class="num"
+                        min="1"
+                        max=MAX_SEQS
+                        aria-label="Concurrent sequences"
+                        data-testid="seq-input"
+                        prop:value=move || settings.with(|s| s.seqs).to_string()
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
+                                set_seqs(v);
+                            }
+                        }
+                    />
+                </div>
+            </div>
+
+            <label class="field">
+                <span>"KV-cache dtype"</span>
+                <select
+                    data-testid="kv-select"
+                    on:change=move |ev| {
+                        if let Ok(k) = event_target_value(&ev).parse::<KvDtype>() {
+                            calc.apply(|s| {
+                                let mut next = s.clone();
+                                next.settings.kv_dtype = k;
+                                next
+                            });
+                        }
+                    }
+                >
+                    {KvDtype::ALL
+                        .into_iter()
+                        .map(|k| {
+                            view! {
+                                <option value=k.as_str() prop:selected=move || settings.with(|s| s.kv_dtype == k)>
+                                    {kv_label(k)}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+
+            <label class="field">
+                <span>"GPU type"</span>
+                <select
+                    data-testid="gpu-select"
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        calc.apply(|s| actions::select_gpu(s, (!v.is_empty()).then_some(v.as_str())));
+                    }
+                >
+                    <option value="" prop:selected=move || state.with(|s| s.gpu.is_none())>
+                        "Cheapest that fits (automatic)"
+                    </option>
+                    {CATALOG
+                        .iter()
+                        .map(|g| {
+                            let name = g.instance_type;
+                            view! {
+                                <option
+                                    value=name
+                                    prop:selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
+                                >
+                                    {format!("{} · {}", g.description, present::usd(g.price_per_hour_usd()))}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+
+            <fieldset class="field segmented" data-testid="gpu-count">
+                <legend>"GPUs (tensor parallel)"</legend>
+                <div class="seg">
+                    {GPU_COUNTS
+                        .into_iter()
+                        .map(|n| {
+                            view! {
+                                <label>
+                                    <input
+                                        type="radio"
+                                        name="gpu-count"
+                                        value=n
+                                        data-testid=format!("gpu-count-{n}")
+                                        prop:checked=move || settings.with(|s| s.gpus == n)
+                                        on:change=move |_| calc.apply(|s| actions::set_gpu_count(s, n))
+                                    />
+                                    <span>{n}</span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </fieldset>
+
+            <fieldset class="field segmented" data-testid="estimate-mode">
+                <legend>"Estimate"</legend>
+                <div class="seg">
+                    {[(EstimateMode::Serving, "Serving (SGLang)"), (EstimateMode::Reference, "Reference formula")]
+                        .into_iter()
+                        .map(|(mode, label)| {
+                            view! {
+                                <label>
+                                    <input
+                                        type="radio"
+                                        name="estimate-mode"
+                                        value=mode.as_str()
+                                        data-testid=format!("mode-{}", mode.as_str())
+                                        prop:checked=move || state.with(|s| s.mode == mode)
+                                        on:change=move |_| {
+                                            calc.apply(|s| {
+                                                let mut next = s.clone();
+                                                next.mode = mode;
+                                                next
+                                            })
+                                        }
+                                    />
+                                    <span>{label}</span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </fieldset>
+        </form>
+    }
+}
+
+/// Bar geometry: the SVG's user-space width.
+const BAR_WIDTH: f64 = 1000.0;
+
+#[component]
+fn Results(calc: Calc) -> impl IntoView {
+    let breakdown = Memo::new(move |_| calc.rec.with(MemoryBreakdown::of));
+    // The GPU the headline is sized for: the selected type, else the cheapest fit.
+    let headline_gpu = Memo::new(move |_| {
+        let selected = calc.state.with(|s| s.gpu.as_deref().and_then(gpu::find));
+        selected.or_else(|| calc.rec.with(|r| r.cheapest().map(|row| row.gpu)))
+    });
+    // Capacity of that GPU in the breakdown's unit.
+    let capacity = move || {
+        headline_gpu
+            .get()
+            .map(|g| match breakdown.with(|b| b.unit) {
+                Unit::GiB => g.memory_mib as f64 / 1024.0,
+                Unit::GB => f64::from(g.nominal_memory_gb),
+            })
+    };
+    let scale = move || {
+        let total = breakdown.with(MemoryBreakdown::total);
+        total.max(capacity().unwrap_or(0.0)).max(f64::MIN_POSITIVE)
+    };
+    let segment = move |k: usize| {
+        let x = move || {
+            let parts = breakdown.with(MemoryBreakdown::parts);
+            let before: f64 = parts[..k].iter().map(|(_, v)| v).sum();
+            format!("{:.2}", before / scale() * BAR_WIDTH)
+        };
+        let width = move || {
+            let v = breakdown.with(|b| b.parts()[k].1);
+            format!("{:.2}", v / scale() * BAR_WIDTH)
+        };
+        view! { <rect class=format!("seg seg-{k}") x=x y="6" width=width height="36"></rect> }
+    };
+    let marker_x = move || {
+        capacity().map_or("-10".to_string(), |c| {
+            format!("{:.2}", c / scale() * BAR_WIDTH)
+        })
+    };
+    let subtitle = move || {
+        let gpus = calc.state.with(|s| s.settings.gpus);
+        let on = headline_gpu
+            .get()
+            .map_or(String::new(), |g| format!(" · sized for {}", g.description));
+        calc.state.with(|s| match s.mode {
+            EstimateMode::Serving => {
+                format!("per GPU, SGLang serving estimate, tensor parallel {gpus}{on}")
+            }
+            EstimateMode::Reference => {
+                format!("per GPU, reference formula spread over {gpus} GPU(s){on}")
+            }
+        })
+    };
+    let verdict = move || {
+        calc.rec.with(|r| {
+            let selected = calc.state.with(|s| s.gpu.clone());
+            let row = selected.as_deref().and_then(|g| r.row(g)).or_else(|| r.cheapest());
+            match row {
+                None => view! {
+                    <p class="verdict no" data-testid="verdict">
+                        "No Lambda instance type fits these settings. Lower the context or sequences, quantize, or use more GPUs."
+                    </p>
+                }
+                .into_any(),
+                Some(row) => {
+                    let is_cheapest = r.cheapest().is_some_and(|c| c.gpu.instance_type == row.gpu.instance_type);
+                    let lead = if is_cheapest && selected.is_none() { "Cheapest fit" } else if is_cheapest { "Selected · cheapest fit" } else { "Selected" };
+                    view! {
+                        <div class=format!("verdict {}", row.fit.as_str()) data-testid="verdict">
+                            <p class="verdict-lead">
+                                <span class="muted">{lead}</span>
+                                <strong data-testid="verdict-gpu">{row.gpu.description}</strong>
+                                <span class=format!("badge fit-{}", row.fit.as_str())>{row.fit.as_str()}</span>
+                            </p>
+                            <p class="verdict-numbers">
+                                <span><b>{present::usd(row.price_per_hour_usd)}</b>" /hour"</span>
+                                <span><b>{present::tokens_per_s(row.tokens_per_s)}</b>" tokens/s"</span>
+                                <span><b>{present::usd_fine(row.usd_per_million_tokens)}</b>" /1M tokens"</span>
+                            </p>
+                            <p class="muted small">{row.reason.clone()}</p>
+                        </div>
+                    }
+                    .into_any()
+                }
+            }
+        })
+    };
+
+    view! {
+        <div class="results" aria-live="polite">
+            <p class="total-label">"Memory needed"</p>
+            <p class="total">
+                <span data-testid="total-per-gpu">
+                    {move || breakdown.with(|b| present::amount(b.total(), b.unit))}
+                </span>
+            </p>
+            <p class="muted small" data-testid="total-caption">{subtitle}</p>
+            <svg
+                class="bar"
+                viewBox="0 0 1000 48"
+                preserveAspectRatio="none"
+                role="img"
+                data-testid="breakdown-bar"
+                aria-label=move || {
+                    breakdown.with(|b| {
+                        b.parts()
+                            .iter()
+                            .map(|(l, v)| format!("{l} {}", present::amount(*v, b.unit)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                }
+            >
+                <rect class="track" x="0" y="6" width="1000" height="36" rx="4"></rect>
+                {segment(0)}
+                {segment(1)}
+                {segment(2)}
+                {segment(3)}
+                <line class="cap" x1=marker_x x2=marker_x y1="0" y2="48"></line>
+            </svg>
+            <ul class="legend">
+                {["weights", "kv", "activations", "overhead"]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, key)| {
+                        view! {
+                            <li>
+                                <span class=format!("swatch seg-{k}")></span>
+                                <span>{move || breakdown.with(|b| b.parts()[k].0)}</span>
+                                <b data-testid=format!("breakdown-{key}")>
+                                    {move || breakdown.with(|b| present::amount(b.parts()[k].1, b.unit))}
+                                </b>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+                <li class="cap-legend">
+                    <span class="swatch cap"></span>
+                    <span>
+                        {move || headline_gpu.get().map_or("No GPU fits".to_string(), |g| format!("{} memory", g.gpu))}
+                    </span>
+                    <b>{move || capacity().map(|c| breakdown.with(|b| present::amount(c, b.unit)))}</b>
+                </li>
+            </ul>
+            {verdict}
+            <dl class="details" data-testid="serving-details">
+                <div>
+                    <dt>"KV cache per token"</dt>
+                    <dd>{move || calc.rec.with(|r| format!("{} bytes", present::thousands(r.serving.kv_bytes_per_token)))}</dd>
+                </div>
+                <div>
+                    <dt>"Tokens held"</dt>
+                    <dd>{move || calc.rec.with(|r| present::thousands(r.serving.tokens))}</dd>
+                </div>
+                <div>
+                    <dt>"KV heads per GPU"</dt>
+                    <dd>{move || calc.rec.with(|r| r.serving.kv_heads_per_gpu)}</dd>
+                </div>
+                <div>
+                    <dt>"Prefill chunk"</dt>
+                    <dd>
+                        {move || {
+                            calc.rec.with(|r| {
+                                let chunk = r.serving.sglang.chunked_prefill_size;
+                                format!("{} tokens", present::thousands(u64::from(chunk)))
+                            })
+                        }}
+                    </dd>
+                </div>
+                <div>
+                    <dt>"CUDA-graph batch"</dt>
+                    <dd>{move || calc.rec.with(|r| r.serving.sglang.cuda_graph_max_bs)}</dd>
+                </div>
+            </dl>
+        </div>
+    }
+}

@@ -1,0 +1,129 @@
+//! The Leptos components. They hold one piece of state, `core::share::ShareState`
+//! (which is also the URL), and render what `core` computes from it.
+
+mod calc;
+mod dom;
+mod export;
+mod guides;
+mod models;
+mod table;
+
+use gpu_session_core::gpu;
+use gpu_session_core::recommend::{recommend, Recommendation};
+use gpu_session_core::registry::Model;
+use gpu_session_core::share::{self, Decoded, ShareState};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// How long the address bar waits after the last change before it is rewritten, so a
+/// slider drag does not flood the browser's history API.
+const URL_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The calculator's state and what follows from it, shared by every component.
+#[derive(Clone, Copy)]
+pub struct Calc {
+    pub state: RwSignal<ShareState>,
+    pub model: Memo<Model>,
+    pub rec: Memo<Recommendation>,
+}
+
+impl Calc {
+    fn new(initial: ShareState) -> Calc {
+        let state = RwSignal::new(initial);
+        let model = Memo::new(move |_| state.with(ShareState::resolve_model));
+        let rec = Memo::new(move |_| {
+            state.with(|s| {
+                let selected = s.gpu.as_deref().and_then(gpu::find);
+                model.with(|m| recommend(m, &s.settings, s.mode, selected))
+            })
+        });
+        Calc { state, model, rec }
+    }
+
+    /// Apply an action (see `crate::actions`) to the state.
+    pub fn apply(&self, action: impl FnOnce(&ShareState) -> ShareState) {
+        let next = self.state.with_untracked(action);
+        if self.state.with_untracked(|s| *s != next) {
+            self.state.set(next);
+        }
+    }
+}
+
+/// Mount the calculator, restoring the state from the URL.
+pub fn start() {
+    let decoded = share::decode(&dom::location_search());
+    mount_to_body(move || view! { <App decoded=decoded/> });
+    dom::mark_first_render();
+}
+
+#[component]
+fn App(decoded: Decoded) -> impl IntoView {
+    let calc = Calc::new(decoded.state);
+    let ignored = RwSignal::new(decoded.ignored);
+
+    // Keep the address bar equal to the state (debounced while a slider moves).
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |first: Option<()>| {
+        let query = calc.state.with(share::encode);
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        if first.is_none() {
+            dom::replace_query(&query);
+        } else {
+            let handle =
+                set_timeout_with_handle(move || dom::replace_query(&query), URL_DEBOUNCE).ok();
+            pending.set_value(handle);
+        }
+    });
+
+    view! {
+        <a class="skip" href="#calculator">"Skip to the calculator"</a>
+        <header class="top">
+            <div class="wrap top-inner">
+                <div class="brand">
+                    <svg class="logo" viewBox="0 0 32 32" aria-hidden="true">
+                        <rect x="3" y="7" width="26" height="18" rx="3"></rect>
+                        <path d="M8 12h4v8H8zM14 12h4v8h-4zM20 12h4v8h-4z"></path>
+                    </svg>
+                    <div>
+                        <h1>"gpu-session"</h1>
+                        <p class="tagline">
+                            "Which Lambda Cloud GPU does your LLM need, and what will it cost?"
+                        </p>
+                    </div>
+                </div>
+                <p class="snapshot" data-testid="price-date">
+                    "Prices: snapshot of " {gpu::PRICE_SNAPSHOT}
+                </p>
+            </div>
+        </header>
+        <main class="wrap">
+            <Show when=move || ignored.with(|i| !i.is_empty())>
+                <div class="notice" role="status" data-testid="link-notice">
+                    <p>
+                        "This link had values that could not be used; they were reset to defaults: "
+                        <strong data-testid="ignored-fields">
+                            {move || ignored.with(|i| i.join(", "))}
+                        </strong>
+                    </p>
+                    <button class="ghost" on:click=move |_| ignored.set(Vec::new())>
+                        "Dismiss"
+                    </button>
+                </div>
+            </Show>
+            <models::ModelSection calc=calc/>
+            <calc::CalculatorSection calc=calc/>
+            <table::GpuSection calc=calc/>
+            <export::PlanSection calc=calc/>
+            <guides::GuidesSection calc=calc/>
+        </main>
+        <footer class="wrap foot">
+            <p>
+                "Estimates, not measurements. The serving estimate follows SGLang's own memory "
+                "heuristics; the reference formula is the original gpu-session's. Prices change: "
+                "check Lambda before you launch. This page makes no network requests after it loads."
+            </p>
+        </footer>
+    }
+}

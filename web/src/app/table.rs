@@ -1,0 +1,130 @@
+//! The GPU table: every Lambda instance type with its verdict, limits, speed and cost.
+
+use super::Calc;
+use crate::actions;
+use crate::sort::{self, Column};
+use gpu_session_core::gpu::{CATALOG, PRICE_SNAPSHOT};
+use gpu_session_core::present;
+use gpu_session_core::recommend::GpuFit;
+use leptos::prelude::*;
+
+#[component]
+pub fn GpuSection(calc: Calc) -> impl IntoView {
+    // `None`: catalog order until a header is clicked.
+    let column = RwSignal::new(None::<Column>);
+    let descending = RwSignal::new(false);
+    let order = Memo::new(move |_| {
+        let (c, d) = (column.get(), descending.get());
+        calc.rec.with(|r| sort::order(&r.rows, c, d))
+    });
+    let sort_by = move |c: Column| {
+        if column.get_untracked() == Some(c) {
+            descending.update(|d| *d = !*d);
+        } else {
+            column.set(Some(c));
+            descending.set(c.descending_first());
+        }
+    };
+
+    let header = move |c: Column| {
+        let aria = move || {
+            if column.get() != Some(c) {
+                "none"
+            } else if descending.get() {
+                "descending"
+            } else {
+                "ascending"
+            }
+        };
+        view! {
+            <th scope="col" aria-sort=aria class=format!("col-{}", c.key())>
+                <button type="button" class="sort" title=c.help() on:click=move |_| sort_by(c)>
+                    {c.label()}
+                    <span class="arrow" aria-hidden="true">
+                        {move || match aria() {
+                            "ascending" => "▲",
+                            "descending" => "▼",
+                            _ => "↕",
+                        }}
+                    </span>
+                </button>
+            </th>
+        }
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="gpus-title">
+            <div class="section-head">
+                <h2 id="gpus-title">"3. Pick a GPU"</h2>
+                <p class="muted">
+                    "Every Lambda instance type at these settings. Click a row to choose it; "
+                    "the cheapest type that fits is highlighted. Prices: "
+                    <span data-testid="price-snapshot">{PRICE_SNAPSHOT}</span>
+                    " snapshot (each price's date in its tooltip)."
+                </p>
+            </div>
+            <div class="table-scroll" tabindex="0" role="region" aria-label="GPU table, scrolls sideways">
+                <table class="gpus" data-testid="gpu-table">
+                    <thead>
+                        <tr>{Column::ALL.into_iter().map(header).collect_view()}</tr>
+                    </thead>
+                    <tbody>
+                        <For each=move || order.get() key=|i| *i children=move |i| view! { <GpuRow calc=calc i=i/> }/>
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
+    let gpu = &CATALOG[i];
+    let name = gpu.instance_type;
+    let cell = move |f: fn(&GpuFit) -> String| move || calc.rec.with(|r| f(&r.rows[i]));
+    let fit = move || calc.rec.with(|r| r.rows[i].fit.as_str());
+    let selected = move || calc.state.with(|s| s.gpu.as_deref() == Some(name));
+    let cheapest = move || calc.rec.with(|r| r.cheapest_fit == Some(i));
+    let choose = move || calc.apply(|s| actions::select_gpu(s, Some(name)));
+    view! {
+        <tr
+            data-testid="gpu-row"
+            data-instance=name
+            class:selected=selected
+            class:cheapest=cheapest
+            on:click=move |_| choose()
+        >
+            <th scope="row" class="col-gpu">
+                <button
+                    type="button"
+                    class="pick"
+                    aria-pressed=move || selected().to_string()
+                    on:click=move |ev| {
+                        ev.stop_propagation();
+                        choose();
+                    }
+                >
+                    <span class="gpu-name">{gpu.description}</span>
+                    <code class="gpu-id">{name}</code>
+                </button>
+                <Show when=cheapest>
+                    <span class="pill accent small" data-testid="cheapest-badge">"Cheapest fit"</span>
+                </Show>
+            </th>
+            <td data-col="memory" class="num">
+                {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
+            </td>
+            <td data-col="fit" title=cell(|r| r.reason.clone())>
+                <span class=move || format!("badge fit-{}", fit())>{fit}</span>
+            </td>
+            <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
+            <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
+            <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
+            <td data-col="tps" class="num">{cell(|r| present::tokens_per_s(r.tokens_per_s))}</td>
+            <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
+                {present::usd(gpu.price_per_hour_usd())}
+            </td>
+            <td data-col="per-million" class="num">{cell(|r| present::usd_fine(r.usd_per_million_tokens))}</td>
+        </tr>
+    }
+}
