@@ -230,7 +230,49 @@ fn test() -> Result {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"])
         .env("GPU_SESSION_SITE_DIR", site_dir());
-    run(&mut cmd)
+    let (passed, failed) = run_tests_counting(&mut cmd)?;
+    // One closing line for the whole run: cargo's own last line is a doc-test summary.
+    println!("\n{passed} passed, {failed} failed");
+    Ok(())
+}
+
+/// Run `cargo test`, echoing its output, and add up its `test result:` lines.
+fn run_tests_counting(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                passed += count_before(summary, "passed");
+                failed += count_before(summary, "failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() {
+        Ok((passed, failed))
+    } else {
+        println!("\n{passed} passed, {failed} failed");
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+/// The number in front of `label` in a cargo summary such as `ok. 12 passed; 0 failed; ...`.
+fn count_before(summary: &str, label: &str) -> u64 {
+    summary
+        .split(['.', ';'])
+        .filter_map(|part| part.trim().strip_suffix(label))
+        .find_map(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn bench() -> Result {
@@ -252,4 +294,21 @@ fn bench_web() -> Result {
     ])
     .env("GPU_SESSION_SITE_DIR", site_dir());
     run(&mut cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_before;
+
+    #[test]
+    fn reads_cargo_summaries() {
+        let line =
+            "ok. 31 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.28s";
+        assert_eq!(count_before(line, "passed"), 31);
+        assert_eq!(count_before(line, "failed"), 2);
+        assert_eq!(
+            count_before("FAILED. 22 passed; 1 failed; 0 ignored", "failed"),
+            1
+        );
+    }
 }
