@@ -467,3 +467,35 @@ fn cloud_commands_without_a_key_say_how_to_configure() {
     }
     assert!(env.fake.requests().is_empty());
 }
+
+#[test]
+fn gpus_live_reads_prices_and_capacity_from_the_api() {
+    let env = Env::new();
+    let out = env.run(&["gpus", "--live", "--json", "--model", "llama-3.1-8b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).expect("JSON array");
+    let rows = rows.as_array().expect("array");
+    let a10 = rows
+        .iter()
+        .find(|r| r["instance_type"] == "gpu_1x_a10")
+        .expect("the fake's A10 is listed");
+    assert!(a10["price_per_hour_usd"].as_f64().unwrap() > 0.0);
+    assert!(!a10["regions_with_capacity"].as_array().unwrap().is_empty());
+    assert_eq!(a10["fit"]["fit"], "fits", "{a10}");
+    let gh200 = rows
+        .iter()
+        .find(|r| r["instance_type"] == "gpu_1x_gh200")
+        .unwrap();
+    assert_eq!(gh200["regions_with_capacity"], serde_json::json!([]));
+    // Exactly one read of the catalog, authorised, and nothing that changes state.
+    let requests = env.fake.requests();
+    assert!(
+        requests.iter().all(|r| r.method == "GET" && r.authorized),
+        "{requests:?}"
+    );
+
+    let human = env.run(&["gpus", "--live"]);
+    assert_eq!(code(&human), 0, "{}", stderr(&human));
+    assert!(stdout(&human).contains("gpu_1x_a10"), "{}", stdout(&human));
+    assert!(!stdout(&human).contains(DEFAULT_API_KEY) && !stderr(&human).contains(DEFAULT_API_KEY));
+}
