@@ -14,6 +14,9 @@ use serde::Serialize;
 
 /// SGLang's settings, read by systemd (`EnvironmentFile`), never sourced by a shell.
 pub const SGLANG_ENV_FILE: &str = "/etc/gpu-session/sglang.env";
+/// SGLang's command-line flags, one argument per line, exactly `Plan::sglang_args` plus
+/// the loopback host and metrics: core decides the flags, the instance only reads them.
+pub const SGLANG_ARGS_FILE: &str = "/etc/gpu-session/sglang.args";
 /// The wrapper that starts SGLang.
 pub const SGLANG_RUN_PATH: &str = "/usr/local/bin/gpu-session-sglang";
 /// The install script run by `runcmd`.
@@ -135,32 +138,25 @@ pub fn hf_home(filesystem: Option<&str>) -> String {
     }
 }
 
+/// SGLang's flags: the plan's (from core) plus what every launch adds. Each argument is
+/// checked like an environment value, so none can hold a newline or shell syntax.
+pub fn sglang_args(plan: &Plan) -> Result<String, CloudInitError> {
+    let mut args = plan.sglang_args();
+    args.extend(["--host", "127.0.0.1", "--enable-metrics"].map(str::to_owned));
+    let mut out = String::new();
+    for arg in &args {
+        check_value("an SGLang argument", arg)?;
+        out.push_str(arg);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// The SGLang environment file.
 pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let plan = input.plan;
     let mut env =
         String::from("# Written by gpu-session at launch; read by gpu-session-sglang.service.\n");
-    env_line(&mut env, "MODEL_PATH", &plan.model.checkpoint)?;
-    env_line(&mut env, "SERVED_NAME", &plan.model.id)?;
-    env_line(&mut env, "PORT", &plan.serving.port.to_string())?;
-    env_line(&mut env, "TP", &plan.serving.tensor_parallel.to_string())?;
-    env_line(&mut env, "CONTEXT", &plan.model.context_length.to_string())?;
-    env_line(
-        &mut env,
-        "QUANT",
-        plan.model.quant_method.sglang_flag().unwrap_or(""),
-    )?;
-    env_line(
-        &mut env,
-        "MEM_FRACTION",
-        &format!("{:.3}", plan.serving.mem_fraction_static),
-    )?;
-    env_line(&mut env, "KV_DTYPE", plan.serving.kv_cache_dtype.as_str())?;
-    env_line(
-        &mut env,
-        "MAX_RUNNING",
-        &plan.serving.max_running_requests.to_string(),
-    )?;
     env_line(&mut env, "SGLANG_VERSION", &plan.serving.version)?;
     env_line(&mut env, "SGLANG_API_KEY", input.sglang_api_key)?;
     if let Some(fs) = input.filesystem {
@@ -251,6 +247,7 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let config = CloudConfig {
         write_files: vec![
             WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
+            WriteFile::new(SGLANG_ARGS_FILE, "0644", sglang_args(input.plan)?),
             WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
             WriteFile::new(
                 lease_agent::KEY_FILE,

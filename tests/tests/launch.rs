@@ -454,10 +454,18 @@ fn user_data_passes_cloud_init_schema_and_shellcheck() {
         .find(|f| f.0 == "/etc/gpu-session/sglang.env")
         .expect("sglang.env");
     assert_eq!(env_file.1, "0600");
+    let args_file = files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.args")
+        .expect("sglang.args");
+    let plan = Plan::parse(&std::fs::read_to_string(&env.plan).unwrap()).unwrap();
+    let mut expected = plan.sglang_args();
+    expected.extend(["--host", "127.0.0.1", "--enable-metrics"].map(str::to_owned));
+    assert_eq!(args_file.2.lines().collect::<Vec<_>>(), expected);
+    assert!(expected
+        .windows(2)
+        .any(|w| w == ["--model-path", "meta-llama/Llama-3.1-8B-Instruct"]));
     for line in [
-        "MODEL_PATH=meta-llama/Llama-3.1-8B-Instruct",
-        "SERVED_NAME=llama-3.1-8b",
-        "TP=1",
         "HF_TOKEN=hf_testtoken123",
         "HF_HOME=/lambda/nfs/coding-stack/huggingface",
         "SGLANG_VERSION=",
@@ -598,7 +606,10 @@ fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
         .iter()
         .find(|f| f.0 == "/usr/local/bin/gpu-session-sglang")
         .unwrap();
-    assert!(run.2.contains("--model-path \"$MODEL_PATH\""));
+    assert!(run
+        .2
+        .contains("mapfile -t args < /etc/gpu-session/sglang.args"));
+    assert!(run.2.contains("--api-key \"$SGLANG_API_KEY\""));
     assert!(!run.2.lines().any(|l| l.trim_start().starts_with("eval ")));
     let doc: serde_yaml::Value = serde_yaml::from_str(user_data).unwrap();
     for cmd in doc["runcmd"].as_sequence().unwrap() {

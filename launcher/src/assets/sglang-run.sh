@@ -1,24 +1,12 @@
 #!/bin/bash
-# Starts SGLang with the values systemd loaded from /etc/gpu-session/sglang.env.
-# Every value is passed as its own quoted argument; nothing is evaluated.
+# Starts SGLang with the flags gpu-session wrote to /etc/gpu-session/sglang.args (one
+# argument per line, decided by gpu-session-core) and the secrets systemd loaded from
+# /etc/gpu-session/sglang.env. Every value is passed as its own argument; nothing is
+# evaluated.
 set -euo pipefail
 
-args=(
-    --model-path "$MODEL_PATH"
-    --served-model-name "$SERVED_NAME"
-    --host 127.0.0.1
-    --port "$PORT"
-    --tp-size "$TP"
-    --context-length "$CONTEXT"
-    --mem-fraction-static "$MEM_FRACTION"
-    --kv-cache-dtype "$KV_DTYPE"
-    --max-running-requests "$MAX_RUNNING"
-    --api-key "$SGLANG_API_KEY"
-    --enable-metrics
-)
-if [ -n "${QUANT:-}" ]; then
-    args+=(--quantization "$QUANT")
-fi
+mapfile -t args < /etc/gpu-session/sglang.args
+args+=(--api-key "$SGLANG_API_KEY")
 export HF_HOME
 if [ -n "${HF_TOKEN:-}" ]; then
     export HF_TOKEN
