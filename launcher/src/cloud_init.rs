@@ -269,6 +269,16 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
                 "0644",
                 lease_agent::unit(),
             ),
+            WriteFile::new(
+                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_SERVICE),
+                "0644",
+                lease_agent::watchdog_service(),
+            ),
+            WriteFile::new(
+                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_TIMER),
+                "0644",
+                lease_agent::watchdog_timer(),
+            ),
             WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
             WriteFile::new(
                 &format!("/etc/systemd/system/{SGLANG_UNIT}"),
@@ -282,6 +292,7 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
             vec!["systemctl", "daemon-reload"],
             // The lease first: if anything after this fails, the instance still ends.
             vec!["systemctl", "enable", "--now", lease_agent::UNIT_NAME],
+            vec!["systemctl", "enable", "--now", lease_agent::WATCHDOG_TIMER],
             vec![INSTALL_PATH],
         ]
         .into_iter()

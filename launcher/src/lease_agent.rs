@@ -19,6 +19,42 @@ pub const ENV_FILE: &str = "/etc/gpu-session/lease.env";
 /// The agent's systemd unit name.
 pub const UNIT_NAME: &str = "gpu-session-lease.service";
 
+/// The watchdog's timer: a second, independent check of the deadline (the original
+/// tool had one too), so an agent that died or hung cannot leave the instance billing.
+pub const WATCHDOG_TIMER: &str = "gpu-session-lease-watchdog.timer";
+/// The one-shot service the watchdog timer starts.
+pub const WATCHDOG_SERVICE: &str = "gpu-session-lease-watchdog.service";
+
+/// The watchdog's one-shot service: `gpu-session-lease-agent --watchdog`.
+pub fn watchdog_service() -> String {
+    format!(
+        "[Unit]\n\
+         Description=gpu-session lease watchdog (terminates this instance if the lease ended)\n\
+         After=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=oneshot\n\
+         EnvironmentFile={ENV_FILE}\n\
+         ExecStart={AGENT_PATH} --watchdog\n"
+    )
+}
+
+/// Every five minutes from ten minutes after boot.
+pub fn watchdog_timer() -> String {
+    format!(
+        "[Unit]\n\
+         Description=Run {WATCHDOG_SERVICE} every five minutes\n\
+         \n\
+         [Timer]\n\
+         OnBootSec=10min\n\
+         OnUnitActiveSec=5min\n\
+         Unit={WATCHDOG_SERVICE}\n\
+         \n\
+         [Install]\n\
+         WantedBy=timers.target\n"
+    )
+}
+
 /// The systemd unit running the agent; restarted if it ever exits with an error.
 pub fn unit() -> String {
     crate::cloud_init::systemd_service(
@@ -46,5 +82,7 @@ mod tests {
             assert!(SCRIPT.contains(var), "{var}");
         }
         assert!(unit().contains(AGENT_PATH));
+        assert!(watchdog_service().contains(&format!("{AGENT_PATH} --watchdog")));
+        assert!(watchdog_timer().contains(WATCHDOG_SERVICE));
     }
 }

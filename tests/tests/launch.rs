@@ -734,6 +734,49 @@ fn lease_agent_terminates_at_the_deadline() {
 }
 
 #[test]
+fn lease_watchdog_terminates_only_past_the_deadline_and_grace() {
+    // Active at once: the watchdog makes a single pass, with no retry loop to wait out a boot.
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let id = launch_directly(&fake, "gpu-session-agent-test-1");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{}\n", fake.api_key())).unwrap();
+    let deadline_file = dir.path().join("deadline");
+    let watchdog = |deadline: u64| {
+        std::fs::write(&deadline_file, format!("{deadline}\n")).unwrap();
+        Command::new("bash")
+            .arg(agent_script(dir.path()))
+            .arg("--watchdog")
+            .env("GPU_SESSION_LAMBDA_API_URL", fake.base_url())
+            .env("GPU_SESSION_KEY_FILE", &key)
+            .env("GPU_SESSION_DEADLINE_FILE", &deadline_file)
+            .env("GPU_SESSION_HOSTNAME", "gpu-session-agent-test-1")
+            .env("GPU_SESSION_WATCHDOG_GRACE_SECONDS", "60")
+            .env("GPU_SESSION_STATE_DIR", dir.path().join("state"))
+            .output()
+            .expect("bash")
+    };
+    // Within the grace period the agent's own loop is trusted to act.
+    assert!(watchdog(now() - 30).status.success());
+    assert_eq!(fake.live_instance_count(), 1);
+    assert!(watchdog(now() + 3600).status.success());
+    assert_eq!(fake.live_instance_count(), 1);
+    // Past deadline + grace the one-shot check terminates the instance itself.
+    let out = watchdog(now() - 61);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fake.live_instance_count(), 0);
+    assert!(fake.instance(&id).unwrap().status.is_gone());
+}
+
+#[test]
 fn lease_agent_terminates_when_idle_but_not_while_busy() {
     let fake = FakeLambda::start_default().unwrap();
     let sglang = FakeSglang::start(FakeSglangConfig::default()).unwrap();

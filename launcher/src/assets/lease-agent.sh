@@ -15,6 +15,13 @@
 #   GPU_SESSION_POLL_SECONDS    seconds between checks
 #   GPU_SESSION_STATE_DIR       where the agent keeps its activity record
 #   GPU_SESSION_COUNT_SSH       1 (default): logged-in SSH sessions count as activity
+#   GPU_SESSION_WATCHDOG_GRACE_SECONDS
+#                               with --watchdog: how long past the deadline before the
+#                               watchdog acts (default 600)
+#
+# `gpu-session-lease-agent --watchdog` makes one deadline check and exits. A systemd
+# timer runs it every few minutes, independently of the agent's own loop, so an agent
+# that died or hung still cannot leave the instance billing past its lease.
 set -u
 
 API_URL="${GPU_SESSION_LAMBDA_API_URL:-https://cloud.lambda.ai/api/v1}"
@@ -28,6 +35,7 @@ IDLE_SECONDS="${GPU_SESSION_IDLE_SECONDS:-$((IDLE_MINUTES * 60))}"
 POLL_SECONDS="${GPU_SESSION_POLL_SECONDS:-30}"
 STATE_DIR="${GPU_SESSION_STATE_DIR:-/var/lib/gpu-session}"
 COUNT_SSH="${GPU_SESSION_COUNT_SSH:-1}"
+WATCHDOG_GRACE="${GPU_SESSION_WATCHDOG_GRACE_SECONDS:-600}"
 
 log() {
     printf 'gpu-session-lease: %s\n' "$*" >&2
@@ -102,6 +110,16 @@ ssh_sessions() {
     fi
     who 2>/dev/null | grep -c . || true
 }
+
+if [ "${1:-}" = "--watchdog" ]; then
+    deadline="$(tr -d ' \r\n\t' <"$DEADLINE_FILE" 2>/dev/null || true)"
+    is_number "$WATCHDOG_GRACE" || WATCHDOG_GRACE=600
+    if is_number "$deadline" && [ "$(date +%s)" -ge $((deadline + WATCHDOG_GRACE)) ]; then
+        terminate_self "watchdog: the lease ended at $deadline and the instance is still running"
+        exit $?
+    fi
+    exit 0
+fi
 
 mkdir -p "$STATE_DIR"
 ACTIVITY_FILE="$STATE_DIR/last-activity"
