@@ -7,10 +7,9 @@
 
 use fantoccini::{Client, ClientBuilder};
 use gpu_session_core::gpu;
-use gpu_session_core::plan::{Plan, PlanChoices, PlanRequest};
 use gpu_session_core::present::{self, MemoryBreakdown};
 use gpu_session_core::recommend::recommend;
-use gpu_session_core::share::ShareState;
+use gpu_session_core::share::{ModelChoice, ShareState};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -585,18 +584,32 @@ pub fn assert_view_matches(view: &View, state: &ShareState) {
     }
 }
 
-/// The plan the page must export for `state`: what `gpu-session plan` writes for the
-/// same choices (the selected instance type, else core's default GPU; default regions
-/// and lease).
-pub fn expected_plan(state: &ShareState) -> Result<String, String> {
-    let model = state.resolve_model();
-    let choices = PlanChoices {
-        gpu: state.gpu.as_deref().and_then(gpu::find),
-        ..PlanChoices::default()
+/// What the real `gpu-session plan` prints for a built-in model's state: the file the
+/// page must offer, byte for byte. Runs with an empty config in a temporary home.
+pub fn cli_plan(state: &ShareState) -> String {
+    let ModelChoice::Builtin(id) = &state.model else {
+        panic!("cli_plan compares built-in models only");
     };
-    let request =
-        PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
-    Plan::build(&request)
-        .map(|p| p.to_yaml())
-        .map_err(|e| e.to_string())
+    let home = tempfile::tempdir().expect("temp home");
+    let s = &state.settings;
+    let mut cmd = std::process::Command::new(crate::cli_binary::gpu_session_bin());
+    cmd.args(["plan", "--model", id])
+        .args(["--quantization", s.quantization.as_str()])
+        .args(["--context", &s.context.to_string()])
+        .args(["--seqs", &s.seqs.to_string()])
+        .args(["--kv-dtype", s.kv_dtype.as_str()])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GPU_SESSION_CONFIG", home.path().join("config.yaml"))
+        .env("NO_COLOR", "1");
+    if let Some(gpu) = &state.gpu {
+        cmd.args(["--gpu", gpu]);
+    }
+    let out = cmd.output().expect("run gpu-session plan");
+    assert!(
+        out.status.success(),
+        "gpu-session plan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 plan")
 }
