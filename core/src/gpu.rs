@@ -25,6 +25,9 @@ pub struct GpuType {
     pub memory_mib: u64,
     /// Peak memory bandwidth per GPU, GB/s (10^9 bytes), from NVIDIA's datasheets.
     pub bandwidth_gbps: u32,
+    /// CUDA compute capability × 10 (Turing 75, Ampere 80/86, Hopper 90, Blackwell 100),
+    /// from NVIDIA's CUDA GPUs table.
+    pub compute_capability: u32,
     /// Hardware FP8 tensor cores (Ada, Hopper, Blackwell). SGLang's `--quantization fp8`
     /// still loads on Ampere through weight-only Marlin kernels, so this does not gate fit.
     pub fp8_tensor_cores: bool,
@@ -50,8 +53,13 @@ impl GpuType {
     }
 }
 
+/// Oldest GPU generation SGLang's plans here run on: Ampere (compute capability 8.0).
+/// The checkpoints are BF16 (no BF16 on Turing), and SGLang's AWQ and FP8 paths use
+/// Marlin kernels built for sm_80 and newer.
+pub const MIN_COMPUTE_CAPABILITY: u32 = 80;
+
 /// Where the catalog's prices come from; the site shows this next to every price.
-pub const PRICE_SNAPSHOT: &str = "2026-05-07";
+pub const PRICE_SNAPSHOT: &str = "2025-10";
 
 // Memory as the driver reports it. Sources: nvidia-smi output published for each card
 // (A10 23028 MiB, RTX A6000 49140 MiB, Quadro RTX 6000 24576 MiB, A100 40 GB 40960 MiB,
@@ -59,11 +67,14 @@ pub const PRICE_SNAPSHOT: &str = "2026-05-07";
 // Bandwidth: NVIDIA datasheets (A10 600 GB/s; RTX A6000 768; Quadro RTX 6000 672;
 // A100 40 GB 1555; A100 80 GB SXM4 2039; H100 PCIe 2000; H100 SXM5 3350; GH200 (HBM3) 4000;
 // B200 8000).
-// Prices, in order of preference: the 2026-05-07 snapshot of Lambda's public price list
-// (A10 $0.86, Quadro RTX 6000 $0.58, A100 40 GB $1.48, H100 PCIe $2.86, H100 SXM $3.78);
-// the Lambda Cloud API v1.8.3 spec's own examples (gpu_8x_a100 1032, gpu_1x_gh200 149);
-// Lambda's 2025 list (8x A100 80 GB $1.79/GPU, 8x H100 SXM $2.99/GPU, 8x B200 $4.99/GPU);
-// the original gpu-session tool's documented prices for types absent from those.
+// Prices: Lambda's published on-demand list (per GPU-hour, the same for 1x to 8x boards
+// of one GPU: A10 $0.75, Quadro RTX 6000 $0.50, RTX A6000 $0.80, A100 40 GB $1.29,
+// GH200 $1.49, H100 PCIe $2.49, H100 SXM $3.29, A100 80 GB SXM $1.79 (8x), H100 SXM
+// $2.99 (8x), B200 $4.99 (8x)), as of October 2025; the Lambda Cloud API v1.8.3 spec's
+// own examples agree (gpu_8x_a100 1032 cents, gpu_1x_gh200 149). One snapshot for all,
+// so the cheapest-fit ranking compares like with like. A snapshot of 2026-05-07 showed
+// about 15 % more for the types it listed (A10 $0.86, H100 SXM $3.78): `gpus --live`
+// reads today's prices. The 1x A100 80 GB is priced from the original tool's docs.
 /// Every Lambda instance type the calculator knows, cheapest first within a GPU class.
 pub const CATALOG: &[GpuType] = &[
     GpuType {
@@ -74,9 +85,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 24,
         memory_mib: 23_028,
         bandwidth_gbps: 600,
+        compute_capability: 86,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 86,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 75,
+        price_as_of: "2025-10",
     },
     // Lambda's gpu_1x_rtx6000 is the 24 GB Turing Quadro RTX 6000 (API gpu_description
     // "RTX 6000 (24 GB)"), not the 48 GB RTX 6000 Ada the original tool listed.
@@ -88,9 +100,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 24,
         memory_mib: 24_576,
         bandwidth_gbps: 672,
+        compute_capability: 75,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 58,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 50,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_1x_a6000",
@@ -100,9 +113,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 48,
         memory_mib: 49_140,
         bandwidth_gbps: 768,
+        compute_capability: 86,
         fp8_tensor_cores: false,
         price_cents_per_hour: 80,
-        price_as_of: "original tool docs",
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_1x_a100",
@@ -112,9 +126,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 40,
         memory_mib: 40_960,
         bandwidth_gbps: 1555,
+        compute_capability: 80,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 148,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 129,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_1x_a100_sxm4",
@@ -124,9 +139,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 40,
         memory_mib: 40_960,
         bandwidth_gbps: 1555,
+        compute_capability: 80,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 148,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 129,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_1x_a100_sxm4_80gb",
@@ -136,6 +152,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 80,
         memory_mib: 81_920,
         bandwidth_gbps: 2039,
+        compute_capability: 80,
         fp8_tensor_cores: false,
         price_cents_per_hour: 129,
         price_as_of: "original tool docs",
@@ -148,6 +165,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 96,
         memory_mib: 97_871,
         bandwidth_gbps: 4000,
+        compute_capability: 90,
         fp8_tensor_cores: true,
         price_cents_per_hour: 149,
         price_as_of: "2025-10",
@@ -160,9 +178,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 80,
         memory_mib: 81_559,
         bandwidth_gbps: 2000,
+        compute_capability: 90,
         fp8_tensor_cores: true,
-        price_cents_per_hour: 286,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 249,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_1x_h100_sxm5",
@@ -172,9 +191,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 80,
         memory_mib: 81_559,
         bandwidth_gbps: 3350,
+        compute_capability: 90,
         fp8_tensor_cores: true,
-        price_cents_per_hour: 378,
-        price_as_of: "2026-05-07",
+        price_cents_per_hour: 329,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_2x_a100",
@@ -184,9 +204,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 40,
         memory_mib: 40_960,
         bandwidth_gbps: 1555,
+        compute_capability: 80,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 220,
-        price_as_of: "original tool docs",
+        price_cents_per_hour: 258,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_4x_a100",
@@ -196,9 +217,10 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 40,
         memory_mib: 40_960,
         bandwidth_gbps: 1555,
+        compute_capability: 80,
         fp8_tensor_cores: false,
-        price_cents_per_hour: 440,
-        price_as_of: "original tool docs",
+        price_cents_per_hour: 516,
+        price_as_of: "2025-10",
     },
     GpuType {
         instance_type: "gpu_8x_a100",
@@ -208,6 +230,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 40,
         memory_mib: 40_960,
         bandwidth_gbps: 1555,
+        compute_capability: 80,
         fp8_tensor_cores: false,
         price_cents_per_hour: 1032,
         price_as_of: "2025-10",
@@ -220,6 +243,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 80,
         memory_mib: 81_920,
         bandwidth_gbps: 2039,
+        compute_capability: 80,
         fp8_tensor_cores: false,
         price_cents_per_hour: 1432,
         price_as_of: "2025-10",
@@ -232,6 +256,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 80,
         memory_mib: 81_559,
         bandwidth_gbps: 3350,
+        compute_capability: 90,
         fp8_tensor_cores: true,
         price_cents_per_hour: 2392,
         price_as_of: "2025-10",
@@ -244,6 +269,7 @@ pub const CATALOG: &[GpuType] = &[
         nominal_memory_gb: 180,
         memory_mib: 183_359,
         bandwidth_gbps: 8000,
+        compute_capability: 100,
         fp8_tensor_cores: true,
         price_cents_per_hour: 3992,
         price_as_of: "2025-10",

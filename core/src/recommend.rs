@@ -248,7 +248,19 @@ pub fn evaluate(
     let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
     let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
 
-    let (fit, needed_bytes, reason) = if !arch.heads.is_multiple_of(tp) {
+    let (fit, needed_bytes, reason) = if gpu.compute_capability < crate::gpu::MIN_COMPUTE_CAPABILITY
+    {
+        (
+            Fit::No,
+            serving.total(),
+            format!(
+                "{} (compute capability {}.{}) predates Ampere: no BF16, and SGLang's AWQ/FP8 kernels need 8.0",
+                gpu.gpu,
+                gpu.compute_capability / 10,
+                gpu.compute_capability % 10
+            ),
+        )
+    } else if !arch.heads.is_multiple_of(tp) {
         (
             Fit::No,
             serving.total(),
@@ -435,6 +447,24 @@ mod tests {
             row.reason.contains("--mem-fraction-static"),
             "{}",
             row.reason
+        );
+    }
+
+    #[test]
+    fn pre_ampere_gpus_are_not_offered() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        for mode in [EstimateMode::Serving, EstimateMode::Reference] {
+            let r = recommend(m, &Settings::defaults_for(m), mode, None);
+            let row = r.row("gpu_1x_rtx6000").unwrap();
+            assert_eq!(row.fit, Fit::No, "{}", row.reason);
+            assert!(row.reason.contains("7.5"), "{}", row.reason);
+        }
+        let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        let cheapest = r.cheapest().unwrap().gpu;
+        assert!(
+            cheapest.compute_capability >= crate::gpu::MIN_COMPUTE_CAPABILITY,
+            "{}",
+            cheapest.instance_type
         );
     }
 

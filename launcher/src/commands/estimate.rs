@@ -489,7 +489,7 @@ impl PriceNotes {
         format!("{}{mark}", present::usd(gpu.price_per_hour_usd()))
     }
 
-    /// `Prices: Lambda on-demand per instance-hour, as of 2026-05-07; † 2025-10; ...`
+    /// `Prices: Lambda on-demand per instance-hour, as of 2025-10; † original tool docs; ...`
     pub fn footer(&self) -> String {
         let mut line =
             format!("Prices: Lambda on-demand, per instance-hour, as of {PRICE_SNAPSHOT}");
