@@ -17,12 +17,15 @@ pub const PLAN_VERSION: u32 = 1;
 pub const SGLANG_VERSION: &str = "0.5.23";
 /// SGLang's default HTTP port (`--port 30000`).
 pub const SGLANG_PORT: u16 = 30000;
-/// Lease bounds: the original tool defaulted to 4 h; we allow up to a day.
+/// The original tool's default lease (`defaults.lease_hours: 4`).
 pub const DEFAULT_LEASE_HOURS: u32 = 4;
+/// Our policy, not a source's: the original capped leases at 8 h from boot; we allow a
+/// day so an overnight job fits, and `extend` may never push past it.
 pub const MAX_LEASE_HOURS: u32 = 24;
-/// The original tool's idle limit.
+/// The original tool's idle limit (30 minutes).
 pub const DEFAULT_IDLE_MINUTES: u32 = 30;
-pub const MAX_IDLE_MINUTES: u32 = 1440;
+/// Our policy: an idle limit longer than the longest lease would never fire.
+pub const MAX_IDLE_MINUTES: u32 = MAX_LEASE_HOURS * 60;
 /// Lambda regions tried in order when a plan does not say (the original's default first).
 pub const DEFAULT_REGIONS: [&str; 6] = [
     "us-west-1",
@@ -32,7 +35,9 @@ pub const DEFAULT_REGIONS: [&str; 6] = [
     "us-east-1",
     "us-midwest-1",
 ];
-/// Bounds on `serving.mem_fraction_static`.
+/// Bounds on `serving.mem_fraction_static`. Our policy: below 0.5 a plan leaves most of the
+/// GPU unused; above 0.95 too little stays outside SGLang's static pool for activations,
+/// CUDA graphs and the CUDA context (see `serving`), whatever the GPU.
 pub const MEM_FRACTION_RANGE: (f64, f64) = (0.5, 0.95);
 
 /// A complete launch plan.
