@@ -77,9 +77,10 @@ fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
         (a, b) => a.or(b),
     };
     let estimated_total = match (launched_at, deadline) {
-        (Some(start), Some(end)) => Some(round_cents(
-            price as f64 / 100.0 * end.saturating_sub(start) as f64 / 3600.0,
-        )),
+        // The whole lease is the cost "so far" at the deadline.
+        (Some(start), Some(end)) => {
+            Some(round_cents(instances::cost_so_far_usd(price, start, end)))
+        }
         _ => None,
     };
     Row {
