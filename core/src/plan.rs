@@ -15,6 +15,10 @@ pub const PLAN_VERSION: u32 = 1;
 /// The SGLang release the launcher installs (PyPI `sglang`), whose memory heuristics
 /// `serving::sglang_defaults` follows.
 pub const SGLANG_VERSION: &str = "0.5.23";
+/// The Python the instance runs SGLang on: a uv-managed CPython, independent of the
+/// image's system Python. sglang 0.5.23's wheel metadata says `Requires-Python >=3.11`
+/// and ships cp311/cp312/cp313 wheels; SGLang's install guide uses `uv venv --python 3.12`.
+pub const SGLANG_PYTHON_VERSION: &str = "3.12";
 /// SGLang's default HTTP port (`--port 30000`).
 pub const SGLANG_PORT: u16 = 30000;
 /// The original tool's default lease (`defaults.lease_hours: 4`).

@@ -4,8 +4,10 @@
 //! - `cargo xtask test`      every check and test, including the browser tests on the release site
 //! - `cargo xtask bench`     criterion benchmark of the core recommendation table
 //! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
+//! - `cargo xtask sglang-pin` the pinned SGLang resolves for the instance's Python (part of test)
 
 use std::env;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -25,9 +27,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("bench-web") => bench_web(),
+        Some("sglang-pin") => check_sglang_pin(),
         Some("site") => ensure_web_tools().and_then(|()| build_site()),
         _ => {
-            eprintln!("usage: cargo xtask <serve | test | bench | bench-web | site>");
+            eprintln!("usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin>");
             return ExitCode::from(2);
         }
     };
@@ -77,6 +80,10 @@ fn output(cmd: &mut Command) -> Option<String> {
 fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
+    // A CI run builds once from a fresh clone: incremental caches would only be written.
+    if env::var_os("CI").is_some() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
 }
 
@@ -94,7 +101,13 @@ fn ensure_cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> 
         if have.is_empty() { "none" } else { have.trim() }
     ));
     let mut cmd = cargo();
-    cmd.args(["install", krate, "--version", &format!("={version}")]);
+    cmd.args(["install", krate, "--version", &format!("={version}")])
+        // trunk's own release profile asks for fat LTO and one codegen unit, which
+        // roughly doubles its build on two cores; these tools run for seconds per build,
+        // so their peak speed does not matter here.
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
     if locked {
         cmd.arg("--locked");
     }
@@ -150,12 +163,52 @@ fn serve() -> Result {
     ]))
 }
 
-fn require_system_tool(binary: &str, package: &str) -> Result {
-    if output(Command::new(binary).arg("--version")).is_some() {
-        Ok(())
-    } else {
-        Err(format!("`{binary}` is missing: install the Debian package `{package}` (.ci/run does: apt-get install {package})"))
+/// Debian packages the tests need, each with a binary that shows it is installed.
+const TEST_PACKAGES: [(&str, &str); 5] = [
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("cloud-init", "cloud-init"),
+    ("shellcheck", "shellcheck"),
+    ("ssh", "openssh-client"),
+];
+
+/// Whether `binary` is an executable file in a directory of `PATH`.
+fn on_path(binary: &str) -> bool {
+    env::var_os("PATH").is_some_and(|path| {
+        env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(binary))
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Install the Debian packages whose binaries are missing: with apt-get when running as
+/// root, otherwise stop and print the exact command to run.
+fn ensure_debian_packages(packages: &[(&str, &str)]) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(binary, _)| !on_path(binary))
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    let list = missing.join(" ");
+    let is_root = output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
+    if !is_root || !on_path("apt-get") {
+        return Err(format!(
+            "missing Debian packages: {list}. Install them, then run this again:\n  \
+             sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}"
+        ));
+    }
+    step(&format!("installing Debian packages: {list}"));
+    run(Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn check_core_dependencies() -> Result {
@@ -189,16 +242,98 @@ fn check_core_dependencies() -> Result {
     }
 }
 
-fn test() -> Result {
-    ensure_web_tools()?;
-    for (binary, package) in [
-        ("chromium", "chromium"),
-        ("chromedriver", "chromium-driver"),
-        ("cloud-init", "cloud-init"),
-        ("shellcheck", "shellcheck"),
-    ] {
-        require_system_tool(binary, package)?;
+/// The instance platforms the pinned SGLang must install on: Lambda's x86_64 types and
+/// GH200 (arm64). Ubuntu 24.04 has glibc 2.39; sglang 0.5.23 ships manylinux_2_34 wheels.
+const INSTANCE_PLATFORMS: [&str; 2] = ["x86_64-manylinux_2_35", "aarch64-manylinux_2_35"];
+
+/// Resolve `sglang==<pin>` for the instance's Python on every instance platform with
+/// `uv pip compile`, so a pin whose dependencies vanish or conflict fails here, not on a
+/// billing GPU. Offline (no package index), it says plainly that it skipped.
+/// A `pub const NAME: &str = "..."` of the core crate, read from its source: xtask
+/// stays free of dependencies so that `cargo xtask` starts in seconds on a fresh clone
+/// (depending on core would build serde for a second feature set first).
+fn core_constant(name: &str) -> Result<String> {
+    let src = root().join("core").join("src");
+    let prefix = format!("pub const {name}: &str = \"");
+    let entries = std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(value) = line.trim().strip_prefix(&prefix) {
+                if let Some(value) = value.strip_suffix("\";") {
+                    return Ok(value.to_owned());
+                }
+            }
+        }
     }
+    Err(format!("no `{prefix}...\";` in {}", src.display()))
+}
+
+fn check_sglang_pin() -> Result {
+    let sglang_version = core_constant("SGLANG_VERSION")?;
+    let python_version = core_constant("SGLANG_PYTHON_VERSION")?;
+    if !on_path("uv") {
+        step("installing uv (PyPI) for the SGLang pin check");
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "uv"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed || !on_path("uv") {
+            eprintln!("SKIPPED: the SGLang pin check: uv could not be installed (no package index reachable?)");
+            return Ok(());
+        }
+    }
+    let dir = root().join("target").join("sglang-pin");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let requirement = dir.join("requirements.in");
+    std::fs::write(&requirement, format!("sglang=={sglang_version}\n"))
+        .map_err(|e| format!("{}: {e}", requirement.display()))?;
+    step(&format!(
+        "sglang=={sglang_version} resolves for Python {python_version} on {}",
+        INSTANCE_PLATFORMS.join(" and ")
+    ));
+    // Both resolutions at once: each mostly waits on the package index.
+    let mut children = Vec::new();
+    for platform in INSTANCE_PLATFORMS {
+        let child = Command::new("uv")
+            .args([
+                "pip",
+                "compile",
+                "--quiet",
+                "--python-version",
+                &python_version,
+            ])
+            .args(["--python-platform", platform, "--output-file"])
+            .arg(dir.join(format!("{platform}.txt")))
+            .arg(&requirement)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start uv: {e}"))?;
+        children.push((platform, child));
+    }
+    for (platform, child) in children {
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("uv for {platform}: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            continue;
+        }
+        if stderr.contains("No solution found") || stderr.contains("unsatisfiable") {
+            return Err(format!(
+                "sglang=={sglang_version} does not resolve for Python {python_version} on {platform}:\n{stderr}"
+            ));
+        }
+        eprintln!("SKIPPED: the SGLang pin check on {platform}: the package index could not be reached:\n{stderr}");
+    }
+    Ok(())
+}
+
+fn test() -> Result {
+    ensure_debian_packages(&TEST_PACKAGES)?;
+    ensure_web_tools()?;
+    check_sglang_pin()?;
     step("rustfmt");
     run(cargo().args(["fmt", "--all", "--check"]))?;
     step("core builds for wasm32");
