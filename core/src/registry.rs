@@ -13,8 +13,15 @@ use std::sync::OnceLock;
 pub enum QuantMethod {
     /// Weights in their stored 16/32-bit dtype: no `--quantization` flag.
     None,
-    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint.
+    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint,
+    /// or a pre-quantized FP8 checkpoint with per-tensor scales.
     Fp8,
+    /// Pre-quantized FP8 checkpoint with block-wise scales (`weight_block_size`
+    /// [128, 128]: DeepSeek-V3/R1, Kimi K2, Qwen3-*-FP8). SGLang reads the method from
+    /// the checkpoint; `--quantization fp8` names it.
+    Fp8Block,
+    /// Pre-quantized MXFP4 checkpoint (gpt-oss; `--quantization mxfp4`).
+    Mxfp4,
     /// Pre-quantized AWQ checkpoint (`--quantization awq`; SGLang picks awq_marlin).
     Awq,
     /// Pre-quantized GPTQ checkpoint (`--quantization gptq`).
@@ -28,7 +35,8 @@ impl QuantMethod {
     pub fn sglang_flag(self) -> Option<&'static str> {
         match self {
             QuantMethod::None => None,
-            QuantMethod::Fp8 => Some("fp8"),
+            QuantMethod::Fp8 | QuantMethod::Fp8Block => Some("fp8"),
+            QuantMethod::Mxfp4 => Some("mxfp4"),
             QuantMethod::Awq => Some("awq"),
             QuantMethod::Gptq => Some("gptq"),
             QuantMethod::CompressedTensors => Some("compressed-tensors"),
@@ -39,6 +47,8 @@ impl QuantMethod {
         match self {
             QuantMethod::None => "none",
             QuantMethod::Fp8 => "fp8",
+            QuantMethod::Fp8Block => "fp8-block",
+            QuantMethod::Mxfp4 => "mxfp4",
             QuantMethod::Awq => "awq",
             QuantMethod::Gptq => "gptq",
             QuantMethod::CompressedTensors => "compressed-tensors",
@@ -52,6 +62,7 @@ impl QuantMethod {
             Quantization::Fp8 => QuantMethod::Fp8,
             Quantization::Int8 => QuantMethod::CompressedTensors,
             Quantization::Int4 => QuantMethod::Awq,
+            Quantization::Mxfp4 => QuantMethod::Mxfp4,
         }
     }
 
@@ -59,9 +70,18 @@ impl QuantMethod {
     pub fn allowed_for(q: Quantization) -> &'static [QuantMethod] {
         match q {
             Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => &[QuantMethod::None],
-            Quantization::Fp8 => &[QuantMethod::Fp8],
+            Quantization::Fp8 => &[
+                QuantMethod::Fp8,
+                QuantMethod::Fp8Block,
+                QuantMethod::CompressedTensors,
+            ],
             Quantization::Int8 => &[QuantMethod::CompressedTensors],
-            Quantization::Int4 => &[QuantMethod::Awq, QuantMethod::Gptq],
+            Quantization::Int4 => &[
+                QuantMethod::Awq,
+                QuantMethod::Gptq,
+                QuantMethod::CompressedTensors,
+            ],
+            Quantization::Mxfp4 => &[QuantMethod::Mxfp4],
         }
     }
 }
@@ -73,6 +93,8 @@ impl std::str::FromStr for QuantMethod {
         let all = [
             QuantMethod::None,
             QuantMethod::Fp8,
+            QuantMethod::Fp8Block,
+            QuantMethod::Mxfp4,
             QuantMethod::Awq,
             QuantMethod::Gptq,
             QuantMethod::CompressedTensors,
@@ -202,13 +224,13 @@ impl Model {
                 from_base(QuantMethod::None)
             }
             Quantization::Fp8 => from_base(QuantMethod::Fp8),
-            Quantization::Int8 | Quantization::Int4 => None,
+            Quantization::Int8 | Quantization::Int4 | Quantization::Mxfp4 => None,
         };
         found.ok_or_else(|| NoCheckpoint {
             model: self.id.clone(),
             quantization,
             hint: match quantization {
-                Quantization::Int4 | Quantization::Int8 => format!(
+                Quantization::Int4 | Quantization::Int8 | Quantization::Mxfp4 => format!(
                     "SGLang cannot quantize to {} at load time; add a custom model whose hf_path is a pre-quantized checkpoint, or choose fp8",
                     quantization.label()
                 ),
@@ -265,6 +287,7 @@ const LLAMA_3_1_70B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 131_072,
+    ..Architecture::DENSE
 };
 /// meta-llama/Llama-3.1-8B-Instruct
 const LLAMA_3_1_8B: Architecture = Architecture {
@@ -279,6 +302,7 @@ const LLAMA_3_1_8B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 131_072,
+    ..Architecture::DENSE
 };
 /// Qwen/Qwen2.5-Coder-32B-Instruct: q/k/v carry biases; `use_sliding_window` is false,
 /// and max_position_embeddings is 32768 (YaRN extends it, but not by default).
@@ -294,6 +318,7 @@ const QWEN_2_5_CODER_32B: Architecture = Architecture {
     attention_bias: true,
     sliding_window: None,
     max_context: 32_768,
+    ..Architecture::DENSE
 };
 /// codellama/CodeLlama-34b-Instruct-hf
 const CODELLAMA_34B: Architecture = Architecture {
@@ -308,6 +333,7 @@ const CODELLAMA_34B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 16_384,
+    ..Architecture::DENSE
 };
 /// mistralai/Mistral-7B-Instruct-v0.3: `sliding_window` is null in v0.3.
 const MISTRAL_7B_V0_3: Architecture = Architecture {
@@ -322,6 +348,7 @@ const MISTRAL_7B_V0_3: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 32_768,
+    ..Architecture::DENSE
 };
 
 fn build_builtins() -> Vec<Model> {

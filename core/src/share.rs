@@ -184,6 +184,7 @@ fn decode_arch(s: &str) -> Option<Architecture> {
         attention_bias: flag(bias)?,
         sliding_window: None,
         max_context,
+        ..Architecture::DENSE
     };
     arch.validate().ok().map(|()| arch)
 }
