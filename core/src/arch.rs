@@ -289,12 +289,7 @@ pub struct ArchitectureError {
     pub reason: &'static str,
 }
 
-fn check(
-    field: &'static str,
-    value: u32,
-    min: u32,
-    max: u32,
-) -> Result<(), ArchitectureError> {
+fn check(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), ArchitectureError> {
     if value < min {
         return Err(ArchitectureError {
             field,
@@ -366,9 +361,24 @@ impl Architecture {
         }
         if let Some(moe) = &self.moe {
             check("moe.experts", moe.experts, 1, 4_096)?;
-            check("moe.experts_per_token", moe.experts_per_token, 1, moe.experts)?;
-            check("moe.expert_intermediate", moe.expert_intermediate, 1, 1 << 19)?;
-            check("moe.shared_intermediate", moe.shared_intermediate, 0, 1 << 19)?;
+            check(
+                "moe.experts_per_token",
+                moe.experts_per_token,
+                1,
+                moe.experts,
+            )?;
+            check(
+                "moe.expert_intermediate",
+                moe.expert_intermediate,
+                1,
+                1 << 19,
+            )?;
+            check(
+                "moe.shared_intermediate",
+                moe.shared_intermediate,
+                0,
+                1 << 19,
+            )?;
             check("moe.dense_layers", moe.dense_layers, 0, self.layers - 1)?;
         }
         if let Some(local) = &self.local_attention {
@@ -399,7 +409,8 @@ impl Architecture {
             + 2.0 * hidden * f(self.kv_heads) * f(self.head_dim);
         let mla = self.mla.map_or(0.0, |m| {
             let w = f(m.q_lora_rank) + f(m.kv_lora_rank) + f(m.qk_rope_head_dim);
-            w * (hidden + f(self.heads) * (f(m.qk_nope_head_dim) + f(m.qk_rope_head_dim) + f(m.v_head_dim)))
+            w * (hidden
+                + f(self.heads) * (f(m.qk_nope_head_dim) + f(m.qk_rope_head_dim) + f(m.v_head_dim)))
                 + f(self.heads) * f(m.v_head_dim) * hidden
         });
         let moe = self.moe.map_or(0.0, |m| {
@@ -410,7 +421,8 @@ impl Architecture {
                 kind: LocalKind::Linear(l),
                 ..
             }) => {
-                let width = f(l.key_heads) * f(l.key_head_dim) + f(l.value_heads) * f(l.value_head_dim);
+                let width =
+                    f(l.key_heads) * f(l.key_head_dim) + f(l.value_heads) * f(l.value_head_dim);
                 4.0 * hidden * width + width * f(l.conv_kernel)
             }
             _ => 0.0,

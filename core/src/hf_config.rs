@@ -330,7 +330,10 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
             arch.qk_norm = true;
             arch.output_bias = arch.attention_bias;
             // transformers Qwen3MoeConfig: decoder_sparse_step 1, mlp_only_layers [].
-            let step = nonzero("decoder_sparse_step", f.uint("decoder_sparse_step")?.unwrap_or(1))?;
+            let step = nonzero(
+                "decoder_sparse_step",
+                f.uint("decoder_sparse_step")?.unwrap_or(1),
+            )?;
             let mlp_only = f.uints("mlp_only_layers")?;
             let experts = f.required("num_experts")?;
             let moe_layers = count_layers(layers, |i| {
@@ -353,8 +356,10 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
             });
             if family == "qwen3_next" {
                 arch.gated_attention = true;
-                let interval =
-                    nonzero("full_attention_interval", f.required("full_attention_interval")?)?;
+                let interval = nonzero(
+                    "full_attention_interval",
+                    f.required("full_attention_interval")?,
+                )?;
                 // SGLang 0.5.23 configs/qwen3_next.py `layers_block_type`: layer i is full
                 // attention when (i + 1) % full_attention_interval == 0.
                 let linear_layers = count_layers(layers, |i| (i + 1) % interval != 0);

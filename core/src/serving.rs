@@ -166,9 +166,7 @@ fn linear_bytes(params: u64, quantization: Quantization, experts: bool, hidden: 
             let out_channels = params / hidden.max(1);
             params + out_channels * INT8_CHANNEL_SCALE_BYTES
         }
-        Quantization::Fp8 => {
-            params + params.div_ceil(FP8_BLOCK_ELEMENTS) * FP8_BLOCK_SCALE_BYTES
-        }
+        Quantization::Fp8 => params + params.div_ceil(FP8_BLOCK_ELEMENTS) * FP8_BLOCK_SCALE_BYTES,
         Quantization::Mxfp4 if experts => params / 2 + params.div_ceil(u64::from(MXFP4_BLOCK)),
         Quantization::Mxfp4 => params * 2,
         q => params * u64::from(q.weight_bits()) / 8,
@@ -204,6 +202,16 @@ pub fn expert_weights_per_gpu(arch: &Architecture, quantization: Quantization, t
     linear_bytes(experts, quantization, true, u64::from(arch.hidden))
 }
 
+/// Bytes of the embedding table on each GPU: a decode step reads one row of it per
+/// token, not the table (0 when tied: the lm_head, read whole, is the same tensor).
+pub fn embedding_bytes_per_gpu(arch: &Architecture, quantization: Quantization, tp: u32) -> u64 {
+    if arch.tied_embeddings {
+        return 0;
+    }
+    arch.param_breakdown().embedding / u64::from(tp.max(1))
+        * quantization.unquantized_tensor_bytes()
+}
+
 /// How one GPU's KV cache is laid out per token, by attention kind, as SGLang 0.5.23
 /// allocates it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -217,6 +225,9 @@ pub struct KvLayout {
     pub swa_layers: u32,
     /// Bytes one token costs across those layers (before the pool's ratio).
     pub swa_bytes_per_token: u64,
+    /// Tokens a sliding or chunked layer attends over (0 without such layers): what a
+    /// decode step reads of them per sequence.
+    pub swa_window: u32,
     /// Linear-attention layers, which keep a fixed state instead.
     pub linear_layers: u32,
     /// That state, per running sequence, in bytes.
@@ -229,6 +240,15 @@ pub struct KvLayout {
     /// What SGLang's pool charges per token of `max_total_num_tokens`: full layers plus
     /// `SWA_FULL_TOKENS_RATIO` × SWA layers (SWA layers alone when there is no full layer).
     pub bytes_per_token: u64,
+}
+
+impl KvLayout {
+    /// Bytes of KV and state one decode step reads for a sequence of `context` tokens.
+    pub fn bytes_read_per_sequence(&self, context: u64) -> u64 {
+        self.full_bytes_per_token * context
+            + self.swa_bytes_per_token * context.min(u64::from(self.swa_window))
+            + self.state_bytes_per_seq
+    }
 }
 
 /// The KV layout of `arch` at TP `tp` with `kv_bytes` per cached element.
@@ -253,12 +273,18 @@ pub fn kv_layout(arch: &Architecture, kv_bytes: u64, tp: u32) -> KvLayout {
         }
     };
     let (mut full_layers, mut swa_layers, mut linear_layers, mut state) = (arch.layers, 0, 0, 0);
+    let mut swa_window = 0;
     if let Some(local) = &arch.local_attention {
         match local.kind {
             LocalKind::SlidingWindow { pooled: false, .. } => {}
-            LocalKind::SlidingWindow { pooled: true, .. } | LocalKind::Chunked { .. } => {
+            LocalKind::SlidingWindow {
+                pooled: true,
+                window,
+            }
+            | LocalKind::Chunked { chunk: window } => {
                 full_layers -= local.layers;
                 swa_layers = local.layers;
+                swa_window = window;
             }
             LocalKind::Linear(l) => {
                 full_layers -= local.layers;
@@ -266,7 +292,8 @@ pub fn kv_layout(arch: &Architecture, kv_bytes: u64, tp: u32) -> KvLayout {
                 // Mamba2StateShape.create: conv (conv_dim / tp, kernel - 1) and temporal
                 // (value_heads / tp, value_head_dim, key_head_dim) per layer.
                 let tp = u64::from(tp);
-                let conv = l.conv_dim() / tp * u64::from(l.conv_kernel - 1) * LINEAR_CONV_STATE_BYTES;
+                let conv =
+                    l.conv_dim() / tp * u64::from(l.conv_kernel - 1) * LINEAR_CONV_STATE_BYTES;
                 let temporal = (u64::from(l.value_heads) / tp).max(1)
                     * u64::from(l.value_head_dim)
                     * u64::from(l.key_head_dim)
@@ -287,6 +314,7 @@ pub fn kv_layout(arch: &Architecture, kv_bytes: u64, tp: u32) -> KvLayout {
         full_bytes_per_token: full,
         swa_layers,
         swa_bytes_per_token: swa,
+        swa_window,
         linear_layers,
         state_bytes_per_seq: state,
         kv_heads_per_gpu,

@@ -485,6 +485,7 @@ mod tests {
                     attention_bias: layers % 3 == 0,
                     sliding_window: None,
                     max_context: 65_536,
+                    ..Architecture::DENSE
                 })
             })
         ];
