@@ -345,7 +345,7 @@ impl Architecture {
         // Bound the parameter count in floating point before any integer arithmetic, so
         // an absurd but individually in-range shape cannot overflow.
         let rough = self.rough_param_count();
-        if !(rough <= MAX_PARAMS) {
+        if rough.is_nan() || rough > MAX_PARAMS {
             return Err(ArchitectureError {
                 field: "layers",
                 value: self.layers.to_string(),

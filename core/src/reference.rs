@@ -55,7 +55,6 @@ pub fn reference_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::builtins;
 
     fn row(e: &ReferenceEstimate) -> String {
         format!(
