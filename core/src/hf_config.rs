@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The `model_type`s read (the text model's, for multimodal wrappers).
-pub const SUPPORTED_MODEL_TYPES: [&str; 18] = [
+pub const SUPPORTED_MODEL_TYPES: [&str; 17] = [
     "llama",
     "mistral",
     "mixtral",
@@ -32,7 +32,6 @@ pub const SUPPORTED_MODEL_TYPES: [&str; 18] = [
     "llama4",
     "llama4_text",
     "phi3",
-    "phi",
 ];
 
 /// Why a pasted Hugging Face `config.json` cannot describe a model.
@@ -309,7 +308,8 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
     let mut mtp_layers = 0;
     match family {
         "llama" => arch.output_bias = arch.attention_bias,
-        "mistral" | "qwen2" | "phi3" | "phi" => {}
+        // Phi-3/phi-4 fuse qkv and gate/up into one tensor each: the same counts.
+        "mistral" | "qwen2" | "phi3" => {}
         "qwen3" => {
             arch.qk_norm = true;
             arch.output_bias = arch.attention_bias;
@@ -508,7 +508,7 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
                 }
             }
         }
-        _ => unreachable_family(family)?,
+        other => return Err(HfConfigError::UnknownModelType(other.to_string())),
     }
     arch.validate().map_err(HfConfigError::Invalid)?;
     let checkpoint_quantization = match root.get("quantization_config") {
@@ -529,15 +529,11 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
     })
 }
 
-fn unreachable_family(family: &str) -> Result<(), HfConfigError> {
-    Err(HfConfigError::UnknownModelType(family.to_string()))
-}
-
 /// DeepSeek-style MoE fields (DeepSeek-V2/V3, Kimi K2, GLM-4.5).
 fn deepseek_moe(f: &Fields<'_>, layers: u32) -> Result<Moe, HfConfigError> {
     let width = f.required("moe_intermediate_size")?;
-    // transformers DeepseekV3Config defaults: first_k_dense_replace 3 is not assumed;
-    // moe_layer_freq 1, n_shared_experts 1 (DeepseekV3Config), topk_method noaux_tc.
+    // first_k_dense_replace is required; transformers DeepseekV3Config defaults apply to
+    // the rest: moe_layer_freq 1, n_shared_experts 1, topk_method noaux_tc.
     let first_dense = f.required("first_k_dense_replace")?;
     let freq = nonzero("moe_layer_freq", f.uint("moe_layer_freq")?.unwrap_or(1))?;
     let shared = f.uint("n_shared_experts")?.unwrap_or(1);

@@ -136,13 +136,6 @@ pub struct ServingInput<'a> {
 /// MXFP4 (OCP Microscaling spec, as gpt-oss stores it): one E8M0 scale byte per block
 /// of 32 E2M1 elements, so 4.25 bits per weight.
 pub const MXFP4_BLOCK: u32 = 32;
-/// FP8 checkpoints with block-wise scales keep one FP32 `weight_scale_inv` per
-/// 128 × 128 block (`weight_block_size: [128, 128]` in DeepSeek-V3's and Qwen3-*-FP8's
-/// quantization_config). SGLang's load-time FP8 keeps one scale per tensor instead;
-/// pricing that at the block rate overstates it by 4 / 16384 = 0.02 %.
-pub const FP8_BLOCK_ELEMENTS: u64 = 128 * 128;
-/// Bytes of one FP8 block scale (float32).
-pub const FP8_BLOCK_SCALE_BYTES: u64 = 4;
 /// `--swa-full-tokens-ratio` default: SWA-layer tokens / full-layer tokens of SGLang's
 /// hybrid SWA pool (`fallback=0.8` in SGLang 0.5.23 arg_groups/fields/schedule.py;
 /// HybridSWAPoolConfigurator in model_executor/pool_configurator.py charges
@@ -166,7 +159,11 @@ fn linear_bytes(params: u64, quantization: Quantization, experts: bool, hidden: 
             let out_channels = params / hidden.max(1);
             params + out_channels * INT8_CHANNEL_SCALE_BYTES
         }
-        Quantization::Fp8 => params + params.div_ceil(FP8_BLOCK_ELEMENTS) * FP8_BLOCK_SCALE_BYTES,
+        // FP8 weights are one byte each. Block-wise checkpoints (`weight_block_size`
+        // [128, 128]: DeepSeek-V3/R1, Kimi K2, Qwen3-*-FP8) add one float32
+        // `weight_scale_inv` per 128 × 128 block, 4 / 16384 = 0.024 % (20 MiB per GPU for
+        // DeepSeek-R1 at TP 8); SGLang's load-time FP8 one scale per tensor. Both are below
+        // the estimate's resolution and not counted, so one rule prices every FP8 row.
         Quantization::Mxfp4 if experts => params / 2 + params.div_ceil(u64::from(MXFP4_BLOCK)),
         Quantization::Mxfp4 => params * 2,
         q => params * u64::from(q.weight_bits()) / 8,

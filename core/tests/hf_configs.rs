@@ -337,19 +337,19 @@ fn weights_follow_what_the_checkpoint_stores() {
     assert_eq!(weights_per_gpu(&a, Quantization::Mxfp4, 1), expected);
     let gib = expected as f64 / GIB as f64;
     assert!((60.0..61.5).contains(&gib), "{gib}");
-    // FP8 block-wise: one byte per weight plus a float32 scale per 128 × 128 block;
-    // router, norms and embeddings stay 16 bit.
+    // FP8: one byte per linear weight (block scales are 0.024 %, not counted); router,
+    // norms and embeddings stay 16 bit.
     let ds = arch("deepseek-ai__DeepSeek-V3");
     let p = ds.param_breakdown();
     let fp8_one = weights_per_gpu(&ds, Quantization::Fp8, 1);
-    let linear_bytes = |n: u64| n + n.div_ceil(128 * 128) * 4;
     let replicated = p.replicated_linear + p.attention_kv_proj;
     assert_eq!(
         fp8_one,
-        linear_bytes(p.linear - p.experts)
-            + linear_bytes(p.experts)
-            + (p.embedding + p.lm_head + p.biases + p.other + p.norms + p.router) * 2
+        p.linear + (p.embedding + p.lm_head + p.biases + p.other + p.norms + p.router) * 2
     );
+    // 671B in FP8 with 16-bit embeddings, router and norms: 627 GiB.
+    let gib = fp8_one as f64 / GIB as f64;
+    assert!((626.0..628.0).contains(&gib), "{gib}");
     // At TP 8, MLA's latent projections stay whole on every GPU; the rest is split.
     let fp8_eight = weights_per_gpu(&ds, Quantization::Fp8, 8);
     assert!(fp8_eight * 8 > fp8_one, "{fp8_eight}");
