@@ -99,6 +99,18 @@ impl HfConfig {
             .as_ref()
             .map_or(Quantization::Bf16, |q| q.quantization)
     }
+
+    /// How SGLang loads the checkpoint (`QuantMethod::None` for 16 bit).
+    pub fn quant_method(&self) -> QuantMethod {
+        self.checkpoint_quantization
+            .as_ref()
+            .map_or(QuantMethod::None, |q| q.method)
+    }
+
+    /// The exact parameter count in billions, for `Model::params_billions`.
+    pub fn params_billions(&self) -> f64 {
+        self.architecture.param_count() as f64 / 1e9
+    }
 }
 
 /// Typed access to one JSON object, with errors naming the field.
@@ -680,5 +692,98 @@ fn read_quantization(q: &Fields<'_>) -> Result<CheckpointQuantization, HfConfigE
             other.to_string(),
             "expected fp8, awq, gptq, mxfp4 or compressed-tensors",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader's rules for families without a fixture here (no verified copy of
+    /// their config.json was found): shapes written after Llama-4-Scout's and GLM-4.5's
+    /// published configs, to check layer kinds and MoE layout, not published counts.
+    #[test]
+    fn llama4_text_config_has_chunked_layers_and_a_shared_expert() {
+        let config = r#"{"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4",
+          "text_config": {"model_type": "llama4_text", "hidden_size": 5120, "intermediate_size": 8192,
+            "intermediate_size_mlp": 16384, "num_attention_heads": 40, "num_key_value_heads": 8,
+            "head_dim": 128, "num_hidden_layers": 48, "num_local_experts": 16,
+            "num_experts_per_tok": 1, "interleave_moe_layer_step": 1, "vocab_size": 202048,
+            "max_position_embeddings": 10485760, "attention_chunk_size": 8192,
+            "use_qk_norm": true, "tie_word_embeddings": false}}"#;
+        let c = parse_hf_config(config).unwrap();
+        let a = c.architecture;
+        let moe = a.moe.unwrap();
+        assert_eq!(
+            (moe.experts, moe.experts_per_token, moe.dense_layers),
+            (16, 1, 0)
+        );
+        assert_eq!(moe.shared_intermediate, 8192);
+        // SGLang: layer i is chunked unless (i + 1) % 4 == 0: 36 of 48.
+        let local = a.local_attention.unwrap();
+        assert_eq!(
+            (local.layers, local.kind),
+            (36, LocalKind::Chunked { chunk: 8192 })
+        );
+        let kv = crate::serving::kv_layout(&a, 2, 1);
+        assert_eq!(kv.full_layers, 12);
+        assert_eq!(
+            kv.bytes_per_token,
+            12 * 2 * 8 * 128 * 2 + 36 * 2 * 8 * 128 * 2 * 4 / 5
+        );
+        // Maverick-style interleaving: every second layer MoE, the others dense.
+        let maverick = config.replace(
+            "\"interleave_moe_layer_step\": 1",
+            "\"interleave_moe_layer_step\": 2",
+        );
+        let m = parse_hf_config(&maverick).unwrap().architecture;
+        assert_eq!(m.moe.unwrap().dense_layers, 24);
+        assert_eq!(m.intermediate, 16384);
+    }
+
+    #[test]
+    fn glm4_moe_reads_deepseek_style_experts_and_qkv_biases() {
+        let config = r#"{"architectures": ["Glm4MoeForCausalLM"], "model_type": "glm4_moe",
+          "hidden_size": 5120, "intermediate_size": 12288, "moe_intermediate_size": 1536,
+          "num_attention_heads": 96, "num_key_value_heads": 8, "head_dim": 128,
+          "num_hidden_layers": 92, "n_routed_experts": 160, "n_shared_experts": 1,
+          "num_experts_per_tok": 8, "first_k_dense_replace": 3, "vocab_size": 151552,
+          "max_position_embeddings": 131072, "attention_bias": true, "use_qk_norm": false,
+          "partial_rotary_factor": 0.5, "num_nextn_predict_layers": 1,
+          "tie_word_embeddings": false}"#;
+        let c = parse_hf_config(config).unwrap();
+        let a = c.architecture;
+        let moe = a.moe.unwrap();
+        assert_eq!((moe.dense_layers, moe.shared_intermediate), (3, 1536));
+        assert!(moe.router_bias && a.attention_bias && !a.output_bias && !a.qk_norm);
+        assert_eq!(c.mtp_layers, 1);
+        // q/k/v biases only: 96·128 + 2·8·128 per layer.
+        assert_eq!(a.param_breakdown().biases, 92 * (96 * 128 + 2 * 8 * 128));
+        assert_eq!(c.quant_method(), QuantMethod::None);
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let err = parse_hf_config(r#"{"model_type": "mamba", "hidden_size": 1}"#).unwrap_err();
+        assert_eq!(err, HfConfigError::UnknownModelType("mamba".into()));
+        assert!(
+            err.to_string().contains("supported: llama, mistral"),
+            "{err}"
+        );
+        let err = parse_hf_config(
+            r#"{"model_type": "mixtral", "hidden_size": 4096,
+            "num_hidden_layers": 32, "num_attention_heads": 32, "intermediate_size": 14336,
+            "vocab_size": 32000, "max_position_embeddings": 32768, "num_experts_per_tok": 2}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.json has no 'num_local_experts' field"
+        );
+        let err = parse_hf_config(r#"{"model_type": "llama", "text_config": 5}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.json field 'text_config' must be an object"
+        );
     }
 }
