@@ -290,6 +290,14 @@ pub fn evaluate(
             EstimateMode::Reference => reference_verdict(model, settings, gpu),
         }
     };
+    let expert_parallel = model
+        .checkpoint_for(settings.quantization)
+        .map_or(1, |c| expert_parallel_size(c.method, &arch, tp));
+    let reason = if expert_parallel > 1 && fit != Fit::No {
+        format!("{reason}; experts run expert-parallel (--ep-size {expert_parallel}): the FP8 checkpoint's experts do not split into 128-column blocks at TP {tp}")
+    } else {
+        reason
+    };
     let headroom_bytes = memory as i64 - needed_bytes as i64;
 
     // Each decode step reads this GPU's weight shard (of the routed experts, only those
@@ -326,9 +334,7 @@ pub fn evaluate(
         tokens_per_s_per_seq,
         tokens_per_s,
         price_per_hour_usd: price,
-        expert_parallel: model
-            .checkpoint_for(settings.quantization)
-            .map_or(1, |c| expert_parallel_size(c.method, &arch, tp)),
+        expert_parallel,
         usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
         serving,
     }

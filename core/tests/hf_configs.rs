@@ -413,7 +413,9 @@ fn block_fp8_experts_that_cannot_split_run_expert_parallel() {
     assert!(args.contains("--tp-size 8"), "{args}");
     assert!(args.contains("--ep-size 8"), "{args}");
     let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
-    assert_eq!(r.row("gpu_8x_h100_sxm5").unwrap().expert_parallel, 8);
+    let row = r.row("gpu_8x_h100_sxm5").unwrap();
+    assert_eq!(row.expert_parallel, 8);
+    assert!(row.reason.contains("--ep-size 8"), "{}", row.reason);
     // Dense block-FP8 layers must split too: Qwen3-32B-FP8's 25600-wide MLP does at TP 8
     // (3200 = 25 × 128 columns per GPU).
     let dense = builtin("qwen3-32b").unwrap();
