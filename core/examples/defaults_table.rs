@@ -1,13 +1,14 @@
-//! Print each built-in model's serving estimate at its defaults next to the reference
+//! Print each of the reference's seven models' serving estimate at its defaults next to the reference
 //! formula (the README's comparison table): `cargo run -p gpu-session-core --example defaults_table`.
 
 use gpu_session_core::gpu::GIB;
-use gpu_session_core::{builtins, recommend, EstimateMode, Settings};
+use gpu_session_core::registry::reference_models;
+use gpu_session_core::{recommend, EstimateMode, Settings};
 
 fn main() {
     println!("| model | quick table | reference formula | serving estimate (cheapest fit) | cheapest fit | $/h | tok/s |");
     println!("|---|---|---|---|---|---|---|");
-    for model in builtins() {
+    for model in reference_models() {
         let r = recommend(
             model,
             &Settings::defaults_for(model),

@@ -1,5 +1,12 @@
-//! Dense decoder-only transformer architecture (Llama / Mistral / Qwen2 family)
-//! and the exact parameter count it implies.
+//! Decoder-only transformer architectures, layer by layer: dense (Llama / Mistral /
+//! Qwen2), mixture-of-experts (Mixtral, Qwen3-MoE, DeepSeek-V3, gpt-oss, Llama 4),
+//! multi-head latent attention (DeepSeek-V3, Kimi K2), sliding-window, chunked and
+//! linear (Gated DeltaNet) attention layers; the exact parameter counts they imply.
+//!
+//! The dense Llama shape is the special case in which every extension is absent:
+//! `Architecture { layers, hidden, .., ..Architecture::DENSE }`. Serialized forms of a
+//! dense architecture are unchanged (every extension is skipped when absent), so old
+//! plans, config files and share links keep parsing.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,51 +18,267 @@ pub struct Architecture {
     pub layers: u32,
     /// `hidden_size`
     pub hidden: u32,
-    /// `intermediate_size` (MLP width; gate, up and down projections)
+    /// `intermediate_size`: width of the dense MLP (gate, up and down projections).
+    /// In MoE models, the width of the dense layers (`first_k_dense_replace` layers of
+    /// DeepSeek-V3, Llama 4's `intermediate_size_mlp`); unused when every layer is MoE.
     pub intermediate: u32,
     /// `num_attention_heads`
     pub heads: u32,
     /// `num_key_value_heads` (GQA; equals `heads` for plain multi-head attention)
     pub kv_heads: u32,
-    /// `head_dim` (or `hidden / heads` where the config omits it)
+    /// `head_dim` (or `hidden / heads` where the config omits it). With MLA, the query /
+    /// key head width `qk_nope_head_dim + qk_rope_head_dim`.
     pub head_dim: u32,
     /// `vocab_size`
     pub vocab: u32,
     /// `tie_word_embeddings`: the lm_head shares the embedding matrix.
     #[serde(default)]
     pub tied_embeddings: bool,
-    /// Bias on the q/k/v projections (Qwen2: true).
+    /// Bias on the q/k/v projections (Qwen2, gpt-oss, GLM-4.5).
     #[serde(default)]
     pub attention_bias: bool,
-    /// `sliding_window`, when the model uses it (null for most).
+    /// `sliding_window` of a model whose every layer slides (Mistral 7B v0.1). SGLang
+    /// 0.5.23 still gives such a model a full-length KV pool (it is not in
+    /// `is_hybrid_swa_model`), so this does not shrink the KV cache. Models that mix
+    /// sliding and full layers describe them in `local_attention` instead.
     #[serde(default)]
     pub sliding_window: Option<u32>,
     /// `max_position_embeddings`: the longest context the model supports.
     pub max_context: u32,
+    /// Bias on the attention output projection too (gpt-oss; Llama-family
+    /// `attention_bias` covers q, k, v and o, Qwen2's only q, k, v).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub output_bias: bool,
+    /// RMSNorm on each query and key head (Qwen3, Gemma 3, Qwen3-Next): 2 × head_dim
+    /// parameters per attention layer.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub qk_norm: bool,
+    /// Learned attention sinks, one logit per head and layer (gpt-oss `sinks`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub attention_sinks: bool,
+    /// Gated attention: q_proj also emits a per-head output gate, doubling its width
+    /// (Qwen3-Next full-attention layers).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gated_attention: bool,
+    /// RMSNorms per layer beyond the usual two (Gemma 3 adds pre- and post-feed-forward
+    /// norms: 2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extra_norms_per_layer: u32,
+    /// Multi-head latent attention (DeepSeek-V2/V3, Kimi K2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mla: Option<Mla>,
+    /// Mixture-of-experts MLP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moe: Option<Moe>,
+    /// Layers that are not full attention: sliding window, chunked, or linear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_attention: Option<LocalAttention>,
+}
+
+impl Architecture {
+    /// Every field zero or absent: the base for `..Architecture::DENSE` in struct
+    /// literals (also in `const`s) of dense Llama-shaped models.
+    pub const DENSE: Architecture = Architecture {
+        layers: 0,
+        hidden: 0,
+        intermediate: 0,
+        heads: 0,
+        kv_heads: 0,
+        head_dim: 0,
+        vocab: 0,
+        tied_embeddings: false,
+        attention_bias: false,
+        sliding_window: None,
+        max_context: 0,
+        output_bias: false,
+        qk_norm: false,
+        attention_sinks: false,
+        gated_attention: false,
+        extra_norms_per_layer: 0,
+        mla: None,
+        moe: None,
+        local_attention: None,
+    };
+}
+
+impl Default for Architecture {
+    fn default() -> Self {
+        Architecture::DENSE
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Multi-head latent attention: keys and values are compressed into one latent of
+/// `kv_lora_rank` plus a shared rotary key of `qk_rope_head_dim` per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mla {
+    /// `q_lora_rank`; 0 when queries are projected directly (`q_lora_rank: null`).
+    pub q_lora_rank: u32,
+    /// `kv_lora_rank`
+    pub kv_lora_rank: u32,
+    /// `qk_nope_head_dim`
+    pub qk_nope_head_dim: u32,
+    /// `qk_rope_head_dim`
+    pub qk_rope_head_dim: u32,
+    /// `v_head_dim`
+    pub v_head_dim: u32,
+}
+
+/// A mixture-of-experts MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moe {
+    /// Routed experts per MoE layer (`n_routed_experts`, `num_experts`, `num_local_experts`).
+    pub experts: u32,
+    /// Routed experts each token uses (`num_experts_per_tok`).
+    pub experts_per_token: u32,
+    /// Width of one routed expert (`moe_intermediate_size`; Mixtral's and gpt-oss's
+    /// `intermediate_size`).
+    pub expert_intermediate: u32,
+    /// Total width of the always-on shared experts (DeepSeek `n_shared_experts ×
+    /// moe_intermediate_size`, Qwen3-Next `shared_expert_intermediate_size`); 0 for none.
+    #[serde(default)]
+    pub shared_intermediate: u32,
+    /// Layers with a dense MLP of `Architecture::intermediate` instead of experts
+    /// (DeepSeek `first_k_dense_replace`, Qwen `mlp_only_layers`, Llama 4's
+    /// non-interleaved layers).
+    #[serde(default)]
+    pub dense_layers: u32,
+    /// The router carries one bias (or DeepSeek's `e_score_correction_bias`) per expert.
+    #[serde(default)]
+    pub router_bias: bool,
+    /// Each expert's projections carry biases (gpt-oss).
+    #[serde(default)]
+    pub expert_bias: bool,
+    /// A one-output sigmoid gate scales the shared expert (Qwen3-Next `shared_expert_gate`).
+    #[serde(default)]
+    pub shared_expert_gate: bool,
+}
+
+/// The layers of a model that do not attend over the whole context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalAttention {
+    /// How many of `Architecture::layers` are of this kind; the rest are full attention.
+    pub layers: u32,
+    pub kind: LocalKind,
+}
+
+/// What a non-full layer attends over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LocalKind {
+    /// The last `window` tokens. `pooled`: SGLang 0.5.23 gives these layers their own,
+    /// smaller SWA pool (`is_hybrid_swa_model` in configs/model_config.py lists the
+    /// architecture: gpt-oss yes, Gemma 3 no, so Gemma 3's sliding layers hold
+    /// full-length KV in SGLang).
+    SlidingWindow { window: u32, pooled: bool },
+    /// Attention within chunks of `chunk` tokens (Llama 4 `attention_chunk_size`);
+    /// SGLang sizes them with its SWA pool.
+    Chunked { chunk: u32 },
+    /// Linear attention with a fixed recurrent state per sequence (Qwen3-Next's Gated
+    /// DeltaNet layers).
+    Linear(LinearAttention),
+}
+
+/// A Gated DeltaNet layer (Qwen3-Next): `linear_*` fields of its config.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearAttention {
+    /// `linear_num_key_heads`
+    pub key_heads: u32,
+    /// `linear_num_value_heads`
+    pub value_heads: u32,
+    /// `linear_key_head_dim`
+    pub key_head_dim: u32,
+    /// `linear_value_head_dim`
+    pub value_head_dim: u32,
+    /// `linear_conv_kernel_dim`
+    pub conv_kernel: u32,
+    /// Bytes per element of the recurrent (SSM) state: 4 (float32) unless the config's
+    /// `mamba_ssm_dtype` says otherwise (SGLang 0.5.23 configs/mamba_utils.py,
+    /// `mamba2_state_dtype`).
+    pub state_bytes: u32,
+}
+
+impl LinearAttention {
+    /// Channels of the causal convolution: cat(query, key, value).
+    pub fn conv_dim(&self) -> u64 {
+        2 * u64::from(self.key_heads) * u64::from(self.key_head_dim)
+            + u64::from(self.value_heads) * u64::from(self.value_head_dim)
+    }
 }
 
 /// Parameter counts per tensor class, the unit the serving estimate prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct ParamBreakdown {
-    /// q, k, v, o, gate, up, down projection weights: the tensors quantization shrinks.
+    /// Every linear-layer weight (attention, dense MLP, shared and routed experts):
+    /// the tensors quantization shrinks.
     pub linear: u64,
-    /// The q/k/v/o share of `linear` (k and v are replicated when kv_heads < TP).
+    /// The k/v share of `linear` (replicated when kv_heads < TP).
     pub attention_kv_proj: u64,
+    /// The share of `linear` every GPU holds whole (MLA's q_a and kv_a projections are
+    /// `ReplicatedLinear` in SGLang 0.5.23 models/deepseek_v2.py).
+    pub replicated_linear: u64,
+    /// The routed experts' share of `linear` (every expert of every MoE layer).
+    pub experts: u64,
+    /// The routed experts' biases (part of `biases`).
+    pub expert_biases: u64,
+    /// The routed experts' weights and biases one token uses (`experts_per_token` of
+    /// each MoE layer).
+    pub active_experts: u64,
     /// Token embedding matrix.
     pub embedding: u64,
     /// Output projection (0 when tied to the embedding).
     pub lm_head: u64,
-    /// RMSNorm weights (two per layer plus the final norm).
+    /// RMSNorm weights (per layer, q/k norms, MLA latent norms, the final norm).
     pub norms: u64,
-    /// q/k/v biases.
+    /// Biases of attention and expert projections.
     pub biases: u64,
+    /// Router weights and biases: kept in 16 bit by every quantized checkpoint we read
+    /// and replicated on every GPU (`ReplicatedLinear` gate in SGLang's MoE models).
+    pub router: u64,
+    /// Small unquantized tensors: attention sinks, Gated DeltaNet conv1d, `A_log`,
+    /// `dt_bias`, the shared-expert gate.
+    pub other: u64,
 }
 
 impl ParamBreakdown {
     pub fn total(&self) -> u64 {
-        self.linear + self.embedding + self.lm_head + self.norms + self.biases
+        self.linear
+            + self.embedding
+            + self.lm_head
+            + self.norms
+            + self.biases
+            + self.router
+            + self.other
+    }
+
+    /// Parameters one token's forward pass uses: everything but the routed experts it
+    /// is not sent to. Counts the embedding, as Qwen and DeepSeek do when they publish
+    /// "activated" parameters.
+    pub fn active(&self) -> u64 {
+        self.total() - self.experts - self.expert_biases + self.active_experts
+    }
+
+    /// Parameters one decode step reads per token: `active` without the embedding
+    /// table, of which a token reads one row (OpenAI's "active parameters" for gpt-oss
+    /// count the same way).
+    pub fn active_read_per_token(&self) -> u64 {
+        self.active() - self.embedding
     }
 }
+
+/// No model we size has more parameters (the largest open models are ~1-2 T).
+pub const MAX_PARAMS: f64 = 1e14;
 
 /// A field of an architecture that cannot describe a real model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +287,28 @@ pub struct ArchitectureError {
     pub field: &'static str,
     pub value: String,
     pub reason: &'static str,
+}
+
+fn check(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), ArchitectureError> {
+    if value < min {
+        return Err(ArchitectureError {
+            field,
+            value: value.to_string(),
+            reason: if min == 1 {
+                "must be at least 1"
+            } else {
+                "is smaller than any known model"
+            },
+        });
+    }
+    if value > max {
+        return Err(ArchitectureError {
+            field,
+            value: value.to_string(),
+            reason: "is larger than any known model",
+        });
+    }
+    Ok(())
 }
 
 impl Architecture {
@@ -80,20 +325,7 @@ impl Architecture {
             ("max_context", self.max_context, 1 << 24),
         ];
         for (field, value, max) in positive {
-            if value == 0 {
-                return Err(ArchitectureError {
-                    field,
-                    value: value.to_string(),
-                    reason: "must be at least 1",
-                });
-            }
-            if value > max {
-                return Err(ArchitectureError {
-                    field,
-                    value: value.to_string(),
-                    reason: "is larger than any known model",
-                });
-            }
+            check(field, value, 1, max)?;
         }
         if self.kv_heads > self.heads || !self.heads.is_multiple_of(self.kv_heads) {
             return Err(ArchitectureError {
@@ -109,35 +341,226 @@ impl Architecture {
                 reason: "must be at least 512 tokens",
             });
         }
+        check("extra_norms_per_layer", self.extra_norms_per_layer, 0, 8)?;
+        // Bound the parameter count in floating point before any integer arithmetic, so
+        // an absurd but individually in-range shape cannot overflow.
+        let rough = self.rough_param_count();
+        if rough.is_nan() || rough > MAX_PARAMS {
+            return Err(ArchitectureError {
+                field: "layers",
+                value: self.layers.to_string(),
+                reason: "with these widths the model would exceed 100 trillion parameters",
+            });
+        }
+        if let Some(mla) = &self.mla {
+            check("mla.q_lora_rank", mla.q_lora_rank, 0, 1 << 16)?;
+            check("mla.kv_lora_rank", mla.kv_lora_rank, 1, 1 << 16)?;
+            check("mla.qk_nope_head_dim", mla.qk_nope_head_dim, 0, 1_024)?;
+            check("mla.qk_rope_head_dim", mla.qk_rope_head_dim, 1, 1_024)?;
+            check("mla.v_head_dim", mla.v_head_dim, 1, 1_024)?;
+        }
+        if let Some(moe) = &self.moe {
+            check("moe.experts", moe.experts, 1, 4_096)?;
+            check(
+                "moe.experts_per_token",
+                moe.experts_per_token,
+                1,
+                moe.experts,
+            )?;
+            check(
+                "moe.expert_intermediate",
+                moe.expert_intermediate,
+                1,
+                1 << 19,
+            )?;
+            check(
+                "moe.shared_intermediate",
+                moe.shared_intermediate,
+                0,
+                1 << 19,
+            )?;
+            check("moe.dense_layers", moe.dense_layers, 0, self.layers - 1)?;
+        }
+        if let Some(local) = &self.local_attention {
+            check("local_attention.layers", local.layers, 1, self.layers)?;
+            match local.kind {
+                LocalKind::SlidingWindow { window, .. } => {
+                    check("local_attention.window", window, 1, 1 << 24)?
+                }
+                LocalKind::Chunked { chunk } => check("local_attention.chunk", chunk, 1, 1 << 24)?,
+                LocalKind::Linear(l) => {
+                    check("linear.key_heads", l.key_heads, 1, 1_024)?;
+                    check("linear.value_heads", l.value_heads, 1, 1_024)?;
+                    check("linear.key_head_dim", l.key_head_dim, 1, 1_024)?;
+                    check("linear.value_head_dim", l.value_head_dim, 1, 1_024)?;
+                    check("linear.conv_kernel", l.conv_kernel, 2, 64)?;
+                    check("linear.state_bytes", l.state_bytes, 1, 4)?;
+                }
+            }
+        }
         Ok(())
     }
 
-    /// Parameter counts by tensor class for a Llama-style block:
-    /// attention (q, k, v, o), SwiGLU MLP (gate, up, down), two RMSNorms per layer,
-    /// a final norm, the embedding and an untied lm_head.
+    /// An upper bound of the parameter count in f64 (every layer priced at its widest).
+    fn rough_param_count(&self) -> f64 {
+        let f = |n: u32| f64::from(n);
+        let hidden = f(self.hidden);
+        let attention = hidden * f(self.heads) * f(self.head_dim) * 3.0
+            + 2.0 * hidden * f(self.kv_heads) * f(self.head_dim);
+        let mla = self.mla.map_or(0.0, |m| {
+            let w = f(m.q_lora_rank) + f(m.kv_lora_rank) + f(m.qk_rope_head_dim);
+            w * (hidden
+                + f(self.heads) * (f(m.qk_nope_head_dim) + f(m.qk_rope_head_dim) + f(m.v_head_dim)))
+                + f(self.heads) * f(m.v_head_dim) * hidden
+        });
+        let moe = self.moe.map_or(0.0, |m| {
+            3.0 * hidden * (f(m.experts) * f(m.expert_intermediate) + f(m.shared_intermediate))
+        });
+        let linear = match self.local_attention {
+            Some(LocalAttention {
+                kind: LocalKind::Linear(l),
+                ..
+            }) => {
+                let width =
+                    f(l.key_heads) * f(l.key_head_dim) + f(l.value_heads) * f(l.value_head_dim);
+                4.0 * hidden * width + width * f(l.conv_kernel)
+            }
+            _ => 0.0,
+        };
+        let mlp = 3.0 * hidden * f(self.intermediate);
+        f(self.layers) * (attention + mla + moe + linear + mlp) + 2.0 * f(self.vocab) * hidden
+    }
+
+    /// Layers that attend over the whole context.
+    pub fn full_attention_layers(&self) -> u32 {
+        self.layers - self.local_attention.map_or(0, |l| l.layers)
+    }
+
+    /// Layers with attention (full, sliding or chunked): all but the linear ones.
+    pub fn attention_layers(&self) -> u32 {
+        match self.local_attention {
+            Some(LocalAttention {
+                layers,
+                kind: LocalKind::Linear(_),
+            }) => self.layers - layers,
+            _ => self.layers,
+        }
+    }
+
+    /// MoE layers (0 for a dense model).
+    pub fn moe_layers(&self) -> u32 {
+        self.moe.map_or(0, |m| self.layers - m.dense_layers)
+    }
+
+    /// Parameter counts by tensor class. One attention block per layer (GQA/MHA with
+    /// q, k, v, o; or MLA; or a Gated DeltaNet block for linear layers), a SwiGLU MLP
+    /// (gate, up, down) that is dense or mixture-of-experts, RMSNorms, a final norm,
+    /// the embedding and an lm_head unless tied. This is `model.num_parameters()` of
+    /// the transformers model, without any multi-token-prediction layer (SGLang loads
+    /// those only for speculative decoding).
     pub fn param_breakdown(&self) -> ParamBreakdown {
         let hidden = u64::from(self.hidden);
-        let q_width = u64::from(self.heads) * u64::from(self.head_dim);
-        let kv_width = u64::from(self.kv_heads) * u64::from(self.head_dim);
         let layers = u64::from(self.layers);
+        let attention_layers = u64::from(self.attention_layers());
+        let linear_layers = layers - attention_layers;
         let vocab = u64::from(self.vocab);
+        let heads = u64::from(self.heads);
+        let head_dim = u64::from(self.head_dim);
+        let mut p = ParamBreakdown::default();
 
-        let attention = hidden * q_width * 2 + hidden * kv_width * 2; // q, o + k, v
-        let mlp = 3 * hidden * u64::from(self.intermediate);
-        let biases = if self.attention_bias {
-            q_width + 2 * kv_width
-        } else {
-            0
-        };
-        let embedding = vocab * hidden;
-        ParamBreakdown {
-            linear: layers * (attention + mlp),
-            attention_kv_proj: layers * hidden * kv_width * 2,
-            embedding,
-            lm_head: if self.tied_embeddings { 0 } else { embedding },
-            norms: layers * 2 * hidden + hidden,
-            biases: layers * biases,
+        // Attention layers.
+        match &self.mla {
+            Some(mla) => {
+                let qk_head = u64::from(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
+                let q_lora = u64::from(mla.q_lora_rank);
+                let kv_lora = u64::from(mla.kv_lora_rank);
+                let rope = u64::from(mla.qk_rope_head_dim);
+                let (q, q_replicated, q_norm) = if q_lora > 0 {
+                    (q_lora * heads * qk_head, hidden * q_lora, q_lora)
+                } else {
+                    (hidden * heads * qk_head, 0, 0)
+                };
+                let kv_a = hidden * (kv_lora + rope);
+                let kv_b = kv_lora * heads * (u64::from(mla.qk_nope_head_dim + mla.v_head_dim));
+                let o = heads * u64::from(mla.v_head_dim) * hidden;
+                p.linear += attention_layers * (q + q_replicated + kv_a + kv_b + o);
+                p.replicated_linear += attention_layers * (q_replicated + kv_a);
+                p.norms += attention_layers * (q_norm + kv_lora);
+            }
+            None => {
+                let q_width = heads * head_dim;
+                let kv_width = u64::from(self.kv_heads) * head_dim;
+                let gate = if self.gated_attention { 2 } else { 1 };
+                let weights = hidden * q_width * gate + 2 * hidden * kv_width + q_width * hidden;
+                p.linear += attention_layers * weights;
+                p.attention_kv_proj += attention_layers * 2 * hidden * kv_width;
+                if self.attention_bias {
+                    p.biases += attention_layers * (q_width * gate + 2 * kv_width);
+                }
+                if self.output_bias {
+                    p.biases += attention_layers * hidden;
+                }
+                if self.qk_norm {
+                    p.norms += attention_layers * 2 * head_dim;
+                }
+            }
         }
+        if self.attention_sinks {
+            p.other += attention_layers * heads;
+        }
+
+        // Linear-attention (Gated DeltaNet) layers: in_proj_qkvz, in_proj_ba, conv1d,
+        // dt_bias, A_log, the gated norm and out_proj (transformers Qwen3NextGatedDeltaNet).
+        if let Some(LocalAttention {
+            kind: LocalKind::Linear(l),
+            ..
+        }) = &self.local_attention
+        {
+            let key_dim = u64::from(l.key_heads) * u64::from(l.key_head_dim);
+            let value_dim = u64::from(l.value_heads) * u64::from(l.value_head_dim);
+            let value_heads = u64::from(l.value_heads);
+            let in_proj = hidden * (2 * key_dim + 2 * value_dim) + hidden * 2 * value_heads;
+            let out_proj = value_dim * hidden;
+            p.linear += linear_layers * (in_proj + out_proj);
+            p.other += linear_layers * (l.conv_dim() * u64::from(l.conv_kernel) + 2 * value_heads);
+            p.norms += linear_layers * u64::from(l.value_head_dim);
+        }
+
+        // MLPs.
+        let dense_mlp = 3 * hidden * u64::from(self.intermediate);
+        match &self.moe {
+            None => p.linear += layers * dense_mlp,
+            Some(moe) => {
+                let dense_layers = u64::from(moe.dense_layers);
+                let moe_layers = layers - dense_layers;
+                let experts = u64::from(moe.experts);
+                let width = u64::from(moe.expert_intermediate);
+                let one_expert = 3 * hidden * width;
+                let active = u64::from(moe.experts_per_token);
+                let shared = 3 * hidden * u64::from(moe.shared_intermediate);
+                p.linear += dense_layers * dense_mlp + moe_layers * (experts * one_expert + shared);
+                p.experts += moe_layers * experts * one_expert;
+                p.active_experts += moe_layers * active * one_expert;
+                p.router += moe_layers * experts * hidden;
+                if moe.router_bias {
+                    p.router += moe_layers * experts;
+                }
+                if moe.expert_bias {
+                    let per_expert = 2 * width + hidden;
+                    p.biases += moe_layers * experts * per_expert;
+                    p.expert_biases += moe_layers * experts * per_expert;
+                    p.active_experts += moe_layers * active * per_expert;
+                }
+                if moe.shared_expert_gate {
+                    p.other += moe_layers * hidden;
+                }
+            }
+        }
+
+        p.norms += layers * (2 + u64::from(self.extra_norms_per_layer)) * hidden + hidden;
+        p.embedding = vocab * hidden;
+        p.lm_head = if self.tied_embeddings { 0 } else { p.embedding };
+        p
     }
 
     /// Exact parameter count, as `model.num_parameters()` reports it.
@@ -145,7 +568,13 @@ impl Architecture {
         self.param_breakdown().total()
     }
 
-    /// KV-cache elements per token across all layers: K and V for every KV head.
+    /// Parameters one token uses (see `ParamBreakdown::active`).
+    pub fn active_param_count(&self) -> u64 {
+        self.param_breakdown().active()
+    }
+
+    /// KV-cache elements per token across all layers of a plain GQA model: K and V for
+    /// every KV head (see `serving::kv_layout` for every attention kind and TP).
     pub fn kv_elements_per_token(&self) -> u64 {
         2 * u64::from(self.layers) * u64::from(self.kv_heads) * u64::from(self.head_dim)
     }
@@ -185,10 +614,8 @@ impl Architecture {
             kv_heads,
             head_dim,
             vocab,
-            tied_embeddings: false,
-            attention_bias: false,
-            sliding_window: None,
             max_context: max_context.max(512),
+            ..Architecture::default()
         };
         // Solve for the MLP width that makes the total match `params`.
         let fixed = arch.param_count() - arch.param_breakdown().linear
@@ -202,91 +629,14 @@ impl Architecture {
     }
 }
 
-/// Why a pasted Hugging Face `config.json` cannot describe a model.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HfConfigError {
-    #[error("not valid JSON: {0}")]
-    Json(String),
-    #[error("config.json must be a JSON object")]
-    NotAnObject,
-    #[error("config.json has no '{0}' field")]
-    Missing(&'static str),
-    #[error("config.json field '{field}' must be {expected}")]
-    WrongType {
-        field: &'static str,
-        expected: &'static str,
-    },
-    #[error("config.json field '{}' = {}: {}", .0.field, .0.value, .0.reason)]
-    Invalid(ArchitectureError),
-}
+pub use crate::hf_config::HfConfigError;
 
 impl Architecture {
-    /// Read the memory-relevant fields of a Hugging Face `config.json` (Llama, Mistral,
-    /// Qwen2 and other dense decoder-only families; a multimodal config's `text_config`
-    /// is used when the top level has no layers). Missing optional fields take the
-    /// transformers defaults: `num_key_value_heads` = heads, `head_dim` = hidden / heads,
-    /// `tie_word_embeddings` = false, `attention_bias` = false (true for `qwen2`, whose
-    /// q/k/v projections always carry biases), no sliding window unless it is enabled.
+    /// The architecture a Hugging Face `config.json` describes (see
+    /// `hf_config::parse_hf_config` for the families read and for the checkpoint's
+    /// `quantization_config`).
     pub fn from_hf_config_json(text: &str) -> Result<Architecture, HfConfigError> {
-        use serde_json::{Map, Value};
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| HfConfigError::Json(e.to_string()))?;
-        let root = root.as_object().ok_or(HfConfigError::NotAnObject)?;
-        let obj: &Map<String, Value> = match root.get("text_config") {
-            Some(Value::Object(text)) if !root.contains_key("num_hidden_layers") => text,
-            _ => root,
-        };
-        let uint = |field: &'static str| -> Result<Option<u32>, HfConfigError> {
-            match obj.get(field) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .map(Some)
-                    .ok_or(HfConfigError::WrongType {
-                        field,
-                        expected: "a whole number",
-                    }),
-            }
-        };
-        let required = |field: &'static str| uint(field)?.ok_or(HfConfigError::Missing(field));
-        let flag = |field: &'static str| -> Result<Option<bool>, HfConfigError> {
-            match obj.get(field) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_bool().map(Some).ok_or(HfConfigError::WrongType {
-                    field,
-                    expected: "true or false",
-                }),
-            }
-        };
-        let hidden = required("hidden_size")?;
-        let heads = required("num_attention_heads")?;
-        let head_dim = match uint("head_dim")? {
-            Some(d) => d,
-            None if heads > 0 => hidden / heads,
-            None => 0,
-        };
-        let model_type = obj.get("model_type").and_then(Value::as_str).unwrap_or("");
-        let sliding_window = if flag("use_sliding_window")? == Some(false) {
-            None
-        } else {
-            uint("sliding_window")?
-        };
-        let arch = Architecture {
-            layers: required("num_hidden_layers")?,
-            hidden,
-            intermediate: required("intermediate_size")?,
-            heads,
-            kv_heads: uint("num_key_value_heads")?.unwrap_or(heads),
-            head_dim,
-            vocab: required("vocab_size")?,
-            tied_embeddings: flag("tie_word_embeddings")?.unwrap_or(false),
-            attention_bias: flag("attention_bias")?.unwrap_or(model_type == "qwen2"),
-            sliding_window,
-            max_context: required("max_position_embeddings")?,
-        };
-        arch.validate().map_err(HfConfigError::Invalid)?;
-        Ok(arch)
+        crate::hf_config::parse_hf_config(text).map(|c| c.architecture)
     }
 }
 
@@ -372,6 +722,7 @@ mod tests {
             attention_bias: false,
             sliding_window: None,
             max_context: 131_072,
+            ..Architecture::default()
         };
         assert_eq!(arch.param_count(), 8_030_261_248);
         assert_eq!(arch.kv_elements_per_token(), 2 * 32 * 8 * 128);

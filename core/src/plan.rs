@@ -398,6 +398,15 @@ impl Plan {
         if let Some(flag) = m.quant_method.sglang_flag() {
             args.push(("--quantization", flag.to_string()));
         }
+        // Whole experts per GPU where the checkpoint cannot split them (recommend.rs).
+        if let Ok(model) = self.resolve_model() {
+            let (arch, _) = model.effective_architecture();
+            let ep =
+                crate::recommend::expert_parallel_size(m.quant_method, &arch, s.tensor_parallel);
+            if ep > 1 {
+                args.push(("--ep-size", ep.to_string()));
+            }
+        }
         args.extend([
             ("--mem-fraction-static", s.mem_fraction_static.to_string()),
             ("--kv-cache-dtype", s.kv_cache_dtype.as_str().to_string()),

@@ -4,7 +4,7 @@
 
 use crate::gpu::GIB;
 use crate::recommend::Recommendation;
-use crate::registry::{Model, BY_USE_CASE};
+use crate::registry::{Model, BY_USE_CASE, CURRENT_BY_USE_CASE};
 use crate::settings::EstimateMode;
 
 /// The unit an estimate is stated in: the serving estimate counts binary GiB (what
@@ -161,7 +161,8 @@ pub fn params(count: u64) -> String {
 /// and free-text search.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ModelFilter<'a> {
-    /// A `task` of `registry::BY_USE_CASE`; only the model the guide names matches.
+    /// A `task` of `registry::BY_USE_CASE` or `registry::CURRENT_BY_USE_CASE`; only the
+    /// model the guide names matches.
     pub use_case: Option<&'a str>,
     /// Tokens of context the model must support.
     pub min_context: Option<u32>,
@@ -176,6 +177,7 @@ impl ModelFilter<'_> {
         if let Some(task) = self.use_case {
             let named = BY_USE_CASE
                 .iter()
+                .chain(CURRENT_BY_USE_CASE.iter())
                 .any(|g| g.task == task && g.model_id == model.id);
             if !named {
                 return false;
@@ -262,7 +264,9 @@ mod tests {
                 .map(|m| m.id.as_str())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(ids(ModelFilter::default()).len(), 7);
+        // The reference's seven and the current models.
+        assert_eq!(ids(ModelFilter::default()).len(), builtins().len());
+        assert_eq!(builtins().len(), 16);
         assert_eq!(
             ids(ModelFilter {
                 use_case: Some("Long documents"),
@@ -270,13 +274,32 @@ mod tests {
             }),
             ["mistral-7b"]
         );
-        // Llama 3.1 and the R1 distill support 128K; Qwen, Mistral 32K; CodeLlama 16K.
+        // Llama 3.1 and the R1 distill support 128K; Qwen, Mistral 32K; CodeLlama 16K;
+        // of the current models gpt-oss, DeepSeek-R1, Llama 3.3, Gemma 3 and Kimi K2
+        // reach 128K, Qwen3 40K.
         assert_eq!(
             ids(ModelFilter {
                 min_context: Some(65_536),
                 ..Default::default()
             }),
-            ["deepseek-r1-70b", "llama-3.1-70b", "llama-3.1-8b"]
+            [
+                "deepseek-r1-70b",
+                "llama-3.1-70b",
+                "llama-3.1-8b",
+                "gpt-oss-20b",
+                "gpt-oss-120b",
+                "deepseek-r1-671b",
+                "llama-3.3-70b",
+                "gemma-3-27b",
+                "kimi-k2"
+            ]
+        );
+        assert_eq!(
+            ids(ModelFilter {
+                use_case: Some("Reasoning on one GPU"),
+                ..Default::default()
+            }),
+            ["gpt-oss-120b"]
         );
         assert_eq!(
             ids(ModelFilter {

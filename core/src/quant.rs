@@ -18,16 +18,21 @@ pub enum Quantization {
     Int8,
     /// INT4 weights from a pre-quantized AWQ or GPTQ checkpoint.
     Int4,
+    /// MXFP4 experts as gpt-oss ships them: routed-expert weights in 4-bit E2M1 with one
+    /// E8M0 scale per 32 elements; attention, router, embeddings and lm_head in 16 bit
+    /// (`modules_to_not_convert` of openai/gpt-oss-*'s quantization_config).
+    Mxfp4,
 }
 
 impl Quantization {
-    pub const ALL: [Quantization; 6] = [
+    pub const ALL: [Quantization; 7] = [
         Quantization::Fp32,
         Quantization::Fp16,
         Quantization::Bf16,
         Quantization::Fp8,
         Quantization::Int8,
         Quantization::Int4,
+        Quantization::Mxfp4,
     ];
 
     /// Short lowercase name used in links, plans, config files and flags.
@@ -39,6 +44,7 @@ impl Quantization {
             Quantization::Fp8 => "fp8",
             Quantization::Int8 => "int8",
             Quantization::Int4 => "int4",
+            Quantization::Mxfp4 => "mxfp4",
         }
     }
 
@@ -51,17 +57,19 @@ impl Quantization {
             Quantization::Fp8 => "FP8",
             Quantization::Int8 => "INT8",
             Quantization::Int4 => "INT4",
+            Quantization::Mxfp4 => "MXFP4",
         }
     }
 
     /// Bytes per parameter in the reference formula ("Quantization Levels" table of
-    /// the registry reference). FP8 is not in that table; one byte is its width.
+    /// the registry reference). FP8 and MXFP4 are not in that table; one byte and half
+    /// a byte are their element widths.
     pub fn reference_bytes_per_param(self) -> f64 {
         match self {
             Quantization::Fp32 => 4.0,
             Quantization::Fp16 | Quantization::Bf16 => 2.0,
             Quantization::Fp8 | Quantization::Int8 => 1.0,
-            Quantization::Int4 => 0.5,
+            Quantization::Int4 | Quantization::Mxfp4 => 0.5,
         }
     }
 
@@ -71,7 +79,7 @@ impl Quantization {
             Quantization::Fp32 => 32,
             Quantization::Fp16 | Quantization::Bf16 => 16,
             Quantization::Fp8 | Quantization::Int8 => 8,
-            Quantization::Int4 => 4,
+            Quantization::Int4 | Quantization::Mxfp4 => 4,
         }
     }
 
@@ -80,7 +88,7 @@ impl Quantization {
     pub fn is_quantized(self) -> bool {
         matches!(
             self,
-            Quantization::Fp8 | Quantization::Int8 | Quantization::Int4
+            Quantization::Fp8 | Quantization::Int8 | Quantization::Int4 | Quantization::Mxfp4
         )
     }
 

@@ -1,10 +1,15 @@
 //! For a model and settings: every GPU type with its verdict, headroom, KV-pool
 //! capacity, limits, decode speed and cost; and the cheapest type that fits.
 
+use crate::arch::Architecture;
 use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATION};
 use crate::registry::Model;
-use crate::serving::{serving_estimate, ServingEstimate, ServingInput};
+use crate::registry::QuantMethod;
+use crate::serving::{
+    embedding_bytes_per_gpu, expert_weights_per_gpu, serving_estimate, ServingEstimate,
+    ServingInput,
+};
 use crate::settings::{EstimateMode, Settings, MAX_SEQS};
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +75,9 @@ pub struct GpuFit {
     /// Decode speed of all sequences that run at once, tokens/s.
     pub tokens_per_s: f64,
     pub price_per_hour_usd: f64,
+    /// `--ep-size` the plan passes: 1 (SGLang's default, experts split over TP) or the
+    /// TP size when the checkpoint needs whole experts per GPU (`expert_parallel_size`).
+    pub expert_parallel: u32,
     /// Dollars per million output tokens at full concurrency.
     pub usd_per_million_tokens: f64,
     pub serving: ServingEstimate,
@@ -86,6 +94,9 @@ pub struct Recommendation {
     pub rows: Vec<GpuFit>,
     /// Index into `rows` of the cheapest type that fits, if any does.
     pub cheapest_fit: Option<usize>,
+    /// When no instance fits (not even tightly): why not, in a sentence naming the
+    /// model's weights and the largest instance.
+    pub no_fit: Option<String>,
 }
 
 impl Recommendation {
@@ -101,7 +112,7 @@ impl Recommendation {
 }
 
 fn input<'a>(
-    model_arch: &'a crate::arch::Architecture,
+    model_arch: &'a Architecture,
     s: &Settings,
     tp: u32,
     gpu: &GpuType,
@@ -262,6 +273,8 @@ pub fn evaluate(
                 gpu.compute_capability % 10
             ),
         )
+    } else if let Some(reason) = block_fp8_split_problem(model, settings, &arch, tp) {
+        (Fit::No, serving.total(), reason)
     } else if !arch.heads.is_multiple_of(tp) {
         (
             Fit::No,
@@ -277,12 +290,24 @@ pub fn evaluate(
             EstimateMode::Reference => reference_verdict(model, settings, gpu),
         }
     };
+    let expert_parallel = model
+        .checkpoint_for(settings.quantization)
+        .map_or(1, |c| expert_parallel_size(c.method, &arch, tp));
+    let reason = if expert_parallel > 1 && fit != Fit::No {
+        format!("{reason}; experts run expert-parallel (--ep-size {expert_parallel}): the FP8 checkpoint's experts do not split into 128-column blocks at TP {tp}")
+    } else {
+        reason
+    };
     let headroom_bytes = memory as i64 - needed_bytes as i64;
 
-    // Each decode step reads this GPU's weight shard and the KV of every running sequence.
+    // Each decode step reads this GPU's weight shard (of the routed experts, only those
+    // the running sequences' tokens are sent to) and the KV of every running sequence.
     let running = seqs.min(u64::from(max_seqs).max(1));
-    let bytes_per_step =
-        serving.weights as f64 + (serving.kv_bytes_per_token * context * running) as f64;
+    let expert_bytes = expert_weights_per_gpu(&arch, settings.quantization, tp) as f64;
+    let embedding_bytes = embedding_bytes_per_gpu(&arch, settings.quantization, tp) as f64;
+    let bytes_per_step = serving.weights as f64 - expert_bytes - embedding_bytes
+        + expert_bytes * experts_touched_fraction(&arch, running)
+        + (serving.kv_layout.bytes_read_per_sequence(context) * running) as f64;
     let bandwidth = f64::from(gpu.bandwidth_gbps) * 1e9 * DECODE_BANDWIDTH_EFFICIENCY;
     let allreduce = if tp > 1 {
         2.0 * f64::from(arch.layers) * ALLREDUCE_LATENCY_S
@@ -309,10 +334,97 @@ pub fn evaluate(
         tokens_per_s_per_seq,
         tokens_per_s,
         price_per_hour_usd: price,
+        expert_parallel,
         usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
         serving,
     }
 }
+
+/// Share of a layer's routed experts one decode step touches when `running` sequences
+/// each route one token to `experts_per_token` of `experts`, assuming uniform routing
+/// (a router trained with a load-balancing loss, as every MoE here is):
+/// 1 − (1 − k/E)^running. 1 for a dense model.
+pub fn experts_touched_fraction(arch: &Architecture, running: u64) -> f64 {
+    match &arch.moe {
+        None => 1.0,
+        Some(moe) => {
+            let miss = 1.0 - f64::from(moe.experts_per_token) / f64::from(moe.experts);
+            1.0 - miss.powi(i32::try_from(running).unwrap_or(i32::MAX))
+        }
+    }
+}
+
+/// How SGLang must shard a model's routed experts at TP `tp`: 1 means its default,
+/// every expert split over the TP group (`ep_size` 1, arg_groups/fields/parallel.py);
+/// `tp` means expert parallelism (`--ep-size tp`), each GPU holding whole experts.
+/// Expert parallelism is needed when a block-quantized FP8 checkpoint's expert width
+/// does not split into whole 128-column scale blocks (SGLang 0.5.23
+/// layers/quantization/fp8.py, Fp8MoEMethod.create_weights: "The output_size of gate's
+/// and up's weight = N is not divisible by weight quantization block_n = 128"), as for
+/// Qwen3-235B-A22B-FP8 at TP 8 (1536 / 8 = 192). Each GPU holds the same bytes either
+/// way (1/TP of every expert, or all of 1/EP of the experts).
+pub fn expert_parallel_size(method: QuantMethod, arch: &Architecture, tp: u32) -> u32 {
+    match &arch.moe {
+        Some(moe)
+            if method == QuantMethod::Fp8Block
+                && tp > 1
+                && !splits_into_blocks(moe.expert_intermediate, tp)
+                && moe.experts.is_multiple_of(tp) =>
+        {
+            tp
+        }
+        _ => 1,
+    }
+}
+
+fn splits_into_blocks(width: u32, tp: u32) -> bool {
+    width.is_multiple_of(tp) && (width / tp).is_multiple_of(FP8_SCALE_BLOCK)
+}
+
+/// SGLang refuses a block-quantized FP8 checkpoint whose MLP columns do not split into
+/// whole scale blocks at this TP (Fp8MoEMethod.create_weights and
+/// Fp8LinearMethod.validate_block_quant_shapes in SGLang 0.5.23
+/// layers/quantization/fp8.py); expert widths are exempt when `expert_parallel_size`
+/// keeps experts whole.
+pub fn block_fp8_split_problem(
+    model: &Model,
+    settings: &Settings,
+    arch: &Architecture,
+    tp: u32,
+) -> Option<String> {
+    let checkpoint = model.checkpoint_for(settings.quantization).ok()?;
+    if checkpoint.method != QuantMethod::Fp8Block || tp <= 1 {
+        return None;
+    }
+    let ep = expert_parallel_size(checkpoint.method, arch, tp);
+    let mut widths = Vec::new();
+    match &arch.moe {
+        Some(moe) => {
+            let expert_split = if ep > 1 { 1 } else { tp };
+            widths.push(("expert", moe.expert_intermediate, expert_split));
+            if moe.shared_intermediate > 0 {
+                widths.push(("shared-expert", moe.shared_intermediate, tp));
+            }
+            if moe.dense_layers > 0 {
+                widths.push(("dense MLP", arch.intermediate, tp));
+            }
+        }
+        None => widths.push(("MLP", arch.intermediate, tp)),
+    }
+    widths.into_iter().find_map(|(what, width, split)| {
+        (!splits_into_blocks(width, split)).then(|| {
+            format!(
+                "{} at TP {tp}: each GPU's {} {what} columns (of {width}) are not a multiple of the FP8 checkpoint's {FP8_SCALE_BLOCK}-column scale blocks, so SGLang refuses to load it",
+                checkpoint.hf_path,
+                width / split
+            )
+        })
+    })
+}
+
+/// Column width of one FP8 scale block (`weight_block_size` [128, 128] of every
+/// block-quantized checkpoint the registry names).
+pub const FP8_SCALE_BLOCK: u32 = 128;
 
 fn reference_verdict(model: &Model, settings: &Settings, gpu: &GpuType) -> (Fit, u64, String) {
     let r = reference_estimate(
@@ -341,6 +453,29 @@ fn reference_verdict(model: &Model, settings: &Settings, gpu: &GpuType) -> (Fit,
             format!("{:.1} GB is more than {capacity} GB", r.total_gb),
         )
     }
+}
+
+/// "Fits no single instance": when every row is `Fit::No`, name the weights the model
+/// needs in total and the largest instance's memory, and that instance's own reason.
+fn no_fit_message(model: &Model, settings: &Settings, rows: &[GpuFit]) -> Option<String> {
+    if rows.iter().any(|r| r.fit != Fit::No) {
+        return None;
+    }
+    let largest = rows
+        .iter()
+        .max_by_key(|r| r.gpu.memory_bytes() * u64::from(r.tp))?;
+    let (arch, _) = model.effective_architecture();
+    let weights = crate::serving::weights_per_gpu(&arch, settings.quantization, 1);
+    let gib = |b: u64| b as f64 / GIB as f64;
+    Some(format!(
+        "{} fits no single instance at these settings: its {} weights alone are {:.0} GiB, and the largest instance ({}, {:.0} GiB in all) says: {}",
+        model.name,
+        settings.quantization.label(),
+        gib(weights),
+        largest.gpu.instance_type,
+        gib(largest.gpu.memory_bytes() * u64::from(largest.tp)),
+        largest.reason
+    ))
 }
 
 /// Every GPU type for a model and settings. `selected_gpu_memory_mib` sizes the headline
@@ -372,6 +507,7 @@ pub fn recommend(
         settings.quantization,
         settings.context,
     );
+    let no_fit = no_fit_message(model, &settings, &rows);
     Recommendation {
         mode,
         settings,
@@ -379,6 +515,7 @@ pub fn recommend(
         serving,
         rows,
         cheapest_fit,
+        no_fit,
     }
 }
 

@@ -55,7 +55,6 @@ pub fn reference_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::builtins;
 
     fn row(e: &ReferenceEstimate) -> String {
         format!(
@@ -80,7 +79,7 @@ mod tests {
             ("codellama-34b", "68.0 / 4.0 / 2.0 / 6.8 / 80.8", 160),
             ("mistral-7b", "14.0 / 4.0 / 2.0 / 1.4 / 21.4", 24),
         ];
-        assert_eq!(tables.len(), builtins().len());
+        assert_eq!(tables.len(), crate::registry::reference_models().count());
         for (id, expected, min_gpu) in tables {
             let m = crate::registry::builtin(id).unwrap();
             let e = reference_estimate(m.params_billions, m.quantization, m.context_length);

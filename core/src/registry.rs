@@ -13,8 +13,15 @@ use std::sync::OnceLock;
 pub enum QuantMethod {
     /// Weights in their stored 16/32-bit dtype: no `--quantization` flag.
     None,
-    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint.
+    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint,
+    /// or a pre-quantized FP8 checkpoint with per-tensor scales.
     Fp8,
+    /// Pre-quantized FP8 checkpoint with block-wise scales (`weight_block_size`
+    /// [128, 128]: DeepSeek-V3/R1, Kimi K2, Qwen3-*-FP8). SGLang reads the method from
+    /// the checkpoint; `--quantization fp8` names it.
+    Fp8Block,
+    /// Pre-quantized MXFP4 checkpoint (gpt-oss; `--quantization mxfp4`).
+    Mxfp4,
     /// Pre-quantized AWQ checkpoint (`--quantization awq`; SGLang picks awq_marlin).
     Awq,
     /// Pre-quantized GPTQ checkpoint (`--quantization gptq`).
@@ -28,7 +35,8 @@ impl QuantMethod {
     pub fn sglang_flag(self) -> Option<&'static str> {
         match self {
             QuantMethod::None => None,
-            QuantMethod::Fp8 => Some("fp8"),
+            QuantMethod::Fp8 | QuantMethod::Fp8Block => Some("fp8"),
+            QuantMethod::Mxfp4 => Some("mxfp4"),
             QuantMethod::Awq => Some("awq"),
             QuantMethod::Gptq => Some("gptq"),
             QuantMethod::CompressedTensors => Some("compressed-tensors"),
@@ -39,6 +47,8 @@ impl QuantMethod {
         match self {
             QuantMethod::None => "none",
             QuantMethod::Fp8 => "fp8",
+            QuantMethod::Fp8Block => "fp8-block",
+            QuantMethod::Mxfp4 => "mxfp4",
             QuantMethod::Awq => "awq",
             QuantMethod::Gptq => "gptq",
             QuantMethod::CompressedTensors => "compressed-tensors",
@@ -52,6 +62,7 @@ impl QuantMethod {
             Quantization::Fp8 => QuantMethod::Fp8,
             Quantization::Int8 => QuantMethod::CompressedTensors,
             Quantization::Int4 => QuantMethod::Awq,
+            Quantization::Mxfp4 => QuantMethod::Mxfp4,
         }
     }
 
@@ -59,9 +70,18 @@ impl QuantMethod {
     pub fn allowed_for(q: Quantization) -> &'static [QuantMethod] {
         match q {
             Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => &[QuantMethod::None],
-            Quantization::Fp8 => &[QuantMethod::Fp8],
+            Quantization::Fp8 => &[
+                QuantMethod::Fp8,
+                QuantMethod::Fp8Block,
+                QuantMethod::CompressedTensors,
+            ],
             Quantization::Int8 => &[QuantMethod::CompressedTensors],
-            Quantization::Int4 => &[QuantMethod::Awq, QuantMethod::Gptq],
+            Quantization::Int4 => &[
+                QuantMethod::Awq,
+                QuantMethod::Gptq,
+                QuantMethod::CompressedTensors,
+            ],
+            Quantization::Mxfp4 => &[QuantMethod::Mxfp4],
         }
     }
 }
@@ -73,6 +93,8 @@ impl std::str::FromStr for QuantMethod {
         let all = [
             QuantMethod::None,
             QuantMethod::Fp8,
+            QuantMethod::Fp8Block,
+            QuantMethod::Mxfp4,
             QuantMethod::Awq,
             QuantMethod::Gptq,
             QuantMethod::CompressedTensors,
@@ -202,13 +224,13 @@ impl Model {
                 from_base(QuantMethod::None)
             }
             Quantization::Fp8 => from_base(QuantMethod::Fp8),
-            Quantization::Int8 | Quantization::Int4 => None,
+            Quantization::Int8 | Quantization::Int4 | Quantization::Mxfp4 => None,
         };
         found.ok_or_else(|| NoCheckpoint {
             model: self.id.clone(),
             quantization,
             hint: match quantization {
-                Quantization::Int4 | Quantization::Int8 => format!(
+                Quantization::Int4 | Quantization::Int8 | Quantization::Mxfp4 => format!(
                     "SGLang cannot quantize to {} at load time; add a custom model whose hf_path is a pre-quantized checkpoint, or choose fp8",
                     quantization.label()
                 ),
@@ -240,6 +262,56 @@ fn awq(hf_path: &str) -> (Quantization, Checkpoint) {
     )
 }
 
+fn fp8_block(hf_path: &str) -> (Quantization, Checkpoint) {
+    (
+        Quantization::Fp8,
+        Checkpoint {
+            hf_path: hf_path.to_string(),
+            method: QuantMethod::Fp8Block,
+        },
+    )
+}
+
+fn mxfp4(hf_path: &str) -> (Quantization, Checkpoint) {
+    (
+        Quantization::Mxfp4,
+        Checkpoint {
+            hf_path: hf_path.to_string(),
+            method: QuantMethod::Mxfp4,
+        },
+    )
+}
+
+/// The architecture of a fixture `config.json` (core/tests/fixtures/hf-configs, with
+/// its provenance in SOURCES.md there). The registry's own test parses every fixture,
+/// so a bad one fails `cargo test`, not a user.
+fn from_config(config_json: &str) -> Architecture {
+    Architecture::from_hf_config_json(config_json)
+        .unwrap_or_else(|e| panic!("built-in config.json does not parse: {e}"))
+}
+
+/// config.json of each current model the registry names (copies with provenance in
+/// core/tests/fixtures/hf-configs/SOURCES.md).
+pub mod configs {
+    pub const GPT_OSS_20B: &str =
+        include_str!("../tests/fixtures/hf-configs/openai__gpt-oss-20b.json");
+    pub const GPT_OSS_120B: &str =
+        include_str!("../tests/fixtures/hf-configs/openai__gpt-oss-120b.json");
+    pub const QWEN3_32B: &str = include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-32B.json");
+    pub const QWEN3_30B_A3B: &str =
+        include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-30B-A3B.json");
+    pub const QWEN3_235B_A22B_FP8: &str =
+        include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
+    pub const DEEPSEEK_R1: &str =
+        include_str!("../tests/fixtures/hf-configs/deepseek-ai__DeepSeek-R1.json");
+    pub const LLAMA_3_1_70B_INSTRUCT: &str =
+        include_str!("../tests/fixtures/hf-configs/meta-llama__Llama-3.1-70B-Instruct.json");
+    pub const GEMMA_3_27B_IT: &str =
+        include_str!("../tests/fixtures/hf-configs/google__gemma-3-27b-it.json");
+    pub const KIMI_K2_INSTRUCT: &str =
+        include_str!("../tests/fixtures/hf-configs/moonshotai__Kimi-K2-Instruct.json");
+}
+
 fn w8a8(hf_path: &str) -> (Quantization, Checkpoint) {
     (
         Quantization::Int8,
@@ -265,6 +337,7 @@ const LLAMA_3_1_70B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 131_072,
+    ..Architecture::DENSE
 };
 /// meta-llama/Llama-3.1-8B-Instruct
 const LLAMA_3_1_8B: Architecture = Architecture {
@@ -279,6 +352,7 @@ const LLAMA_3_1_8B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 131_072,
+    ..Architecture::DENSE
 };
 /// Qwen/Qwen2.5-Coder-32B-Instruct: q/k/v carry biases; `use_sliding_window` is false,
 /// and max_position_embeddings is 32768 (YaRN extends it, but not by default).
@@ -294,6 +368,7 @@ const QWEN_2_5_CODER_32B: Architecture = Architecture {
     attention_bias: true,
     sliding_window: None,
     max_context: 32_768,
+    ..Architecture::DENSE
 };
 /// codellama/CodeLlama-34b-Instruct-hf
 const CODELLAMA_34B: Architecture = Architecture {
@@ -308,6 +383,7 @@ const CODELLAMA_34B: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 16_384,
+    ..Architecture::DENSE
 };
 /// mistralai/Mistral-7B-Instruct-v0.3: `sliding_window` is null in v0.3.
 const MISTRAL_7B_V0_3: Architecture = Architecture {
@@ -322,10 +398,11 @@ const MISTRAL_7B_V0_3: Architecture = Architecture {
     attention_bias: false,
     sliding_window: None,
     max_context: 32_768,
+    ..Architecture::DENSE
 };
 
 fn build_builtins() -> Vec<Model> {
-    vec![
+    let mut models = vec![
         Model {
             id: "deepseek-r1-70b".into(),
             name: "DeepSeek-R1 70B".into(),
@@ -459,13 +536,168 @@ fn build_builtins() -> Vec<Model> {
             builtin: true,
             reference: Some(ReferenceCard { est_vram_gb: 20, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
         },
+    ];
+    models.extend(current_models());
+    models
+}
+
+/// A current model (not in the reference): no reference card; the architecture comes
+/// from its config.json.
+#[allow(clippy::too_many_arguments)]
+fn current(
+    id: &str,
+    name: &str,
+    tagline: &str,
+    hf_path: &str,
+    params_billions: f64,
+    quantization: Quantization,
+    context_length: u32,
+    architecture: Architecture,
+    best_for: &str,
+    good_for: &[&str],
+    not_good_for: &[&str],
+    notes: &str,
+    quantized_checkpoints: Vec<(Quantization, Checkpoint)>,
+    base_checkpoint: Option<&str>,
+    gated: bool,
+) -> Model {
+    Model {
+        id: id.into(),
+        name: name.into(),
+        tagline: tagline.into(),
+        hf_path: hf_path.into(),
+        params_billions,
+        quantization,
+        context_length,
+        architecture: Some(architecture),
+        best_for: best_for.into(),
+        good_for: strings(good_for),
+        not_good_for: strings(not_good_for),
+        notes: notes.into(),
+        quantized_checkpoints,
+        base_checkpoint: base_checkpoint.map(String::from),
+        gated,
+        builtin: true,
+        reference: None,
+    }
+}
+
+/// Current open models SGLang 0.5.23 serves, with the checkpoints their publishers ship.
+/// `params_billions` is the publisher's stated size (what the reference formula reads);
+/// the exact count comes from the architecture.
+fn current_models() -> Vec<Model> {
+    vec![
+        current(
+            "gpt-oss-20b", "gpt-oss 20B",
+            "OpenAI's small open-weight reasoning MoE: 21B parameters, 3.6B active, in one 16 GB-class GPU.",
+            "openai/gpt-oss-20b", 20.9, Quantization::Mxfp4, 32_768,
+            from_config(configs::GPT_OSS_20B),
+            "Cheap reasoning and tool use",
+            &["Reasoning with adjustable effort", "Tool calling and agents", "Fast decode (3.6B active)", "Fits a single A10 in MXFP4"],
+            &["Deep world knowledge (small model)", "Vision input (text only)"],
+            "32 experts, 4 per token; MXFP4 experts (4.25 bits per weight with block scales), everything else BF16, as OpenAI ships it. Alternating 128-token sliding-window and full attention layers with attention sinks: SGLang sizes the sliding layers with its smaller SWA pool.",
+            vec![mxfp4("openai/gpt-oss-20b")], None, false,
+        ),
+        current(
+            "gpt-oss-120b", "gpt-oss 120B",
+            "OpenAI's large open-weight reasoning MoE: 117B parameters, 5.1B active, on one 80 GB GPU.",
+            "openai/gpt-oss-120b", 116.8, Quantization::Mxfp4, 32_768,
+            from_config(configs::GPT_OSS_120B),
+            "Strong reasoning on one GPU",
+            &["Complex reasoning and coding", "Agentic tool use", "High throughput for its quality (5.1B active)", "Single H100 / A100 80 GB"],
+            &["GPUs under 80 GB", "Vision input (text only)"],
+            "128 experts, 4 per token, MXFP4 experts and BF16 attention as shipped; 61 GiB of weights. Alternating 128-token sliding-window and full attention with sinks.",
+            vec![mxfp4("openai/gpt-oss-120b")], None, false,
+        ),
+        current(
+            "qwen3-32b", "Qwen3 32B",
+            "Dense hybrid-thinking model from Qwen: strong general and coding quality.",
+            "Qwen/Qwen3-32B", 32.8, Quantization::Bf16, 32_768,
+            from_config(configs::QWEN3_32B),
+            "Dense all-rounder",
+            &["Coding and reasoning (thinking mode)", "Multilingual work", "Predictable latency (dense)", "FP8 on one 80 GB GPU"],
+            &["Cheapest decode (every token reads all 32.8B)", "Contexts beyond 32K without YaRN"],
+            "Qwen's own FP8 (block-wise 128x128) and AWQ checkpoints are served for FP8 and INT4.",
+            vec![fp8_block("Qwen/Qwen3-32B-FP8"), awq("Qwen/Qwen3-32B-AWQ")], Some("Qwen/Qwen3-32B"), false,
+        ),
+        current(
+            "qwen3-30b-a3b", "Qwen3 30B-A3B",
+            "Small MoE from Qwen: 30.5B parameters, 3.3B active, fast on one GPU.",
+            "Qwen/Qwen3-30B-A3B", 30.5, Quantization::Bf16, 32_768,
+            from_config(configs::QWEN3_30B_A3B),
+            "Fast, cheap general model",
+            &["High-throughput chat and coding", "Fast decode (3.3B active)", "Thinking and non-thinking modes"],
+            &["Hardest reasoning (Qwen3 32B / 235B better)", "GPUs under 80 GB in BF16"],
+            "128 experts, 8 per token. FP8 is Qwen's block-wise checkpoint; its 768-wide experts do not split into 128-column blocks at TP 8, so SGLang refuses it on 8 GPUs.",
+            vec![fp8_block("Qwen/Qwen3-30B-A3B-FP8")], Some("Qwen/Qwen3-30B-A3B"), false,
+        ),
+        current(
+            "qwen3-235b-a22b", "Qwen3 235B-A22B",
+            "Qwen's flagship MoE: 235B parameters, 22B active, in FP8.",
+            "Qwen/Qwen3-235B-A22B-FP8", 235.0, Quantization::Fp8, 32_768,
+            from_config(configs::QWEN3_235B_A22B_FP8),
+            "Frontier-class open model",
+            &["Hard reasoning and coding", "Long multi-step agent work", "Multilingual"],
+            &["Single-GPU instances", "Low budgets"],
+            "128 experts, 8 per token; Qwen's FP8 checkpoint (block-wise 128x128 scales) is 236 GB. Its 1536-wide experts split into 192 columns at TP 8, which is not a multiple of the 128-column scale blocks, so SGLang refuses TP 8 for the FP8 checkpoint; BF16 (470 GB) needs 8x B200.",
+            vec![fp8_block("Qwen/Qwen3-235B-A22B-FP8")], Some("Qwen/Qwen3-235B-A22B"), false,
+        ),
+        current(
+            "deepseek-r1-671b", "DeepSeek-R1 671B",
+            "DeepSeek's full reasoning model: 671B MoE with multi-head latent attention, FP8.",
+            "deepseek-ai/DeepSeek-R1", 671.0, Quantization::Fp8, 32_768,
+            from_config(configs::DEEPSEEK_R1),
+            "Open frontier reasoning",
+            &["Hardest reasoning, math and code", "Long chains of thought", "Small KV cache per token (MLA)"],
+            &["Anything smaller than 8x B200", "Latency-sensitive chat"],
+            "256 routed experts (8 per token) plus a shared expert; MLA keeps one 576-element latent per token and layer, the same on every GPU. Ships only in FP8 with 128x128 block scales. The Hub's 685B includes a 14B multi-token-prediction layer SGLang loads only for speculative decoding; 671B is what it serves.",
+            vec![fp8_block("deepseek-ai/DeepSeek-R1")], None, false,
+        ),
+        current(
+            "llama-3.3-70b", "Llama 3.3 70B",
+            "Meta's refreshed 70B instruct model on the Llama 3.1 70B architecture.",
+            "meta-llama/Llama-3.3-70B-Instruct", 70.6, Quantization::Fp8, 16_384,
+            from_config(configs::LLAMA_3_1_70B_INSTRUCT),
+            "Dense general purpose",
+            &["Instruction following", "Writing and documentation", "Tool calling", "FP8 on one 80 GB GPU"],
+            &["Deep reasoning (R1 / Qwen3 better)", "Cheap decode (dense 70B)"],
+            "Same architecture as Llama 3.1 70B (its config.json is used). FP8 is applied by SGLang at load time. The repository is gated (set HF_TOKEN).",
+            vec![], Some("meta-llama/Llama-3.3-70B-Instruct"), true,
+        ),
+        current(
+            "gemma-3-27b", "Gemma 3 27B",
+            "Google's dense 27B with 5 local : 1 global attention layers.",
+            "google/gemma-3-27b-it", 27.0, Quantization::Bf16, 32_768,
+            from_config(configs::GEMMA_3_27B_IT),
+            "Dense mid-size model",
+            &["Multilingual chat", "Summaries and writing", "Fits one 80 GB GPU in BF16"],
+            &["Coding specialists do better", "Long contexts in SGLang (every layer keeps full KV)"],
+            "Counts the 27.0B text model; SGLang disables the vision tower for Gemma 3 by default (--enable-multimodal turns it on). Five of six layers use a 1024-token sliding window, but SGLang 0.5.23 gives Gemma 3 no separate SWA pool, so every layer's KV grows with the context. The repository is gated (accept the Gemma licence; set HF_TOKEN).",
+            vec![], Some("google/gemma-3-27b-it"), true,
+        ),
+        current(
+            "kimi-k2", "Kimi K2 Instruct",
+            "Moonshot's 1T-parameter MoE (32B active) on the DeepSeek-V3 architecture.",
+            "moonshotai/Kimi-K2-Instruct", 1026.4, Quantization::Fp8, 32_768,
+            from_config(configs::KIMI_K2_INSTRUCT),
+            "Agentic coding at scale",
+            &["Agentic coding and tool use", "Long agent sessions (small MLA KV)"],
+            &["Anything smaller than 8x B200", "Reasoning traces (non-thinking model)"],
+            "384 routed experts, 8 per token, plus a shared expert; MLA with 64 heads. Ships in FP8 with 128x128 block scales (1.03 TB): only the 8x B200 instance holds it.",
+            vec![fp8_block("moonshotai/Kimi-K2-Instruct")], None, false,
+        ),
     ]
 }
 
-/// The seven built-in models, in the reference's order.
+/// The built-in models: the reference's seven in its order, then the current models.
 pub fn builtins() -> &'static [Model] {
     static BUILTINS: OnceLock<Vec<Model>> = OnceLock::new();
     BUILTINS.get_or_init(build_builtins)
+}
+
+/// The reference's seven models (those with a reference card).
+pub fn reference_models() -> impl Iterator<Item = &'static Model> {
+    builtins().iter().filter(|m| m.reference.is_some())
 }
 
 /// A built-in model by id.
@@ -606,14 +838,106 @@ pub const BY_CONTEXT: [ContextGuide; 3] = [
     },
 ];
 
+/// Selection guide for the current models, by use case (ours, not the reference's;
+/// the reference's `BY_USE_CASE` stays its rule of thumb for its seven).
+pub const CURRENT_BY_USE_CASE: [UseCaseGuide; 9] = [
+    UseCaseGuide {
+        task: "Cheapest reasoning",
+        model_id: "gpt-oss-20b",
+        why: "3.6B active, MXFP4: one A10",
+    },
+    UseCaseGuide {
+        task: "Reasoning on one GPU",
+        model_id: "gpt-oss-120b",
+        why: "117B MoE in 61 GiB of MXFP4",
+    },
+    UseCaseGuide {
+        task: "Fast MoE on one GPU",
+        model_id: "qwen3-30b-a3b",
+        why: "3.3B active: high tokens/s",
+    },
+    UseCaseGuide {
+        task: "Dense all-rounder",
+        model_id: "qwen3-32b",
+        why: "Strong coding and reasoning, predictable latency",
+    },
+    UseCaseGuide {
+        task: "General purpose, dense 70B",
+        model_id: "llama-3.3-70b",
+        why: "Instruction following; FP8 on one 80 GB GPU",
+    },
+    UseCaseGuide {
+        task: "Multilingual writing",
+        model_id: "gemma-3-27b",
+        why: "27B dense, 140 languages",
+    },
+    UseCaseGuide {
+        task: "Frontier open model on 8 GPUs",
+        model_id: "qwen3-235b-a22b",
+        why: "22B active, FP8 on 8x A100 40 GB and up",
+    },
+    UseCaseGuide {
+        task: "Hardest reasoning",
+        model_id: "deepseek-r1-671b",
+        why: "671B MoE with MLA; needs 8x B200",
+    },
+    UseCaseGuide {
+        task: "Agentic coding at scale",
+        model_id: "kimi-k2",
+        why: "1T MoE, 32B active; needs 8x B200",
+    },
+];
+
+/// One row of the current models' instance guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InstanceGuide {
+    pub instance_type: &'static str,
+    pub model_ids: &'static [&'static str],
+}
+
+/// Where the current models run at their default quantization and context (derived by
+/// `recommend`; a test keeps it true): single 24 GB and 80 GB GPUs for the small MoEs
+/// and dense models, 8-GPU boards for 235B-1T.
+pub const CURRENT_BY_INSTANCE: [InstanceGuide; 4] = [
+    InstanceGuide {
+        instance_type: "gpu_1x_a10",
+        model_ids: &["gpt-oss-20b"],
+    },
+    InstanceGuide {
+        instance_type: "gpu_1x_h100_sxm5",
+        model_ids: &[
+            "gpt-oss-20b",
+            "gpt-oss-120b",
+            "qwen3-30b-a3b",
+            "gemma-3-27b",
+        ],
+    },
+    InstanceGuide {
+        instance_type: "gpu_8x_h100_sxm5",
+        model_ids: &["qwen3-235b-a22b"],
+    },
+    InstanceGuide {
+        instance_type: "gpu_8x_b200_sxm6",
+        model_ids: &["qwen3-235b-a22b", "deepseek-r1-671b", "kimi-k2"],
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn seven_builtins_with_unique_ids_and_valid_architectures() {
-        assert_eq!(builtins().len(), 7);
+        // The reference's seven stay; the current models come after them.
+        assert_eq!(reference_models().count(), 7);
+        assert!(builtins()[..7].iter().all(|m| m.reference.is_some()));
         for m in builtins() {
+            m.architecture.unwrap().validate().unwrap();
+            assert!(m.context_length <= m.max_context(), "{}", m.id);
+            assert_eq!(builtins().iter().filter(|o| o.id == m.id).count(), 1);
+            assert!(m.checkpoint_for(m.quantization).is_ok(), "{}", m.id);
+        }
+        for m in reference_models() {
             m.architecture.unwrap().validate().unwrap();
             assert!(m.context_length <= m.max_context());
             assert_eq!(builtins().iter().filter(|o| o.id == m.id).count(), 1);
@@ -655,7 +979,7 @@ mod tests {
 
     #[test]
     fn int4_entries_name_a_prequantized_repository() {
-        for m in builtins() {
+        for m in reference_models() {
             let c = m.checkpoint_for(Quantization::Int4).unwrap();
             assert_eq!(c.method, QuantMethod::Awq);
             assert_ne!(Some(&c.hf_path), m.base_checkpoint.as_ref(), "{}", m.id);
@@ -669,6 +993,21 @@ mod tests {
             .checkpoint_for(Quantization::Int8)
             .unwrap_err();
         assert!(err.to_string().contains("mistral-7b"), "{err}");
+    }
+
+    #[test]
+    fn current_guides_point_at_current_models() {
+        for g in CURRENT_BY_USE_CASE {
+            let m = builtin(g.model_id).unwrap();
+            assert!(m.reference.is_none(), "{}", g.model_id);
+        }
+        for m in builtins().iter().filter(|m| m.reference.is_none()) {
+            assert!(
+                CURRENT_BY_USE_CASE.iter().any(|g| g.model_id == m.id),
+                "{} has no guide row",
+                m.id
+            );
+        }
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct ServingEstimate {
     /// Tokens of KV cache held: context × concurrent sequences.
     pub tokens: u64,
     pub kv_heads_per_gpu: u32,
+    /// The KV cache per attention kind (`kv_bytes_per_token` is its `bytes_per_token`).
+    pub kv_layout: KvLayout,
     /// SGLang's defaults for this GPU size, which decided chunk and graph sizes.
     pub sglang: SglangDefaults,
 }
@@ -131,32 +133,191 @@ pub struct ServingInput<'a> {
     pub gpu_memory_mib: u64,
 }
 
-/// Bytes of weights each GPU holds.
-pub fn weights_per_gpu(arch: &Architecture, quantization: Quantization, tp: u32) -> u64 {
-    let p = arch.param_breakdown();
-    let tp = u64::from(tp.max(1));
-    let kv_heads = u64::from(arch.kv_heads);
-    let kv_heads_per_gpu = kv_heads.div_ceil(tp).max(1);
-    // k/v projections are replicated once there are more GPUs than KV heads.
-    let kv_proj_per_gpu = p.attention_kv_proj * kv_heads_per_gpu / kv_heads;
-    let linear_per_gpu_params = (p.linear - p.attention_kv_proj) / tp + kv_proj_per_gpu;
-    let linear_bytes = match quantization {
+/// MXFP4 (OCP Microscaling spec, as gpt-oss stores it): one E8M0 scale byte per block
+/// of 32 E2M1 elements, so 4.25 bits per weight.
+pub const MXFP4_BLOCK: u32 = 32;
+/// `--swa-full-tokens-ratio` default: SWA-layer tokens / full-layer tokens of SGLang's
+/// hybrid SWA pool (`fallback=0.8` in SGLang 0.5.23 arg_groups/fields/schedule.py;
+/// HybridSWAPoolConfigurator in model_executor/pool_configurator.py charges
+/// `full_bytes + ratio × swa_bytes` per token of `max_total_num_tokens`).
+pub const SWA_FULL_TOKENS_RATIO: f64 = 0.8;
+/// Linear-attention convolution state dtype: bfloat16 unless SGLANG_MAMBA_CONV_DTYPE
+/// says otherwise (SGLang 0.5.23 configs/mamba_utils.py `mamba2_state_dtype`).
+pub const LINEAR_CONV_STATE_BYTES: u64 = 2;
+
+/// Bytes `params` linear-layer weights take at `quantization`, with the scales the
+/// checkpoint stores. `experts`: these are routed-expert weights (MXFP4 quantizes only
+/// those). `hidden` approximates the input width for per-channel scales.
+fn linear_bytes(params: u64, quantization: Quantization, experts: bool, hidden: u64) -> u64 {
+    match quantization {
         Quantization::Int4 => {
-            let packed = linear_per_gpu_params / 2;
-            let groups = linear_per_gpu_params.div_ceil(INT4_GROUP_SIZE) as f64;
+            let packed = params / 2;
+            let groups = params.div_ceil(INT4_GROUP_SIZE) as f64;
             packed + (groups * INT4_GROUP_OVERHEAD_BYTES).round() as u64
         }
         Quantization::Int8 => {
-            let out_channels = linear_per_gpu_params / u64::from(arch.hidden).max(1);
-            linear_per_gpu_params + out_channels * INT8_CHANNEL_SCALE_BYTES
+            let out_channels = params / hidden.max(1);
+            params + out_channels * INT8_CHANNEL_SCALE_BYTES
         }
-        q => linear_per_gpu_params * u64::from(q.weight_bits()) / 8,
-    };
+        // FP8 weights are one byte each. Block-wise checkpoints (`weight_block_size`
+        // [128, 128]: DeepSeek-V3/R1, Kimi K2, Qwen3-*-FP8) add one float32
+        // `weight_scale_inv` per 128 × 128 block, 4 / 16384 = 0.024 % (20 MiB per GPU for
+        // DeepSeek-R1 at TP 8); SGLang's load-time FP8 one scale per tensor. Both are below
+        // the estimate's resolution and not counted, so one rule prices every FP8 row.
+        Quantization::Mxfp4 if experts => params / 2 + params.div_ceil(u64::from(MXFP4_BLOCK)),
+        Quantization::Mxfp4 => params * 2,
+        q => params * u64::from(q.weight_bits()) / 8,
+    }
+}
+
+/// Bytes of weights each GPU holds. Attention heads, MLP columns and routed experts are
+/// split over TP (SGLang's default `ep_size` is 1: experts are tensor-parallel, each
+/// GPU holding 1/TP of every expert; arg_groups/fields/parallel.py); k/v projections
+/// are replicated once TP exceeds the KV heads; MLA's latent projections, routers and
+/// norms are whole on every GPU; embedding and lm_head are vocab-parallel.
+pub fn weights_per_gpu(arch: &Architecture, quantization: Quantization, tp: u32) -> u64 {
+    let p = arch.param_breakdown();
+    let tp = u64::from(tp.max(1));
+    let hidden = u64::from(arch.hidden);
+    let kv_heads = u64::from(arch.kv_heads).max(1);
+    let kv_heads_per_gpu = kv_heads.div_ceil(tp).max(1);
+    let kv_proj_per_gpu = p.attention_kv_proj * kv_heads_per_gpu / kv_heads;
+    let sharded = p.linear - p.attention_kv_proj - p.replicated_linear - p.experts;
+    let dense_per_gpu = sharded / tp + kv_proj_per_gpu + p.replicated_linear;
+    let experts_per_gpu = p.experts / tp;
     let unquantized = quantization.unquantized_tensor_bytes();
-    // Embedding and lm_head are vocab-parallel; biases follow their projections; norms
-    // are replicated on every GPU.
-    let sharded = (p.embedding + p.lm_head + p.biases) / tp;
-    linear_bytes + (sharded + p.norms) * unquantized
+    let split = (p.embedding + p.lm_head + p.biases + p.other) / tp;
+    linear_bytes(dense_per_gpu, quantization, false, hidden)
+        + linear_bytes(experts_per_gpu, quantization, true, hidden)
+        + (split + p.norms + p.router) * unquantized
+}
+
+/// Bytes of routed-expert weights on each GPU (the part of `weights_per_gpu` a decode
+/// step reads only for the experts its tokens are routed to).
+pub fn expert_weights_per_gpu(arch: &Architecture, quantization: Quantization, tp: u32) -> u64 {
+    let experts = arch.param_breakdown().experts / u64::from(tp.max(1));
+    linear_bytes(experts, quantization, true, u64::from(arch.hidden))
+}
+
+/// Bytes of the embedding table on each GPU: a decode step reads one row of it per
+/// token, not the table (0 when tied: the lm_head, read whole, is the same tensor).
+pub fn embedding_bytes_per_gpu(arch: &Architecture, quantization: Quantization, tp: u32) -> u64 {
+    if arch.tied_embeddings {
+        return 0;
+    }
+    arch.param_breakdown().embedding / u64::from(tp.max(1))
+        * quantization.unquantized_tensor_bytes()
+}
+
+/// How one GPU's KV cache is laid out per token, by attention kind, as SGLang 0.5.23
+/// allocates it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KvLayout {
+    /// Layers whose KV spans the whole context (full attention, and sliding layers
+    /// SGLang does not pool separately).
+    pub full_layers: u32,
+    /// Bytes one token costs across those layers.
+    pub full_bytes_per_token: u64,
+    /// Sliding-window or chunked layers in SGLang's SWA pool.
+    pub swa_layers: u32,
+    /// Bytes one token costs across those layers (before the pool's ratio).
+    pub swa_bytes_per_token: u64,
+    /// Tokens a sliding or chunked layer attends over (0 without such layers): what a
+    /// decode step reads of them per sequence.
+    pub swa_window: u32,
+    /// Linear-attention layers, which keep a fixed state instead.
+    pub linear_layers: u32,
+    /// That state, per running sequence, in bytes.
+    pub state_bytes_per_seq: u64,
+    /// KV heads each GPU holds: `max(1, kv_heads / tp)` (ModelConfig.get_num_kv_heads);
+    /// for MLA the one latent, which every GPU holds whole.
+    pub kv_heads_per_gpu: u32,
+    /// The model uses multi-head latent attention.
+    pub latent: bool,
+    /// What SGLang's pool charges per token of `max_total_num_tokens`: full layers plus
+    /// `SWA_FULL_TOKENS_RATIO` × SWA layers (SWA layers alone when there is no full layer).
+    pub bytes_per_token: u64,
+}
+
+impl KvLayout {
+    /// Bytes of KV and state one decode step reads for a sequence of `context` tokens.
+    pub fn bytes_read_per_sequence(&self, context: u64) -> u64 {
+        self.full_bytes_per_token * context
+            + self.swa_bytes_per_token * context.min(u64::from(self.swa_window))
+            + self.state_bytes_per_seq
+    }
+}
+
+/// The KV layout of `arch` at TP `tp` with `kv_bytes` per cached element.
+pub fn kv_layout(arch: &Architecture, kv_bytes: u64, tp: u32) -> KvLayout {
+    use crate::arch::LocalKind;
+    let tp = tp.max(1);
+    let (per_layer, kv_heads_per_gpu, latent) = match &arch.mla {
+        // MLATokenToKVPool: one latent of kv_lora_rank + qk_rope_head_dim per token and
+        // layer, replicated on every GPU (calculate_mla_kv_cache_dim).
+        Some(mla) => (
+            u64::from(mla.kv_lora_rank + mla.qk_rope_head_dim) * kv_bytes,
+            1,
+            true,
+        ),
+        None => {
+            let heads = (arch.kv_heads / tp).max(1);
+            (
+                2 * u64::from(heads) * u64::from(arch.head_dim) * kv_bytes,
+                heads,
+                false,
+            )
+        }
+    };
+    let (mut full_layers, mut swa_layers, mut linear_layers, mut state) = (arch.layers, 0, 0, 0);
+    let mut swa_window = 0;
+    if let Some(local) = &arch.local_attention {
+        match local.kind {
+            LocalKind::SlidingWindow { pooled: false, .. } => {}
+            LocalKind::SlidingWindow {
+                pooled: true,
+                window,
+            }
+            | LocalKind::Chunked { chunk: window } => {
+                full_layers -= local.layers;
+                swa_layers = local.layers;
+                swa_window = window;
+            }
+            LocalKind::Linear(l) => {
+                full_layers -= local.layers;
+                linear_layers = local.layers;
+                // Mamba2StateShape.create: conv (conv_dim / tp, kernel - 1) and temporal
+                // (value_heads / tp, value_head_dim, key_head_dim) per layer.
+                let tp = u64::from(tp);
+                let conv =
+                    l.conv_dim() / tp * u64::from(l.conv_kernel - 1) * LINEAR_CONV_STATE_BYTES;
+                let temporal = (u64::from(l.value_heads) / tp).max(1)
+                    * u64::from(l.value_head_dim)
+                    * u64::from(l.key_head_dim)
+                    * u64::from(l.state_bytes);
+                state = u64::from(local.layers) * (conv + temporal);
+            }
+        }
+    }
+    let full = u64::from(full_layers) * per_layer;
+    let swa = u64::from(swa_layers) * per_layer;
+    let bytes_per_token = if full_layers == 0 && swa_layers > 0 {
+        swa
+    } else {
+        full + (swa as f64 * SWA_FULL_TOKENS_RATIO) as u64
+    };
+    KvLayout {
+        full_layers,
+        full_bytes_per_token: full,
+        swa_layers,
+        swa_bytes_per_token: swa,
+        swa_window,
+        linear_layers,
+        state_bytes_per_seq: state,
+        kv_heads_per_gpu,
+        latent,
+        bytes_per_token,
+    }
 }
 
 pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
@@ -171,12 +332,9 @@ pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
     } = input;
     let tp = tp.max(1);
     let sglang = sglang_defaults(gpu_memory_mib, tp);
-    let kv_heads_per_gpu = arch.kv_heads.div_ceil(tp).max(1);
-    let kv_bytes_per_token = 2
-        * u64::from(arch.layers)
-        * u64::from(kv_heads_per_gpu)
-        * u64::from(arch.head_dim)
-        * kv_dtype.bytes(quantization);
+    let kv = kv_layout(arch, kv_dtype.bytes(quantization), tp);
+    let kv_bytes_per_token = kv.bytes_per_token;
+    let kv_heads_per_gpu = kv.kv_heads_per_gpu;
     let tokens = u64::from(context) * u64::from(seqs.max(1));
 
     // One chunked-prefill step: the residual stream and its input (2 × hidden), plus the
@@ -195,7 +353,7 @@ pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
     ServingEstimate {
         tp,
         weights: weights_per_gpu(arch, quantization, tp),
-        kv_cache: kv_bytes_per_token * tokens,
+        kv_cache: kv_bytes_per_token * tokens + kv.state_bytes_per_seq * u64::from(seqs.max(1)),
         activations,
         cuda_context: CUDA_CONTEXT_MIB * MIB,
         workspaces: (ATTENTION_WORKSPACE_MIB + CUBLAS_WORKSPACE_MIB + nccl) * MIB,
@@ -203,6 +361,7 @@ pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
         kv_bytes_per_token,
         tokens,
         kv_heads_per_gpu,
+        kv_layout: kv,
         sglang,
     }
 }

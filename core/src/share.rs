@@ -157,6 +157,145 @@ fn encode_arch(a: &Architecture) -> String {
     )
 }
 
+/// The layer-by-layer extensions of an architecture (`ax`), absent for a dense Llama
+/// shape so old links and dense links stay as they were: `_`-joined segments
+/// `f<flags>.<extra norms>` (1 output bias, 2 q/k norm, 4 sinks, 8 gated attention),
+/// `mla-<q_lora>.<kv_lora>.<nope>.<rope>.<v>`,
+/// `moe-<experts>.<per token>.<width>.<shared>.<dense layers>.<router bias>.<expert bias>.<shared gate>`,
+/// `sw-<layers>.<window>.<pooled>`, `ch-<layers>.<chunk>`,
+/// `lin-<layers>.<key heads>.<value heads>.<key dim>.<value dim>.<kernel>.<state bytes>`.
+fn encode_arch_extensions(a: &Architecture) -> Option<String> {
+    use crate::arch::LocalKind;
+    let mut parts = Vec::new();
+    let flags = u8::from(a.output_bias)
+        | u8::from(a.qk_norm) << 1
+        | u8::from(a.attention_sinks) << 2
+        | u8::from(a.gated_attention) << 3;
+    if flags != 0 || a.extra_norms_per_layer != 0 {
+        parts.push(format!("f{flags}.{}", a.extra_norms_per_layer));
+    }
+    if let Some(m) = &a.mla {
+        parts.push(format!(
+            "mla-{}.{}.{}.{}.{}",
+            m.q_lora_rank, m.kv_lora_rank, m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim
+        ));
+    }
+    if let Some(m) = &a.moe {
+        parts.push(format!(
+            "moe-{}.{}.{}.{}.{}.{}.{}.{}",
+            m.experts,
+            m.experts_per_token,
+            m.expert_intermediate,
+            m.shared_intermediate,
+            m.dense_layers,
+            u8::from(m.router_bias),
+            u8::from(m.expert_bias),
+            u8::from(m.shared_expert_gate)
+        ));
+    }
+    if let Some(l) = &a.local_attention {
+        parts.push(match l.kind {
+            LocalKind::SlidingWindow { window, pooled } => {
+                format!("sw-{}.{window}.{}", l.layers, u8::from(pooled))
+            }
+            LocalKind::Chunked { chunk } => format!("ch-{}.{chunk}", l.layers),
+            LocalKind::Linear(x) => format!(
+                "lin-{}.{}.{}.{}.{}.{}.{}",
+                l.layers,
+                x.key_heads,
+                x.value_heads,
+                x.key_head_dim,
+                x.value_head_dim,
+                x.conv_kernel,
+                x.state_bytes
+            ),
+        });
+    }
+    (!parts.is_empty()).then(|| parts.join("_"))
+}
+
+/// Apply `ax` to a decoded dense architecture; `None` when any segment is malformed.
+fn decode_arch_extensions(mut a: Architecture, s: &str) -> Option<Architecture> {
+    use crate::arch::{LinearAttention, LocalAttention, LocalKind, Mla, Moe};
+    let numbers = |body: &str, count: usize| -> Option<Vec<u32>> {
+        let n: Vec<u32> = body
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (n.len() == count).then_some(n)
+    };
+    let flag = |v: u32| match v {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    };
+    for segment in s.split('_') {
+        if let Some(body) = segment.strip_prefix("mla-") {
+            let n = numbers(body, 5)?;
+            a.mla = Some(Mla {
+                q_lora_rank: n[0],
+                kv_lora_rank: n[1],
+                qk_nope_head_dim: n[2],
+                qk_rope_head_dim: n[3],
+                v_head_dim: n[4],
+            });
+        } else if let Some(body) = segment.strip_prefix("moe-") {
+            let n = numbers(body, 8)?;
+            a.moe = Some(Moe {
+                experts: n[0],
+                experts_per_token: n[1],
+                expert_intermediate: n[2],
+                shared_intermediate: n[3],
+                dense_layers: n[4],
+                router_bias: flag(n[5])?,
+                expert_bias: flag(n[6])?,
+                shared_expert_gate: flag(n[7])?,
+            });
+        } else if let Some(body) = segment.strip_prefix("sw-") {
+            let n = numbers(body, 3)?;
+            a.local_attention = Some(LocalAttention {
+                layers: n[0],
+                kind: LocalKind::SlidingWindow {
+                    window: n[1],
+                    pooled: flag(n[2])?,
+                },
+            });
+        } else if let Some(body) = segment.strip_prefix("ch-") {
+            let n = numbers(body, 2)?;
+            a.local_attention = Some(LocalAttention {
+                layers: n[0],
+                kind: LocalKind::Chunked { chunk: n[1] },
+            });
+        } else if let Some(body) = segment.strip_prefix("lin-") {
+            let n = numbers(body, 7)?;
+            a.local_attention = Some(LocalAttention {
+                layers: n[0],
+                kind: LocalKind::Linear(LinearAttention {
+                    key_heads: n[1],
+                    value_heads: n[2],
+                    key_head_dim: n[3],
+                    value_head_dim: n[4],
+                    conv_kernel: n[5],
+                    state_bytes: n[6],
+                }),
+            });
+        } else if let Some(body) = segment.strip_prefix('f') {
+            let n = numbers(body, 2)?;
+            if n[0] > 15 {
+                return None;
+            }
+            a.output_bias = n[0] & 1 != 0;
+            a.qk_norm = n[0] & 2 != 0;
+            a.attention_sinks = n[0] & 4 != 0;
+            a.gated_attention = n[0] & 8 != 0;
+            a.extra_norms_per_layer = n[1];
+        } else {
+            return None;
+        }
+    }
+    a.validate().ok().map(|()| a)
+}
+
 fn decode_arch(s: &str) -> Option<Architecture> {
     let n: Vec<u32> = s
         .split('.')
@@ -184,6 +323,7 @@ fn decode_arch(s: &str) -> Option<Architecture> {
         attention_bias: flag(bias)?,
         sliding_window: None,
         max_context,
+        ..Architecture::DENSE
     };
     arch.validate().ok().map(|()| arch)
 }
@@ -202,6 +342,9 @@ pub fn encode(state: &ShareState) -> String {
             }
             if let Some(arch) = &spec.architecture {
                 parts.push(("arch", encode_arch(arch)));
+                if let Some(ax) = encode_arch_extensions(arch) {
+                    parts.push(("ax", ax));
+                }
             }
         }
     }
@@ -248,8 +391,8 @@ pub fn decode(query: &str) -> Decoded {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    const KNOWN: [&str; 13] = [
-        "v", "m", "name", "p", "hf", "arch", "q", "ctx", "seq", "kv", "n", "gpu", "est",
+    const KNOWN: [&str; 14] = [
+        "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est",
     ];
     for (k, _) in &pairs {
         if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
@@ -311,7 +454,19 @@ pub fn decode(query: &str) -> Decoded {
                             if arch.is_none() {
                                 ignore("arch");
                             }
-                            arch
+                            match (arch, get("ax")) {
+                                (Some(dense), Some(ax)) => {
+                                    let full = decode_arch_extensions(dense, ax);
+                                    if full.is_none() {
+                                        // Without its extensions the shape would be
+                                        // wrong: drop it rather than misprice.
+                                        ignore("ax");
+                                        ignore("arch");
+                                    }
+                                    full
+                                }
+                                (arch, _) => arch,
+                            }
                         }
                         None => None,
                     };
@@ -405,6 +560,67 @@ pub fn decode(query: &str) -> Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_architectures_of_every_kind_round_trip() {
+        // Every built-in shape (dense, MoE, MLA, sliding window) as a custom model, and
+        // the hybrid linear-attention shape, survive a link exactly.
+        let mut shapes: Vec<Architecture> = crate::registry::builtins()
+            .iter()
+            .filter_map(|m| m.architecture)
+            .collect();
+        let mut hybrid = shapes[0];
+        hybrid.local_attention = Some(crate::arch::LocalAttention {
+            layers: 24,
+            kind: crate::arch::LocalKind::Linear(crate::arch::LinearAttention {
+                key_heads: 16,
+                value_heads: 32,
+                key_head_dim: 128,
+                value_head_dim: 128,
+                conv_kernel: 4,
+                state_bytes: 4,
+            }),
+        });
+        hybrid.gated_attention = true;
+        shapes.push(hybrid);
+        for arch in shapes {
+            let state = ShareState {
+                model: ModelChoice::Custom(CustomSpec {
+                    name: "x".into(),
+                    params_billions: 10.0,
+                    hf_path: None,
+                    architecture: Some(arch),
+                }),
+                ..ShareState::default()
+            };
+            let link = encode(&state);
+            let back = decode(&link);
+            assert!(back.ignored.is_empty(), "{link}: {:?}", back.ignored);
+            match back.state.model {
+                ModelChoice::Custom(spec) => assert_eq!(spec.architecture, Some(arch), "{link}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A dense architecture's link has no `ax`; a bad `ax` drops the shape.
+        let dense = encode(&ShareState {
+            model: ModelChoice::Custom(CustomSpec {
+                name: "d".into(),
+                params_billions: 8.0,
+                hf_path: None,
+                architecture: crate::registry::builtin("llama-3.1-8b")
+                    .unwrap()
+                    .architecture,
+            }),
+            ..ShareState::default()
+        });
+        assert!(!dense.contains("ax="), "{dense}");
+        let broken = decode(&format!("{dense}&ax=moe-1.2"));
+        assert!(broken.ignored.contains(&"ax".to_string()));
+        match broken.state.model {
+            ModelChoice::Custom(spec) => assert_eq!(spec.architecture, None),
+            other => panic!("{other:?}"),
+        }
+    }
     use proptest::prelude::*;
 
     #[test]
@@ -484,6 +700,7 @@ mod tests {
                     attention_bias: layers % 3 == 0,
                     sliding_window: None,
                     max_context: 65_536,
+                    ..Architecture::DENSE
                 })
             })
         ];

@@ -185,7 +185,8 @@ fn models_table() {
 fn models_json() {
     let stdout = Sandbox::new().ok(&["models", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(value.as_array().map(Vec::len), Some(7));
+    // The reference's seven and the nine current models.
+    assert_eq!(value.as_array().map(Vec::len), Some(16));
     insta::assert_snapshot!("models_json", stdout);
 }
 
@@ -213,7 +214,7 @@ fn unknown_model_suggests_close_ids() {
         let stderr = sandbox.fails(args, 1);
         assert_eq!(
             stderr,
-            "error: Model 'deepseek-r1-7b' not found. Use 'gpu-session models' to see available models.\nDid you mean: deepseek-r1-70b?\n",
+            "error: Model 'deepseek-r1-7b' not found. Use 'gpu-session models' to see available models.\nDid you mean: deepseek-r1-70b, deepseek-r1-671b?\n",
             "{args:?}"
         );
     }

@@ -582,6 +582,7 @@ pub(crate) fn architecture_from(
         attention_bias: a.attention_bias,
         sliding_window: None,
         max_context: a.max_context.unwrap_or(context),
+        ..Architecture::DENSE
     }))
 }
 
