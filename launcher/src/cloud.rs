@@ -1,14 +1,11 @@
 //! The connection every cloud command opens: the resolved API key, the base URL, a
 //! Lambda client and the runtime that drives it. One place, so every command finds
-//! the key the same way and honours the same testing hook.
+//! the key the same way and honours the same test hook.
 
 use crate::context::Context;
-use crate::lambda::{resolve_api_key, resolve_base_url, ApiKey, ClientOptions, LambdaClient};
+use crate::test_hooks::TestHooks;
 use anyhow::Context as _;
-
-/// Testing hook: `GPU_SESSION_FAST_API=1` shrinks retry delays and the launch interval
-/// to milliseconds so tests against the local fake API run quickly.
-pub const FAST_API_ENV: &str = "GPU_SESSION_FAST_API";
+use gpu_session_lambda::{resolve_api_key, resolve_base_url, ApiKey, ClientOptions, LambdaClient};
 
 pub struct Cloud {
     pub client: LambdaClient,
@@ -60,7 +57,7 @@ impl Cloud {
 }
 
 fn client_options() -> ClientOptions {
-    if std::env::var(FAST_API_ENV).is_ok_and(|v| v.trim() == "1") {
+    if TestHooks::get().fast_api {
         ClientOptions::fast_for_tests()
     } else {
         ClientOptions::default()

@@ -311,15 +311,6 @@ pub fn generate_sglang_api_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The scripts installed by user_data (path, text), for checking with shellcheck.
-pub fn scripts() -> [(&'static str, &'static str); 3] {
-    [
-        (lease_agent::AGENT_PATH, lease_agent::SCRIPT),
-        (SGLANG_RUN_PATH, SGLANG_RUN_SCRIPT),
-        (INSTALL_PATH, INSTALL_SCRIPT),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //!
 //! Time helpers are pure functions taking `now` (Unix seconds) as a parameter.
 
-use crate::lambda::{Instance, LambdaClient, LambdaError, Tag};
+use gpu_session_lambda::{Instance, LambdaClient, LambdaError, Tag};
 use rand::Rng;
 
 /// Prefix of every instance name and hostname this tool chooses.
@@ -63,17 +63,6 @@ pub fn describe(instance: &Instance) -> String {
         Some(name) => format!("{} ({name})", instance.id),
         None => instance.id.clone(),
     }
-}
-
-/// Whether `hostname` follows Lambda's rules: 1-63 of `a-z`, `0-9`, `-`, not starting
-/// or ending with `-`.
-pub fn is_valid_hostname(hostname: &str) -> bool {
-    let b = hostname.as_bytes();
-    (1..=MAX_HOSTNAME_LEN).contains(&b.len())
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// A fresh instance name for `model_id` with a random suffix; also its hostname.
@@ -297,7 +286,7 @@ pub async fn find_ours(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::{InstanceStatus, InstanceType, InstanceTypeSpecs, Region};
+    use gpu_session_lambda::{InstanceStatus, InstanceType, InstanceTypeSpecs, Region};
 
     fn inst(id: &str, name: Option<&str>) -> Instance {
         Instance {
@@ -327,6 +316,17 @@ mod tests {
             hostname: name.map(str::to_owned),
             tags: vec![],
         }
+    }
+
+    /// Whether `hostname` follows Lambda's rules: 1-63 of `a-z`, `0-9`, `-`, not starting
+    /// or ending with `-`.
+    fn is_valid_hostname(hostname: &str) -> bool {
+        let b = hostname.as_bytes();
+        (1..=MAX_HOSTNAME_LEN).contains(&b.len())
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
     }
 
     #[test]

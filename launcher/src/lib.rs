@@ -2,36 +2,38 @@
 //! with SGLang, and the calculator commands (models, estimate, gpus, plan) on top of
 //! gpu-session-core.
 
+// Public: what the binary (`main.rs`) and the integration tests use. The rest is
+// internal.
 pub mod cli;
-pub mod cloud;
-pub mod cloud_init;
+pub(crate) mod cloud;
+pub(crate) mod cloud_init;
 pub mod commands;
-pub mod config_file;
+pub(crate) mod config_file;
 pub mod context;
 pub mod instances;
-pub mod lambda;
 pub mod lease_agent;
-pub mod output;
-pub mod ssh;
+pub(crate) mod output;
+pub(crate) mod ssh;
+pub(crate) mod test_hooks;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit status of a failed command.
-pub const EXIT_ERROR: u8 = 1;
+pub(crate) const EXIT_ERROR: u8 = 1;
 /// Exit status of a command-line usage error (clap's own status).
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// A usage error found after parsing, reported the way clap reports its own: exit
 /// status 2.
-pub fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
     usage_error_in(&[], message)
 }
 
 /// A usage error found after parsing (e.g. `models add` with some but not all flags),
 /// reported the way clap reports its own, with the usage of the subcommand at `path`
 /// (e.g. `["models", "add"]`): exit status 2.
-pub fn usage_error_in(path: &[&str], message: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn usage_error_in(path: &[&str], message: impl std::fmt::Display) -> anyhow::Error {
     use clap::CommandFactory;
     let mut command = cli::Cli::command();
     command.build();

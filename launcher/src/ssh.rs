@@ -102,7 +102,6 @@ pub fn free_local_port() -> Result<u16, SshError> {
 #[derive(Debug)]
 pub struct Tunnel {
     child: Option<Child>,
-    local_port: u16,
 }
 
 impl Tunnel {
@@ -127,20 +126,7 @@ impl Tunnel {
             .stderr(stderr)
             .spawn()
             .map_err(|source| SshError::Spawn { program, source })?;
-        Ok(Tunnel {
-            child: Some(child),
-            local_port,
-        })
-    }
-
-    /// The local port the tunnel listens on.
-    pub fn local_port(&self) -> u16 {
-        self.local_port
-    }
-
-    /// The child's process id, if it is still held.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        Ok(Tunnel { child: Some(child) })
     }
 
     /// An error if the child has already exited (a tunnel must keep running).

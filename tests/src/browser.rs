@@ -3,7 +3,8 @@
 //! calculator shows for a state, computed with gpu-session-core.
 //!
 //! Everything runs on 127.0.0.1; nothing is built here: the site comes from
-//! `GPU_SESSION_SITE_DIR` (default `<workspace>/target/site`).
+//! `GPU_SESSION_SITE_DIR` (default `<workspace>/target/site`) and the `gpu-session`
+//! binary from [`gpu_session_bin`].
 
 use fantoccini::{Client, ClientBuilder};
 use gpu_session_core::gpu;
@@ -27,6 +28,35 @@ pub fn workspace_dir() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// Overrides the `gpu-session` binary [`cli_plan`] runs (e.g. an installed build).
+pub const BIN_ENV: &str = "GPU_SESSION_TEST_BIN";
+
+/// The `gpu-session` binary: `$GPU_SESSION_TEST_BIN`, else the one cargo puts next to
+/// this test binary (`target/<profile>/gpu-session`). Cargo builds a package's binary
+/// only for that package's own tests, so this one comes from the launcher's: `cargo test
+/// --workspace` (what `cargo xtask test` runs) builds every test target, the launcher's
+/// integration tests and with them this binary, before it runs any test. Nothing is
+/// built here: a missing binary is an error saying how to build it.
+pub fn gpu_session_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os(BIN_ENV).filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    // A test binary lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps");
+    let bin = profile_dir.join(format!("gpu-session{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "no gpu-session binary at {}: run `cargo test --workspace` (or `cargo build -p \
+         gpu-session` first), or point {BIN_ENV} at one",
+        bin.display()
+    );
+    bin
 }
 
 /// Where browser tests and the benchmark put screenshots and reports.
@@ -592,7 +622,7 @@ pub fn cli_plan(state: &ShareState) -> String {
     };
     let home = tempfile::tempdir().expect("temp home");
     let s = &state.settings;
-    let mut cmd = std::process::Command::new(crate::cli_binary::gpu_session_bin());
+    let mut cmd = std::process::Command::new(gpu_session_bin());
     cmd.args(["plan", "--model", id])
         .args(["--quantization", s.quantization.as_str()])
         .args(["--context", &s.context.to_string()])

@@ -331,3 +331,132 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fake SGLang on its own, over real HTTP on loopback.
+
+    use super::*;
+
+    fn sglang(config: FakeSglangConfig) -> FakeSglang {
+        FakeSglang::start(config).expect("start fake SGLang")
+    }
+
+    #[tokio::test]
+    async fn sglang_health_generate_waits_for_readiness() {
+        let server = sglang(FakeSglangConfig {
+            readiness: Readiness::AfterCalls(2),
+            ..FakeSglangConfig::default()
+        });
+        let http = reqwest::Client::new();
+        let status = |path: &'static str| {
+            let request = http.get(format!("{}{path}", server.url()));
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(status("/health").await, 200);
+        assert_eq!(status("/health_generate").await, 503);
+        assert_eq!(status("/health_generate").await, 503);
+        assert_eq!(status("/health_generate").await, 200);
+        assert_eq!(server.health_generate_calls(), 3);
+
+        server.set_readiness(Readiness::Never);
+        for _ in 0..5 {
+            assert_eq!(status("/health_generate").await, 503);
+        }
+        server.set_readiness(Readiness::AfterDelay(Duration::from_millis(400)));
+        assert_eq!(status("/health_generate").await, 503);
+        tokio::time::sleep(Duration::from_millis(420)).await;
+        assert_eq!(status("/health_generate").await, 200);
+    }
+
+    #[tokio::test]
+    async fn sglang_requires_the_key_on_v1_only() {
+        let server = sglang(FakeSglangConfig {
+            api_key: Some("sglang-key".to_owned()),
+            ..FakeSglangConfig::default()
+        });
+        let http = reqwest::Client::new();
+        let models = format!("{}/v1/models", server.url());
+
+        let anonymous = http.get(&models).send().await.unwrap();
+        assert_eq!(anonymous.status().as_u16(), 401);
+        let wrong = http.get(&models).bearer_auth("nope").send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 401);
+        for open in ["/health", "/health_generate", "/metrics"] {
+            let response = http
+                .get(format!("{}{open}", server.url()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{open}");
+        }
+
+        let listed: serde_json::Value = http
+            .get(&models)
+            .bearer_auth("sglang-key")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["object"], "list");
+        assert_eq!(listed["data"][0]["id"], DEFAULT_SERVED_MODEL);
+        assert_eq!(listed["data"][0]["object"], "model");
+        let authorized: Vec<bool> = server.requests().iter().map(|r| r.authorized).collect();
+        assert_eq!(authorized, [false, false, false, false, false, true]);
+    }
+
+    #[tokio::test]
+    async fn sglang_chat_completion_and_metrics() {
+        let server = sglang(FakeSglangConfig {
+            served_model_name: "llama-3.1-70b".to_owned(),
+            ..FakeSglangConfig::default()
+        });
+        let http = reqwest::Client::new();
+        let completion: serde_json::Value = http
+            .post(format!("{}/v1/chat/completions", server.url()))
+            .json(&serde_json::json!({
+                "model": "llama-3.1-70b",
+                "messages": [{"role": "user", "content": "Say hello"}],
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(completion["object"], "chat.completion");
+        assert_eq!(completion["model"], "llama-3.1-70b");
+        assert_eq!(completion["choices"][0]["message"]["content"], CANNED_REPLY);
+        assert!(completion["usage"]["total_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(server.completions_served(), 1);
+
+        let bad = http
+            .post(format!("{}/v1/chat/completions", server.url()))
+            .json(&serde_json::json!({"model": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status().as_u16(), 400);
+
+        server.set_num_running_reqs(3);
+        let metrics = http
+            .get(format!("{}/metrics", server.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("# TYPE sglang:num_running_reqs gauge"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("sglang:num_running_reqs{model_name=\"llama-3.1-70b\"} 3.0"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("sglang:generation_tokens_total"));
+    }
+}

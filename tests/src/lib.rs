@@ -2,7 +2,6 @@
 //! SGLang, so launcher tests run offline on loopback with no cloud account.
 
 pub mod browser;
-pub mod cli_binary;
 pub mod fake_lambda;
 pub mod fake_sglang;
 mod server;

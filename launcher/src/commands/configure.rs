@@ -17,8 +17,8 @@ use crate::cli::ConfigureArgs;
 use crate::cloud::Cloud;
 use crate::config_file;
 use crate::context::Context;
-use crate::lambda::ApiKey;
 use crate::output;
+use gpu_session_lambda::ApiKey;
 
 /// Defaults the original tool used, offered when the config has no value yet.
 const DEFAULT_REGION: &str = "us-west-1";

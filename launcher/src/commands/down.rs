@@ -12,8 +12,8 @@ use crate::commands::extend;
 use crate::commands::status::short_id;
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::Instance;
 use crate::output;
+use gpu_session_lambda::Instance;
 
 #[derive(Debug, Serialize)]
 struct Terminated {

@@ -6,13 +6,8 @@
 //! `--keep-on-failure` asks to keep it, in which case the CLI says loudly that it
 //! is still billing and how to stop it.
 //!
-//! Testing hooks (environment variables):
-//! - `GPU_SESSION_SGLANG_URL`: probe SGLang at this base URL instead of opening an
-//!   SSH tunnel to the instance.
-//! - `GPU_SESSION_POLL_INTERVAL_MS`: pause between status and readiness polls
-//!   (default 10000).
-//! - `GPU_SESSION_FAST_API=1`: millisecond retry backoff and launch spacing for the
-//!   Lambda client, for a local fake API.
+//! Tests shorten its polls with a hook (`crate::test_hooks`) and reach the fake
+//! SGLang through a fake ssh (`GPU_SESSION_SSH`), like a real instance.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -31,15 +26,12 @@ use crate::cloud::Cloud;
 use crate::cloud_init::{self, UserDataInput};
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::{resolve_base_url, InstanceStatus, LambdaClient, LaunchRequest};
 use crate::output::{self, Style};
 use crate::ssh::{self, Tunnel};
+use crate::test_hooks::TestHooks;
+use gpu_session_lambda::{resolve_base_url, InstanceStatus, LambdaClient, LaunchRequest};
 
-/// Testing hook: SGLang's base URL, replacing the SSH tunnel.
-pub const SGLANG_URL_ENV: &str = "GPU_SESSION_SGLANG_URL";
-/// Testing hook: milliseconds between polls.
-pub const POLL_INTERVAL_ENV: &str = "GPU_SESSION_POLL_INTERVAL_MS";
-/// Testing hook: fast retries for a local fake API.
+/// Pause between status and readiness polls.
 const DEFAULT_POLL: Duration = Duration::from_secs(10);
 /// Placeholders `--dry-run` prints instead of secrets and choices made at launch.
 const DRY_RUN_LAMBDA_KEY: &str = "LAMBDA-API-KEY-INSERTED-AT-LAUNCH";
@@ -90,10 +82,7 @@ fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
 }
 
 fn poll_interval() -> Duration {
-    std::env::var(POLL_INTERVAL_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_POLL, Duration::from_millis)
+    TestHooks::get().poll_interval.unwrap_or(DEFAULT_POLL)
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -589,27 +578,21 @@ impl Session<'_> {
             ip.as_deref().unwrap_or("?")
         ));
 
-        // Readiness, through a tunnel (or the testing hook's URL).
-        let (sglang_url, tunnel) = match env_nonempty(SGLANG_URL_ENV) {
-            Some(url) => (url.trim_end_matches('/').to_owned(), None),
-            None => {
-                let ip = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
-                let port = ssh::free_local_port()?;
-                let log = std::env::temp_dir().join(format!("{}-tunnel.log", p.name));
-                self.ctx
-                    .printer
-                    .detail(&format!("ssh tunnel log: {}", log.display()));
-                let tunnel = Tunnel::spawn(
-                    ip,
-                    port,
-                    plan.serving.port,
-                    self.ssh_key_path.as_deref(),
-                    Some(&log),
-                )?;
-                (format!("http://127.0.0.1:{port}"), Some(tunnel))
-            }
-        };
-        let mut tunnel = tunnel;
+        // Readiness, through a tunnel.
+        let host = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
+        let port = ssh::free_local_port()?;
+        let log = std::env::temp_dir().join(format!("{}-tunnel.log", p.name));
+        self.ctx
+            .printer
+            .detail(&format!("ssh tunnel log: {}", log.display()));
+        let mut tunnel = Some(Tunnel::spawn(
+            host,
+            port,
+            plan.serving.port,
+            self.ssh_key_path.as_deref(),
+            Some(&log),
+        )?);
+        let sglang_url = format!("http://127.0.0.1:{port}");
         self.wait_ready(&sglang_url, &mut tunnel).await?;
 
         let lease_deadline = launched_at + u64::from(plan.lease.hours) * 3600;

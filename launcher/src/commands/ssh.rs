@@ -9,8 +9,8 @@ use crate::cli::InstanceArgs;
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::Instance;
 use crate::ssh;
+use gpu_session_lambda::Instance;
 
 /// The key `ssh.key_path` falls back to, as in the original tool.
 const DEFAULT_KEY: &str = "~/.ssh/id_rsa";

@@ -10,8 +10,8 @@ use crate::cloud::Cloud;
 use crate::commands::extend;
 use crate::context::Context;
 use crate::instances;
-use crate::lambda::Instance;
 use crate::output::{Align, Cell, Style, Table};
+use gpu_session_lambda::Instance;
 
 /// Shown where a value is unknown.
 const UNKNOWN: &str = "—";

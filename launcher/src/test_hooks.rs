@@ -1,0 +1,76 @@
+//! Test hooks: every environment variable the launcher reads only so tests can drive
+//! it quickly against local fakes, in one place, read once per process.
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `GPU_SESSION_TEST_POLL_INTERVAL_MS` | pause between status, capacity and readiness polls of `launch` (default 10 s) |
+//! | `GPU_SESSION_TEST_FAST_API=1` | millisecond retry backoff and launch spacing for the Lambda client |
+//!
+//! Variables a user may set are not hooks and are read where they are used:
+//! `GPU_SESSION_CONFIG` (the config file), `LAMBDA_API_URL` and `LAMBDA_API_KEY` (the
+//! Lambda client), `HF_TOKEN` (copied to the instance), `GPU_SESSION_SSH` (the ssh
+//! program, as `GIT_SSH` is git's), `NO_COLOR`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Milliseconds between polls.
+pub const POLL_INTERVAL_MS_ENV: &str = "GPU_SESSION_TEST_POLL_INTERVAL_MS";
+/// `1`: the Lambda client's fast options for a local fake API.
+pub const FAST_API_ENV: &str = "GPU_SESSION_TEST_FAST_API";
+
+/// The hooks' values; unset (or unparsable) hooks leave the normal behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TestHooks {
+    /// Replaces `launch`'s pause between polls.
+    pub(crate) poll_interval: Option<Duration>,
+    /// Use `ClientOptions::fast_for_tests` instead of the real API's timings.
+    pub(crate) fast_api: bool,
+}
+
+impl TestHooks {
+    /// The hooks of this process, read from the environment on first use.
+    pub(crate) fn get() -> &'static TestHooks {
+        static HOOKS: OnceLock<TestHooks> = OnceLock::new();
+        HOOKS.get_or_init(|| TestHooks::from_lookup(|name| std::env::var(name).ok()))
+    }
+
+    /// The hooks `lookup` (an environment) sets.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> TestHooks {
+        TestHooks {
+            poll_interval: lookup(POLL_INTERVAL_MS_ENV)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis),
+            fast_api: lookup(FAST_API_ENV).is_some_and(|v| v.trim() == "1"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hooks(vars: &[(&str, &str)]) -> TestHooks {
+        TestHooks::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn unset_hooks_change_nothing() {
+        assert_eq!(hooks(&[]), TestHooks::default());
+        assert_eq!(
+            hooks(&[(POLL_INTERVAL_MS_ENV, "soon"), (FAST_API_ENV, "yes")]),
+            TestHooks::default()
+        );
+    }
+
+    #[test]
+    fn set_hooks_are_read() {
+        let h = hooks(&[(POLL_INTERVAL_MS_ENV, " 20 "), (FAST_API_ENV, "1")]);
+        assert_eq!(h.poll_interval, Some(Duration::from_millis(20)));
+        assert!(h.fast_api);
+    }
+}

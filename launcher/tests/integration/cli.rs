@@ -1,0 +1,751 @@
+//! End-to-end tests of the calculator commands (models, estimate, gpus, plan,
+//! completions): the real binary, a throw-away config folder and home, no colour.
+//! Human and JSON outputs are insta snapshots in snapshots/: they are the
+//! product's output, so review a changed snapshot like a changed screen.
+
+use assert_cmd::Command;
+use gpu_session::cli::Cli;
+use gpu_session_core::plan::{Plan, PlanChoices, PlanRequest};
+use gpu_session_core::registry::builtin;
+use gpu_session_core::settings::Settings;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tempfile::TempDir;
+
+/// A sandbox: its own config file, home and XDG folder, so the real home is never read.
+struct Sandbox {
+    dir: TempDir,
+}
+
+/// What one run printed, with the sandbox's path replaced by `[TMP]`.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["home", "xdg"] {
+            fs::create_dir(dir.path().join(sub)).expect("sandbox folder");
+        }
+        Sandbox { dir }
+    }
+
+    /// A sandbox whose config file holds `yaml`.
+    fn with_config(yaml: &str) -> Sandbox {
+        let sandbox = Sandbox::new();
+        fs::write(sandbox.config(), yaml).expect("write config");
+        sandbox
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn config(&self) -> PathBuf {
+        self.path("config.yaml")
+    }
+
+    /// The binary with only the sandbox's environment (no explicit config file).
+    fn bare_command(&self) -> Command {
+        let mut cmd = Command::new(crate::GPU_SESSION);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("NO_COLOR", "1")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = self.bare_command();
+        cmd.env("GPU_SESSION_CONFIG", self.config());
+        cmd
+    }
+
+    fn run_command(&self, mut cmd: Command, args: &[&str]) -> Run {
+        let output = cmd.args(args).output().expect("run gpu-session");
+        let tmp = self.dir.path().display().to_string();
+        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&tmp, "[TMP]");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_command(self.command(), args)
+    }
+
+    /// Run and require exit status 0 with nothing on stderr.
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "{args:?} failed: {run:#?}");
+        assert_eq!(run.stderr, "", "{args:?} printed to stderr");
+        run.stdout
+    }
+
+    /// Run and require `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "{args:?}: {run:#?}");
+        run.stderr
+    }
+}
+
+const FULL_CONFIG: &str = "\
+lambda:
+  api_key: secret_key_123
+  default_region: us-east-1
+defaults:
+  lease_hours: 6
+ssh:
+  key_path: ~/.ssh/id_ed25519
+custom_models:
+  existing-13b:
+    hf_path: org/existing-13b
+    params_billions: 13
+    quantization: fp16
+    context_length: 4096
+";
+
+const BROKEN_MODEL_CONFIG: &str = "\
+custom_models:
+  broken:
+    hf_path: not a path
+    params_billions: 7
+    quantization: fp16
+    context_length: 4096
+";
+
+const ADD_FLAGS: [&str; 11] = [
+    "models",
+    "add",
+    "--name",
+    "my-model-70b",
+    "--hf-path",
+    "myorg/custom-llama-70b",
+    "--params",
+    "70",
+    "--quantization",
+    "int4",
+    "--context",
+];
+
+fn add_args(context: &str) -> Vec<&str> {
+    let mut args = ADD_FLAGS.to_vec();
+    args.push(context);
+    args
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+// ---------------------------------------------------------------------------------
+// The command line itself
+
+#[test]
+fn command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let sandbox = Sandbox::new();
+    let bash = sandbox.ok(&["completions", "bash"]);
+    let head: Vec<&str> = bash.lines().take(12).collect();
+    insta::assert_snapshot!("completions_bash_head", head.join("\n"));
+    for shell in ["zsh", "fish"] {
+        let script = sandbox.ok(&["completions", shell]);
+        assert!(script.contains("estimate"), "{shell}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// models
+
+#[test]
+fn models_table() {
+    let stdout = Sandbox::new().ok(&["models"]);
+    assert!(stdout.ends_with("Custom models: 0 configured\n"));
+    insta::assert_snapshot!("models", stdout);
+}
+
+#[test]
+fn models_json() {
+    let stdout = Sandbox::new().ok(&["models", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    // The reference's seven and the nine current models.
+    assert_eq!(value.as_array().map(Vec::len), Some(16));
+    insta::assert_snapshot!("models_json", stdout);
+}
+
+#[test]
+fn models_info() {
+    let sandbox = Sandbox::new();
+    insta::assert_snapshot!(
+        "models_info_deepseek",
+        sandbox.ok(&["models", "info", "deepseek-r1-70b"])
+    );
+    insta::assert_snapshot!(
+        "models_info_deepseek_json",
+        sandbox.ok(&["models", "info", "deepseek-r1-70b", "--json"])
+    );
+}
+
+#[test]
+fn unknown_model_suggests_close_ids() {
+    let sandbox = Sandbox::new();
+    for args in [
+        &["models", "info", "deepseek-r1-7b"][..],
+        &["estimate", "deepseek-r1-7b"],
+        &["plan", "--model", "deepseek-r1-7b"],
+    ] {
+        let stderr = sandbox.fails(args, 1);
+        assert_eq!(
+            stderr,
+            "error: Model 'deepseek-r1-7b' not found. Use 'gpu-session models' to see available models.\nDid you mean: deepseek-r1-70b, deepseek-r1-671b?\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn models_add_keeps_every_other_key_and_writes_owner_only() {
+    let sandbox = Sandbox::with_config(FULL_CONFIG);
+    fs::set_permissions(sandbox.config(), fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut args = add_args("8192");
+    args.extend(["--notes", "Fine-tuned on domain data"]);
+    let stdout = sandbox.ok(&args);
+    insta::assert_snapshot!("models_add", stdout);
+    let text = fs::read_to_string(sandbox.config()).expect("config");
+    for kept in [
+        "api_key: secret_key_123",
+        "default_region: us-east-1",
+        "lease_hours: 6",
+        "key_path: ~/.ssh/id_ed25519",
+        "existing-13b:",
+        "my-model-70b:",
+        "notes: Fine-tuned on domain data",
+    ] {
+        assert!(text.contains(kept), "{kept} missing from\n{text}");
+    }
+    assert_eq!(mode(&sandbox.config()), 0o600);
+    let listing = sandbox.ok(&["models"]);
+    assert!(listing.contains("my-model-70b"));
+    assert!(
+        listing.ends_with("Custom models: 2 configured\n"),
+        "{listing}"
+    );
+    // The same id again is refused.
+    let stderr = sandbox.fails(&add_args("8192"), 1);
+    assert!(
+        stderr.contains("custom model 'my-model-70b' already exists"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn models_add_creates_the_default_config_file_privately() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run_command(sandbox.bare_command(), &add_args("8192"));
+    assert_eq!(run.code, 0, "{run:#?}");
+    let path = sandbox.path("xdg/gpu-dashboard/config.yaml");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().expect("folder")), 0o700);
+    let stdout = sandbox.run_command(sandbox.bare_command(), &["models", "info", "my-model-70b"]);
+    assert!(
+        stdout.stdout.contains("custom (config file)"),
+        "{stdout:#?}"
+    );
+}
+
+#[test]
+fn models_add_falls_back_to_the_home_config_folder() {
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare_command();
+    cmd.env_remove("XDG_CONFIG_HOME");
+    let run = sandbox.run_command(cmd, &add_args("8192"));
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(sandbox
+        .path("home/.config/gpu-dashboard/config.yaml")
+        .is_file());
+}
+
+#[test]
+fn models_add_with_some_flags_is_a_usage_error() {
+    let sandbox = Sandbox::new();
+    let stderr = sandbox.fails(&["models", "add", "--name", "x", "--params", "7"], 2);
+    assert!(
+        stderr.contains("missing --hf-path, --quantization, --context"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: gpu-session models add"), "{stderr}");
+    // No flags and no terminal to ask on.
+    let stderr = sandbox.fails(&["models", "add"], 2);
+    assert!(stderr.contains("not a terminal"), "{stderr}");
+    // Architecture flags go together.
+    let mut args = add_args("8192");
+    args.extend(["--layers", "32"]);
+    let stderr = sandbox.fails(&args, 2);
+    assert!(
+        stderr.contains("missing --hidden, --intermediate, --heads, --vocab"),
+        "{stderr}"
+    );
+    assert!(!sandbox.config().exists());
+}
+
+#[test]
+fn models_add_with_a_bad_value_names_the_flag() {
+    let sandbox = Sandbox::new();
+    let cases = [
+        (
+            "--params",
+            "0",
+            "error: --params: '0' must be a number above 0",
+        ),
+        (
+            "--quantization",
+            "int3",
+            "error: --quantization: unknown quantization 'int3'",
+        ),
+        (
+            "--hf-path",
+            "bad path",
+            "error: --hf-path: 'bad path' must be a Hugging Face repository",
+        ),
+        (
+            "--context",
+            "100",
+            "error: --context: '100' must be between 512",
+        ),
+        (
+            "--name",
+            "llama-3.1-8b",
+            "error: --name: 'llama-3.1-8b' is the id of a built-in model",
+        ),
+    ];
+    for (flag, value, expected) in cases {
+        let mut args = add_args("8192");
+        let at = args.iter().position(|a| *a == flag).expect("flag") + 1;
+        args[at] = value;
+        let stderr = sandbox.fails(&args, 1);
+        assert!(stderr.starts_with(expected), "{flag}: {stderr}");
+    }
+    assert!(!sandbox.config().exists());
+}
+
+#[test]
+fn models_add_with_an_architecture_counts_parameters_exactly() {
+    let sandbox = Sandbox::new();
+    let mut args = add_args("8192");
+    args.extend([
+        "--layers",
+        "80",
+        "--hidden",
+        "8192",
+        "--intermediate",
+        "28672",
+        "--heads",
+        "64",
+        "--kv-heads",
+        "8",
+        "--vocab",
+        "128256",
+        "--max-context",
+        "131072",
+    ]);
+    sandbox.ok(&args);
+    let json = sandbox.ok(&["models", "info", "my-model-70b", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["model"]["params"], 70_553_706_496u64);
+    assert_eq!(value["model"]["architecture_inferred"], false);
+    let mut bad = add_args("8192");
+    bad[3] = "other";
+    bad.extend([
+        "--layers",
+        "80",
+        "--hidden",
+        "8192",
+        "--intermediate",
+        "28672",
+        "--heads",
+        "64",
+        "--kv-heads",
+        "7",
+        "--vocab",
+        "128256",
+    ]);
+    let stderr = sandbox.fails(&bad, 1);
+    assert!(stderr.starts_with("error: --kv-heads: '7'"), "{stderr}");
+}
+
+#[test]
+fn models_remove() {
+    let sandbox = Sandbox::with_config(FULL_CONFIG);
+    let stderr = sandbox.fails(&["models", "remove", "llama-3.1-8b"], 1);
+    assert!(stderr.contains("'llama-3.1-8b' is a built-in model and cannot be removed"));
+    let stderr = sandbox.fails(&["models", "remove", "existing-13"], 1);
+    assert!(stderr.contains("Did you mean: existing-13b?"), "{stderr}");
+    let stderr = sandbox.fails(&["models", "remove", "existing-13b"], 1);
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    let stdout = sandbox.ok(&["models", "remove", "existing-13b", "-y"]);
+    assert_eq!(
+        stdout,
+        "Removed custom model 'existing-13b' from [TMP]/config.yaml.\n"
+    );
+    let text = fs::read_to_string(sandbox.config()).expect("config");
+    assert!(!text.contains("existing-13b") && text.contains("api_key: secret_key_123"));
+}
+
+// ---------------------------------------------------------------------------------
+// The config file
+
+#[test]
+fn a_missing_config_file_is_an_empty_config() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["models"]);
+    assert!(
+        !sandbox.config().exists(),
+        "reading must not create the file"
+    );
+}
+
+#[test]
+fn an_unreadable_config_file_is_an_error_naming_it() {
+    let sandbox = Sandbox::new();
+    fs::create_dir(sandbox.config()).expect("a folder where the file should be");
+    let stderr = sandbox.fails(&["models"], 1);
+    assert!(
+        stderr.starts_with("error: cannot read config file [TMP]/config.yaml: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_config_file_that_is_not_yaml_is_an_error_with_the_line() {
+    let sandbox = Sandbox::with_config("lambda:\n  api_key: x\ncustom_models: [unclosed\n");
+    let stderr = sandbox.fails(&["models"], 1);
+    assert!(
+        stderr.starts_with("error: config file [TMP]/config.yaml: not valid YAML at line 4"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_invalid_custom_model_is_a_warning() {
+    let sandbox = Sandbox::with_config(BROKEN_MODEL_CONFIG);
+    let run = sandbox.run(&["models"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "warning: Invalid custom model 'broken': custom_models.broken.hf_path: 'not a path' must be a Hugging Face repository like 'owner/name'\n"
+    );
+    assert!(run.stdout.ends_with("Custom models: 0 configured\n"));
+    // A broken entry can still be removed.
+    let run = sandbox.run(&["models", "remove", "broken", "--yes"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------
+// estimate and gpus
+
+#[test]
+fn estimate_human_and_json() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "estimate",
+        "llama-3.1-70b",
+        "--quantization",
+        "fp8",
+        "--context",
+        "32768",
+        "--seqs",
+        "8",
+        "--gpu",
+        "gpu_8x_h100_sxm5",
+    ];
+    insta::assert_snapshot!("estimate_llama70b_fp8", sandbox.ok(&args));
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = sandbox.ok(&json_args);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["serving"]["tp"], 8);
+    assert_eq!(value["gpus"].as_array().map(Vec::len), Some(15));
+    insta::assert_snapshot!("estimate_llama70b_fp8_json", json);
+}
+
+#[test]
+fn estimate_of_an_ad_hoc_model() {
+    let sandbox = Sandbox::new();
+    let stdout = sandbox.ok(&[
+        "estimate",
+        "--params",
+        "13",
+        "--quantization",
+        "int4",
+        "--context",
+        "4096",
+    ]);
+    insta::assert_snapshot!("estimate_ad_hoc", stdout);
+    let stderr = sandbox.fails(&["estimate", "--params", "0"], 1);
+    assert!(stderr.starts_with("error: --params: '0'"), "{stderr}");
+}
+
+#[test]
+fn estimate_rejects_settings_out_of_range() {
+    let sandbox = Sandbox::new();
+    let cases = [
+        (&["--context", "999999"][..], "error: --context: '999999' must be between 512 and 131072 for llama-3.1-8b\n"),
+        (&["--tp", "3"], "error: --tp: '3' must be one of 1, 2, 4, 8\n"),
+        (&["--seqs", "0"], "error: --seqs: '0' must be between 1 and 512\n"),
+        (&["--kv-dtype", "fp4"], "error: --kv-dtype: unknown KV-cache dtype 'fp4' (expected one of: auto, fp8_e5m2, fp8_e4m3)\n"),
+        (&["--gpu", "gpu_1x_a1"], "error: --gpu: 'gpu_1x_a1' is not a known Lambda instance type. Did you mean: gpu_1x_a10, gpu_1x_a100, gpu_2x_a100? Use 'gpu-session gpus' to list them.\n"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec!["estimate", "llama-3.1-8b"];
+        args.extend(extra);
+        assert_eq!(sandbox.fails(&args, 1), expected);
+    }
+}
+
+#[test]
+fn gpus_catalog_and_fit() {
+    let sandbox = Sandbox::new();
+    insta::assert_snapshot!("gpus", sandbox.ok(&["gpus"]));
+    insta::assert_snapshot!(
+        "gpus_mistral_32k",
+        sandbox.ok(&["gpus", "--model", "mistral-7b", "--context", "32768"])
+    );
+    let json = sandbox.ok(&["gpus", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value[0]["instance_type"], "gpu_1x_a10");
+    let stderr = sandbox.fails(&["gpus", "--context", "4096"], 2);
+    assert!(stderr.contains("add --model ID"), "{stderr}");
+}
+
+#[test]
+fn gpus_live_needs_an_api_key() {
+    let stderr = Sandbox::new().fails(&["gpus", "--live"], 1);
+    assert!(
+        stderr.starts_with("error: no Lambda API key found"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// plan
+
+#[test]
+fn plan_yaml_is_what_core_builds() {
+    let sandbox = Sandbox::new();
+    let yaml = sandbox.ok(&["plan", "--model", "deepseek-r1-70b"]);
+    insta::assert_snapshot!("plan_deepseek_yaml", yaml);
+    let model = builtin("deepseek-r1-70b").expect("built-in");
+    let request = PlanRequest::resolve(
+        model,
+        Settings::defaults_for(model),
+        &PlanChoices::default(),
+    )
+    .expect("a type fits");
+    let expected = Plan::build(&request).expect("plan");
+    assert_eq!(
+        yaml,
+        expected.to_yaml(),
+        "the CLI must add nothing to core's plan"
+    );
+    insta::assert_snapshot!(
+        "plan_deepseek_json",
+        sandbox.ok(&["plan", "--model", "deepseek-r1-70b", "--json"])
+    );
+}
+
+#[test]
+fn plan_takes_region_and_lease_defaults_from_the_config() {
+    let sandbox = Sandbox::with_config(FULL_CONFIG);
+    let plan = Plan::parse(&sandbox.ok(&["plan", "--model", "llama-3.1-8b"])).expect("plan");
+    assert_eq!(plan.gpu.regions[0], "us-east-1");
+    assert_eq!(
+        plan.gpu
+            .regions
+            .iter()
+            .filter(|r| *r == "us-east-1")
+            .count(),
+        1
+    );
+    assert_eq!(plan.lease.hours, 6);
+    let flags = sandbox.ok(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--lease-hours",
+        "2",
+        "--region",
+        "us-south-1",
+    ]);
+    let plan = Plan::parse(&flags).expect("plan");
+    assert_eq!(
+        (plan.lease.hours, plan.gpu.regions.as_slice()),
+        (2, &["us-south-1".to_string()][..])
+    );
+}
+
+#[test]
+fn plan_writes_a_file_and_warns_when_the_gpu_is_too_small() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&[
+        "plan",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "gpu_1x_a10",
+        "-o",
+        "plan.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stdout, "");
+    insta::assert_snapshot!("plan_too_small_stderr", run.stderr);
+    let path = sandbox.path("plan.yaml");
+    let plan = Plan::parse(&fs::read_to_string(&path).expect("plan file")).expect("valid");
+    assert_eq!(plan.gpu.instance_type, "gpu_1x_a10");
+    assert_eq!(mode(&path), 0o644);
+    let check = sandbox.run(&["plan", "check", "plan.yaml"]);
+    assert_eq!(check.code, 0);
+    assert!(
+        check.stderr.contains("does not fit gpu_1x_a10"),
+        "{check:#?}"
+    );
+}
+
+#[test]
+fn plan_check_shows_what_will_launch() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&[
+        "plan",
+        "--model",
+        "deepseek-r1-70b",
+        "--lease-hours",
+        "2",
+        "-o",
+        "plan.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    insta::assert_snapshot!("plan_check", sandbox.ok(&["plan", "check", "plan.yaml"]));
+    insta::assert_snapshot!(
+        "plan_check_json",
+        sandbox.ok(&["plan", "check", "plan.yaml", "--json"])
+    );
+}
+
+#[test]
+fn plan_check_warns_when_the_file_estimate_differs() {
+    let sandbox = Sandbox::new();
+    let yaml = sandbox.ok(&["plan", "--model", "llama-3.1-8b"]);
+    let edited = yaml.replace("per_gpu_gib: ", "per_gpu_gib: 1");
+    fs::write(sandbox.path("plan.yaml"), edited).expect("write");
+    let run = sandbox.run(&["plan", "check", "plan.yaml"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stderr.starts_with("warning: estimate.per_gpu_gib is 1"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn plan_check_names_the_bad_field() {
+    let sandbox = Sandbox::new();
+    let yaml = sandbox.ok(&["plan", "--model", "llama-3.1-8b"]);
+    let cases = [
+        (
+            "hours: 4",
+            "hours: 100",
+            "plan field lease.hours: '100' must be between 1 and 24",
+        ),
+        (
+            "engine: sglang",
+            "engine: vllm",
+            "plan field serving.engine: 'vllm' must be 'sglang'",
+        ),
+        (
+            "- us-west-1",
+            "- $(reboot)",
+            "plan field gpu.regions[0]: '$(reboot)'",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        fs::write(sandbox.path("bad.yaml"), yaml.replacen(from, to, 1)).expect("write");
+        let stderr = sandbox.fails(&["plan", "check", "bad.yaml"], 1);
+        assert!(
+            stderr.starts_with(&format!("error: bad.yaml: {expected}")),
+            "{to}: {stderr}"
+        );
+    }
+    let stderr = sandbox.fails(&["plan", "check", "missing.yaml"], 1);
+    assert!(
+        stderr.starts_with("error: cannot read plan file missing.yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plan_refuses_flags_that_do_not_apply() {
+    let sandbox = Sandbox::new();
+    let stderr = sandbox.fails(&["plan", "--mode", "reference"], 2);
+    assert!(
+        stderr.contains("plans are sized with the serving estimate"),
+        "{stderr}"
+    );
+    let stderr = sandbox.fails(&["plan", "--tp", "2"], 2);
+    assert!(stderr.contains("choose the type with --gpu"), "{stderr}");
+    let stderr = sandbox.fails(&["plan", "--region", "mars 1"], 1);
+    assert!(stderr.starts_with("error: --region: 'mars 1'"), "{stderr}");
+}
+
+#[test]
+fn colour_only_when_asked_for_off_a_terminal() {
+    let sandbox = Sandbox::new();
+    assert!(!sandbox.ok(&["gpus"]).contains('\x1b'));
+    let coloured = sandbox.ok(&["gpus", "--color", "always"]);
+    assert!(coloured.contains("\x1b[1mgpu_1x_a10\x1b[0m"), "{coloured}");
+}
+
+// ---------------------------------------------------------------------------------
+// Pipes
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let sandbox = Sandbox::new();
+    for args in [&["models"][..], &["models", "--json"], &["gpus"]] {
+        let mut child = std::process::Command::new(crate::GPU_SESSION)
+            .args(args)
+            .env("GPU_SESSION_CONFIG", sandbox.config())
+            .env("HOME", sandbox.path("home"))
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Close the reading end before the binary writes: every write fails with EPIPE.
+        drop(child.stdout.take());
+        let status = child.wait().expect("wait");
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read stderr");
+        assert!(status.success(), "{args:?}: {status:?} {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}

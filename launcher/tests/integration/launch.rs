@@ -1,0 +1,920 @@
+//! `gpu-session launch` end to end: the real binary against the fake Lambda API
+//! and the fake SGLang server (reached through a fake ssh tunnel), plus the user_data it sends (checked with
+//! `cloud-init schema` and `shellcheck`) and the lease agent run locally.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gpu_session_core::gpu;
+use gpu_session_core::plan::{Plan, PlanRequest};
+use gpu_session_core::registry::builtin;
+use gpu_session_core::settings::Settings;
+use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
+use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Fate, Fault};
+use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig, Readiness};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const LAUNCH: &str = "/instance-operations/launch";
+const MODEL: &str = "llama-3.1-8b";
+
+fn plan_with_regions(regions: &[&str]) -> Plan {
+    let model = builtin(MODEL).expect("built-in model");
+    let mut req = PlanRequest::new(
+        model,
+        Settings::defaults_for(model),
+        gpu::find("gpu_1x_a10").expect("a10 in catalog"),
+    );
+    req.regions = regions.iter().map(|r| (*r).to_owned()).collect();
+    Plan::build(&req).expect("plan builds")
+}
+
+/// Fakes, a private HOME and config, and a plan file.
+struct Env {
+    fake: FakeLambda,
+    sglang: FakeSglang,
+    dir: TempDir,
+    plan: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env::with_plan(&plan_with_regions(&["us-east-1"]))
+    }
+
+    fn with_plan(plan: &Plan) -> Env {
+        let fake = FakeLambda::start(FakeLambdaConfig {
+            boot: Boot::AfterPolls(1),
+            ..FakeLambdaConfig::default()
+        })
+        .expect("fake Lambda");
+        let sglang = FakeSglang::start(FakeSglangConfig {
+            served_model_name: MODEL.to_owned(),
+            ..FakeSglangConfig::default()
+        })
+        .expect("fake SGLang");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plan_path = dir.path().join("plan.yaml");
+        std::fs::write(&plan_path, plan.to_yaml()).expect("write plan");
+        Env {
+            fake,
+            sglang,
+            dir,
+            plan: plan_path,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(crate::GPU_SESSION);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("GPU_SESSION_CONFIG", self.dir.path().join("config.yaml"))
+            .env("LAMBDA_API_URL", self.fake.base_url())
+            .env("LAMBDA_API_KEY", self.fake.api_key())
+            // SGLang is reached as on a real instance: through an ssh tunnel, here a
+            // fake ssh that forwards to the fake SGLang.
+            .env("GPU_SESSION_SSH", fake_ssh())
+            .env("FAKE_SSH_LOG", self.ssh_log())
+            .env("FAKE_SSH_TARGET", self.sglang.addr().to_string())
+            .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "20")
+            .env("GPU_SESSION_TEST_FAST_API", "1")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn ssh_log(&self) -> PathBuf {
+        self.dir.path().join("ssh.log")
+    }
+
+    /// The endpoint a launch reports: the local end of the (last) tunnel the fake ssh
+    /// opened, `http://127.0.0.1:LOCAL/v1`, read from the fake ssh's log.
+    fn tunnel_endpoint(&self) -> String {
+        let log = std::fs::read_to_string(self.ssh_log()).expect("the fake ssh ran");
+        let args: Vec<&str> = log.lines().collect();
+        let forward = args
+            .iter()
+            .rposition(|a| *a == "-L")
+            .and_then(|i| args.get(i + 1))
+            .expect("a -L forward");
+        let local_port = forward
+            .split(':')
+            .nth(1)
+            .expect("127.0.0.1:LOCAL:HOST:PORT");
+        format!("http://127.0.0.1:{local_port}/v1")
+    }
+
+    fn launch(&self, extra: &[&str]) -> Output {
+        let plan = self.plan.to_str().expect("utf-8 path");
+        let mut args = vec!["launch", plan, "--yes"];
+        args.extend_from_slice(extra);
+        let output = self.command(&args).output().expect("run gpu-session");
+        self.assert_no_key_leak(&output);
+        output
+    }
+
+    fn assert_no_key_leak(&self, output: &Output) {
+        let key = self.fake.api_key();
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains(&key),
+                "the Lambda API key was printed"
+            );
+        }
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[test]
+fn happy_launch_prints_endpoint_and_sends_one_launch() {
+    let env = Env::new();
+    let out = env.launch(&[]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains(&env.tunnel_endpoint()), "{text}");
+    assert!(text.contains("curl "), "{text}");
+    assert!(text.contains("/chat/completions"), "{text}");
+    assert!(text.contains(MODEL), "{text}");
+    assert!(text.contains("gpu-session down "), "{text}");
+
+    let launches = env.fake.requests_to(LAUNCH);
+    assert_eq!(launches.len(), 1, "exactly one launch");
+    let body = launches[0].json().expect("JSON launch body");
+    assert!(body.get("quantity").is_none_or(|q| q == 1), "{body}");
+    assert_eq!(body["ssh_key_names"], serde_json::json!(["gpu-session"]));
+    assert_eq!(body["region_name"], "us-east-1");
+    assert_eq!(body["name"], body["hostname"]);
+    assert!(body["name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("gpu-session-llama-3-1-8b-")));
+    let user_data = env.fake.user_data();
+    assert_eq!(user_data.len(), 1);
+    assert!(user_data[0].starts_with("#cloud-config\n"));
+    assert_eq!(
+        env.fake.live_instance_count(),
+        1,
+        "a ready instance is kept"
+    );
+    assert!(env.sglang.health_generate_calls() >= 1);
+}
+
+#[test]
+fn json_result_is_machine_readable() {
+    let env = Env::new();
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let id = v["instance_id"].as_str().expect("instance id");
+    assert!(env.fake.instance(id).is_some());
+    assert_eq!(v["model"], MODEL);
+    assert_eq!(v["instance_type"], "gpu_1x_a10");
+    assert_eq!(v["region"], "us-east-1");
+    assert_eq!(v["endpoint"], env.tunnel_endpoint());
+    assert_eq!(v["sglang_api_key"].as_str().map(str::len), Some(32));
+    assert!(v["ip"].is_string());
+    assert!(v["lease_deadline"].as_u64().is_some());
+}
+
+#[test]
+fn fails_over_to_the_next_region_with_capacity() {
+    let env = Env::with_plan(&plan_with_regions(&["us-west-2", "us-east-1"]));
+    env.fake.set_capacity("gpu_1x_a10", &["us-east-1"]);
+    let out = env.launch(&[]);
+    assert_exit(&out, 0);
+    let launches = env.fake.requests_to(LAUNCH);
+    assert_eq!(launches.len(), 1);
+    assert_eq!(launches[0].json().unwrap()["region_name"], "us-east-1");
+}
+
+#[test]
+fn no_capacity_anywhere_fails_without_launching() {
+    let env = Env::new();
+    env.fake.set_capacity("gpu_1x_a10", &[]);
+    let out = env.launch(&[]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("no capacity"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--wait-for-capacity"));
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+}
+
+#[test]
+fn waits_for_capacity_when_asked() {
+    let env = Env::new();
+    env.fake.set_capacity("gpu_1x_a10", &[]);
+    let mut child = env
+        .command(&[
+            "launch",
+            env.plan.to_str().unwrap(),
+            "--yes",
+            "--wait-for-capacity",
+            "1m",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.fake.live_instance_count(), 0);
+    env.fake.set_capacity("gpu_1x_a10", &["us-east-1"]);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status, Some(0));
+    assert_eq!(env.fake.live_instance_count(), 1);
+    assert!(env.fake.requests_to("/instance-types").len() > 2);
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    let env = Env::new();
+    env.fake.inject(
+        Fault::status(429)
+            .times(2)
+            .on("/instance-types")
+            .retry_after(0),
+    );
+    env.fake.inject(Fault::status(503).times(1).on("/ssh-keys"));
+    let out = env.launch(&[]);
+    assert_exit(&out, 0);
+    let types = env.fake.requests_to("/instance-types");
+    assert_eq!(types.iter().filter(|r| r.status == 429).count(), 2);
+    assert!(types.iter().any(|r| r.status == 200));
+    let keys = env.fake.requests_to("/ssh-keys");
+    assert_eq!(keys.first().map(|r| r.status), Some(503));
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 1);
+}
+
+#[test]
+fn invalid_key_fails_at_once_without_printing_it() {
+    let env = Env::new();
+    let bad_key = "secret_not-the-right-key-4242";
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env("LAMBDA_API_KEY", bad_key)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("API key was invalid"), "{err}");
+    assert!(!err.contains(bad_key) && !stdout(&out).contains(bad_key));
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+    assert!(env.fake.requests().len() <= 2, "no retry storm on 401");
+}
+
+#[test]
+fn boot_timeout_terminates_the_instance() {
+    let env = Env::new();
+    env.fake.set_next_launch_fate(Fate::NeverActive);
+    let out = env.launch(&["--boot-timeout", "1s"]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("--boot-timeout"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Terminated instance"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn unhealthy_instance_is_terminated() {
+    let env = Env::new();
+    env.fake.set_next_launch_fate(Fate::Unhealthy);
+    let out = env.launch(&[]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("unhealthy"), "{}", stderr(&out));
+    assert_eq!(env.fake.live_instance_count(), 0);
+    assert_eq!(
+        env.fake.requests_to("/instance-operations/terminate").len(),
+        1
+    );
+}
+
+#[test]
+fn never_ready_sglang_terminates_the_instance() {
+    let env = Env::new();
+    env.sglang.set_readiness(Readiness::Never);
+    let out = env.launch(&["--ready-timeout", "1s"]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("--ready-timeout"), "{}", stderr(&out));
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn keep_on_failure_leaves_the_instance_and_says_it_bills() {
+    let env = Env::new();
+    env.fake.set_next_launch_fate(Fate::NeverActive);
+    let out = env.launch(&["--boot-timeout", "1s", "--keep-on-failure"]);
+    assert_exit(&out, 1);
+    assert_eq!(env.fake.live_instance_count(), 1);
+    let id = env.fake.instances()[0].id.clone();
+    let err = stderr(&out);
+    assert!(err.contains("STILL BILLING"), "{err}");
+    assert!(err.contains(&format!("gpu-session down {id}")), "{err}");
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn ctrl_c_during_boot_terminates_the_instance() {
+    let env = Env::new();
+    env.fake.set_next_launch_fate(Fate::NeverActive);
+    let mut child = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gpu-session");
+    let start = Instant::now();
+    while env.fake.live_instance_count() == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(env.fake.live_instance_count(), 1, "instance launched");
+    std::thread::sleep(Duration::from_millis(200));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("Terminated instance"), "{err}");
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn refuses_without_yes_when_not_a_terminal() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(env.fake.requests().is_empty());
+}
+
+#[test]
+fn dry_run_calls_no_api_and_needs_no_key() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--dry-run"])
+        .env_remove("LAMBDA_API_KEY")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("\"instance_type_name\": \"gpu_1x_a10\""),
+        "{text}"
+    );
+    assert!(text.contains("#cloud-config"), "{text}");
+    assert!(text.contains("LAMBDA-API-KEY-INSERTED-AT-LAUNCH"));
+    assert!(env.fake.requests().is_empty(), "dry run touched the API");
+}
+
+/// The files user_data writes, as (path, permissions, content).
+fn written_files(user_data: &str) -> Vec<(String, String, String)> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(user_data).expect("user_data is YAML");
+    doc["write_files"]
+        .as_sequence()
+        .expect("write_files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or_default().to_owned(),
+                f["permissions"].as_str().unwrap_or_default().to_owned(),
+                f["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn user_data_passes_cloud_init_schema_and_shellcheck() {
+    let env = Env::new();
+    let out = env
+        .command(&[
+            "launch",
+            env.plan.to_str().unwrap(),
+            "--yes",
+            "--filesystem",
+            "coding-stack",
+        ])
+        .env("HF_TOKEN", "hf_testtoken123")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let user_data = env.fake.user_data().pop().expect("user_data sent");
+    let file = env.dir.path().join("user-data.yaml");
+    std::fs::write(&file, &user_data).unwrap();
+    let schema = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(&file)
+        .output()
+        .expect("cloud-init must be installed (Debian package cloud-init)");
+    assert!(
+        schema.status.success(),
+        "cloud-init schema failed:\n{}{}",
+        String::from_utf8_lossy(&schema.stdout),
+        String::from_utf8_lossy(&schema.stderr)
+    );
+
+    let files = written_files(&user_data);
+    let mut scripts = 0;
+    for (path, _, content) in &files {
+        if content.starts_with("#!") {
+            scripts += 1;
+            let script = env.dir.path().join("script.sh");
+            std::fs::write(&script, content).unwrap();
+            let check = Command::new("shellcheck")
+                .arg(&script)
+                .output()
+                .expect("shellcheck must be installed");
+            assert!(
+                check.status.success(),
+                "shellcheck {path}:\n{}",
+                String::from_utf8_lossy(&check.stdout)
+            );
+        }
+    }
+    assert_eq!(scripts, 3, "lease agent, SGLang wrapper, installer");
+
+    let env_file = files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.env")
+        .expect("sglang.env");
+    assert_eq!(env_file.1, "0600");
+    let args_file = files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.args")
+        .expect("sglang.args");
+    let plan = Plan::parse(&std::fs::read_to_string(&env.plan).unwrap()).unwrap();
+    let mut expected = plan.sglang_args();
+    expected.extend(["--host", "127.0.0.1", "--enable-metrics"].map(str::to_owned));
+    assert_eq!(args_file.2.lines().collect::<Vec<_>>(), expected);
+    assert!(expected
+        .windows(2)
+        .any(|w| w == ["--model-path", "meta-llama/Llama-3.1-8B-Instruct"]));
+    for line in [
+        "HF_TOKEN=hf_testtoken123",
+        "HF_HOME=/lambda/nfs/coding-stack/huggingface",
+        "SGLANG_VERSION=",
+        "SGLANG_API_KEY=",
+    ] {
+        assert!(env_file.2.contains(line), "{line} missing:\n{}", env_file.2);
+    }
+    let key_file = files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/lambda-api-key")
+        .expect("key file");
+    assert_eq!(key_file.1, "0600");
+    assert_eq!(key_file.2.trim(), env.fake.api_key());
+    assert!(user_data.contains("sglang.launch_server"));
+    let body = env.fake.requests_to(LAUNCH)[0].json().unwrap();
+    assert_eq!(
+        body["file_system_names"],
+        serde_json::json!(["coding-stack"])
+    );
+}
+
+#[test]
+fn filesystem_in_another_region_is_refused_before_launch() {
+    let env = Env::with_plan(&plan_with_regions(&["us-west-1"]));
+    let out = env.launch(&["--filesystem", "coding-stack"]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("regional"), "{}", stderr(&out));
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+}
+
+const NASTY: &[&str] = &[
+    "x; rm -rf /",
+    "a'b\"c",
+    "line1\nline2",
+    "$(touch /tmp/pwned)",
+    "`id`",
+    "a b|c&d>e",
+];
+
+fn set_path(doc: &mut Value, path: &[&str], value: &str) {
+    let mut cur = doc;
+    for seg in &path[..path.len() - 1] {
+        cur = match seg.parse::<usize>() {
+            Ok(i) => &mut cur[i],
+            Err(_) => &mut cur[*seg],
+        };
+    }
+    let last = path[path.len() - 1];
+    match last.parse::<usize>() {
+        Ok(i) => cur[i] = Value::String(value.to_owned()),
+        Err(_) => cur[last] = Value::String(value.to_owned()),
+    }
+}
+
+#[test]
+fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
+    let env = Env::new();
+    let base: Value = serde_json::from_str(&plan_with_regions(&["us-east-1"]).to_json()).unwrap();
+    let fields: &[(&[&str], &str)] = &[
+        (&["model", "id"], "model.id"),
+        (&["model", "checkpoint"], "model.checkpoint"),
+        (&["model", "quantization"], "quantization"),
+        (&["model", "quant_method"], "quant_method"),
+        (&["serving", "engine"], "serving.engine"),
+        (&["serving", "version"], "serving.version"),
+        (&["serving", "kv_cache_dtype"], "kv_cache_dtype"),
+        (&["gpu", "instance_type"], "gpu.instance_type"),
+        (&["gpu", "regions", "0"], "gpu.regions[0]"),
+    ];
+    let file = env.dir.path().join("nasty.json");
+    for (path, field) in fields {
+        for nasty in NASTY {
+            let mut doc = base.clone();
+            set_path(&mut doc, path, nasty);
+            std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+            let out = env
+                .command(&["launch", file.to_str().unwrap(), "--dry-run"])
+                .output()
+                .unwrap();
+            assert_exit(&out, 1);
+            assert!(
+                stderr(&out).contains(field),
+                "{field} = {nasty:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    // estimate.price_as_of is display text: one-line values pass validation, and
+    // never reach user_data.
+    let mut doc = base.clone();
+    set_path(
+        &mut doc,
+        &["estimate", "price_as_of"],
+        "$(touch /tmp/pwned)",
+    );
+    std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = env
+        .command(&["launch", file.to_str().unwrap(), "--dry-run"])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        assert!(!stdout(&out).contains("pwned"));
+    } else {
+        assert!(stderr(&out).contains("estimate.price_as_of"));
+    }
+    // Values from flags and the environment are refused too.
+    let out = env
+        .command(&[
+            "launch",
+            env.plan.to_str().unwrap(),
+            "--dry-run",
+            "--filesystem",
+            "x$(id)",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("--filesystem"));
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--dry-run"])
+        .env("HF_TOKEN", "hf_x$(id)")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("HF_TOKEN"), "{}", stderr(&out));
+
+    // What passes validation appears only as inert data: the env file is read by
+    // systemd (never a shell), and scripts use each value as one quoted "$VAR".
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let user_data = v["user_data"].as_str().unwrap();
+    let files = written_files(user_data);
+    let run = files
+        .iter()
+        .find(|f| f.0 == "/usr/local/bin/gpu-session-sglang")
+        .unwrap();
+    assert!(run
+        .2
+        .contains("mapfile -t args < /etc/gpu-session/sglang.args"));
+    assert!(run.2.contains("--api-key \"$SGLANG_API_KEY\""));
+    assert!(!run.2.lines().any(|l| l.trim_start().starts_with("eval ")));
+    let doc: serde_yaml::Value = serde_yaml::from_str(user_data).unwrap();
+    for cmd in doc["runcmd"].as_sequence().unwrap() {
+        assert!(
+            cmd.is_sequence(),
+            "runcmd entries are argv lists, not shell strings"
+        );
+    }
+}
+
+// ---- the lease agent, run locally ------------------------------------------
+
+fn agent_script(dir: &Path) -> PathBuf {
+    let path = dir.join("lease-agent.sh");
+    std::fs::write(&path, gpu_session::lease_agent::SCRIPT).unwrap();
+    path
+}
+
+fn launch_directly(fake: &FakeLambda, hostname: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = LambdaClient::new(
+            &fake.base_url(),
+            ApiKey::new(fake.api_key()).unwrap(),
+            ClientOptions::fast_for_tests(),
+        )
+        .unwrap();
+        let mut req = LaunchRequest::new("us-east-1", "gpu_1x_a10", "gpu-session");
+        req.name = Some(hostname.to_owned());
+        req.hostname = Some(hostname.to_owned());
+        client.launch(&req).await.unwrap().instance_ids[0].clone()
+    })
+}
+
+struct Agent {
+    child: Child,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(
+    fake: &FakeLambda,
+    sglang: &FakeSglang,
+    dir: &Path,
+    deadline: u64,
+    idle_secs: u32,
+) -> Agent {
+    let key = dir.join("key");
+    std::fs::write(&key, format!("{}\n", fake.api_key())).unwrap();
+    let deadline_file = dir.join("deadline");
+    std::fs::write(&deadline_file, format!("{deadline}\n")).unwrap();
+    let child = Command::new("bash")
+        .arg(agent_script(dir))
+        .env("GPU_SESSION_LAMBDA_API_URL", fake.base_url())
+        .env("GPU_SESSION_KEY_FILE", &key)
+        .env("GPU_SESSION_DEADLINE_FILE", &deadline_file)
+        .env("GPU_SESSION_HOSTNAME", "gpu-session-agent-test-1")
+        .env(
+            "GPU_SESSION_METRICS_URL",
+            format!("{}/metrics", sglang.url()),
+        )
+        .env("GPU_SESSION_IDLE_SECONDS", idle_secs.to_string())
+        .env("GPU_SESSION_POLL_SECONDS", "1")
+        .env("GPU_SESSION_STATE_DIR", dir.join("state"))
+        .env("GPU_SESSION_COUNT_SSH", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bash");
+    Agent { child }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn lease_agent_terminates_at_the_deadline() {
+    let fake = FakeLambda::start_default().unwrap();
+    let sglang = FakeSglang::start(FakeSglangConfig::default()).unwrap();
+    let other = launch_directly(&fake, "someone-elses-box");
+    let id = launch_directly(&fake, "gpu-session-agent-test-1");
+    let dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&fake, &sglang, dir.path(), now() + 2, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fake.live_instance_count(), 2, "not before the deadline");
+    assert!(wait_until(Duration::from_secs(15), || fake
+        .live_instance_count()
+        == 1));
+    let ours = fake.instance(&id).unwrap();
+    assert!(ours.status.is_gone());
+    assert!(!fake.instance(&other).unwrap().status.is_gone());
+    let terminate = fake.requests_to("/instance-operations/terminate");
+    assert_eq!(terminate.len(), 1);
+    assert!(terminate[0].authorized);
+    assert_eq!(
+        terminate[0].json().unwrap()["instance_ids"],
+        serde_json::json!([id])
+    );
+}
+
+#[test]
+fn lease_watchdog_terminates_only_past_the_deadline_and_grace() {
+    // Active at once: the watchdog makes a single pass, with no retry loop to wait out a boot.
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let id = launch_directly(&fake, "gpu-session-agent-test-1");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{}\n", fake.api_key())).unwrap();
+    let deadline_file = dir.path().join("deadline");
+    let watchdog = |deadline: u64| {
+        std::fs::write(&deadline_file, format!("{deadline}\n")).unwrap();
+        Command::new("bash")
+            .arg(agent_script(dir.path()))
+            .arg("--watchdog")
+            .env("GPU_SESSION_LAMBDA_API_URL", fake.base_url())
+            .env("GPU_SESSION_KEY_FILE", &key)
+            .env("GPU_SESSION_DEADLINE_FILE", &deadline_file)
+            .env("GPU_SESSION_HOSTNAME", "gpu-session-agent-test-1")
+            .env("GPU_SESSION_WATCHDOG_GRACE_SECONDS", "60")
+            .env("GPU_SESSION_STATE_DIR", dir.path().join("state"))
+            .output()
+            .expect("bash")
+    };
+    // Within the grace period the agent's own loop is trusted to act.
+    assert!(watchdog(now() - 30).status.success());
+    assert_eq!(fake.live_instance_count(), 1);
+    assert!(watchdog(now() + 3600).status.success());
+    assert_eq!(fake.live_instance_count(), 1);
+    // Past deadline + grace the one-shot check terminates the instance itself.
+    let out = watchdog(now() - 61);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fake.live_instance_count(), 0);
+    assert!(fake.instance(&id).unwrap().status.is_gone());
+}
+
+#[test]
+fn lease_agent_terminates_when_idle_but_not_while_busy() {
+    let fake = FakeLambda::start_default().unwrap();
+    let sglang = FakeSglang::start(FakeSglangConfig::default()).unwrap();
+    launch_directly(&fake, "gpu-session-agent-test-1");
+    sglang.set_num_running_reqs(1);
+    let dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&fake, &sglang, dir.path(), now() + 3600, 2);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(fake.live_instance_count(), 1, "busy SGLang is not idle");
+    sglang.set_num_running_reqs(0);
+    assert!(wait_until(Duration::from_secs(15), || fake
+        .live_instance_count()
+        == 0));
+}
+
+// ---- the SSH tunnel, with a fake ssh ------------------------------------------
+
+fn fake_ssh() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-ssh.py")
+}
+
+#[test]
+fn readiness_goes_through_an_ssh_tunnel() {
+    let env = Env::new();
+    let log = env.dir.path().join("ssh-args.log");
+    let key = env.dir.path().join("id_test");
+    // ssh.key_path must name an existing file (the same rule as `gpu-session ssh`).
+    std::fs::write(&key, "not a real key; the fake ssh never reads it\n").unwrap();
+    std::fs::write(
+        env.dir.path().join("config.yaml"),
+        format!("ssh:\n  key_path: {}\n", key.display()),
+    )
+    .unwrap();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes", "--json"])
+        .env("FAKE_SSH_LOG", &log)
+        .output()
+        .unwrap();
+    env.assert_no_key_leak(&out);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pid = v["tunnel_pid"].as_u64().expect("tunnel pid");
+    let endpoint = v["endpoint"].as_str().unwrap().to_owned();
+    // The tunnel outlives the CLI and serves the endpoint.
+    let models = Command::new("curl")
+        .args(["-sf", &format!("{endpoint}/models")])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    assert!(models.status.success(), "tunnel endpoint did not answer");
+    assert!(String::from_utf8_lossy(&models.stdout).contains(MODEL));
+
+    let port = endpoint
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v1")
+        .to_owned();
+    let args = std::fs::read_to_string(&log).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let ip = v["ip"].as_str().unwrap();
+    let expected_forward = format!("127.0.0.1:{port}:127.0.0.1:30000");
+    let expected_target = format!("ubuntu@{ip}");
+    for want in [
+        "-N",
+        "-L",
+        expected_forward.as_str(),
+        "ExitOnForwardFailure=yes",
+        "StrictHostKeyChecking=accept-new",
+        "-i",
+        key.to_str().unwrap(),
+        expected_target.as_str(),
+    ] {
+        assert!(args.contains(&want), "{want} not in {args:?}");
+    }
+}
+
+#[test]
+fn a_tunnel_that_dies_fails_the_launch_and_terminates() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        // No FAKE_SSH_TARGET: the fake ssh exits at once, like a refused login.
+        .env_remove("FAKE_SSH_TARGET")
+        .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "200")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("tunnel exited"), "{}", stderr(&out));
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_lost_launch_response_does_not_launch_twice() {
+    let env = Env::new();
+    env.fake.lose_next_launch_response(502);
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    assert_eq!(env.fake.instances().len(), 1, "one instance, not two");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instance_id"], env.fake.instances()[0].id.as_str());
+}
+
+#[test]
+fn user_data_carries_the_lease_deadline() {
+    let env = Env::new();
+    let before = now();
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deadline = v["lease_deadline"].as_u64().unwrap();
+    assert!(deadline >= before + 4 * 3600 && deadline <= now() + 4 * 3600);
+    let user_data = env.fake.user_data().pop().unwrap();
+    let file = written_files(&user_data)
+        .into_iter()
+        .find(|f| f.0 == "/etc/gpu-session/lease-deadline")
+        .expect("deadline file");
+    assert_eq!(file.2.trim(), deadline.to_string());
+}
