@@ -7,6 +7,7 @@
 pub mod arch;
 pub mod config;
 pub mod gpu;
+pub mod lease;
 pub mod plan;
 pub mod present;
 pub mod quant;

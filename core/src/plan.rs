@@ -5,7 +5,7 @@ use crate::arch::Architecture;
 use crate::gpu::{self, GpuType, GIB};
 use crate::quant::{KvDtype, Quantization};
 use crate::recommend::{evaluate, Fit};
-use crate::registry::{builtin, Model, QuantMethod};
+use crate::registry::{builtin, CustomModel, Model, QuantMethod};
 use crate::settings::{EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
 use crate::validate::{self, FieldError};
 use serde::{Deserialize, Serialize};
@@ -290,7 +290,10 @@ impl Plan {
                 kv_pool_tokens: row.kv_pool_tokens,
                 tokens_per_s: round_to(row.tokens_per_s, 1),
                 price_per_hour_usd: row.price_per_hour_usd,
-                lease_cost_usd: round_to(row.price_per_hour_usd * f64::from(req.lease_hours), 2),
+                lease_cost_usd: round_to(
+                    crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),
+                    2,
+                ),
                 price_as_of: req.gpu.price_as_of.into(),
             }),
         };
@@ -349,19 +352,17 @@ impl Plan {
                 .into()
             }),
             Some(custom) => {
-                let entry = crate::config::CustomModelEntry {
-                    hf_path: self.model.checkpoint.clone(),
-                    params_billions: custom.params_billions,
-                    quantization: self.model.quantization,
-                    context_length: self.model.context_length,
-                    name: None,
-                    notes: None,
-                    good_for: Vec::new(),
-                    not_good_for: Vec::new(),
+                let described = CustomModel {
                     quant_method: Some(self.model.quant_method),
                     architecture: custom.architecture,
+                    ..CustomModel::new(
+                        self.model.checkpoint.as_str(),
+                        custom.params_billions,
+                        self.model.quantization,
+                        self.model.context_length,
+                    )
                 };
-                Ok(entry.to_model(&self.model.id))
+                Ok(Model::custom(&self.model.id, &described))
             }
         }
     }

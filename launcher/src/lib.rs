@@ -4,15 +4,22 @@
 
 pub mod cli;
 pub mod cloud;
-pub mod cloud_init;
 pub mod commands;
 pub mod config_file;
 pub mod context;
+pub mod instance;
 pub mod instances;
 pub mod lambda;
-pub mod lease_agent;
+pub mod lease;
+pub mod model_flags;
 pub mod output;
+pub mod sglang;
+pub mod sizing;
 pub mod ssh;
+pub mod ssh_target;
+
+/// The lease agent, where the integration tests look for it.
+pub use instance::lease_agent;
 
 use std::io::Write;
 use std::process::ExitCode;

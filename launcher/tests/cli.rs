@@ -314,11 +314,6 @@ fn models_add_with_a_bad_value_names_the_flag() {
             "error: --params: '0' must be a number above 0",
         ),
         (
-            "--quantization",
-            "int3",
-            "error: --quantization: unknown quantization 'int3'",
-        ),
-        (
             "--hf-path",
             "bad path",
             "error: --hf-path: 'bad path' must be a Hugging Face repository",
@@ -341,7 +336,32 @@ fn models_add_with_a_bad_value_names_the_flag() {
         let stderr = sandbox.fails(&args, 1);
         assert!(stderr.starts_with(expected), "{flag}: {stderr}");
     }
+    // A bad --quantization is a usage error (clap parses it with core's names): status 2.
+    let mut args = add_args("8192");
+    let at = args
+        .iter()
+        .position(|a| *a == "--quantization")
+        .expect("flag")
+        + 1;
+    args[at] = "int3";
+    let stderr = sandbox.fails(&args, 2);
+    assert!(
+        stderr.starts_with("error: --quantization: unknown quantization 'int3'"),
+        "{stderr}"
+    );
     assert!(!sandbox.config().exists());
+}
+
+#[test]
+fn a_bad_quantization_is_a_usage_error_and_completions_list_the_names() {
+    let sandbox = Sandbox::new();
+    let stderr = sandbox.fails(&["estimate", "llama-3.1-8b", "--quantization", "fp4"], 2);
+    assert!(
+        stderr.starts_with("error: --quantization: unknown quantization 'fp4'"),
+        "{stderr}"
+    );
+    let bash = sandbox.ok(&["completions", "bash"]);
+    assert!(bash.contains("fp32 fp16 bf16 fp8 int8 int4"), "{bash}");
 }
 
 #[test]

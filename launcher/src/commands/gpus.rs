@@ -3,10 +3,10 @@
 
 use crate::cli::{GpusArgs, SettingsArgs};
 use crate::cloud::Cloud;
-use crate::commands::estimate::{fit_json, memory_label, Sizing};
 use crate::context::Context;
 use crate::lambda::InstanceTypeAvailability;
 use crate::output::{Align, Cell, Style, Table};
+use crate::sizing::{fit_json, memory_label, Sizing};
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
