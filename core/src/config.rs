@@ -6,7 +6,7 @@ use crate::registry::{builtin, Model, QuantMethod};
 use crate::settings::MIN_CONTEXT;
 use crate::validate::{self, FieldError};
 
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{self, Mapping, Value};
 
 /// The key custom models live under.
 pub const CUSTOM_MODELS_KEY: &str = "custom_models";
@@ -107,6 +107,8 @@ pub enum ConfigError {
     NotAMapping { found: &'static str },
     #[error("'{key}' must be a mapping, found {found}")]
     KeyNotAMapping { key: String, found: &'static str },
+    #[error("could not write the config as YAML: {0}")]
+    Encode(String),
 }
 
 /// A custom model in the file that is skipped, and why.
@@ -147,7 +149,7 @@ pub struct ConfigDocument {
 impl ConfigDocument {
     /// Parse the file's text; an empty file is an empty config.
     pub fn parse(text: &str) -> Result<ConfigDocument, ConfigError> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+        let value: Value = yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             ConfigError::Syntax {
                 line,
@@ -193,7 +195,7 @@ impl ConfigDocument {
                     continue;
                 }
             };
-            let parsed = serde_yaml::from_value::<CustomModelEntry>(value.clone())
+            let parsed = yaml::from_value::<CustomModelEntry>(value.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|entry| {
                     entry
@@ -224,7 +226,7 @@ impl ConfigDocument {
         entry: &CustomModelEntry,
     ) -> Result<(), FieldError> {
         entry.validate(id)?;
-        let value = serde_yaml::to_value(entry)
+        let value = yaml::to_value(entry)
             .map_err(|e| FieldError::new(CUSTOM_MODELS_KEY, id, e.to_string()))?;
         let section = self
             .root
@@ -282,12 +284,13 @@ impl ConfigDocument {
         cur.insert(Value::String(parts[parts.len() - 1].into()), value);
     }
 
-    /// The file's text.
-    pub fn to_yaml(&self) -> String {
+    /// The file's text (empty for an empty config); a value that cannot be written is
+    /// an error, never an empty file.
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
         if self.root.is_empty() {
-            return String::new();
+            return Ok(String::new());
         }
-        serde_yaml::to_string(&self.root).unwrap_or_default()
+        yaml::to_string(&self.root).map_err(|e| ConfigError::Encode(e.to_string()))
     }
 }
 
@@ -325,7 +328,7 @@ mod tests {
         let entry = CustomModelEntry::new("org/new", 7.0, Quantization::Bf16, 8192);
         doc.set_custom_model("new-model", &entry).unwrap();
         assert!(doc.remove_custom_model("broken"));
-        let text = doc.to_yaml();
+        let text = doc.to_yaml().unwrap();
         let again = ConfigDocument::parse(&text).unwrap();
         assert_eq!(
             again.get_str("lambda.default_region").as_deref(),
@@ -356,7 +359,7 @@ mod tests {
 
     #[test]
     fn invalid_entries_are_rejected_with_the_field() {
-        let mut entry: CustomModelEntry = serde_yaml::from_str(
+        let mut entry: CustomModelEntry = yaml::from_str(
             "hf_path: a/b\nparams_billions: 0\nquantization: fp16\ncontext_length: 8192\n",
         )
         .unwrap();

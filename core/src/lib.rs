@@ -18,6 +18,7 @@ pub mod serving;
 pub mod settings;
 pub mod share;
 pub mod validate;
+pub mod yaml;
 
 pub use arch::Architecture;
 pub use gpu::{GpuType, CATALOG};

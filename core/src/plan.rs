@@ -131,6 +131,11 @@ pub enum PlanError {
     },
     #[error("plan field {0}")]
     Field(FieldError),
+    #[error("could not write the plan as {format}: {message}")]
+    Encode {
+        format: &'static str,
+        message: String,
+    },
 }
 
 impl From<FieldError> for PlanError {
@@ -322,22 +327,31 @@ impl Plan {
             let mut de = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut de).map_err(|e| syntax("JSON", e))?
         } else {
-            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+            serde_path_to_error::deserialize(crate::yaml::deserializer(text))
                 .map_err(|e| syntax("YAML", e))?
         };
         plan.validate()?;
         Ok(plan)
     }
 
-    pub fn to_yaml(&self) -> String {
-        let body = serde_yaml::to_string(self).unwrap_or_default();
-        format!("# gpu-session plan v{PLAN_VERSION}: launch with `gpu-session launch plan.yaml`\n{body}")
+    /// The plan file's YAML text; a value that cannot be written is an error, never an
+    /// empty file.
+    pub fn to_yaml(&self) -> Result<String, PlanError> {
+        let body = crate::yaml::to_string(self).map_err(|e| PlanError::Encode {
+            format: "YAML",
+            message: e.to_string(),
+        })?;
+        Ok(format!("# gpu-session plan v{PLAN_VERSION}: launch with `gpu-session launch plan.yaml`\n{body}"))
     }
 
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+    /// The plan as pretty JSON; a value that cannot be written is an error.
+    pub fn to_json(&self) -> Result<String, PlanError> {
+        let mut s = serde_json::to_string_pretty(self).map_err(|e| PlanError::Encode {
+            format: "JSON",
+            message: e.to_string(),
+        })?;
         s.push('\n');
-        s
+        Ok(s)
     }
 
     /// The model this plan serves (custom models are rebuilt from the plan itself).
@@ -663,8 +677,8 @@ mod tests {
             "casperhansen/deepseek-r1-distill-llama-70b-awq"
         );
         assert_eq!(plan.model.quant_method, QuantMethod::Awq);
-        assert_eq!(Plan::parse(&plan.to_yaml()).unwrap(), plan);
-        assert_eq!(Plan::parse(&plan.to_json()).unwrap(), plan);
+        assert_eq!(Plan::parse(&plan.to_yaml().unwrap()).unwrap(), plan);
+        assert_eq!(Plan::parse(&plan.to_json().unwrap()).unwrap(), plan);
     }
 
     #[test]
@@ -700,7 +714,7 @@ mod tests {
 
     #[test]
     fn resolve_reports_when_nothing_fits() {
-        let entry: crate::config::CustomModelEntry = serde_yaml::from_str(
+        let entry: crate::config::CustomModelEntry = crate::yaml::from_str(
             "hf_path: a/b\nparams_billions: 2000\nquantization: fp32\ncontext_length: 8192\n",
         )
         .unwrap();
@@ -742,7 +756,7 @@ mod tests {
     #[test]
     fn custom_models_round_trip() {
         let entry: crate::config::CustomModelEntry =
-            serde_yaml::from_str("hf_path: myorg/custom-llama-70b\nparams_billions: 70\nquantization: int4\ncontext_length: 8192\n").unwrap();
+            crate::yaml::from_str("hf_path: myorg/custom-llama-70b\nparams_billions: 70\nquantization: int4\ncontext_length: 8192\n").unwrap();
         let model = entry.to_model("my-model-70b");
         let plan = Plan::build(&PlanRequest::new(
             &model,
@@ -750,7 +764,7 @@ mod tests {
             gpu::find("gpu_1x_h100_sxm5").unwrap(),
         ))
         .unwrap();
-        let back = Plan::parse(&plan.to_yaml()).unwrap();
+        let back = Plan::parse(&plan.to_yaml().unwrap()).unwrap();
         assert_eq!(back, plan);
         assert_eq!(back.resolve_model().unwrap().param_count(), 70_000_000_000);
     }
@@ -759,12 +773,13 @@ mod tests {
         match Plan::parse(text).unwrap_err() {
             PlanError::Field(f) => f.field,
             PlanError::Syntax { message, .. } => format!("syntax: {message}"),
+            PlanError::Encode { message, .. } => format!("encode: {message}"),
         }
     }
 
     #[test]
     fn every_bad_field_is_named() {
-        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml();
+        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml().unwrap();
         let cases = [
             ("version: 1", "version: 2", "version"),
             ("id: llama-3.1-8b", "id: nope", "model.id"),
@@ -827,6 +842,7 @@ mod tests {
         assert!(field_of("{not json").starts_with("syntax"));
         let json = plan_for("llama-3.1-8b", "gpu_1x_a10")
             .to_json()
+            .unwrap()
             .replace("\"fp16\"", "\"int3\"");
         let variant = field_of(&json);
         assert!(

@@ -54,7 +54,10 @@ pub fn save(path: &Path, document: &ConfigDocument) -> anyhow::Result<()> {
         create_private_dir(dir)
             .with_context(|| format!("cannot create config folder {}", dir.display()))?;
     }
-    write_atomic(path, document.to_yaml().as_bytes(), CONFIG_MODE)
+    let text = document
+        .to_yaml()
+        .with_context(|| format!("cannot write config file {}", path.display()))?;
+    write_atomic(path, text.as_bytes(), CONFIG_MODE)
         .with_context(|| format!("cannot write config file {}", path.display()))
 }
 

@@ -5,15 +5,20 @@
 
 use crate::cli::{ModeArg, SettingsArgs};
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
-use anyhow::anyhow;
+use anyhow::{anyhow, Context as _};
+use gpu_session_core::arch::Architecture;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, PRICE_SNAPSHOT};
 use gpu_session_core::present::{self, Unit};
 use gpu_session_core::recommend::{recommend, Fit, GpuFit, Recommendation};
+use gpu_session_core::reference::ReferenceEstimate;
 use gpu_session_core::registry::{self, Model};
+use gpu_session_core::registry::{QuantMethod, ReferenceCard};
 use gpu_session_core::serving::ServingEstimate;
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate::FieldError;
 use gpu_session_core::KvDtype;
+use gpu_session_core::Quantization;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -332,16 +337,16 @@ impl<'m> Sizing<'m> {
     }
 
     /// Everything above as JSON: the model, settings, both estimates and every GPU row.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "model": model_json(self.model),
-            "settings": self.rec.settings,
-            "mode": self.rec.mode,
-            "reference": reference_json(&self.rec),
-            "serving": serving_json(&self.rec.serving, self.gpu),
-            "gpus": self.rec.rows.iter().map(fit_json).collect::<Vec<_>>(),
-            "cheapest_fit": self.rec.cheapest().map(|r| r.gpu.instance_type),
-            "price_snapshot": PRICE_SNAPSHOT,
+    pub fn to_json(&self) -> anyhow::Result<Value> {
+        sorted_json(&SizingJson {
+            model: ModelJson::new(self.model),
+            settings: &self.rec.settings,
+            mode: self.rec.mode,
+            reference: ReferenceJson::new(&self.rec),
+            serving: ServingJson::new(&self.rec.serving, self.gpu),
+            gpus: self.rec.rows.iter().map(fit_json).collect(),
+            cheapest_fit: self.rec.cheapest().map(|r| r.gpu.instance_type),
+            price_snapshot: PRICE_SNAPSHOT,
         })
     }
 }
@@ -427,59 +432,132 @@ impl PriceNotes {
 }
 
 /// A model's facts as JSON (no estimates).
-pub fn model_json(m: &Model) -> Value {
-    let (arch, inferred) = m.effective_architecture();
-    let checkpoints: Vec<Value> = m
-        .servable_quantizations()
-        .into_iter()
-        .filter_map(|q| m.checkpoint_for(q).ok().map(|c| (q, c)))
-        .map(|(q, c)| {
-            json!({
-                "quantization": q,
-                "hf_path": c.hf_path,
-                "method": c.method,
-                "sglang_quantization": c.method.sglang_flag(),
+#[derive(Debug, Serialize)]
+pub struct ModelJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    tagline: &'a str,
+    hf_path: &'a str,
+    params: u64,
+    params_billions: f64,
+    quantization: Quantization,
+    context_length: u32,
+    max_context: u32,
+    builtin: bool,
+    gated: bool,
+    architecture: Architecture,
+    architecture_inferred: bool,
+    best_for: &'a str,
+    good_for: &'a [String],
+    not_good_for: &'a [String],
+    notes: &'a str,
+    checkpoints: Vec<CheckpointJson>,
+    reference_card: &'a Option<ReferenceCard>,
+}
+
+/// A checkpoint SGLang can serve the model from, with SGLang's `--quantization` for it.
+#[derive(Debug, Serialize)]
+struct CheckpointJson {
+    quantization: Quantization,
+    hf_path: String,
+    method: QuantMethod,
+    sglang_quantization: Option<&'static str>,
+}
+
+impl<'a> ModelJson<'a> {
+    pub fn new(m: &'a Model) -> ModelJson<'a> {
+        let (architecture, architecture_inferred) = m.effective_architecture();
+        let checkpoints = m
+            .servable_quantizations()
+            .into_iter()
+            .filter_map(|q| m.checkpoint_for(q).ok().map(|c| (q, c)))
+            .map(|(quantization, c)| CheckpointJson {
+                quantization,
+                sglang_quantization: c.method.sglang_flag(),
+                method: c.method,
+                hf_path: c.hf_path,
             })
-        })
-        .collect();
-    json!({
-        "id": m.id,
-        "name": m.name,
-        "tagline": m.tagline,
-        "hf_path": m.hf_path,
-        "params": m.param_count(),
-        "params_billions": m.params_billions,
-        "quantization": m.quantization,
-        "context_length": m.context_length,
-        "max_context": m.max_context(),
-        "builtin": m.builtin,
-        "gated": m.gated,
-        "architecture": arch,
-        "architecture_inferred": inferred,
-        "best_for": m.best_for,
-        "good_for": m.good_for,
-        "not_good_for": m.not_good_for,
-        "notes": m.notes,
-        "checkpoints": checkpoints,
-        "reference_card": m.reference,
-    })
+            .collect();
+        ModelJson {
+            id: &m.id,
+            name: &m.name,
+            tagline: &m.tagline,
+            hf_path: &m.hf_path,
+            params: m.param_count(),
+            params_billions: m.params_billions,
+            quantization: m.quantization,
+            context_length: m.context_length,
+            max_context: m.max_context(),
+            builtin: m.builtin,
+            gated: m.gated,
+            architecture,
+            architecture_inferred,
+            best_for: &m.best_for,
+            good_for: &m.good_for,
+            not_good_for: &m.not_good_for,
+            notes: &m.notes,
+            checkpoints,
+            reference_card: &m.reference,
+        }
+    }
 }
 
 /// The reference estimate with the instance type its minimum-GPU rule picks.
-pub fn reference_json(rec: &Recommendation) -> Value {
-    let mut value = json!(rec.reference);
-    value["min_gpu_type"] =
-        json!(gpu::smallest_with_memory(rec.reference.min_gpu_gb).map(|g| g.instance_type));
-    value
+#[derive(Debug, Serialize)]
+pub struct ReferenceJson<'a> {
+    #[serde(flatten)]
+    estimate: &'a ReferenceEstimate,
+    min_gpu_type: Option<&'static str>,
+}
+
+impl<'a> ReferenceJson<'a> {
+    pub fn new(rec: &'a Recommendation) -> ReferenceJson<'a> {
+        ReferenceJson {
+            estimate: &rec.reference,
+            min_gpu_type: gpu::smallest_with_memory(rec.reference.min_gpu_gb)
+                .map(|g| g.instance_type),
+        }
+    }
 }
 
 /// A serving estimate (bytes per GPU) with its totals and the type it was sized for.
-pub fn serving_json(s: &ServingEstimate, gpu: &GpuType) -> Value {
-    let mut value = json!(s);
-    value["instance_type"] = json!(gpu.instance_type);
-    value["overhead"] = json!(s.overhead());
-    value["total"] = json!(s.total());
-    value
+#[derive(Debug, Serialize)]
+pub struct ServingJson<'a> {
+    #[serde(flatten)]
+    estimate: &'a ServingEstimate,
+    instance_type: &'static str,
+    overhead: u64,
+    total: u64,
+}
+
+impl<'a> ServingJson<'a> {
+    pub fn new(s: &'a ServingEstimate, gpu: &'static GpuType) -> ServingJson<'a> {
+        ServingJson {
+            estimate: s,
+            instance_type: gpu.instance_type,
+            overhead: s.overhead(),
+            total: s.total(),
+        }
+    }
+}
+
+/// `estimate --json` and `models info --json`.
+#[derive(Debug, Serialize)]
+struct SizingJson<'a> {
+    model: ModelJson<'a>,
+    settings: &'a Settings,
+    mode: EstimateMode,
+    reference: ReferenceJson<'a>,
+    serving: ServingJson<'a>,
+    gpus: Vec<Value>,
+    cheapest_fit: Option<&'static str>,
+    price_snapshot: &'static str,
+}
+
+/// A typed JSON document as a `Value`, whose maps keep their keys sorted: the order
+/// `--json` output has always had.
+pub fn sorted_json<T: Serialize>(document: &T) -> anyhow::Result<Value> {
+    serde_json::to_value(document).context("cannot encode JSON")
 }
 
 /// One GPU row, flat: the type's facts and the verdict (the row's serving estimate is

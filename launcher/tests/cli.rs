@@ -580,7 +580,7 @@ fn plan_yaml_is_what_core_builds() {
     let expected = Plan::build(&request).expect("plan");
     assert_eq!(
         yaml,
-        expected.to_yaml(),
+        expected.to_yaml().unwrap(),
         "the CLI must add nothing to core's plan"
     );
     insta::assert_snapshot!(

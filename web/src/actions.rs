@@ -140,7 +140,7 @@ pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
     let request =
         PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
     Plan::build(&request)
-        .map(|plan| plan.to_yaml())
+        .and_then(|plan| plan.to_yaml())
         .map_err(|e| e.to_string())
 }
 
@@ -221,7 +221,8 @@ mod tests {
             .gpu;
         let expected = Plan::build(&PlanRequest::new(&model, s.settings, cheapest))
             .unwrap()
-            .to_yaml();
+            .to_yaml()
+            .unwrap();
         assert_eq!(plan_yaml(&s).unwrap(), expected);
         let chosen = select_gpu(&s, Some("gpu_1x_h100_sxm5"));
         assert!(plan_yaml(&chosen)

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context as _};
 use gpu_session_core::plan::{DEFAULT_LEASE_HOURS, MAX_LEASE_HOURS};
 use gpu_session_core::validate;
-use serde_yaml::Value;
+use gpu_session_core::yaml::Value;
 
 use crate::cli::ConfigureArgs;
 use crate::cloud::Cloud;

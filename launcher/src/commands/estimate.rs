@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: EstimateArgs) -> anyhow::Result<ExitCode> {
     let model = estimate_model(ctx, &args)?;
     let sizing = Sizing::new(&model, &args.settings, gpu)?;
     if args.json {
-        ctx.printer.json(&sizing.to_json())?;
+        ctx.printer.json(&sizing.to_json()?)?;
     } else {
         let color = ctx.printer.color();
         let text = [

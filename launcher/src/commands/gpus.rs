@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
     }
     let color = ctx.printer.color();
     match (&sizing, args.json) {
-        (Some(s), true) => ctx.printer.json(&s.to_json())?,
+        (Some(s), true) => ctx.printer.json(&s.to_json()?)?,
         (Some(s), false) => {
             ctx.printer.out(&format!(
                 "{}\n{}",

@@ -6,17 +6,18 @@ use crate::config_file;
 use crate::context::{model_not_found, Context};
 use crate::model_flags::{arch_flags_given, architecture_from, entry_error};
 use crate::output::{self, Align, Cell, Style, Table, PROSE_WIDTH};
-use crate::sizing::{self, PriceNotes, Sizing};
+use crate::sizing::{self, ModelJson, PriceNotes, ReferenceJson, ServingJson, Sizing};
 use anyhow::{anyhow, bail};
 use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::present::{self, Unit};
+use gpu_session_core::recommend::Fit;
 use gpu_session_core::registry::{
     builtin, params_billions_in_range, Model, QuantMethod, CUSTOM_DEFAULT_CONTEXT,
     CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION, MAX_PARAMS_BILLIONS,
 };
 use gpu_session_core::validate;
 use gpu_session_core::Quantization;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -39,8 +40,8 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     // The original listed models by VRAM; ours is the serving estimate's total.
     sized.sort_by_key(|s| s.rec.serving.total());
     if json {
-        let entries: Vec<Value> = sized.iter().map(list_json).collect();
-        ctx.printer.json(&entries)?;
+        let entries: Vec<ListEntryJson> = sized.iter().map(list_json).collect();
+        ctx.printer.json(&sizing::sorted_json(&entries)?)?;
     } else {
         let custom = models.iter().filter(|m| !m.builtin).count();
         ctx.printer
@@ -94,19 +95,45 @@ fn best_for(m: &Model) -> &str {
     }
 }
 
-fn list_json(s: &Sizing) -> Value {
-    let mut value = sizing::model_json(s.model);
-    value["reference"] = sizing::reference_json(&s.rec);
-    value["serving"] = sizing::serving_json(&s.rec.serving, s.gpu);
-    value["cheapest_gpu"] = s.rec.cheapest().map_or(Value::Null, |r| {
-        json!({
-            "instance_type": r.gpu.instance_type,
-            "price_per_hour_usd": r.price_per_hour_usd,
-            "price_as_of": r.gpu.price_as_of,
-            "fit": r.fit,
-        })
-    });
-    value
+/// One model of `models --json`: its facts, both estimates at its defaults, and the
+/// cheapest type that fits.
+#[derive(Debug, Serialize)]
+struct ListEntryJson<'a> {
+    #[serde(flatten)]
+    model: ModelJson<'a>,
+    reference: ReferenceJson<'a>,
+    serving: ServingJson<'a>,
+    cheapest_gpu: Option<CheapestGpuJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheapestGpuJson {
+    instance_type: &'static str,
+    price_per_hour_usd: f64,
+    price_as_of: &'static str,
+    fit: Fit,
+}
+
+fn list_json<'a>(s: &'a Sizing<'a>) -> ListEntryJson<'a> {
+    ListEntryJson {
+        model: ModelJson::new(s.model),
+        reference: ReferenceJson::new(&s.rec),
+        serving: ServingJson::new(&s.rec.serving, s.gpu),
+        cheapest_gpu: s.rec.cheapest().map(|r| CheapestGpuJson {
+            instance_type: r.gpu.instance_type,
+            price_per_hour_usd: r.price_per_hour_usd,
+            price_as_of: r.gpu.price_as_of,
+            fit: r.fit,
+        }),
+    }
+}
+
+/// `models add --json`: the stored entry and its id.
+#[derive(Debug, Serialize)]
+struct AddedJson<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    entry: &'a CustomModelEntry,
 }
 
 // ---------------------------------------------------------------------------------
@@ -116,7 +143,7 @@ fn info(ctx: &Context, args: &ModelInfoArgs) -> anyhow::Result<ExitCode> {
     let model = ctx.find_model(&args.id)?;
     let sizing = Sizing::defaults(&model);
     if args.json {
-        ctx.printer.json(&sizing.to_json())?;
+        ctx.printer.json(&sizing.to_json()?)?;
     } else {
         let color = ctx.printer.color();
         let text = [
@@ -349,9 +376,10 @@ fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| entry_error(&e, &id))?;
     config_file::save(&config.path, &document)?;
     if args.json {
-        let mut value = json!(entry);
-        value["id"] = json!(id);
-        ctx.printer.json(&value)?;
+        ctx.printer.json(&sizing::sorted_json(&AddedJson {
+            id: &id,
+            entry: &entry,
+        })?)?;
     } else {
         let model = entry.to_model(&id);
         let sizing = Sizing::defaults(&model);

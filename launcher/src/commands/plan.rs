@@ -72,7 +72,7 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.to_json()
     } else {
         plan.to_yaml()
-    };
+    }?;
     match &args.output {
         Some(path) => {
             config_file::write_atomic(path, text.as_bytes(), PLAN_MODE)

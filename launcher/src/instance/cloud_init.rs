@@ -1,5 +1,5 @@
 //! The `user_data` sent with a launch: a `#cloud-config` document, serialized with
-//! serde_yaml from typed, validated plan fields.
+//! core's YAML writer from typed, validated plan fields.
 //!
 //! It writes an environment file with SGLang's settings, a wrapper that passes
 //! each value as its own quoted argument, a systemd unit for SGLang, the lease
@@ -268,7 +268,8 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         .map(|cmd| cmd.into_iter().map(str::to_owned).collect())
         .collect(),
     };
-    let body = serde_yaml::to_string(&config).map_err(|e| CloudInitError::Yaml(e.to_string()))?;
+    let body = gpu_session_core::yaml::to_string(&config)
+        .map_err(|e| CloudInitError::Yaml(e.to_string()))?;
     Ok(format!("#cloud-config\n{body}"))
 }
 
