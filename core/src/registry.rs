@@ -66,17 +66,22 @@ impl QuantMethod {
     }
 }
 
+impl QuantMethod {
+    /// Every method, in the order names are listed.
+    pub const ALL: [QuantMethod; 5] = [
+        QuantMethod::None,
+        QuantMethod::Fp8,
+        QuantMethod::Awq,
+        QuantMethod::Gptq,
+        QuantMethod::CompressedTensors,
+    ];
+}
+
 impl std::str::FromStr for QuantMethod {
     type Err = crate::quant::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let all = [
-            QuantMethod::None,
-            QuantMethod::Fp8,
-            QuantMethod::Awq,
-            QuantMethod::Gptq,
-            QuantMethod::CompressedTensors,
-        ];
+        let all = QuantMethod::ALL;
         all.into_iter()
             .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
             .ok_or_else(|| crate::quant::UnknownName {

@@ -2,7 +2,8 @@
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gpu_session_core::Quantization;
+use gpu_session_core::registry::QuantMethod;
+use gpu_session_core::{KvDtype, Quantization};
 use std::ffi::OsStr;
 use std::marker::PhantomData;
 use std::path::PathBuf;
@@ -76,6 +77,16 @@ where
 /// `--quantization`, parsed by core.
 fn quantization_parser() -> CoreValueParser<Quantization> {
     CoreValueParser::new(Quantization::ALL.map(Quantization::as_str).to_vec())
+}
+
+/// `--kv-dtype`, parsed by core.
+fn kv_dtype_parser() -> CoreValueParser<KvDtype> {
+    CoreValueParser::new(KvDtype::ALL.map(KvDtype::as_str).to_vec())
+}
+
+/// `--quant-method`, parsed by core.
+fn quant_method_parser() -> CoreValueParser<QuantMethod> {
+    CoreValueParser::new(QuantMethod::ALL.map(QuantMethod::as_str).to_vec())
 }
 
 const EXAMPLES: &str = "\
@@ -229,8 +240,8 @@ pub struct ModelAddArgs {
     #[arg(long)]
     pub notes: Option<String>,
     /// Quantization method of a pre-quantized checkpoint (awq, gptq, compressed-tensors).
-    #[arg(long)]
-    pub quant_method: Option<String>,
+    #[arg(long, value_parser = quant_method_parser())]
+    pub quant_method: Option<QuantMethod>,
     #[command(flatten)]
     pub arch: ArchArgs,
     /// Print the stored entry as JSON.
@@ -294,8 +305,8 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub seqs: Option<u32>,
     /// KV-cache dtype: auto, fp8_e5m2, fp8_e4m3.
-    #[arg(long)]
-    pub kv_dtype: Option<String>,
+    #[arg(long, value_parser = kv_dtype_parser())]
+    pub kv_dtype: Option<KvDtype>,
     /// Tensor-parallel size for the headline breakdown: 1, 2, 4 or 8.
     #[arg(long)]
     pub tp: Option<u32>,

@@ -16,7 +16,6 @@ use gpu_session_core::registry::{QuantMethod, ReferenceCard};
 use gpu_session_core::serving::ServingEstimate;
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate::FieldError;
-use gpu_session_core::KvDtype;
 use gpu_session_core::Quantization;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -49,16 +48,11 @@ fn settings_error(e: &FieldError) -> anyhow::Error {
 /// are errors (never silently clamped). `gpus` is `--tp`, else 1.
 pub fn settings_from(model: &Model, args: &SettingsArgs) -> anyhow::Result<Settings> {
     let defaults = Settings::defaults_for(model);
-    let kv_dtype = args
-        .kv_dtype
-        .as_deref()
-        .map(|k| k.parse::<KvDtype>().map_err(|e| anyhow!("--kv-dtype: {e}")))
-        .transpose()?;
     let settings = Settings {
         quantization: args.quantization.unwrap_or(defaults.quantization),
         context: args.context.unwrap_or(defaults.context),
         seqs: args.seqs.unwrap_or(defaults.seqs),
-        kv_dtype: kv_dtype.unwrap_or(defaults.kv_dtype),
+        kv_dtype: args.kv_dtype.unwrap_or(defaults.kv_dtype),
         gpus: args.tp.unwrap_or(defaults.gpus),
     };
     settings

@@ -528,7 +528,6 @@ fn estimate_rejects_settings_out_of_range() {
         (&["--context", "999999"][..], "error: --context: '999999' must be between 512 and 131072 for llama-3.1-8b\n"),
         (&["--tp", "3"], "error: --tp: '3' must be one of 1, 2, 4, 8\n"),
         (&["--seqs", "0"], "error: --seqs: '0' must be between 1 and 512\n"),
-        (&["--kv-dtype", "fp4"], "error: --kv-dtype: unknown KV-cache dtype 'fp4' (expected one of: auto, fp8_e5m2, fp8_e4m3)\n"),
         (&["--gpu", "gpu_1x_a1"], "error: --gpu: 'gpu_1x_a1' is not a known Lambda instance type. Did you mean: gpu_1x_a10, gpu_1x_a100, gpu_2x_a100? Use 'gpu-session gpus' to list them.\n"),
     ];
     for (extra, expected) in cases {
@@ -536,6 +535,11 @@ fn estimate_rejects_settings_out_of_range() {
         args.extend(extra);
         assert_eq!(sandbox.fails(&args, 1), expected);
     }
+    // A bad --kv-dtype is a usage error (clap parses it with core's names): status 2.
+    assert_eq!(
+        sandbox.fails(&["estimate", "llama-3.1-8b", "--kv-dtype", "fp4"], 2),
+        "error: --kv-dtype: unknown KV-cache dtype 'fp4' (expected one of: auto, fp8_e5m2, fp8_e4m3)\n"
+    );
 }
 
 #[test]

@@ -7,12 +7,12 @@ use crate::context::{model_not_found, Context};
 use crate::model_flags::{arch_flags_given, architecture_from, entry_error};
 use crate::output::{self, Align, Cell, Style, Table, PROSE_WIDTH};
 use crate::sizing::{self, ModelJson, PriceNotes, ReferenceJson, ServingJson, Sizing};
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::present::{self, Unit};
 use gpu_session_core::recommend::Fit;
 use gpu_session_core::registry::{
-    builtin, params_billions_in_range, Model, QuantMethod, CUSTOM_DEFAULT_CONTEXT,
+    builtin, params_billions_in_range, Model, CUSTOM_DEFAULT_CONTEXT,
     CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION, MAX_PARAMS_BILLIONS,
 };
 use gpu_session_core::validate;
@@ -435,17 +435,9 @@ fn entry_from_flags(args: &ModelAddArgs) -> anyhow::Result<Option<(String, Custo
             ),
         ));
     };
-    let quant_method = args
-        .quant_method
-        .as_deref()
-        .map(|m| {
-            m.parse::<QuantMethod>()
-                .map_err(|e| anyhow!("--quant-method: {e}"))
-        })
-        .transpose()?;
     let entry = CustomModelEntry {
         notes: args.notes.clone(),
-        quant_method,
+        quant_method: args.quant_method,
         architecture: architecture_from(&args.arch, context, &["models", "add"])?,
         ..CustomModelEntry::new(hf_path.as_str(), params, quantization, context)
     };
