@@ -556,6 +556,9 @@ pub fn sorted_json<T: Serialize>(document: &T) -> anyhow::Result<Value> {
 
 /// One GPU row, flat: the type's facts and the verdict (the row's serving estimate is
 /// left out; `estimate --gpu TYPE --json` gives it).
+///
+/// Built from core's own serialization of the row (minus `gpu` and `serving`) rather
+/// than a field-by-field copy, so a field core adds to `GpuFit` shows up here too.
 pub fn fit_json(row: &GpuFit) -> Value {
     let mut value = json!(row);
     if let Some(map) = value.as_object_mut() {
