@@ -2,42 +2,20 @@
 //! `custom_models`, and the launcher's keys. Parsing and editing keep every key this
 //! crate does not know, in order, so a rewrite loses nothing but comments.
 
-use crate::arch::Architecture;
-use crate::quant::Quantization;
 use crate::registry::{builtin, Model, QuantMethod};
 use crate::settings::MIN_CONTEXT;
 use crate::validate::{self, FieldError};
-use serde::{Deserialize, Serialize};
-use serde_yaml::{Mapping, Value};
+
+use crate::yaml::{self, Mapping, Value};
 
 /// The key custom models live under.
 pub const CUSTOM_MODELS_KEY: &str = "custom_models";
 
-/// One custom model as the config file stores it (the reference's schema, plus the
-/// optional architecture and quantization method that make the serving estimate exact).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomModelEntry {
-    pub hf_path: String,
-    pub params_billions: f64,
-    pub quantization: Quantization,
-    pub context_length: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub good_for: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub not_good_for: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quant_method: Option<QuantMethod>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub architecture: Option<Architecture>,
-}
+/// One custom model as the config file stores it: core's one description of a custom
+/// model (see [`CustomModel`]); this module adds its validation.
+pub use crate::registry::CustomModel as CustomModelEntry;
 
-/// Largest model size accepted, in billions (above any dense model published).
-pub const MAX_PARAMS_BILLIONS: f64 = 2000.0;
+pub use crate::registry::MAX_PARAMS_BILLIONS;
 /// Longest context accepted, tokens.
 pub const MAX_CONTEXT: u32 = 1 << 24;
 
@@ -54,10 +32,7 @@ impl CustomModelEntry {
             ));
         }
         validate::hf_path(&field("hf_path"), &self.hf_path)?;
-        if !(self.params_billions.is_finite()
-            && self.params_billions > 0.0
-            && self.params_billions <= MAX_PARAMS_BILLIONS)
-        {
+        if !crate::registry::params_billions_in_range(self.params_billions) {
             return Err(FieldError::new(
                 field("params_billions"),
                 self.params_billions,
@@ -115,40 +90,7 @@ impl CustomModelEntry {
 
     /// The registry model this entry describes. Call `validate` first.
     pub fn to_model(&self, id: &str) -> Model {
-        let method = self
-            .quant_method
-            .unwrap_or_else(|| QuantMethod::default_for(self.quantization));
-        let sixteen_bit = matches!(
-            self.quantization,
-            Quantization::Fp16 | Quantization::Bf16 | Quantization::Fp32
-        );
-        let checkpoint = crate::registry::Checkpoint {
-            hf_path: self.hf_path.clone(),
-            method,
-        };
-        Model {
-            id: id.to_string(),
-            name: self.name.clone().unwrap_or_else(|| id.to_string()),
-            tagline: String::new(),
-            hf_path: self.hf_path.clone(),
-            params_billions: self.params_billions,
-            quantization: self.quantization,
-            context_length: self.context_length,
-            architecture: self.architecture,
-            best_for: String::new(),
-            good_for: self.good_for.clone(),
-            not_good_for: self.not_good_for.clone(),
-            notes: self.notes.clone().unwrap_or_default(),
-            quantized_checkpoints: if sixteen_bit {
-                Vec::new()
-            } else {
-                vec![(self.quantization, checkpoint)]
-            },
-            base_checkpoint: sixteen_bit.then(|| self.hf_path.clone()),
-            gated: false,
-            builtin: false,
-            reference: None,
-        }
+        Model::custom(id, self)
     }
 }
 
@@ -165,6 +107,8 @@ pub enum ConfigError {
     NotAMapping { found: &'static str },
     #[error("'{key}' must be a mapping, found {found}")]
     KeyNotAMapping { key: String, found: &'static str },
+    #[error("could not write the config as YAML: {0}")]
+    Encode(String),
 }
 
 /// A custom model in the file that is skipped, and why.
@@ -205,7 +149,7 @@ pub struct ConfigDocument {
 impl ConfigDocument {
     /// Parse the file's text; an empty file is an empty config.
     pub fn parse(text: &str) -> Result<ConfigDocument, ConfigError> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+        let value: Value = yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             ConfigError::Syntax {
                 line,
@@ -251,7 +195,7 @@ impl ConfigDocument {
                     continue;
                 }
             };
-            let parsed = serde_yaml::from_value::<CustomModelEntry>(value.clone())
+            let parsed = yaml::from_value::<CustomModelEntry>(value.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|entry| {
                     entry
@@ -282,7 +226,7 @@ impl ConfigDocument {
         entry: &CustomModelEntry,
     ) -> Result<(), FieldError> {
         entry.validate(id)?;
-        let value = serde_yaml::to_value(entry)
+        let value = yaml::to_value(entry)
             .map_err(|e| FieldError::new(CUSTOM_MODELS_KEY, id, e.to_string()))?;
         let section = self
             .root
@@ -340,18 +284,20 @@ impl ConfigDocument {
         cur.insert(Value::String(parts[parts.len() - 1].into()), value);
     }
 
-    /// The file's text.
-    pub fn to_yaml(&self) -> String {
+    /// The file's text (empty for an empty config); a value that cannot be written is
+    /// an error, never an empty file.
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
         if self.root.is_empty() {
-            return String::new();
+            return Ok(String::new());
         }
-        serde_yaml::to_string(&self.root).unwrap_or_default()
+        yaml::to_string(&self.root).map_err(|e| ConfigError::Encode(e.to_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::Quantization;
 
     const FILE: &str = "lambda:\n  api_key: secret\n  default_region: us-east-1\ndefaults:\n  lease_hours: 6\ncustom_models:\n  my-model-70b:\n    hf_path: myorg/custom-llama-70b\n    params_billions: 70\n    quantization: int4\n    context_length: 8192\n    notes: Fine-tuned on domain data\n  broken:\n    hf_path: not a path\n    params_billions: 7\n    quantization: fp16\n    context_length: 4096\n";
 
@@ -379,21 +325,10 @@ mod tests {
     #[test]
     fn editing_keeps_other_keys() {
         let mut doc = ConfigDocument::parse(FILE).unwrap();
-        let entry = CustomModelEntry {
-            hf_path: "org/new".into(),
-            params_billions: 7.0,
-            quantization: Quantization::Bf16,
-            context_length: 8192,
-            name: None,
-            notes: None,
-            good_for: vec![],
-            not_good_for: vec![],
-            quant_method: None,
-            architecture: None,
-        };
+        let entry = CustomModelEntry::new("org/new", 7.0, Quantization::Bf16, 8192);
         doc.set_custom_model("new-model", &entry).unwrap();
         assert!(doc.remove_custom_model("broken"));
-        let text = doc.to_yaml();
+        let text = doc.to_yaml().unwrap();
         let again = ConfigDocument::parse(&text).unwrap();
         assert_eq!(
             again.get_str("lambda.default_region").as_deref(),
@@ -424,7 +359,7 @@ mod tests {
 
     #[test]
     fn invalid_entries_are_rejected_with_the_field() {
-        let mut entry: CustomModelEntry = serde_yaml::from_str(
+        let mut entry: CustomModelEntry = yaml::from_str(
             "hf_path: a/b\nparams_billions: 0\nquantization: fp16\ncontext_length: 8192\n",
         )
         .unwrap();

@@ -8,6 +8,7 @@ pub mod arch;
 pub mod config;
 pub mod gpu;
 pub mod hf_config;
+pub mod lease;
 pub mod plan;
 pub mod present;
 pub mod quant;
@@ -18,6 +19,7 @@ pub mod serving;
 pub mod settings;
 pub mod share;
 pub mod validate;
+pub mod yaml;
 
 pub use arch::Architecture;
 pub use gpu::{GpuType, CATALOG};

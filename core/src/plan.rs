@@ -5,7 +5,7 @@ use crate::arch::Architecture;
 use crate::gpu::{self, GpuType, GIB};
 use crate::quant::{KvDtype, Quantization};
 use crate::recommend::{evaluate, Fit};
-use crate::registry::{builtin, Model, QuantMethod};
+use crate::registry::{builtin, CustomModel, Model, QuantMethod};
 use crate::settings::{EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
 use crate::validate::{self, FieldError};
 use serde::{Deserialize, Serialize};
@@ -135,6 +135,11 @@ pub enum PlanError {
     },
     #[error("plan field {0}")]
     Field(FieldError),
+    #[error("could not write the plan as {format}: {message}")]
+    Encode {
+        format: &'static str,
+        message: String,
+    },
 }
 
 impl From<FieldError> for PlanError {
@@ -294,7 +299,10 @@ impl Plan {
                 kv_pool_tokens: row.kv_pool_tokens,
                 tokens_per_s: round_to(row.tokens_per_s, 1),
                 price_per_hour_usd: row.price_per_hour_usd,
-                lease_cost_usd: round_to(row.price_per_hour_usd * f64::from(req.lease_hours), 2),
+                lease_cost_usd: round_to(
+                    crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),
+                    2,
+                ),
                 price_as_of: req.gpu.price_as_of.into(),
             }),
         };
@@ -323,22 +331,31 @@ impl Plan {
             let mut de = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut de).map_err(|e| syntax("JSON", e))?
         } else {
-            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+            serde_path_to_error::deserialize(crate::yaml::deserializer(text))
                 .map_err(|e| syntax("YAML", e))?
         };
         plan.validate()?;
         Ok(plan)
     }
 
-    pub fn to_yaml(&self) -> String {
-        let body = serde_yaml::to_string(self).unwrap_or_default();
-        format!("# gpu-session plan v{PLAN_VERSION}: launch with `gpu-session launch plan.yaml`\n{body}")
+    /// The plan file's YAML text; a value that cannot be written is an error, never an
+    /// empty file.
+    pub fn to_yaml(&self) -> Result<String, PlanError> {
+        let body = crate::yaml::to_string(self).map_err(|e| PlanError::Encode {
+            format: "YAML",
+            message: e.to_string(),
+        })?;
+        Ok(format!("# gpu-session plan v{PLAN_VERSION}: launch with `gpu-session launch plan.yaml`\n{body}"))
     }
 
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+    /// The plan as pretty JSON; a value that cannot be written is an error.
+    pub fn to_json(&self) -> Result<String, PlanError> {
+        let mut s = serde_json::to_string_pretty(self).map_err(|e| PlanError::Encode {
+            format: "JSON",
+            message: e.to_string(),
+        })?;
         s.push('\n');
-        s
+        Ok(s)
     }
 
     /// The model this plan serves (custom models are rebuilt from the plan itself).
@@ -353,19 +370,17 @@ impl Plan {
                 .into()
             }),
             Some(custom) => {
-                let entry = crate::config::CustomModelEntry {
-                    hf_path: self.model.checkpoint.clone(),
-                    params_billions: custom.params_billions,
-                    quantization: self.model.quantization,
-                    context_length: self.model.context_length,
-                    name: None,
-                    notes: None,
-                    good_for: Vec::new(),
-                    not_good_for: Vec::new(),
+                let described = CustomModel {
                     quant_method: Some(self.model.quant_method),
                     architecture: custom.architecture,
+                    ..CustomModel::new(
+                        self.model.checkpoint.as_str(),
+                        custom.params_billions,
+                        self.model.quantization,
+                        self.model.context_length,
+                    )
                 };
-                Ok(entry.to_model(&self.model.id))
+                Ok(Model::custom(&self.model.id, &described))
             }
         }
     }
@@ -675,8 +690,8 @@ mod tests {
             "casperhansen/deepseek-r1-distill-llama-70b-awq"
         );
         assert_eq!(plan.model.quant_method, QuantMethod::Awq);
-        assert_eq!(Plan::parse(&plan.to_yaml()).unwrap(), plan);
-        assert_eq!(Plan::parse(&plan.to_json()).unwrap(), plan);
+        assert_eq!(Plan::parse(&plan.to_yaml().unwrap()).unwrap(), plan);
+        assert_eq!(Plan::parse(&plan.to_json().unwrap()).unwrap(), plan);
     }
 
     #[test]
@@ -712,7 +727,7 @@ mod tests {
 
     #[test]
     fn resolve_reports_when_nothing_fits() {
-        let entry: crate::config::CustomModelEntry = serde_yaml::from_str(
+        let entry: crate::config::CustomModelEntry = crate::yaml::from_str(
             "hf_path: a/b\nparams_billions: 2000\nquantization: fp32\ncontext_length: 8192\n",
         )
         .unwrap();
@@ -754,7 +769,7 @@ mod tests {
     #[test]
     fn custom_models_round_trip() {
         let entry: crate::config::CustomModelEntry =
-            serde_yaml::from_str("hf_path: myorg/custom-llama-70b\nparams_billions: 70\nquantization: int4\ncontext_length: 8192\n").unwrap();
+            crate::yaml::from_str("hf_path: myorg/custom-llama-70b\nparams_billions: 70\nquantization: int4\ncontext_length: 8192\n").unwrap();
         let model = entry.to_model("my-model-70b");
         let plan = Plan::build(&PlanRequest::new(
             &model,
@@ -762,7 +777,7 @@ mod tests {
             gpu::find("gpu_1x_h100_sxm5").unwrap(),
         ))
         .unwrap();
-        let back = Plan::parse(&plan.to_yaml()).unwrap();
+        let back = Plan::parse(&plan.to_yaml().unwrap()).unwrap();
         assert_eq!(back, plan);
         assert_eq!(back.resolve_model().unwrap().param_count(), 70_000_000_000);
     }
@@ -771,12 +786,13 @@ mod tests {
         match Plan::parse(text).unwrap_err() {
             PlanError::Field(f) => f.field,
             PlanError::Syntax { message, .. } => format!("syntax: {message}"),
+            PlanError::Encode { message, .. } => format!("encode: {message}"),
         }
     }
 
     #[test]
     fn every_bad_field_is_named() {
-        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml();
+        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml().unwrap();
         let cases = [
             ("version: 1", "version: 2", "version"),
             ("id: llama-3.1-8b", "id: nope", "model.id"),
@@ -839,6 +855,7 @@ mod tests {
         assert!(field_of("{not json").starts_with("syntax"));
         let json = plan_for("llama-3.1-8b", "gpu_1x_a10")
             .to_json()
+            .unwrap()
             .replace("\"fp16\"", "\"int3\"");
         let variant = field_of(&json);
         assert!(

@@ -86,19 +86,24 @@ impl QuantMethod {
     }
 }
 
+impl QuantMethod {
+    /// Every method, in the order names are listed.
+    pub const ALL: [QuantMethod; 7] = [
+        QuantMethod::None,
+        QuantMethod::Fp8,
+        QuantMethod::Fp8Block,
+        QuantMethod::Mxfp4,
+        QuantMethod::Awq,
+        QuantMethod::Gptq,
+        QuantMethod::CompressedTensors,
+    ];
+}
+
 impl std::str::FromStr for QuantMethod {
     type Err = crate::quant::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let all = [
-            QuantMethod::None,
-            QuantMethod::Fp8,
-            QuantMethod::Fp8Block,
-            QuantMethod::Mxfp4,
-            QuantMethod::Awq,
-            QuantMethod::Gptq,
-            QuantMethod::CompressedTensors,
-        ];
+        let all = QuantMethod::ALL;
         all.into_iter()
             .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
             .ok_or_else(|| crate::quant::UnknownName {
@@ -165,6 +170,71 @@ pub struct Model {
     pub reference: Option<ReferenceCard>,
 }
 
+/// One custom model: what a user states about it (the config file's `custom_models`
+/// entry, a plan's `model.custom`, a share link's spec, `estimate --params`). The
+/// reference's schema, plus the optional architecture and quantization method that make
+/// the serving estimate exact. [`Model::custom`] turns it into a [`Model`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomModel {
+    pub hf_path: String,
+    pub params_billions: f64,
+    pub quantization: Quantization,
+    pub context_length: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub good_for: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_good_for: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant_method: Option<QuantMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
+}
+
+/// Size a newly described custom model starts at, in billions: the original tool's
+/// `models add` prompt default (a 7 B model), on every face.
+pub const CUSTOM_DEFAULT_PARAMS_BILLIONS: f64 = 7.0;
+/// Weights a newly described custom model starts at (the original tool's prompt default).
+pub const CUSTOM_DEFAULT_QUANTIZATION: Quantization = Quantization::Fp16;
+/// Context a newly described custom model starts at, tokens (the original tool's prompt
+/// default).
+pub const CUSTOM_DEFAULT_CONTEXT: u32 = 8192;
+/// Largest model size accepted, in billions (above any dense model published): custom
+/// sizes are in (0, MAX_PARAMS_BILLIONS].
+pub const MAX_PARAMS_BILLIONS: f64 = 2000.0;
+
+/// Whether `params_billions` is a size a custom model may have: finite, in (0, max].
+pub fn params_billions_in_range(params_billions: f64) -> bool {
+    params_billions.is_finite() && params_billions > 0.0 && params_billions <= MAX_PARAMS_BILLIONS
+}
+
+impl CustomModel {
+    /// The four facts every custom model has; the rest start empty.
+    pub fn new(
+        hf_path: impl Into<String>,
+        params_billions: f64,
+        quantization: Quantization,
+        context_length: u32,
+    ) -> CustomModel {
+        CustomModel {
+            hf_path: hf_path.into(),
+            params_billions,
+            quantization,
+            context_length,
+            name: None,
+            notes: None,
+            good_for: Vec::new(),
+            not_good_for: Vec::new(),
+            quant_method: None,
+            architecture: None,
+        }
+    }
+}
+
 /// No checkpoint is known that serves this model at that quantization.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("model '{model}' has no known {quantization} checkpoint: {hint}")]
@@ -175,6 +245,46 @@ pub struct NoCheckpoint {
 }
 
 impl Model {
+    /// The one constructor of a custom model (id `id`, described by `custom`; validate
+    /// it first). 16-bit weights serve from `hf_path` as the base checkpoint; other
+    /// quantizations from `hf_path` as that quantization's checkpoint.
+    pub fn custom(id: &str, custom: &CustomModel) -> Model {
+        let method = custom
+            .quant_method
+            .unwrap_or_else(|| QuantMethod::default_for(custom.quantization));
+        let sixteen_bit = matches!(
+            custom.quantization,
+            Quantization::Fp16 | Quantization::Bf16 | Quantization::Fp32
+        );
+        let checkpoint = Checkpoint {
+            hf_path: custom.hf_path.clone(),
+            method,
+        };
+        Model {
+            id: id.to_string(),
+            name: custom.name.clone().unwrap_or_else(|| id.to_string()),
+            tagline: String::new(),
+            hf_path: custom.hf_path.clone(),
+            params_billions: custom.params_billions,
+            quantization: custom.quantization,
+            context_length: custom.context_length,
+            architecture: custom.architecture,
+            best_for: String::new(),
+            good_for: custom.good_for.clone(),
+            not_good_for: custom.not_good_for.clone(),
+            notes: custom.notes.clone().unwrap_or_default(),
+            quantized_checkpoints: if sixteen_bit {
+                Vec::new()
+            } else {
+                vec![(custom.quantization, checkpoint)]
+            },
+            base_checkpoint: sixteen_bit.then(|| custom.hf_path.clone()),
+            gated: false,
+            builtin: false,
+            reference: None,
+        }
+    }
+
     /// Exact parameter count where the architecture is known, else the stated size.
     pub fn param_count(&self) -> u64 {
         match &self.architecture {
@@ -714,30 +824,15 @@ pub fn suggest<'a>(wanted: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<
     let mut scored: Vec<(usize, &str)> = ids
         .into_iter()
         .filter_map(|id| {
-            let distance = edit_distance(&wanted, &id.to_ascii_lowercase());
+            let distance = strsim::levenshtein(&wanted, &id.to_ascii_lowercase());
             let close = distance <= wanted.len().max(3) / 2
                 || id.contains(&wanted)
-                || (wanted.len() >= 3 && id.starts_with(&wanted[..3]));
+                || wanted.get(..3).is_some_and(|prefix| id.starts_with(prefix));
             close.then_some((distance, id))
         })
         .collect();
     scored.sort();
     scored.into_iter().map(|(_, id)| id).take(3).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// One row of the reference's "By Use Case" guide.

@@ -5,10 +5,12 @@
 //! for that field and the field is reported as ignored.
 
 use crate::arch::Architecture;
-use crate::config::CustomModelEntry;
 use crate::gpu;
 use crate::quant::{KvDtype, Quantization};
-use crate::registry::{builtin, Model, DEFAULT_MODEL_ID};
+use crate::registry::CustomModel;
+use crate::registry::{
+    builtin, Model, CUSTOM_DEFAULT_CONTEXT, CUSTOM_DEFAULT_QUANTIZATION, DEFAULT_MODEL_ID,
+};
 use crate::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
 use crate::validate;
 
@@ -30,22 +32,17 @@ pub struct CustomSpec {
 impl CustomSpec {
     /// The model this spec describes; `quantization` is the one the link chose.
     pub fn to_model(&self, quantization: Quantization, context: u32) -> Model {
-        let entry = CustomModelEntry {
-            hf_path: self
-                .hf_path
-                .clone()
-                .unwrap_or_else(|| "custom/model".into()),
-            params_billions: self.params_billions,
-            quantization,
-            context_length: context,
+        let custom = CustomModel {
             name: Some(self.name.clone()),
-            notes: None,
-            good_for: Vec::new(),
-            not_good_for: Vec::new(),
-            quant_method: None,
             architecture: self.architecture,
+            ..CustomModel::new(
+                self.hf_path.as_deref().unwrap_or("custom/model"),
+                self.params_billions,
+                quantization,
+                context,
+            )
         };
-        let mut model = entry.to_model("custom");
+        let mut model = Model::custom("custom", &custom);
         if self.hf_path.is_none() {
             model.quantized_checkpoints.clear();
             model.base_checkpoint = None;
@@ -497,8 +494,8 @@ pub fn decode(query: &str) -> Decoded {
     let base = match &model_choice {
         ModelChoice::Builtin(_) => Settings::defaults_for(&probe_model),
         ModelChoice::Custom(_) => Settings {
-            quantization: Quantization::Fp16,
-            context: 8192.min(probe_model.max_context()),
+            quantization: CUSTOM_DEFAULT_QUANTIZATION,
+            context: CUSTOM_DEFAULT_CONTEXT.min(probe_model.max_context()),
             ..Settings::defaults_for(&probe_model)
         },
     };

@@ -115,6 +115,31 @@ pub fn region(field: &str, value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Longest Lambda file system name accepted.
+pub const MAX_FILESYSTEM_NAME_LEN: usize = 60;
+
+/// A Lambda file system name: letters, digits, '-' and '_', starting with a letter or
+/// digit, at most [`MAX_FILESYSTEM_NAME_LEN`] characters. It becomes a path on the
+/// instance (`/lambda/nfs/<name>/huggingface`), so no '.' or '/'.
+pub fn filesystem_name(field: &str, value: &str) -> Result<(), FieldError> {
+    let ok = (1..=MAX_FILESYSTEM_NAME_LEN).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !ok {
+        return Err(FieldError::new(
+            field,
+            value,
+            format!("is not a valid file system name: use letters, digits, '-' and '_', starting with a letter or digit, at most {MAX_FILESYSTEM_NAME_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Free text shown to people (display names, notes): printable, one line, bounded.
 pub fn display_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.chars().count() > max {
@@ -173,6 +198,16 @@ mod tests {
         model_id("id", "qwen2.5-coder-32b").unwrap();
         for bad in ["", "Upper", "-x", "a b", "a/b", "a$b"] {
             assert!(model_id("id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filesystem_names() {
+        for ok in ["models", "coding-stack", "hf_cache-2", &"a".repeat(60)] {
+            filesystem_name("fs", ok).unwrap();
+        }
+        for bad in ["", "../x", "a.b", "a b", "-x", "_x", "a/b", &"a".repeat(61)] {
+            assert_eq!(filesystem_name("fs", bad).unwrap_err().field, "fs", "{bad}");
         }
     }
 

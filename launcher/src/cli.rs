@@ -1,7 +1,93 @@
 //! The command line, declared in one place (clap derive). Commands live in `commands/`.
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gpu_session_core::registry::QuantMethod;
+use gpu_session_core::{KvDtype, Quantization};
+use std::ffi::OsStr;
+use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A clap value parser for a core type: core's `FromStr` decides (so the message is
+/// core's, naming the flag), clap reports a bad value as a usage error (status 2), and
+/// core's names are the possible values help and shell completions list. Core stays
+/// free of clap.
+#[derive(Debug)]
+pub struct CoreValueParser<T> {
+    names: Vec<&'static str>,
+    parsed: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for CoreValueParser<T> {
+    fn clone(&self) -> Self {
+        CoreValueParser {
+            names: self.names.clone(),
+            parsed: PhantomData,
+        }
+    }
+}
+
+impl<T> CoreValueParser<T> {
+    /// A parser whose possible values are `names` (core's, e.g. `Quantization::ALL`).
+    pub fn new(names: Vec<&'static str>) -> CoreValueParser<T> {
+        CoreValueParser {
+            names,
+            parsed: PhantomData,
+        }
+    }
+}
+
+impl<T> TypedValueParser for CoreValueParser<T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let flag = arg
+            .and_then(clap::Arg::get_long)
+            .map_or_else(String::new, |long| format!("--{long}: "));
+        let invalid = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("{flag}{message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid(format!("{value:?} is not UTF-8")))?;
+        text.parse::<T>().map_err(|e| invalid(e.to_string()))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            self.names.iter().map(|name| PossibleValue::new(*name)),
+        ))
+    }
+}
+
+/// `--quantization`, parsed by core.
+fn quantization_parser() -> CoreValueParser<Quantization> {
+    CoreValueParser::new(Quantization::ALL.map(Quantization::as_str).to_vec())
+}
+
+/// `--kv-dtype`, parsed by core.
+fn kv_dtype_parser() -> CoreValueParser<KvDtype> {
+    CoreValueParser::new(KvDtype::ALL.map(KvDtype::as_str).to_vec())
+}
+
+/// `--quant-method`, parsed by core.
+fn quant_method_parser() -> CoreValueParser<QuantMethod> {
+    CoreValueParser::new(QuantMethod::ALL.map(QuantMethod::as_str).to_vec())
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -145,8 +231,8 @@ pub struct ModelAddArgs {
     #[arg(long)]
     pub params: Option<f64>,
     /// fp32, fp16, bf16, fp8, int8 or int4.
-    #[arg(long)]
-    pub quantization: Option<String>,
+    #[arg(long, value_parser = quantization_parser())]
+    pub quantization: Option<Quantization>,
     /// Context length in tokens (at least 512).
     #[arg(long)]
     pub context: Option<u32>,
@@ -154,8 +240,8 @@ pub struct ModelAddArgs {
     #[arg(long)]
     pub notes: Option<String>,
     /// Quantization method of a pre-quantized checkpoint (awq, gptq, compressed-tensors).
-    #[arg(long)]
-    pub quant_method: Option<String>,
+    #[arg(long, value_parser = quant_method_parser())]
+    pub quant_method: Option<QuantMethod>,
     #[command(flatten)]
     pub arch: ArchArgs,
     /// Print the stored entry as JSON.
@@ -210,8 +296,8 @@ pub struct ArchArgs {
 #[derive(Debug, Clone, Args, Default)]
 pub struct SettingsArgs {
     /// Weight quantization: fp32, fp16, bf16, fp8, int8, int4 (default: the model's).
-    #[arg(long)]
-    pub quantization: Option<String>,
+    #[arg(long, value_parser = quantization_parser())]
+    pub quantization: Option<Quantization>,
     /// Context length per sequence, tokens (default: the model's).
     #[arg(long)]
     pub context: Option<u32>,
@@ -219,8 +305,8 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub seqs: Option<u32>,
     /// KV-cache dtype: auto, fp8_e5m2, fp8_e4m3.
-    #[arg(long)]
-    pub kv_dtype: Option<String>,
+    #[arg(long, value_parser = kv_dtype_parser())]
+    pub kv_dtype: Option<KvDtype>,
     /// Tensor-parallel size for the headline breakdown: 1, 2, 4 or 8.
     #[arg(long)]
     pub tp: Option<u32>,

@@ -54,7 +54,10 @@ pub fn save(path: &Path, document: &ConfigDocument) -> anyhow::Result<()> {
         create_private_dir(dir)
             .with_context(|| format!("cannot create config folder {}", dir.display()))?;
     }
-    write_atomic(path, document.to_yaml().as_bytes(), CONFIG_MODE)
+    let text = document
+        .to_yaml()
+        .with_context(|| format!("cannot write config file {}", path.display()))?;
+    write_atomic(path, text.as_bytes(), CONFIG_MODE)
         .with_context(|| format!("cannot write config file {}", path.display()))
 }
 
@@ -77,42 +80,24 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let (tmp_path, mut file) = create_temp(&dir, name, mode)?;
-    let result = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| set_mode(&tmp_path, mode))
-        .and_then(|()| fs::rename(&tmp_path, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp_path);
-    }
-    result?;
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    // Dropped on any error, the temporary file is removed.
+    let mut file = builder.tempfile_in(&dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    set_mode(file.path(), mode)?;
+    file.persist(path).map_err(|e| e.error)?;
     // Make the rename itself durable; not every platform can open a folder for this.
     if let Ok(d) = fs::File::open(&dir) {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-fn create_temp(dir: &Path, name: &std::ffi::OsStr, mode: u32) -> io::Result<(PathBuf, fs::File)> {
-    let mut attempt = 0u32;
-    loop {
-        let mut tmp_name = OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
-        let tmp_path = dir.join(tmp_name);
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-        #[cfg(not(unix))]
-        let _ = mode;
-        match options.open(&tmp_path) {
-            Ok(file) => return Ok((tmp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[cfg(unix)]

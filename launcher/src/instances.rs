@@ -8,6 +8,7 @@
 //!
 //! Time helpers are pure functions taking `now` (Unix seconds) as a parameter.
 
+use gpu_session_core::lease;
 use gpu_session_lambda::{Instance, LambdaClient, LambdaError, Tag};
 use rand::Rng;
 
@@ -154,7 +155,10 @@ pub fn model_id(instance: &Instance) -> Option<&str> {
 /// The lease deadline from the tags (launch + lease hours), Unix seconds. `extend`
 /// pushes the deadline on the instance, which the tags do not see.
 pub fn lease_deadline(instance: &Instance) -> Option<u64> {
-    Some(launched_at(instance)? + u64::from(lease_hours(instance)?) * 3600)
+    Some(lease::deadline(
+        launched_at(instance)?,
+        lease_hours(instance)?,
+    ))
 }
 
 /// Seconds since launch (0 when `now` is earlier).
@@ -177,7 +181,7 @@ pub fn cost_so_far_usd(price_cents_per_hour: u64, launched_at: u64, now: u64) ->
 
 /// Dollars for a whole lease.
 pub fn lease_cost_usd(price_cents_per_hour: u64, lease_hours: u32) -> f64 {
-    price_cents_per_hour as f64 / 100.0 * f64::from(lease_hours)
+    lease::cost_usd(price_cents_per_hour as f64 / 100.0, lease_hours)
 }
 
 /// `1h 05m`, `12m`, `45s`; negative durations get a leading `-`.
@@ -194,6 +198,11 @@ pub fn format_duration_secs(secs: i64) -> String {
     }
 }
 
+/// The first 8 characters of an instance id, as the original tool showed them.
+pub fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
 /// Current Unix time in seconds.
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
@@ -201,26 +210,16 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
+/// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds (jiff's calendar); a time past jiff's
+/// range (year 9999) is shown as plain seconds.
 pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(
+            || format!("{secs} s after 1970 UTC"),
+            |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
 }
 
 /// Only our instances from a listing, terminated ones left out.
@@ -287,6 +286,12 @@ pub async fn find_ours(
 mod tests {
     use super::*;
     use gpu_session_lambda::{InstanceStatus, InstanceType, InstanceTypeSpecs, Region};
+
+    #[test]
+    fn short_ids() {
+        assert_eq!(short_id("0920582c7ff041399e34823a0194ef2"), "0920582c");
+        assert_eq!(short_id("abc"), "abc");
+    }
 
     fn inst(id: &str, name: Option<&str>) -> Instance {
         Instance {

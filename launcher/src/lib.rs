@@ -6,15 +6,22 @@
 // internal.
 pub mod cli;
 pub(crate) mod cloud;
-pub(crate) mod cloud_init;
 pub mod commands;
 pub(crate) mod config_file;
 pub mod context;
+pub mod instance;
 pub mod instances;
-pub mod lease_agent;
+pub(crate) mod lease;
+pub(crate) mod model_flags;
 pub(crate) mod output;
+pub(crate) mod sglang;
+pub(crate) mod sizing;
 pub(crate) mod ssh;
+pub(crate) mod ssh_target;
 pub(crate) mod test_hooks;
+
+/// The lease agent, where the integration tests look for it.
+pub use instance::lease_agent;
 
 use std::io::Write;
 use std::process::ExitCode;

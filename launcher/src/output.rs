@@ -191,6 +191,28 @@ pub fn confirm(
     Ok(matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
+/// The yes/no gate before something that cannot be undone (or bills): `true` at once
+/// with `--yes`; otherwise ask `question` on the terminal. Without a terminal there is
+/// nobody to ask, so it refuses: "not {doing} without confirmation: ...; pass --yes
+/// [to {yes_does} non-interactively]".
+pub fn confirm_or_refuse(
+    yes: bool,
+    doing: &str,
+    yes_does: Option<&str>,
+    question: &str,
+) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !stdin_is_terminal() {
+        let how = yes_does.map_or_else(String::new, |d| format!(" to {d} non-interactively"));
+        anyhow::bail!(
+            "not {doing} without confirmation: standard input is not a terminal; pass --yes{how}"
+        );
+    }
+    confirm(&mut io::stdin().lock(), &mut io::stderr(), question)
+}
+
 /// Column alignment in a [`Table`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {

@@ -41,6 +41,14 @@ pub fn ssh_program() -> PathBuf {
         .map_or_else(|| PathBuf::from("ssh"), PathBuf::from)
 }
 
+/// What to say when the ssh program cannot be started.
+pub fn cannot_start(program: &Path) -> String {
+    format!(
+        "could not start {} (install OpenSSH or set {SSH_ENV})",
+        program.display()
+    )
+}
+
 fn common_options(key: Option<&Path>) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-o".into(), "StrictHostKeyChecking=accept-new".into()];
     if let Some(key) = key {

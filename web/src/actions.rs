@@ -3,15 +3,17 @@
 
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
 use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanRequest};
-use gpu_session_core::registry::builtin;
+use gpu_session_core::registry::{
+    builtin, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
+};
 use gpu_session_core::settings::{Settings, GPU_COUNTS};
 use gpu_session_core::share::{CustomSpec, ModelChoice, ShareState};
 use gpu_session_core::Architecture;
 
 /// Longest context the sliders offer a custom model described by its size alone.
 pub const CUSTOM_CONTEXT_LIMIT: u32 = 131_072;
-/// Context a newly described custom model starts at.
-pub const CUSTOM_DEFAULT_CONTEXT: u32 = 8192;
+/// Context a newly described custom model starts at (core's, as the CLI's).
+pub use gpu_session_core::registry::CUSTOM_DEFAULT_CONTEXT;
 
 /// Show a built-in model at its own defaults (the estimate mode stays).
 pub fn select_builtin(state: &ShareState, id: &str) -> ShareState {
@@ -26,22 +28,24 @@ pub fn select_builtin(state: &ShareState, id: &str) -> ShareState {
     }
 }
 
-/// The custom model a fresh "Custom" card starts with.
+/// The custom model a fresh "Custom" card starts with: core's default size, as
+/// `gpu-session models add` offers it.
 pub fn default_custom_spec() -> CustomSpec {
     CustomSpec {
         name: "Custom model".into(),
-        params_billions: 8.0,
+        params_billions: CUSTOM_DEFAULT_PARAMS_BILLIONS,
         hf_path: None,
         architecture: None,
     }
 }
 
-/// Show a custom model; when switching from a built-in, start at FP16 and 8K context.
+/// Show a custom model; when switching from a built-in, start at core's default
+/// quantization and context for a custom model (FP16, 8K).
 pub fn set_custom(state: &ShareState, spec: CustomSpec) -> ShareState {
     let mut next = state.clone();
     if !matches!(state.model, ModelChoice::Custom(_)) {
         next.settings = Settings {
-            quantization: gpu_session_core::Quantization::Fp16,
+            quantization: CUSTOM_DEFAULT_QUANTIZATION,
             context: CUSTOM_DEFAULT_CONTEXT,
             ..Settings::defaults_for(&state.resolve_model())
         };
@@ -136,7 +140,7 @@ pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
     let request =
         PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
     Plan::build(&request)
-        .map(|plan| plan.to_yaml())
+        .and_then(|plan| plan.to_yaml())
         .map_err(|e| e.to_string())
 }
 
@@ -217,7 +221,8 @@ mod tests {
             .gpu;
         let expected = Plan::build(&PlanRequest::new(&model, s.settings, cheapest))
             .unwrap()
-            .to_yaml();
+            .to_yaml()
+            .unwrap();
         assert_eq!(plan_yaml(&s).unwrap(), expected);
         let chosen = select_gpu(&s, Some("gpu_1x_h100_sxm5"));
         assert!(plan_yaml(&chosen)

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _};
 use gpu_session_core::plan::{DEFAULT_LEASE_HOURS, MAX_LEASE_HOURS};
-use serde_yaml::Value;
+use gpu_session_core::validate;
+use gpu_session_core::yaml::Value;
 
 use crate::cli::ConfigureArgs;
 use crate::cloud::Cloud;
@@ -261,32 +262,14 @@ fn validate_lease_hours(hours: u32) -> anyhow::Result<()> {
     }
 }
 
-/// Region names look like `us-west-1`: lowercase letters, digits and dashes.
-fn validate_region(region: &str) -> anyhow::Result<()> {
-    let ok = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        bail!("--region must look like us-west-1 (lowercase letters, digits, '-'), got {region:?}")
-    }
+/// A region as a plan's `gpu.regions` accepts it (core's one rule).
+pub fn validate_region(region: &str) -> anyhow::Result<()> {
+    Ok(validate::region("--region", region)?)
 }
 
-/// File system names: letters, digits, '-', '_' and '.', up to 60 characters.
-fn validate_filesystem(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 60
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        bail!("--filesystem must be a Lambda file system name (letters, digits, '-', '_', '.'), got {name:?}")
-    }
+/// A file system name as launch and user_data accept it (core's one rule).
+pub fn validate_filesystem(name: &str) -> anyhow::Result<()> {
+    Ok(validate::filesystem_name("--filesystem", name)?)
 }
 
 #[cfg(test)]

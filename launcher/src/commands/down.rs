@@ -1,17 +1,14 @@
 //! `gpu-session down`: terminate an instance this tool launched (or all of them).
 
-use std::io;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use serde::Serialize;
 
 use crate::cli::DownArgs;
 use crate::cloud::Cloud;
-use crate::commands::extend;
-use crate::commands::status::short_id;
 use crate::context::Context;
-use crate::instances;
+use crate::instances::{self, short_id};
+use crate::lease;
 use crate::output;
 use gpu_session_lambda::Instance;
 
@@ -49,14 +46,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if !args.yes {
-        if !output::stdin_is_terminal() {
-            bail!(
-                "not terminating {} without confirmation: standard input is not a terminal; \
-                 pass --yes to terminate non-interactively",
-                plural(targets.len())
-            );
-        }
+    if !args.yes && output::stdin_is_terminal() {
         for instance in &targets {
             ctx.printer.note(&format!(
                 "  {}  {}  {}  {}",
@@ -66,16 +56,17 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
                 instance.region.name
             ));
         }
-        let question = format!("Terminate {}? This cannot be undone", plural(targets.len()));
-        if !output::confirm(&mut io::stdin().lock(), &mut io::stderr(), &question)? {
-            ctx.printer.note("Cancelled; nothing was terminated.");
-            return Ok(ExitCode::SUCCESS);
-        }
+    }
+    let question = format!("Terminate {}? This cannot be undone", plural(targets.len()));
+    let doing = format!("terminating {}", plural(targets.len()));
+    if !output::confirm_or_refuse(args.yes, &doing, Some("terminate"), &question)? {
+        ctx.printer.note("Cancelled; nothing was terminated.");
+        return Ok(ExitCode::SUCCESS);
     }
 
     let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
     let terminated = cloud.block_on(cloud.client.terminate(&ids))?;
-    extend::forget_extensions(ctx, &ids);
+    lease::forget_extensions(ctx, &ids);
     // The API answers with the instances it terminated; fall back to what we asked
     // for if it leaves any out, so the user still sees what happened.
     let report = Report {

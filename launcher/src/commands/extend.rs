@@ -1,29 +1,27 @@
 //! `gpu-session extend`: push an instance's lease deadline further out.
 //!
-//! The lease agent on the instance reads its deadline (Unix seconds) from
-//! [`DEADLINE_FILE`]. `extend` rewrites that file over SSH with a fixed script in
-//! which the only variable part is the validated number of seconds to add; the
-//! script itself caps the deadline at boot + [`MAX_LEASE_HOURS`]. The new
-//! deadline is also recorded in the config folder, so `status` can show it.
+//! The lease agent on the instance reads its deadline (Unix seconds) from its
+//! deadline file. `extend` rewrites that file over SSH with the fixed script of
+//! [`lease_agent::extend_command`], in which the only variable part is the validated
+//! number of seconds to add; the script itself caps the deadline at boot +
+//! [`MAX_LEASE_HOURS`]. The new deadline is also recorded in the local lease record
+//! ([`crate::lease`]), so `status` can show it.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{anyhow, bail};
 use gpu_session_core::plan::MAX_LEASE_HOURS;
 
 use crate::cli::ExtendArgs;
-use crate::commands::ssh::{ssh_target, SshTarget};
-use crate::config_file;
 use crate::context::Context;
+use crate::instance::lease_agent;
 use crate::instances;
+use crate::lease;
 use crate::ssh;
+use crate::ssh_target::{ssh_target, SshTarget};
 
-/// Where the lease agent keeps the deadline, as Unix seconds.
-pub const DEADLINE_FILE: &str = crate::lease_agent::DEADLINE_FILE;
-/// Extensions recorded locally (instance id → deadline), beside the config file.
-const EXTENSIONS_FILE: &str = "lease-extensions.json";
+/// The script `extend` runs on the instance (see [`lease_agent::extend_command`]).
+pub use crate::instance::lease_agent::extend_command as remote_command;
 
 pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
     if !(1..=MAX_LEASE_HOURS).contains(&args.hours) {
@@ -37,7 +35,7 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
 
     let mut argv = vec!["-o".into(), "BatchMode=yes".into()];
     argv.extend(ssh::interactive_args(ip, key.as_deref()));
-    argv.push(remote_command(args.hours).into());
+    argv.push(lease_agent::extend_command(args.hours).into());
     let program = ssh::ssh_program();
     ctx.printer.detail(&format!(
         "Running {} on {ip} to extend the lease",
@@ -48,13 +46,7 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|err| {
-            anyhow!(err).context(format!(
-                "could not start {} (install OpenSSH or set {})",
-                program.display(),
-                ssh::SSH_ENV
-            ))
-        })?;
+        .map_err(|err| anyhow!(err).context(ssh::cannot_start(&program)))?;
     if !output.status.success() {
         bail!(
             "could not extend the lease of {} over SSH ({}); is the instance reachable with your key?",
@@ -73,7 +65,7 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
                 stdout.trim()
             )
         })?;
-    record_extension(ctx, &instance.id, deadline);
+    lease::record_extension(ctx, &instance.id, deadline);
 
     let now = instances::now_unix();
     let left = instances::lease_left_secs(deadline, now);
@@ -91,79 +83,4 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
     }
     ctx.printer.out(&text)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The remote command: a fixed script; `hours` (already validated) is the only
-/// value in it. Prints the new deadline, and `capped` when the cap applied.
-pub fn remote_command(hours: u32) -> String {
-    let add = u64::from(hours) * 3600;
-    let cap = u64::from(MAX_LEASE_HOURS) * 3600;
-    format!(
-        "sudo sh -c 'set -e; f={DEADLINE_FILE}; cur=$(tr -d \" \\r\\n\\t\" < \"$f\"); \
-         case \"$cur\" in \"\"|*[!0-9]*) echo \"unreadable lease deadline in $f\" >&2; exit 3;; esac; \
-         now=$(date +%s); up=$(cut -d. -f1 /proc/uptime); cap=$((now - up + {cap})); \
-         new=$((cur + {add})); \
-         if [ \"$new\" -gt \"$cap\" ]; then new=$cap; echo capped; fi; \
-         printf \"%s\\n\" \"$new\" > \"$f.tmp\"; mv \"$f.tmp\" \"$f\"; echo \"$new\"'"
-    )
-}
-
-fn extensions_path(ctx: &Context) -> Option<PathBuf> {
-    let config = ctx.config_path().ok()?;
-    Some(config.parent()?.join(EXTENSIONS_FILE))
-}
-
-/// Deadlines `extend` set, by instance id. A missing or unreadable file is empty:
-/// this is a display aid, not a source of truth.
-pub(crate) fn load_extensions(ctx: &Context) -> BTreeMap<String, u64> {
-    extensions_path(ctx)
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
-}
-
-fn save_extensions(ctx: &Context, map: &BTreeMap<String, u64>) {
-    let Some(path) = extensions_path(ctx) else {
-        return;
-    };
-    let written = serde_json::to_vec_pretty(map)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| config_file::write_atomic(&path, &bytes, config_file::CONFIG_MODE));
-    if let Err(err) = written {
-        ctx.printer.detail(&format!(
-            "could not record the lease in {}: {err}",
-            path.display()
-        ));
-    }
-}
-
-fn record_extension(ctx: &Context, id: &str, deadline: u64) {
-    let mut map = load_extensions(ctx);
-    map.insert(id.to_owned(), deadline);
-    save_extensions(ctx, &map);
-}
-
-/// Drops the records of terminated instances.
-pub(crate) fn forget_extensions(ctx: &Context, ids: &[String]) {
-    let mut map = load_extensions(ctx);
-    let before = map.len();
-    map.retain(|id, _| !ids.contains(id));
-    if map.len() != before {
-        save_extensions(ctx, &map);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_command_holds_only_the_number() {
-        let cmd = remote_command(2);
-        assert!(cmd.contains("new=$((cur + 7200))"), "{cmd}");
-        assert!(cmd.contains(&format!("+ {}", 24 * 3600)), "{cmd}");
-        assert!(cmd.starts_with("sudo sh -c '") && cmd.ends_with('\''));
-        // One single-quoted script: no other single quotes inside.
-        assert_eq!(cmd.matches('\'').count(), 2);
-    }
 }

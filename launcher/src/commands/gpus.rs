@@ -3,9 +3,9 @@
 
 use crate::cli::{GpusArgs, SettingsArgs};
 use crate::cloud::Cloud;
-use crate::commands::estimate::{fit_json, memory_label, Sizing};
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
+use crate::sizing::{fit_json, memory_label, Sizing};
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
     }
     let color = ctx.printer.color();
     match (&sizing, args.json) {
-        (Some(s), true) => ctx.printer.json(&s.to_json())?,
+        (Some(s), true) => ctx.printer.json(&s.to_json()?)?,
         (Some(s), false) => {
             ctx.printer.out(&format!(
                 "{}\n{}",

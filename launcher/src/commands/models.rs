@@ -1,29 +1,26 @@
 //! `gpu-session models`: list, `info`, `add` and `remove`. Built-in models come from
 //! core's registry, custom ones from the config file.
 
-use crate::cli::{
-    ArchArgs, ModelAddArgs, ModelInfoArgs, ModelRemoveArgs, ModelsArgs, ModelsCommand,
-};
-use crate::commands::estimate::{parse_quantization_flag, PriceNotes, Sizing};
+use crate::cli::{ModelAddArgs, ModelInfoArgs, ModelRemoveArgs, ModelsArgs, ModelsCommand};
 use crate::config_file;
 use crate::context::{model_not_found, Context};
+use crate::model_flags::{arch_flags_given, architecture_from, entry_error};
 use crate::output::{self, Align, Cell, Style, Table, PROSE_WIDTH};
-use anyhow::{anyhow, bail};
-use gpu_session_core::arch::Architecture;
+use crate::sizing::{self, ModelJson, PriceNotes, ReferenceJson, ServingJson, Sizing};
+use anyhow::bail;
 use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::present::{self, Unit};
-use gpu_session_core::registry::{builtin, Model, QuantMethod};
-use gpu_session_core::validate::{self, FieldError};
+use gpu_session_core::recommend::Fit;
+use gpu_session_core::registry::{
+    builtin, params_billions_in_range, Model, CUSTOM_DEFAULT_CONTEXT,
+    CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION, MAX_PARAMS_BILLIONS,
+};
+use gpu_session_core::validate;
 use gpu_session_core::Quantization;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-
-/// Defaults of the interactive `models add` (the original tool's).
-const PROMPT_PARAMS: &str = "7";
-const PROMPT_QUANTIZATION: &str = "fp16";
-const PROMPT_CONTEXT: &str = "8192";
 
 pub fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -43,8 +40,8 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     // The original listed models by VRAM; ours is the serving estimate's total.
     sized.sort_by_key(|s| s.rec.serving.total());
     if json {
-        let entries: Vec<Value> = sized.iter().map(list_json).collect();
-        ctx.printer.json(&entries)?;
+        let entries: Vec<ListEntryJson> = sized.iter().map(list_json).collect();
+        ctx.printer.json(&sizing::sorted_json(&entries)?)?;
     } else {
         let custom = models.iter().filter(|m| !m.builtin).count();
         ctx.printer
@@ -98,19 +95,45 @@ fn best_for(m: &Model) -> &str {
     }
 }
 
-fn list_json(s: &Sizing) -> Value {
-    let mut value = crate::commands::estimate::model_json(s.model);
-    value["reference"] = crate::commands::estimate::reference_json(&s.rec);
-    value["serving"] = crate::commands::estimate::serving_json(&s.rec.serving, s.gpu);
-    value["cheapest_gpu"] = s.rec.cheapest().map_or(Value::Null, |r| {
-        json!({
-            "instance_type": r.gpu.instance_type,
-            "price_per_hour_usd": r.price_per_hour_usd,
-            "price_as_of": r.gpu.price_as_of,
-            "fit": r.fit,
-        })
-    });
-    value
+/// One model of `models --json`: its facts, both estimates at its defaults, and the
+/// cheapest type that fits.
+#[derive(Debug, Serialize)]
+struct ListEntryJson<'a> {
+    #[serde(flatten)]
+    model: ModelJson<'a>,
+    reference: ReferenceJson<'a>,
+    serving: ServingJson<'a>,
+    cheapest_gpu: Option<CheapestGpuJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheapestGpuJson {
+    instance_type: &'static str,
+    price_per_hour_usd: f64,
+    price_as_of: &'static str,
+    fit: Fit,
+}
+
+fn list_json<'a>(s: &'a Sizing<'a>) -> ListEntryJson<'a> {
+    ListEntryJson {
+        model: ModelJson::new(s.model),
+        reference: ReferenceJson::new(&s.rec),
+        serving: ServingJson::new(&s.rec.serving, s.gpu),
+        cheapest_gpu: s.rec.cheapest().map(|r| CheapestGpuJson {
+            instance_type: r.gpu.instance_type,
+            price_per_hour_usd: r.price_per_hour_usd,
+            price_as_of: r.gpu.price_as_of,
+            fit: r.fit,
+        }),
+    }
+}
+
+/// `models add --json`: the stored entry and its id.
+#[derive(Debug, Serialize)]
+struct AddedJson<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    entry: &'a CustomModelEntry,
 }
 
 // ---------------------------------------------------------------------------------
@@ -120,7 +143,7 @@ fn info(ctx: &Context, args: &ModelInfoArgs) -> anyhow::Result<ExitCode> {
     let model = ctx.find_model(&args.id)?;
     let sizing = Sizing::defaults(&model);
     if args.json {
-        ctx.printer.json(&sizing.to_json())?;
+        ctx.printer.json(&sizing.to_json()?)?;
     } else {
         let color = ctx.printer.color();
         let text = [
@@ -353,9 +376,10 @@ fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| entry_error(&e, &id))?;
     config_file::save(&config.path, &document)?;
     if args.json {
-        let mut value = json!(entry);
-        value["id"] = json!(id);
-        ctx.printer.json(&value)?;
+        ctx.printer.json(&sizing::sorted_json(&AddedJson {
+            id: &id,
+            entry: &entry,
+        })?)?;
     } else {
         let model = entry.to_model(&id);
         let sizing = Sizing::defaults(&model);
@@ -393,7 +417,7 @@ fn entry_from_flags(args: &ModelAddArgs) -> anyhow::Result<Option<(String, Custo
         &args.name,
         &args.hf_path,
         args.params,
-        &args.quantization,
+        args.quantization,
         args.context,
     ) else {
         let missing: Vec<&str> = ADD_FLAGS
@@ -411,26 +435,11 @@ fn entry_from_flags(args: &ModelAddArgs) -> anyhow::Result<Option<(String, Custo
             ),
         ));
     };
-    let quantization = parse_quantization_flag(quantization)?;
-    let quant_method = args
-        .quant_method
-        .as_deref()
-        .map(|m| {
-            m.parse::<QuantMethod>()
-                .map_err(|e| anyhow!("--quant-method: {e}"))
-        })
-        .transpose()?;
     let entry = CustomModelEntry {
-        hf_path: hf_path.clone(),
-        params_billions: params,
-        quantization,
-        context_length: context,
-        name: None,
         notes: args.notes.clone(),
-        good_for: Vec::new(),
-        not_good_for: Vec::new(),
-        quant_method,
+        quant_method: args.quant_method,
         architecture: architecture_from(&args.arch, context, &["models", "add"])?,
+        ..CustomModelEntry::new(hf_path.as_str(), params, quantization, context)
     };
     Ok(Some((name.clone(), entry)))
 }
@@ -458,26 +467,28 @@ fn prompt_entry(
         input,
         output,
         "Parameters, billions",
-        Some(PROMPT_PARAMS),
+        Some(&CUSTOM_DEFAULT_PARAMS_BILLIONS.to_string()),
         |v| {
             v.parse::<f64>()
                 .ok()
-                .filter(|p| p.is_finite() && *p > 0.0)
-                .ok_or_else(|| format!("'{v}' is not a positive number"))
+                .filter(|p| params_billions_in_range(*p))
+                .ok_or_else(|| {
+                    format!("'{v}' is not a number above 0 and at most {MAX_PARAMS_BILLIONS}")
+                })
         },
     )?;
     let quantization = ask_valid(
         input,
         output,
         "Quantization (fp32, fp16, bf16, fp8, int8, int4)",
-        Some(PROMPT_QUANTIZATION),
+        Some(CUSTOM_DEFAULT_QUANTIZATION.as_str()),
         |v| v.parse::<Quantization>().map_err(|e| e.to_string()),
     )?;
     let context_length = ask_valid(
         input,
         output,
         "Context length, tokens",
-        Some(PROMPT_CONTEXT),
+        Some(&CUSTOM_DEFAULT_CONTEXT.to_string()),
         |v| {
             v.parse::<u32>()
                 .map_err(|_| format!("'{v}' is not a whole number"))
@@ -485,16 +496,8 @@ fn prompt_entry(
     )?;
     let notes = output::ask(input, output, "Notes (optional)", Some(""))?;
     let entry = CustomModelEntry {
-        hf_path,
-        params_billions,
-        quantization,
-        context_length,
-        name: None,
         notes: (!notes.is_empty()).then_some(notes),
-        good_for: Vec::new(),
-        not_good_for: Vec::new(),
-        quant_method: None,
-        architecture: None,
+        ..CustomModelEntry::new(hf_path, params_billions, quantization, context_length)
     };
     Ok((id, entry))
 }
@@ -517,91 +520,6 @@ fn ask_valid<T>(
     }
 }
 
-fn arch_flags_given(a: &ArchArgs) -> bool {
-    [
-        a.layers,
-        a.hidden,
-        a.intermediate,
-        a.heads,
-        a.kv_heads,
-        a.head_dim,
-        a.vocab,
-        a.max_context,
-    ]
-    .iter()
-    .any(Option::is_some)
-        || a.tied_embeddings
-        || a.attention_bias
-}
-
-/// The architecture flags as an `Architecture`: `None` when none is given, a usage error
-/// naming the missing ones (with the usage of `command`) when only some are. `kv_heads` defaults to `heads`,
-/// `head_dim` to `hidden / heads`, `max_context` to `context`.
-pub(crate) fn architecture_from(
-    a: &ArchArgs,
-    context: u32,
-    command: &[&str],
-) -> anyhow::Result<Option<Architecture>> {
-    if !arch_flags_given(a) {
-        return Ok(None);
-    }
-    let required = [
-        ("--layers", a.layers),
-        ("--hidden", a.hidden),
-        ("--intermediate", a.intermediate),
-        ("--heads", a.heads),
-        ("--vocab", a.vocab),
-    ];
-    let missing: Vec<&str> = required
-        .iter()
-        .filter(|(_, v)| v.is_none())
-        .map(|(f, _)| *f)
-        .collect();
-    let (Some(layers), Some(hidden), Some(intermediate), Some(heads), Some(vocab)) =
-        (a.layers, a.hidden, a.intermediate, a.heads, a.vocab)
-    else {
-        return Err(crate::usage_error_in(
-            command,
-            format!(
-                "architecture flags go together: missing {}",
-                missing.join(", ")
-            ),
-        ));
-    };
-    Ok(Some(Architecture {
-        layers,
-        hidden,
-        intermediate,
-        heads,
-        kv_heads: a.kv_heads.unwrap_or(heads),
-        head_dim: a
-            .head_dim
-            .unwrap_or_else(|| hidden.checked_div(heads).unwrap_or(0)),
-        vocab,
-        tied_embeddings: a.tied_embeddings,
-        attention_bias: a.attention_bias,
-        sliding_window: None,
-        max_context: a.max_context.unwrap_or(context),
-        ..Architecture::DENSE
-    }))
-}
-
-/// A custom-model validation error, naming the flag that set the field
-/// (`custom_models.x.params_billions` is `--params`).
-pub(crate) fn entry_error(e: &FieldError, id: &str) -> anyhow::Error {
-    let prefix = format!("custom_models.{id}.");
-    let flag = match e.field.strip_prefix(&prefix) {
-        None => "--name".to_string(),
-        Some("params_billions") => "--params".to_string(),
-        Some("context_length") => "--context".to_string(),
-        Some(field) => format!(
-            "--{}",
-            field.trim_start_matches("architecture.").replace('_', "-")
-        ),
-    };
-    anyhow!("{flag}: '{}' {}", e.value, e.reason)
-}
-
 // ---------------------------------------------------------------------------------
 // models remove
 
@@ -619,16 +537,10 @@ fn remove(ctx: &Context, args: &ModelRemoveArgs) -> anyhow::Result<ExitCode> {
             .chain(config.warnings.iter().map(|w| w.model_id.as_str()));
         return Err(model_not_found(id, custom_ids));
     }
-    if !args.yes {
-        if !output::stdin_is_terminal() {
-            bail!("not removing '{id}' without confirmation: standard input is not a terminal; pass --yes");
-        }
-        let question = format!("Remove custom model '{id}' from {}?", config.path.display());
-        let stdin = std::io::stdin();
-        if !output::confirm(&mut stdin.lock(), &mut std::io::stderr(), &question)? {
-            ctx.printer.note("Nothing removed.");
-            return Ok(ExitCode::SUCCESS);
-        }
+    let question = format!("Remove custom model '{id}' from {}?", config.path.display());
+    if !output::confirm_or_refuse(args.yes, &format!("removing '{id}'"), None, &question)? {
+        ctx.printer.note("Nothing removed.");
+        return Ok(ExitCode::SUCCESS);
     }
     let mut document = config.document.clone();
     document.remove_custom_model(id);
@@ -643,27 +555,6 @@ fn remove(ctx: &Context, args: &ModelRemoveArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn field_errors_name_the_flag() {
-        let e = FieldError::new("custom_models.x.params_billions", 0, "must be above 0");
-        assert_eq!(
-            entry_error(&e, "x").to_string(),
-            "--params: '0' must be above 0"
-        );
-        let e = FieldError::new("custom_models.x.architecture.kv_heads", 3, "must divide");
-        assert_eq!(
-            entry_error(&e, "x").to_string(),
-            "--kv-heads: '3' must divide"
-        );
-        let e = FieldError::new("custom_models.<id>", "Bad", "is not a valid model id");
-        assert_eq!(
-            entry_error(&e, "Bad").to_string(),
-            "--name: 'Bad' is not a valid model id"
-        );
-        let e = FieldError::new("custom_models.x.hf_path", "a b", "is bad");
-        assert!(entry_error(&e, "x").to_string().starts_with("--hf-path: "));
-    }
 
     #[test]
     fn prompts_re_ask_until_valid_and_apply_defaults() {
@@ -681,35 +572,5 @@ mod tests {
         assert!(shown.contains("'llama-3.1-8b' is already taken"), "{shown}");
         assert!(shown.contains("unknown quantization 'int3'"), "{shown}");
         assert!(prompt_entry(&mut "x\n".as_bytes(), &mut Vec::new(), &taken).is_err());
-    }
-
-    #[test]
-    fn architecture_is_all_or_none_with_defaults() {
-        assert!(architecture_from(&ArchArgs::default(), 8192, &[])
-            .unwrap()
-            .is_none());
-        let partial = ArchArgs {
-            layers: Some(32),
-            ..ArchArgs::default()
-        };
-        let err = architecture_from(&partial, 8192, &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("--hidden, --intermediate, --heads, --vocab"),
-            "{err}"
-        );
-        let full = ArchArgs {
-            layers: Some(32),
-            hidden: Some(4096),
-            intermediate: Some(14336),
-            heads: Some(32),
-            vocab: Some(128_256),
-            kv_heads: Some(8),
-            ..ArchArgs::default()
-        };
-        let arch = architecture_from(&full, 8192, &[]).unwrap().unwrap();
-        assert_eq!((arch.head_dim, arch.max_context), (128, 8192));
-        assert_eq!(arch.param_count(), 8_030_261_248);
     }
 }

@@ -2,10 +2,10 @@
 //! for the same choices), and `plan check`: validate one and show what it will launch.
 
 use crate::cli::{ModeArg, PlanArgs, PlanCheckArgs, PlanCommand};
-use crate::commands::estimate::{find_gpu, settings_from};
 use crate::config_file;
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
+use crate::sizing::{find_gpu, settings_from};
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
 use gpu_session_core::present;
@@ -72,7 +72,7 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.to_json()
     } else {
         plan.to_yaml()
-    };
+    }?;
     match &args.output {
         Some(path) => {
             config_file::write_atomic(path, text.as_bytes(), PLAN_MODE)

@@ -1,19 +1,15 @@
 //! `gpu-session ssh`: an interactive SSH session on an instance this tool launched.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 
 use crate::cli::InstanceArgs;
-use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instances;
 use crate::ssh;
-use gpu_session_lambda::Instance;
-
-/// The key `ssh.key_path` falls back to, as in the original tool.
-const DEFAULT_KEY: &str = "~/.ssh/id_rsa";
+use crate::ssh_target::{ssh_target, SshTarget};
 
 pub fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<ExitCode> {
     let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
@@ -25,65 +21,6 @@ pub fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<ExitCode> {
     exec(command)
 }
 
-/// An instance this tool launched, with what ssh needs to reach it.
-pub(crate) struct SshTarget {
-    pub(crate) instance: Instance,
-    pub(crate) ip: String,
-    pub(crate) key: Option<PathBuf>,
-}
-
-/// Find the instance the user named (or the only one) and how to reach it over SSH.
-pub(crate) fn ssh_target(ctx: &Context, instance: Option<&str>) -> anyhow::Result<SshTarget> {
-    let cloud = Cloud::connect(ctx)?;
-    let instance = cloud.block_on(instances::find_ours(&cloud.client, instance))?;
-    let ip = public_ip(&instance)?.to_owned();
-    let key = key_path(ctx)?;
-    Ok(SshTarget { instance, ip, key })
-}
-
-/// The instance's public IP, or an error saying it has none yet.
-pub(crate) fn public_ip(instance: &Instance) -> anyhow::Result<&str> {
-    instance
-        .ip
-        .as_deref()
-        .map(str::trim)
-        .filter(|ip| !ip.is_empty())
-        .ok_or_else(|| {
-            anyhow!(
-                "instance {} has no public IP address yet (status: {}); try again once it is active",
-                instances::describe(instance),
-                instance.status
-            )
-        })
-}
-
-/// The private key for ssh: the config's `ssh.key_path` (which must exist), else
-/// `~/.ssh/id_rsa` if it exists, else none (ssh then uses its agent and defaults).
-pub(crate) fn key_path(ctx: &Context) -> anyhow::Result<Option<PathBuf>> {
-    match ctx.config()?.get("ssh.key_path") {
-        Some(configured) => {
-            let path = expand_home(&configured);
-            if !path.is_file() {
-                bail!(
-                    "ssh.key_path in the config file names {}, which is not a file; \
-                     fix it with `gpu-session configure --ssh-key-path PATH`",
-                    path.display()
-                );
-            }
-            Ok(Some(path))
-        }
-        None => Ok(Some(expand_home(DEFAULT_KEY)).filter(|p| p.is_file())),
-    }
-}
-
-/// `~/x` with the home directory; other paths as they are.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) if !home.is_empty() => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 /// Runs ssh in place of this process where the OS allows, so the terminal, signals
 /// and exit status are ssh's own.
 fn exec(mut command: Command) -> anyhow::Result<ExitCode> {
@@ -92,47 +29,13 @@ fn exec(mut command: Command) -> anyhow::Result<ExitCode> {
     {
         use std::os::unix::process::CommandExt;
         let err = command.exec();
-        Err(anyhow!(err).context(format!(
-            "could not start {} (install OpenSSH or set {})",
-            Path::new(&program).display(),
-            ssh::SSH_ENV
-        )))
+        Err(anyhow!(err).context(ssh::cannot_start(Path::new(&program))))
     }
     #[cfg(not(unix))]
     {
         let status = anyhow::Context::with_context(command.status(), || {
-            format!(
-                "could not start {} (install OpenSSH or set {})",
-                Path::new(&program).display(),
-                ssh::SSH_ENV
-            )
+            ssh::cannot_start(Path::new(&program))
         })?;
-        Ok(exit_code(status))
-    }
-}
-
-/// ssh's exit status as ours (1 when it was killed by a signal).
-pub(crate) fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::from(1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expands_home() {
-        let home = std::env::var_os("HOME");
-        if let Some(home) = home.filter(|h| !h.is_empty()) {
-            assert_eq!(
-                expand_home("~/.ssh/id_rsa"),
-                Path::new(&home).join(".ssh/id_rsa")
-            );
-        }
-        assert_eq!(expand_home("/k/id"), PathBuf::from("/k/id"));
+        Ok(crate::ssh_target::exit_code(status))
     }
 }

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::cloud::Cloud;
-use crate::commands::extend;
 use crate::context::Context;
-use crate::instances;
+use crate::instances::{self, short_id};
+use crate::lease;
 use crate::output::{Align, Cell, Style, Table};
 use gpu_session_lambda::Instance;
 
@@ -45,7 +45,7 @@ struct Report {
 pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::connect(ctx)?;
     let ours = cloud.block_on(instances::list_ours(&cloud.client))?;
-    let extensions = extend::load_extensions(ctx);
+    let extensions = lease::load_extensions(ctx);
     let now = instances::now_unix();
     let rows: Vec<Row> = ours
         .iter()
@@ -155,11 +155,6 @@ fn render(ctx: &Context, report: &Report) -> String {
     text
 }
 
-/// The first 8 characters of an instance id, as the original tool showed them.
-pub(crate) fn short_id(id: &str) -> String {
-    id.chars().take(8).collect()
-}
-
 fn money(value: Option<f64>) -> String {
     value.map_or_else(|| UNKNOWN.to_owned(), |v| format!("${v:.2}"))
 }
@@ -173,9 +168,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_ids_and_money() {
-        assert_eq!(short_id("0920582c7ff041399e34823a0194ef2"), "0920582c");
-        assert_eq!(short_id("abc"), "abc");
+    fn money_rounds_to_cents() {
         assert_eq!(money(None), UNKNOWN);
         assert_eq!(money(Some(1.005)), "$1.00");
         assert_eq!(round_cents(0.126), 0.13);

@@ -1,17 +1,16 @@
 //! `gpu-session tunnel`: forward SGLang's port on an instance to this machine, in
 //! the foreground until Ctrl-C.
 
-use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::anyhow;
 use gpu_session_core::plan::SGLANG_PORT;
 
 use crate::cli::TunnelArgs;
-use crate::commands::ssh::{exit_code, ssh_target, SshTarget};
 use crate::context::Context;
 use crate::instances;
 use crate::ssh;
+use crate::ssh_target::{exit_code, ssh_target, SshTarget};
 
 pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
     if args.local_port == 0 {
@@ -33,13 +32,7 @@ pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
     let status = Command::new(&program)
         .args(ssh::tunnel_args(ip, port, SGLANG_PORT, key.as_deref()))
         .status()
-        .map_err(|err| {
-            anyhow!(err).context(format!(
-                "could not start {} (install OpenSSH or set {})",
-                Path::new(&program).display(),
-                ssh::SSH_ENV
-            ))
-        })?;
+        .map_err(|err| anyhow!(err).context(ssh::cannot_start(&program)))?;
     if !status.success() && status.code().is_some() {
         ctx.printer.warn(&format!(
             "the tunnel ended ({status}); is local port {port} free, and does the instance accept your SSH key?"

@@ -315,11 +315,6 @@ fn models_add_with_a_bad_value_names_the_flag() {
             "error: --params: '0' must be a number above 0",
         ),
         (
-            "--quantization",
-            "int3",
-            "error: --quantization: unknown quantization 'int3'",
-        ),
-        (
             "--hf-path",
             "bad path",
             "error: --hf-path: 'bad path' must be a Hugging Face repository",
@@ -342,7 +337,32 @@ fn models_add_with_a_bad_value_names_the_flag() {
         let stderr = sandbox.fails(&args, 1);
         assert!(stderr.starts_with(expected), "{flag}: {stderr}");
     }
+    // A bad --quantization is a usage error (clap parses it with core's names): status 2.
+    let mut args = add_args("8192");
+    let at = args
+        .iter()
+        .position(|a| *a == "--quantization")
+        .expect("flag")
+        + 1;
+    args[at] = "int3";
+    let stderr = sandbox.fails(&args, 2);
+    assert!(
+        stderr.starts_with("error: --quantization: unknown quantization 'int3'"),
+        "{stderr}"
+    );
     assert!(!sandbox.config().exists());
+}
+
+#[test]
+fn a_bad_quantization_is_a_usage_error_and_completions_list_the_names() {
+    let sandbox = Sandbox::new();
+    let stderr = sandbox.fails(&["estimate", "llama-3.1-8b", "--quantization", "fp4"], 2);
+    assert!(
+        stderr.starts_with("error: --quantization: unknown quantization 'fp4'"),
+        "{stderr}"
+    );
+    let bash = sandbox.ok(&["completions", "bash"]);
+    assert!(bash.contains("fp32 fp16 bf16 fp8 int8 int4"), "{bash}");
 }
 
 #[test]
@@ -509,7 +529,6 @@ fn estimate_rejects_settings_out_of_range() {
         (&["--context", "999999"][..], "error: --context: '999999' must be between 512 and 131072 for llama-3.1-8b\n"),
         (&["--tp", "3"], "error: --tp: '3' must be one of 1, 2, 4, 8\n"),
         (&["--seqs", "0"], "error: --seqs: '0' must be between 1 and 512\n"),
-        (&["--kv-dtype", "fp4"], "error: --kv-dtype: unknown KV-cache dtype 'fp4' (expected one of: auto, fp8_e5m2, fp8_e4m3)\n"),
         (&["--gpu", "gpu_1x_a1"], "error: --gpu: 'gpu_1x_a1' is not a known Lambda instance type. Did you mean: gpu_1x_a10, gpu_1x_a100, gpu_2x_a100? Use 'gpu-session gpus' to list them.\n"),
     ];
     for (extra, expected) in cases {
@@ -517,6 +536,11 @@ fn estimate_rejects_settings_out_of_range() {
         args.extend(extra);
         assert_eq!(sandbox.fails(&args, 1), expected);
     }
+    // A bad --kv-dtype is a usage error (clap parses it with core's names): status 2.
+    assert_eq!(
+        sandbox.fails(&["estimate", "llama-3.1-8b", "--kv-dtype", "fp4"], 2),
+        "error: --kv-dtype: unknown KV-cache dtype 'fp4' (expected one of: auto, fp8_e5m2, fp8_e4m3)\n"
+    );
 }
 
 #[test]
@@ -561,7 +585,7 @@ fn plan_yaml_is_what_core_builds() {
     let expected = Plan::build(&request).expect("plan");
     assert_eq!(
         yaml,
-        expected.to_yaml(),
+        expected.to_yaml().unwrap(),
         "the CLI must add nothing to core's plan"
     );
     insta::assert_snapshot!(

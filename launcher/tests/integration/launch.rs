@@ -11,6 +11,7 @@ use gpu_session_core::gpu;
 use gpu_session_core::plan::{Plan, PlanRequest};
 use gpu_session_core::registry::builtin;
 use gpu_session_core::settings::Settings;
+use gpu_session_core::yaml;
 use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Fate, Fault};
 use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig, Readiness};
@@ -57,7 +58,7 @@ impl Env {
         .expect("fake SGLang");
         let dir = tempfile::tempdir().expect("temp dir");
         let plan_path = dir.path().join("plan.yaml");
-        std::fs::write(&plan_path, plan.to_yaml()).expect("write plan");
+        std::fs::write(&plan_path, plan.to_yaml().expect("plan YAML")).expect("write plan");
         Env {
             fake,
             sglang,
@@ -408,7 +409,7 @@ fn dry_run_calls_no_api_and_needs_no_key() {
 
 /// The files user_data writes, as (path, permissions, content).
 fn written_files(user_data: &str) -> Vec<(String, String, String)> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(user_data).expect("user_data is YAML");
+    let doc: yaml::Value = yaml::from_str(user_data).expect("user_data is YAML");
     doc["write_files"]
         .as_sequence()
         .expect("write_files")
@@ -547,7 +548,8 @@ fn set_path(doc: &mut Value, path: &[&str], value: &str) {
 #[test]
 fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
     let env = Env::new();
-    let base: Value = serde_json::from_str(&plan_with_regions(&["us-east-1"]).to_json()).unwrap();
+    let base: Value =
+        serde_json::from_str(&plan_with_regions(&["us-east-1"]).to_json().unwrap()).unwrap();
     let fields: &[(&[&str], &str)] = &[
         (&["model", "id"], "model.id"),
         (&["model", "checkpoint"], "model.checkpoint"),
@@ -635,7 +637,7 @@ fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
         .contains("mapfile -t args < /etc/gpu-session/sglang.args"));
     assert!(run.2.contains("--api-key \"$SGLANG_API_KEY\""));
     assert!(!run.2.lines().any(|l| l.trim_start().starts_with("eval ")));
-    let doc: serde_yaml::Value = serde_yaml::from_str(user_data).unwrap();
+    let doc: yaml::Value = yaml::from_str(user_data).unwrap();
     for cmd in doc["runcmd"].as_sequence().unwrap() {
         assert!(
             cmd.is_sequence(),
@@ -917,4 +919,49 @@ fn user_data_carries_the_lease_deadline() {
         .find(|f| f.0 == "/etc/gpu-session/lease-deadline")
         .expect("deadline file");
     assert_eq!(file.2.trim(), deadline.to_string());
+}
+
+/// `launch` without `--filesystem` attaches the config file's `lambda.filesystem_name`
+/// (what `configure` writes); the flag still wins, and a bad configured name is refused.
+#[test]
+fn dry_run_uses_the_configured_filesystem() {
+    let env = Env::new();
+    let config = env.dir.path().join("config.yaml");
+    std::fs::write(&config, "lambda:\n  filesystem_name: models\n").unwrap();
+    let dry_run = |extra: &[&str]| {
+        let mut args = vec!["launch", env.plan.to_str().unwrap(), "--dry-run", "--json"];
+        args.extend_from_slice(extra);
+        env.command(&args).output().unwrap()
+    };
+
+    let out = dry_run(&[]);
+    assert_exit(&out, 0);
+    let shown: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        shown["request"]["file_system_names"],
+        serde_json::json!(["models"])
+    );
+    let user_data = shown["user_data"].as_str().unwrap();
+    assert!(
+        user_data.contains("HF_HOME=/lambda/nfs/models/huggingface"),
+        "{user_data}"
+    );
+
+    let out = dry_run(&["--filesystem", "other"]);
+    assert_exit(&out, 0);
+    let shown: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        shown["request"]["file_system_names"],
+        serde_json::json!(["other"])
+    );
+
+    std::fs::write(&config, "lambda:\n  filesystem_name: a.b\n").unwrap();
+    let out = dry_run(&[]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("lambda.filesystem_name"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
 }

@@ -397,7 +397,7 @@ fn configure_writes_a_private_file_and_keeps_other_keys() {
     assert_eq!(env.fake.requests_to("/instance-types").len(), 1);
 
     let text = std::fs::read_to_string(env.config_path()).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let yaml: gpu_session_core::yaml::Value = gpu_session_core::yaml::from_str(&text).unwrap();
     assert_eq!(yaml["lambda"]["api_key"].as_str(), Some(DEFAULT_API_KEY));
     assert_eq!(yaml["lambda"]["default_region"].as_str(), Some("us-east-1"));
     assert_eq!(yaml["lambda"]["filesystem_name"].as_str(), Some("models"));
@@ -497,4 +497,90 @@ fn gpus_live_reads_prices_and_capacity_from_the_api() {
     assert_eq!(code(&human), 0, "{}", stderr(&human));
     assert!(stdout(&human).contains("gpu_1x_a10"), "{}", stdout(&human));
     assert!(!stdout(&human).contains(DEFAULT_API_KEY) && !stderr(&human).contains(DEFAULT_API_KEY));
+}
+
+/// `configure` saves only regions `plan` accepts, and only file system names `launch`
+/// accepts: one rule each, in core.
+#[test]
+fn configure_plan_and_launch_share_the_region_and_filesystem_rules() {
+    let env = Env::new();
+    let long_region = format!("{}-1", "a".repeat(40));
+    let regions = [
+        "us-east-1",
+        "europe-central-1",
+        "us-west",
+        "US-EAST-1",
+        "us_east-1",
+        "us-east-1;",
+        long_region.as_str(),
+    ];
+    let mut accepted = Vec::new();
+    for region in regions {
+        let configured = configure_with(&env, DEFAULT_API_KEY, &["--region", region]);
+        let planned = env.run(&[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "gpu_1x_a10",
+            "--region",
+            region,
+        ]);
+        assert_eq!(
+            code(&configured) == 0,
+            code(&planned) == 0,
+            "{region}: configure says {:?}, plan says {:?}",
+            stderr(&configured),
+            stderr(&planned)
+        );
+        if code(&planned) == 0 {
+            accepted.push(region);
+        }
+    }
+    assert_eq!(accepted, ["us-east-1", "europe-central-1"]);
+
+    let plan = env.dir.path().join("plan.yaml");
+    let out = env.run(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_a10",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let long_name = "f".repeat(61);
+    let names = [
+        "models",
+        "coding-stack",
+        "hf_cache",
+        "a.b",
+        "../x",
+        "a b",
+        "-x",
+        long_name.as_str(),
+    ];
+    let mut accepted = Vec::new();
+    for name in names {
+        let configured = configure_with(&env, DEFAULT_API_KEY, &["--filesystem", name]);
+        let launched = env.run(&[
+            "launch",
+            plan.to_str().unwrap(),
+            "--dry-run",
+            "--filesystem",
+            name,
+        ]);
+        assert_eq!(
+            code(&configured) == 0,
+            code(&launched) == 0,
+            "{name}: configure says {:?}, launch says {:?}",
+            stderr(&configured),
+            stderr(&launched)
+        );
+        if code(&launched) == 0 {
+            accepted.push(name);
+        }
+    }
+    assert_eq!(accepted, ["models", "coding-stack", "hf_cache"]);
 }

@@ -5,10 +5,10 @@ use super::Calc;
 use crate::actions;
 use gpu_session_core::present::{self, ModelFilter};
 use gpu_session_core::recommend::recommend;
-use gpu_session_core::registry::{builtins, Model, BY_CONTEXT, BY_USE_CASE};
+use gpu_session_core::registry::{self, builtins, Model, BY_CONTEXT, BY_USE_CASE};
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::share::{CustomSpec, ModelChoice};
-use gpu_session_core::{config, validate, Architecture};
+use gpu_session_core::{validate, Architecture};
 use leptos::prelude::*;
 
 /// What a card shows, computed once: the serving estimate at the model's defaults.
@@ -405,20 +405,20 @@ fn CustomEditor(calc: Calc) -> impl IntoView {
                         <input
                             type="number"
                             min="0.1"
-                            max="2000"
+                            max=registry::MAX_PARAMS_BILLIONS.to_string()
                             step="any"
                             data-testid="custom-params"
                             prop:disabled=has_arch
                             prop:value=move || spec.with(|s| s.params_billions.to_string())
                             on:change=move |ev| {
                                 match event_target_value(&ev).trim().parse::<f64>() {
-                                    Ok(p) if p.is_finite() && p > 0.0 && p <= config::MAX_PARAMS_BILLIONS => {
+                                    Ok(p) if registry::params_billions_in_range(p) => {
                                         error.set(None);
                                         edit(&|s| s.params_billions = p);
                                     }
                                     _ => error.set(Some(format!(
                                         "parameters: must be a number above 0 and at most {}",
-                                        config::MAX_PARAMS_BILLIONS,
+                                        registry::MAX_PARAMS_BILLIONS,
                                     ))),
                                 }
                             }

@@ -1,10 +1,14 @@
 //! The on-instance lease agent: a bash script (curl + python3 for JSON) that
 //! terminates the instance through the Lambda API at the lease deadline or after
-//! the idle limit, and the systemd unit that keeps it running.
+//! the idle limit, the systemd unit that keeps it running, and the fixed script
+//! `gpu-session extend` runs over SSH to push the deadline out.
 //!
 //! The script reads all its settings from `GPU_SESSION_*` environment variables
 //! (see the header of `assets/lease-agent.sh`), so tests run it locally against
 //! the fake Lambda API and fake SGLang.
+
+use gpu_session_core::lease::SECONDS_PER_HOUR;
+use gpu_session_core::plan::MAX_LEASE_HOURS;
 
 /// The agent script, installed as [`AGENT_PATH`].
 pub const SCRIPT: &str = include_str!("assets/lease-agent.sh");
@@ -57,7 +61,7 @@ pub fn watchdog_timer() -> String {
 
 /// The systemd unit running the agent; restarted if it ever exits with an error.
 pub fn unit() -> String {
-    crate::cloud_init::systemd_service(
+    super::systemd_service(
         "gpu-session lease agent (terminates this instance at lease end or when idle)",
         ENV_FILE,
         AGENT_PATH,
@@ -65,9 +69,35 @@ pub fn unit() -> String {
     )
 }
 
+/// The remote command `extend` runs: a fixed script in which the only variable part
+/// is `hours` (already validated). It caps the deadline at boot + [`MAX_LEASE_HOURS`],
+/// and prints the new deadline, and `capped` when the cap applied.
+pub fn extend_command(hours: u32) -> String {
+    let add = u64::from(hours) * SECONDS_PER_HOUR;
+    let cap = u64::from(MAX_LEASE_HOURS) * SECONDS_PER_HOUR;
+    format!(
+        "sudo sh -c 'set -e; f={DEADLINE_FILE}; cur=$(tr -d \" \\r\\n\\t\" < \"$f\"); \
+         case \"$cur\" in \"\"|*[!0-9]*) echo \"unreadable lease deadline in $f\" >&2; exit 3;; esac; \
+         now=$(date +%s); up=$(cut -d. -f1 /proc/uptime); cap=$((now - up + {cap})); \
+         new=$((cur + {add})); \
+         if [ \"$new\" -gt \"$cap\" ]; then new=$cap; echo capped; fi; \
+         printf \"%s\\n\" \"$new\" > \"$f.tmp\"; mv \"$f.tmp\" \"$f\"; echo \"$new\"'"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extend_command_holds_only_the_number() {
+        let cmd = extend_command(2);
+        assert!(cmd.contains("new=$((cur + 7200))"), "{cmd}");
+        assert!(cmd.contains(&format!("+ {}", 24 * 3600)), "{cmd}");
+        assert!(cmd.starts_with("sudo sh -c '") && cmd.ends_with('\''));
+        // One single-quoted script: no other single quotes inside.
+        assert_eq!(cmd.matches('\'').count(), 2);
+    }
 
     #[test]
     fn script_is_configurable_by_env() {

@@ -1,5 +1,5 @@
 //! The `user_data` sent with a launch: a `#cloud-config` document, serialized with
-//! serde_yaml from typed, validated plan fields.
+//! core's YAML writer from typed, validated plan fields.
 //!
 //! It writes an environment file with SGLang's settings, a wrapper that passes
 //! each value as its own quoted argument, a systemd unit for SGLang, the lease
@@ -8,8 +8,9 @@
 //! Every value placed in a file is re-checked against a conservative character
 //! set, so nothing from a plan can reach a shell or systemd as syntax.
 
-use crate::lease_agent;
+use super::{lease_agent, systemd_service};
 use gpu_session_core::plan::Plan;
+use gpu_session_core::validate::{self, FieldError};
 use serde::Serialize;
 
 /// SGLang's settings, read by systemd (`EnvironmentFile`), never sourced by a shell.
@@ -34,8 +35,8 @@ pub const LOCAL_HF_HOME: &str = "/opt/gpu-session/huggingface";
 pub enum CloudInitError {
     #[error("{name} holds characters that are not allowed in user_data (allowed: letters, digits and . _ - / : @ + =)")]
     UnsafeValue { name: String },
-    #[error("file system name '{0}' is not valid: use letters, digits, '-' and '_' (at most 60 characters)")]
-    FileSystemName(String),
+    #[error(transparent)]
+    FileSystemName(#[from] FieldError),
     #[error("could not encode user_data: {0}")]
     Yaml(String),
 }
@@ -113,21 +114,9 @@ fn env_line(out: &mut String, key: &str, value: &str) -> Result<(), CloudInitErr
     Ok(())
 }
 
-/// Lambda file system names: letters, digits, `-`, `_`.
+/// A file system name as core's rule allows it (`validate::filesystem_name`).
 pub fn validate_filesystem_name(name: &str) -> Result<(), CloudInitError> {
-    let ok = (1..=60).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(CloudInitError::FileSystemName(name.to_owned()))
-    }
+    Ok(validate::filesystem_name("file system name", name)?)
 }
 
 /// Where the Hugging Face cache lives: on the file system's mount when there is one.
@@ -199,26 +188,6 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     )?;
     env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
     Ok(env)
-}
-
-/// A long-running systemd service that reads `env_file` and restarts on failure.
-pub fn systemd_service(description: &str, env_file: &str, exec: &str, restart_sec: u32) -> String {
-    format!(
-        "[Unit]\n\
-         Description={description}\n\
-         After=network-online.target\n\
-         Wants=network-online.target\n\
-         \n\
-         [Service]\n\
-         Type=simple\n\
-         EnvironmentFile={env_file}\n\
-         ExecStart={exec}\n\
-         Restart=on-failure\n\
-         RestartSec={restart_sec}\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n"
-    )
 }
 
 /// SGLang's systemd unit.
@@ -299,7 +268,8 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         .map(|cmd| cmd.into_iter().map(str::to_owned).collect())
         .collect(),
     };
-    let body = serde_yaml::to_string(&config).map_err(|e| CloudInitError::Yaml(e.to_string()))?;
+    let body = gpu_session_core::yaml::to_string(&config)
+        .map_err(|e| CloudInitError::Yaml(e.to_string()))?;
     Ok(format!("#cloud-config\n{body}"))
 }
 

@@ -1,0 +1,260 @@
+//! `gpu-session launch PLAN`: provision a Lambda GPU from a plan, serve the model
+//! with SGLang, and print a ready-to-use local endpoint.
+//!
+//! [`dry_run`] prints the request and user_data without launching; [`provision`]
+//! launches, waits for boot and for SGLang (through [`crate::sglang`]); [`cleanup`]
+//! terminates the instance on any failure.
+//!
+//! Once an instance exists, every failure path (boot timeout, unhealthy,
+//! SGLang never ready, Ctrl-C, any error) terminates it, unless
+//! `--keep-on-failure` asks to keep it, in which case the CLI says loudly that it
+//! is still billing and how to stop it.
+//!
+//! Tests shorten its polls with a hook (`crate::test_hooks`) and reach the fake
+//! SGLang through a fake ssh (`GPU_SESSION_SSH`), like a real instance.
+
+mod cleanup;
+mod dry_run;
+mod provision;
+
+use std::cell::RefCell;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use gpu_session_core::lease;
+use gpu_session_core::plan::Plan;
+use gpu_session_core::recommend::{evaluate, Fit};
+use gpu_session_core::settings::EstimateMode;
+use gpu_session_core::validate;
+
+use crate::cli::LaunchArgs;
+use crate::cloud::Cloud;
+use crate::context::Context;
+use crate::instance::cloud_init;
+use crate::instances;
+use crate::output;
+use crate::ssh_target;
+use gpu_session_lambda::LaunchRequest;
+use provision::Session;
+
+/// Pause between status and readiness polls.
+const DEFAULT_POLL: Duration = Duration::from_secs(10);
+/// The config key `--filesystem` falls back to (`configure` writes it).
+const FILESYSTEM_KEY: &str = "lambda.filesystem_name";
+
+/// Parses a duration flag: plain seconds (`45`), or humantime's `90s`, `30m`, `2h`,
+/// `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("'{text}' is not a duration like 90s, 30m or 2h ({e})"))
+}
+
+fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
+    parse_duration(value).map_err(|e| anyhow!("--{flag}: {e}"))
+}
+
+fn poll_interval() -> Duration {
+    crate::test_hooks::TestHooks::get()
+        .poll_interval
+        .unwrap_or(DEFAULT_POLL)
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The file system to attach: `--filesystem`, else the config's
+/// `lambda.filesystem_name`; either must pass core's file system name rule.
+fn filesystem(ctx: &Context, args: &LaunchArgs) -> anyhow::Result<Option<String>> {
+    if let Some(fs) = &args.filesystem {
+        validate::filesystem_name("--filesystem", fs)?;
+        return Ok(Some(fs.clone()));
+    }
+    let Some(configured) = ctx.config()?.get(FILESYSTEM_KEY) else {
+        return Ok(None);
+    };
+    let configured = configured.trim().to_owned();
+    if configured.is_empty() {
+        return Ok(None);
+    }
+    validate::filesystem_name(FILESYSTEM_KEY, &configured).context(
+        "the config file's file system (change it with `gpu-session configure --filesystem NAME`)",
+    )?;
+    Ok(Some(configured))
+}
+
+/// What a successful launch prints with `--json`.
+#[derive(Debug, serde::Serialize)]
+struct LaunchResult {
+    instance_id: String,
+    name: String,
+    instance_type: String,
+    region: String,
+    ip: Option<String>,
+    endpoint: String,
+    model: String,
+    sglang_api_key: String,
+    lease_deadline: u64,
+    lease_deadline_utc: String,
+    price_cents_per_hour: u64,
+    tunnel_pid: Option<u32>,
+}
+
+/// Everything decided before any call to Lambda.
+struct Prepared {
+    plan: Plan,
+    name: String,
+    sglang_key: String,
+    hf_token: Option<String>,
+    /// `--filesystem`, else the config's `lambda.filesystem_name`.
+    filesystem: Option<String>,
+    boot_timeout: Duration,
+    ready_timeout: Duration,
+    wait_for_capacity: Option<Duration>,
+}
+
+impl Prepared {
+    /// The lease deadline of an instance launched at `launched_at` (Unix seconds).
+    fn lease_deadline(&self, launched_at: u64) -> u64 {
+        lease::deadline(launched_at, self.plan.lease.hours)
+    }
+}
+
+pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
+    let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
+    let boot_timeout = duration_flag("boot-timeout", &args.boot_timeout)?;
+    let ready_timeout = duration_flag("ready-timeout", &args.ready_timeout)?;
+    let wait_for_capacity = args
+        .wait_for_capacity
+        .as_deref()
+        .map(|v| duration_flag("wait-for-capacity", v))
+        .transpose()?;
+    let filesystem = filesystem(ctx, &args)?;
+
+    // Recompute; never trust the file's estimate.
+    let model = plan.resolve_model()?;
+    let gpu = plan.gpu_type()?;
+    let row = evaluate(&model, &plan.settings(), gpu, EstimateMode::Serving);
+    if row.fit == Fit::No {
+        ctx.printer.warn(&format!(
+            "{} does not fit on {} at these settings: {}",
+            model.id, gpu.instance_type, row.reason
+        ));
+    }
+    if let Some(est) = &plan.estimate {
+        if est.fit != row.fit {
+            ctx.printer.warn(&format!(
+                "the plan's estimate says '{}' but this gpu-session computes '{}' for {} on {}",
+                est.fit.as_str(),
+                row.fit.as_str(),
+                model.id,
+                gpu.instance_type
+            ));
+        }
+    }
+
+    let hf_token = env_nonempty("HF_TOKEN");
+    if let Some(token) = &hf_token {
+        cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
+    }
+    let prepared = Prepared {
+        name: instances::new_instance_name(&plan.model.id),
+        sglang_key: cloud_init::generate_sglang_api_key(),
+        hf_token,
+        filesystem,
+        plan,
+        boot_timeout,
+        ready_timeout,
+        wait_for_capacity,
+    };
+
+    if args.dry_run {
+        return dry_run::run(ctx, &args, &prepared);
+    }
+
+    let plan = &prepared.plan;
+    let catalog_price = u64::from(gpu.price_cents_per_hour);
+    if !args.json {
+        ctx.printer.note(&format!(
+            "Launch {} ({}) on {} in {}\n  price ${:.2}/h (catalog), lease {} h ≈ ${:.2}, idle limit {}",
+            plan.model.id,
+            plan.model.checkpoint,
+            plan.gpu.instance_type,
+            plan.gpu.regions.join(", "),
+            catalog_price as f64 / 100.0,
+            plan.lease.hours,
+            instances::lease_cost_usd(catalog_price, plan.lease.hours),
+            lease::idle_limit_label(plan.lease.idle_minutes),
+        ));
+    }
+    if !output::confirm_or_refuse(
+        args.yes,
+        "launching",
+        Some("launch"),
+        "Launch this instance (it bills until terminated)?",
+    )? {
+        ctx.printer.note("Not launched.");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let cloud = Cloud::connect(ctx)?;
+    let ssh_key_path = ssh_target::key_path(ctx)?;
+
+    let session = Session {
+        ctx,
+        args: &args,
+        prepared: &prepared,
+        client: &cloud.client,
+        lambda_key: cloud.key.expose_secret(),
+        base_url: &cloud.base_url,
+        ssh_key_path,
+        launched: RefCell::new(None),
+    };
+    cloud.block_on(session.run())
+}
+
+/// The launch request for `region`, named and tagged as ours.
+fn build_request(
+    plan: &Plan,
+    region: &str,
+    ssh_key: &str,
+    name: &str,
+    filesystem: Option<&str>,
+    user_data: &str,
+    launched_at: u64,
+) -> LaunchRequest {
+    let mut request = LaunchRequest::new(region, &plan.gpu.instance_type, ssh_key);
+    request.name = Some(name.to_owned());
+    request.hostname = Some(name.to_owned());
+    request.user_data = Some(user_data.to_owned());
+    request.file_system_names = filesystem.map(|f| vec![f.to_owned()]).unwrap_or_default();
+    request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "h", "5x", "10m5", "-3s", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

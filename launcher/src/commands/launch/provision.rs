@@ -1,0 +1,399 @@
+//! Provisioning: check the offer, pick the SSH key and regions, launch where there is
+//! capacity (optionally waiting for it), wait for boot, then for SGLang through a
+//! tunnel, and print the endpoint.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use gpu_session_core::lease;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{build_request, poll_interval, LaunchResult, Prepared};
+use crate::cli::LaunchArgs;
+use crate::context::Context;
+use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instances;
+use crate::output::Style;
+use crate::sglang::{self, SglangClient};
+use crate::ssh::{self, Tunnel};
+use gpu_session_lambda::{InstanceStatus, LambdaClient};
+
+/// One launch in progress.
+pub(super) struct Session<'a> {
+    pub(super) ctx: &'a Context,
+    pub(super) args: &'a LaunchArgs,
+    pub(super) prepared: &'a Prepared,
+    pub(super) client: &'a LambdaClient,
+    pub(super) lambda_key: &'a str,
+    pub(super) base_url: &'a str,
+    pub(super) ssh_key_path: Option<PathBuf>,
+    /// The instance id once the API has created one.
+    pub(super) launched: RefCell<Option<String>>,
+}
+
+enum Outcome {
+    Ready(Box<LaunchResult>),
+    Interrupted,
+}
+
+impl Session<'_> {
+    fn spinner(&self, message: String) -> ProgressBar {
+        let hidden = self.args.json
+            || self.ctx.printer.is_quiet()
+            || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = if hidden {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        };
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        bar
+    }
+
+    fn note(&self, message: &str) {
+        if !self.args.json {
+            self.ctx.printer.note(message);
+        }
+    }
+
+    pub(super) async fn run(&self) -> anyhow::Result<ExitCode> {
+        let outcome = tokio::select! {
+            result = self.flow() => result.map(|r| Outcome::Ready(Box::new(r))),
+            _ = tokio::signal::ctrl_c() => Ok(Outcome::Interrupted),
+        };
+        match outcome {
+            Ok(Outcome::Ready(result)) => {
+                self.print_result(&result)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Outcome::Interrupted) => {
+                self.ctx.printer.warn("interrupted (Ctrl-C)");
+                self.clean_up().await;
+                Ok(ExitCode::from(130))
+            }
+            Err(err) => {
+                self.ctx.printer.warn(&format!("launch failed: {err:#}"));
+                self.clean_up().await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn flow(&self) -> anyhow::Result<LaunchResult> {
+        let p = self.prepared;
+        let plan = &p.plan;
+        let client = self.client;
+
+        let mut types = client.list_instance_types().await?;
+        let offered = types.get(&plan.gpu.instance_type).ok_or_else(|| {
+            anyhow!(
+                "Lambda does not offer instance type {} (gpu.instance_type); see `gpu-session gpus --live`",
+                plan.gpu.instance_type
+            )
+        })?;
+        let price = offered.instance_type.price_cents_per_hour;
+        self.note(&format!(
+            "Live price: ${:.2}/h; lease of {} h ≈ ${:.2}",
+            price as f64 / 100.0,
+            plan.lease.hours,
+            instances::lease_cost_usd(price, plan.lease.hours)
+        ));
+
+        let ssh_key = self.choose_ssh_key().await?;
+        let regions = self.regions_with_filesystem().await?;
+
+        let user_data_at = |launched_at: u64| {
+            cloud_init::user_data(&UserDataInput {
+                plan,
+                hostname: &p.name,
+                sglang_api_key: &p.sglang_key,
+                lambda_api_key: self.lambda_key,
+                lambda_api_url: self.base_url,
+                hf_token: p.hf_token.as_deref(),
+                filesystem: p.filesystem.as_deref(),
+                lease_deadline: p.lease_deadline(launched_at),
+            })
+        };
+        // Fail on a bad value before any launch.
+        user_data_at(instances::now_unix())?;
+
+        // Capacity: try regions in order; optionally wait.
+        let capacity_deadline = p.wait_for_capacity.map(|d| Instant::now() + d);
+        let mut waiting: Option<ProgressBar> = None;
+        let (instance_id, region, launched_at) = loop {
+            let availability = types.get(&plan.gpu.instance_type);
+            let mut launched = None;
+            for region in &regions {
+                if !availability.is_some_and(|a| a.has_capacity_in(region)) {
+                    self.ctx.printer.detail(&format!(
+                        "no capacity for {} in {region}",
+                        plan.gpu.instance_type
+                    ));
+                    continue;
+                }
+                let launched_at = instances::now_unix();
+                let user_data = user_data_at(launched_at)?;
+                let request = build_request(
+                    plan,
+                    region,
+                    &ssh_key,
+                    &p.name,
+                    p.filesystem.as_deref(),
+                    &user_data,
+                    launched_at,
+                );
+                self.note(&format!(
+                    "Launching {} in {region}...",
+                    plan.gpu.instance_type
+                ));
+                match client.launch(&request).await {
+                    Ok(response) => {
+                        let id = response.instance_ids.into_iter().next().ok_or_else(|| {
+                            anyhow!("the launch succeeded but returned no instance id")
+                        })?;
+                        *self.launched.borrow_mut() = Some(id.clone());
+                        launched = Some((id, region.clone(), launched_at));
+                        break;
+                    }
+                    Err(e) if e.is_insufficient_capacity() => {
+                        self.note(&format!(
+                            "No capacity in {region} after all; trying the next region."
+                        ));
+                    }
+                    Err(e) if e.is_file_system_in_wrong_region() => {
+                        self.note(&format!("File system not usable in {region}: {e}"));
+                    }
+                    Err(e) => return Err(anyhow!(e).context("launch failed")),
+                }
+            }
+            if let Some(done) = launched {
+                break done;
+            }
+            match capacity_deadline {
+                Some(deadline) if Instant::now() < deadline => {
+                    let bar = waiting.get_or_insert_with(|| {
+                        self.spinner(format!(
+                            "Waiting for capacity for {} in {}",
+                            plan.gpu.instance_type,
+                            regions.join(", ")
+                        ))
+                    });
+                    bar.tick();
+                    tokio::time::sleep(poll_interval()).await;
+                    types = client.list_instance_types().await?;
+                }
+                _ => bail!(
+                    "no capacity for {} in {} right now; try again later, add regions to the plan, \
+                     or pass --wait-for-capacity 30m",
+                    plan.gpu.instance_type,
+                    regions.join(", ")
+                ),
+            }
+        };
+        if let Some(bar) = waiting {
+            bar.finish_and_clear();
+        }
+        self.note(&format!(
+            "Launched instance {instance_id} ({}) in {region}; it bills until terminated.",
+            p.name
+        ));
+
+        // Boot.
+        let bar = self.spinner(format!("Waiting for {} to boot", p.name));
+        let boot_deadline = Instant::now() + p.boot_timeout;
+        let instance = loop {
+            let instance = client.get_instance(&instance_id).await?;
+            match instance.status {
+                InstanceStatus::Active if instance.ip.is_some() => break instance,
+                InstanceStatus::Unhealthy => {
+                    bar.finish_and_clear();
+                    bail!("instance {instance_id} became unhealthy while booting")
+                }
+                s if s.is_gone() => {
+                    bar.finish_and_clear();
+                    bail!("instance {instance_id} is {s} before it became active")
+                }
+                _ => {}
+            }
+            if Instant::now() >= boot_deadline {
+                bar.finish_and_clear();
+                bail!(
+                    "instance {instance_id} was not active after {} (--boot-timeout); status: {}",
+                    self.args.boot_timeout,
+                    instance.status
+                );
+            }
+            tokio::time::sleep(poll_interval()).await;
+        };
+        bar.finish_and_clear();
+        let ip = instance.ip.clone();
+        self.note(&format!(
+            "Instance is active at {}.",
+            ip.as_deref().unwrap_or("?")
+        ));
+
+        // Readiness, through a tunnel.
+        let host = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
+        let port = ssh::free_local_port()?;
+        let log = std::env::temp_dir().join(format!("{}-tunnel.log", p.name));
+        self.ctx
+            .printer
+            .detail(&format!("ssh tunnel log: {}", log.display()));
+        let mut tunnel = Some(Tunnel::spawn(
+            host,
+            port,
+            plan.serving.port,
+            self.ssh_key_path.as_deref(),
+            Some(&log),
+        )?);
+        let sglang_url = format!("http://127.0.0.1:{port}");
+        let sglang = SglangClient::new(&sglang_url, &p.sglang_key)?;
+        self.wait_ready(&sglang, &mut tunnel).await?;
+
+        let lease_deadline = p.lease_deadline(launched_at);
+        Ok(LaunchResult {
+            instance_id,
+            name: p.name.clone(),
+            instance_type: plan.gpu.instance_type.clone(),
+            region,
+            ip,
+            endpoint: sglang.endpoint(),
+            model: plan.model.id.clone(),
+            sglang_api_key: p.sglang_key.clone(),
+            lease_deadline,
+            lease_deadline_utc: instances::format_utc(lease_deadline),
+            price_cents_per_hour: price,
+            tunnel_pid: tunnel.and_then(Tunnel::detach),
+        })
+    }
+
+    async fn choose_ssh_key(&self) -> anyhow::Result<String> {
+        let keys = self.client.list_ssh_keys().await?;
+        let names: Vec<String> = keys.into_iter().map(|k| k.name).collect();
+        match &self.args.ssh_key {
+            Some(wanted) if names.contains(wanted) => Ok(wanted.clone()),
+            Some(wanted) => bail!(
+                "SSH key '{wanted}' is not registered with Lambda; registered keys: {}",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            ),
+            None => match names.as_slice() {
+                [only] => Ok(only.clone()),
+                [] => bail!("the Lambda account has no SSH key; add one in the Lambda console, then pass --ssh-key NAME"),
+                many => bail!(
+                    "the Lambda account has several SSH keys; choose one with --ssh-key: {}",
+                    many.join(", ")
+                ),
+            },
+        }
+    }
+
+    /// The plan's regions, in order, keeping only those holding `--filesystem`.
+    async fn regions_with_filesystem(&self) -> anyhow::Result<Vec<String>> {
+        let regions = self.prepared.plan.gpu.regions.clone();
+        let Some(fs_name) = &self.prepared.filesystem else {
+            return Ok(regions);
+        };
+        let all = self.client.list_file_systems().await?;
+        let homes: Vec<String> = all
+            .iter()
+            .filter(|f| &f.name == fs_name)
+            .map(|f| f.region.name.clone())
+            .collect();
+        if homes.is_empty() {
+            bail!("file system '{fs_name}' does not exist in this Lambda account (--filesystem)");
+        }
+        let usable: Vec<String> = regions
+            .iter()
+            .filter(|r| homes.contains(r))
+            .cloned()
+            .collect();
+        for r in regions.iter().filter(|r| !homes.contains(r)) {
+            self.ctx.printer.detail(&format!(
+                "skipping {r}: file system '{fs_name}' is not there (file systems are regional)"
+            ));
+        }
+        if usable.is_empty() {
+            bail!(
+                "file system '{fs_name}' is in {}, none of the plan's regions ({}); file systems are regional",
+                homes.join(", "),
+                regions.join(", ")
+            );
+        }
+        Ok(usable)
+    }
+
+    async fn wait_ready(
+        &self,
+        sglang: &SglangClient,
+        tunnel: &mut Option<Tunnel>,
+    ) -> anyhow::Result<()> {
+        let p = self.prepared;
+        let bar = self.spinner(format!(
+            "Waiting for SGLang to load {} (downloads can take a while)",
+            p.plan.model.checkpoint
+        ));
+        let deadline = Instant::now() + p.ready_timeout;
+        loop {
+            if let Some(t) = tunnel.as_mut() {
+                if let Err(e) = t.check_alive() {
+                    bar.finish_and_clear();
+                    return Err(e.into());
+                }
+            }
+            let why = match sglang.ready(&p.plan.model.id).await {
+                Ok(()) => break,
+                Err(why) => why,
+            };
+            if Instant::now() >= deadline {
+                bar.finish_and_clear();
+                bail!(
+                    "SGLang was not ready after {} (--ready-timeout): {why}",
+                    self.args.ready_timeout
+                );
+            }
+            tokio::time::sleep(poll_interval()).await;
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    fn print_result(&self, r: &LaunchResult) -> anyhow::Result<()> {
+        if self.args.json {
+            return self.ctx.printer.json(r);
+        }
+        let curl = sglang::example_curl(&r.endpoint, &r.sglang_api_key, &r.model);
+        let mut out = format!(
+            "{}\n  Instance:  {} ({}) {} in {}, IP {}\n  Endpoint:  {}\n  Model:     {}\n  API key:   {}\n  Lease:     ends {} (idle limit {})\n",
+            self.ctx.printer.paint(Style::Green, "SGLang is ready."),
+            r.instance_id,
+            r.name,
+            r.instance_type,
+            r.region,
+            r.ip.as_deref().unwrap_or("?"),
+            r.endpoint,
+            r.model,
+            r.sglang_api_key,
+            r.lease_deadline_utc,
+            lease::idle_limit_label(self.prepared.plan.lease.idle_minutes)
+        );
+        if let Some(pid) = r.tunnel_pid {
+            out.push_str(&format!(
+                "  Tunnel:    ssh pid {pid} (stop: kill {pid}; reopen: gpu-session tunnel {})\n",
+                r.instance_id
+            ));
+        }
+        out.push_str(&format!(
+            "\nTry it:\n{curl}\n\nStop billing: gpu-session down {}\n",
+            r.instance_id
+        ));
+        self.ctx.printer.out(&out)
+    }
+}
