@@ -15,22 +15,27 @@ pub enum QuantMethod {
     None,
     /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint.
     Fp8,
-    /// Pre-quantized AWQ checkpoint (`--quantization awq`; SGLang picks awq_marlin).
+    /// Pre-quantized AWQ checkpoint (no `--quantization` flag: SGLang reads the
+    /// checkpoint's config and picks the awq_marlin kernel).
     Awq,
-    /// Pre-quantized GPTQ checkpoint (`--quantization gptq`).
+    /// Pre-quantized GPTQ checkpoint (no flag: SGLang picks gptq_marlin).
     Gptq,
     /// Pre-quantized compressed-tensors W8A8 checkpoint (`--quantization compressed-tensors`).
     CompressedTensors,
 }
 
 impl QuantMethod {
-    /// The value of SGLang's `--quantization` flag, if one is passed.
+    /// The value of SGLang's `--quantization` flag, if one is passed. AWQ and GPTQ
+    /// checkpoints get none: SGLang then detects them and converts to the Marlin kernels
+    /// (awq_marlin / gptq_marlin on sm80+), while an explicit `awq` / `gptq` forces the
+    /// slow dequantize-then-matmul kernels ("you specified quantization=awq explicitly,
+    /// so forcing awq", sglang 0.5.23 srt/layers/quantization/awq/awq.py and
+    /// gptq/gptq.py, `override_quantization_method`). Omitting it, unlike passing
+    /// `awq_marlin`, still loads when a layer cannot use Marlin (SGLang falls back).
     pub fn sglang_flag(self) -> Option<&'static str> {
         match self {
-            QuantMethod::None => None,
+            QuantMethod::None | QuantMethod::Awq | QuantMethod::Gptq => None,
             QuantMethod::Fp8 => Some("fp8"),
-            QuantMethod::Awq => Some("awq"),
-            QuantMethod::Gptq => Some("gptq"),
             QuantMethod::CompressedTensors => Some("compressed-tensors"),
         }
     }
