@@ -344,15 +344,22 @@ pub fn evaluate_at(
         )
     } else {
         match mode {
-            EstimateMode::Serving if serving.load_peak > memory => (
-                Fit::No,
-                serving.load_peak,
-                format!(
-                    "online FP8 loads the 16-bit weights first: {:.1} GiB per GPU of {:.1} GiB",
-                    serving.load_peak as f64 / GIB as f64,
-                    memory as f64 / GIB as f64
-                ),
-            ),
+            // Only online FP8 loads more than it keeps; other weights that do not fit
+            // are the pool's verdict below.
+            EstimateMode::Serving
+                if settings.quantization == crate::quant::Quantization::Fp8
+                    && serving.load_peak > memory =>
+            {
+                (
+                    Fit::No,
+                    serving.load_peak,
+                    format!(
+                        "online FP8 loads the 16-bit weights first: {:.1} GiB per GPU of {:.1} GiB",
+                        serving.load_peak as f64 / GIB as f64,
+                        memory as f64 / GIB as f64
+                    ),
+                )
+            }
             EstimateMode::Serving => (pool.fit, serving.total(), serving_reason),
             EstimateMode::Reference => reference_verdict(model, settings, gpu),
         }
@@ -590,6 +597,10 @@ mod tests {
         // context: no. Eight 40 GB A100s load 16.4 GiB of BF16 each: fits.
         assert_eq!(r.row("gpu_8x_a100").unwrap().fit, Fit::Fits);
         assert_eq!(r.row("gpu_8x_h100_sxm5").unwrap().fit, Fit::Fits);
+        // INT4 loads what it keeps: too-large weights are the pool's verdict.
+        let int4 = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        let a10 = int4.row("gpu_1x_a10").unwrap();
+        assert!(a10.reason.starts_with("weights need"), "{}", a10.reason);
     }
 
     #[test]
