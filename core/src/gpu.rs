@@ -47,11 +47,87 @@ impl GpuType {
         f64::from(self.price_cents_per_hour) / 100.0
     }
 
+    /// The instance's CPU architecture: GH200 pairs the GPU with a Grace (Arm Neoverse
+    /// V2) CPU, so its instances are arm64 (Lambda lists only arm64 images in us-east-3
+    /// for it); every other type here is x86_64.
+    pub fn cpu_architecture(&self) -> CpuArchitecture {
+        if self.gpu == "GH200" {
+            CpuArchitecture::Arm64
+        } else {
+            CpuArchitecture::X86_64
+        }
+    }
+
+    /// Whether Lambda offers the image family for this type's architecture; the error
+    /// says which families it does offer.
+    pub fn check_image_family(&self, family: &str) -> Result<(), String> {
+        let arch = self.cpu_architecture();
+        if arch.image_families().contains(&family) {
+            return Ok(());
+        }
+        let offered = arch.image_families().join(", ");
+        Err(if IMAGE_FAMILIES.contains(&family) {
+            format!(
+                "is not offered for {} ({} instances): choose one of {offered}",
+                self.instance_type,
+                arch.as_str()
+            )
+        } else {
+            format!("is not a Lambda image family: choose one of {offered}")
+        })
+    }
+
     /// Memory of the whole instance in nominal GB.
     pub fn total_nominal_gb(&self) -> u32 {
         self.nominal_memory_gb * self.gpu_count
     }
 }
+
+/// The CPU architecture of an instance, as Lambda's `GET /images` names it
+/// (`ImageArchitecture` in the Lambda Cloud API v1.8.3 spec: `x86_64`, `arm64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuArchitecture {
+    X86_64,
+    Arm64,
+}
+
+impl CpuArchitecture {
+    /// The API's spelling, for matching `GET /images` entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuArchitecture::X86_64 => "x86_64",
+            CpuArchitecture::Arm64 => "arm64",
+        }
+    }
+
+    /// Image families Lambda offers for this architecture: GH200 (arm64, us-east-3)
+    /// has only the Lambda Stack families; x86_64 types have all six
+    /// (`GET /images` as observed in 2026-12, see the image notes in the README).
+    pub fn image_families(self) -> &'static [&'static str] {
+        match self {
+            CpuArchitecture::X86_64 => &IMAGE_FAMILIES,
+            CpuArchitecture::Arm64 => &IMAGE_FAMILIES[..2],
+        }
+    }
+}
+
+/// Lambda image families seen in `GET /images` (2026-12), Lambda Stack first. A launch
+/// request names one as `"image": {"family": ...}`; without it Lambda boots Lambda Stack
+/// on Ubuntu 22.04.
+pub const IMAGE_FAMILIES: [&str; 6] = [
+    "lambda-stack-24-04",
+    "lambda-stack-22-04",
+    "gpu-base-24-04",
+    "gpu-base-22-04",
+    "ubuntu-24-04",
+    "ubuntu-22-04",
+];
+
+/// The family a plan boots when it names none: Lambda Stack on Ubuntu 24.04, whose
+/// NVIDIA driver (580.105 observed in 2026-07) is new enough for SGLang 0.5.23's CUDA 13
+/// build, where the 22.04 image's default request got 570.x.
+pub const DEFAULT_IMAGE_FAMILY: &str = "lambda-stack-24-04";
 
 /// Oldest GPU generation SGLang's plans here run on: Ampere (compute capability 8.0).
 /// The checkpoints are BF16 (no BF16 on Turing), and SGLang's AWQ and FP8 paths use
@@ -344,6 +420,38 @@ mod tests {
             assert!(g.bandwidth_gbps > 0 && g.price_cents_per_hour > 0);
             assert!(g.price_as_of <= PRICE_SNAPSHOT || g.price_as_of == "original tool docs");
         }
+    }
+
+    #[test]
+    fn gh200_is_arm64_and_boots_only_lambda_stack() {
+        let gh200 = find("gpu_1x_gh200").unwrap();
+        assert_eq!(gh200.cpu_architecture(), CpuArchitecture::Arm64);
+        assert_eq!(
+            gh200.cpu_architecture().image_families(),
+            ["lambda-stack-24-04", "lambda-stack-22-04"]
+        );
+        gh200.check_image_family(DEFAULT_IMAGE_FAMILY).unwrap();
+        let err = gh200.check_image_family("ubuntu-24-04").unwrap_err();
+        assert!(
+            err.contains("arm64") && err.contains("lambda-stack-22-04"),
+            "{err}"
+        );
+        for g in CATALOG.iter().filter(|g| g.gpu != "GH200") {
+            assert_eq!(
+                g.cpu_architecture(),
+                CpuArchitecture::X86_64,
+                "{}",
+                g.instance_type
+            );
+            for family in IMAGE_FAMILIES {
+                g.check_image_family(family).unwrap();
+            }
+        }
+        let err = find("gpu_1x_a10")
+            .unwrap()
+            .check_image_family("windows-11")
+            .unwrap_err();
+        assert!(err.contains("not a Lambda image family"), "{err}");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use crate::arch::Architecture;
 use crate::gpu::{self, GpuType, GIB};
 use crate::quant::{KvDtype, Quantization};
-use crate::recommend::{evaluate, Fit};
+use crate::recommend::{evaluate_at, Fit, GpuFit};
 use crate::registry::{builtin, CustomModel, Model, QuantMethod};
-use crate::settings::{EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
+use crate::serving::{sglang_defaults, sglang_kv_dtype, SglangDefaultsInput};
+use crate::settings::{check_mem_fraction_static, EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
 use crate::validate::{self, FieldError};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,10 @@ pub const DEFAULT_REGIONS: [&str; 6] = [
 /// GPU unused; above 0.95 too little stays outside SGLang's static pool for activations,
 /// CUDA graphs and the CUDA context (see `serving`), whatever the GPU.
 pub const MEM_FRACTION_RANGE: (f64, f64) = (0.5, 0.95);
+/// Bounds on `serving.chunked_prefill_size`. Our policy: SGLang's own defaults run from
+/// 2048 to 16384 tokens (sglang 0.5.23 srt/arg_groups/memory_hook.py); a hand-edited plan
+/// may go to half the smallest and twice the largest, not further.
+pub const CHUNKED_PREFILL_RANGE: (u32, u32) = (1024, 32768);
 
 /// A complete launch plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +95,18 @@ pub struct PlanServing {
     pub version: String,
     pub tensor_parallel: u32,
     pub mem_fraction_static: f64,
+    /// The user chose `mem_fraction_static` (`--mem-fraction-static`): a rebuild keeps it
+    /// instead of recomputing SGLang's default. Absent in older plans: false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mem_fraction_static_from_user: bool,
+    /// `--chunked-prefill-size` core sized the activations with. Absent in older plans:
+    /// SGLang's default for the GPU, as core computes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunked_prefill_size: Option<u32>,
+    /// `--cuda-graph-max-bs-decode` core sized the CUDA graphs with. Absent in older
+    /// plans: SGLang's default for the GPU, capped by `max_running_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_graph_max_bs: Option<u32>,
     pub max_running_requests: u32,
     pub kv_cache_dtype: KvDtype,
     pub port: u16,
@@ -99,6 +116,10 @@ pub struct PlanServing {
 #[serde(deny_unknown_fields)]
 pub struct PlanGpu {
     pub instance_type: String,
+    /// Lambda image family the instance boots (`"image": {"family": ...}` in the launch
+    /// request). Absent in older plans: [`gpu::DEFAULT_IMAGE_FAMILY`].
+    #[serde(default = "default_image_family")]
+    pub image_family: String,
     /// Regions to try, in order.
     pub regions: Vec<String>,
 }
@@ -123,6 +144,14 @@ pub struct PlanEstimate {
     pub price_per_hour_usd: f64,
     pub lease_cost_usd: f64,
     pub price_as_of: String,
+}
+
+fn default_image_family() -> String {
+    gpu::DEFAULT_IMAGE_FAMILY.to_string()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why a plan cannot be used.
@@ -157,6 +186,12 @@ pub struct PlanRequest<'a> {
     pub regions: Vec<String>,
     pub lease_hours: u32,
     pub idle_minutes: u32,
+    /// Lambda image family; [`PlanRequest::new`] and `resolve` pick
+    /// [`gpu::DEFAULT_IMAGE_FAMILY`].
+    pub image_family: String,
+    /// The user's own `--mem-fraction-static`; `None` lets core choose (SGLang's
+    /// default, raised when its pool is too small).
+    pub mem_fraction_static: Option<f64>,
 }
 
 impl<'a> PlanRequest<'a> {
@@ -169,6 +204,8 @@ impl<'a> PlanRequest<'a> {
             regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_string()).collect(),
             lease_hours: DEFAULT_LEASE_HOURS,
             idle_minutes: DEFAULT_IDLE_MINUTES,
+            image_family: default_image_family(),
+            mem_fraction_static: None,
         }
     }
 
@@ -198,6 +235,8 @@ impl<'a> PlanRequest<'a> {
             regions,
             lease_hours: choices.lease_hours.unwrap_or(DEFAULT_LEASE_HOURS),
             idle_minutes: choices.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES),
+            image_family: default_image_family(),
+            mem_fraction_static: None,
         })
     }
 }
@@ -257,11 +296,22 @@ impl Plan {
     /// so the same choice writes the same bytes.
     pub fn build(req: &PlanRequest<'_>) -> Result<Plan, PlanError> {
         let model = req.model;
-        let settings = req.settings.clamped_for(model);
+        let mut settings = req.settings.clamped_for(model);
+        settings.kv_dtype = sglang_kv_dtype(settings.kv_dtype, req.gpu.compute_capability);
         let checkpoint = model.checkpoint_for(settings.quantization).map_err(|e| {
             FieldError::new("model.quantization", settings.quantization, e.hint.clone())
         })?;
-        let row = evaluate(model, &settings, req.gpu, EstimateMode::Serving);
+        let user_fraction = req
+            .mem_fraction_static
+            .map(|f| check_mem_fraction_static("serving.mem_fraction_static", f))
+            .transpose()?;
+        let row = evaluate_at(
+            model,
+            &settings,
+            req.gpu,
+            EstimateMode::Serving,
+            user_fraction,
+        );
         let plan = Plan {
             version: PLAN_VERSION,
             model: PlanModel {
@@ -280,12 +330,16 @@ impl Plan {
                 version: SGLANG_VERSION.into(),
                 tensor_parallel: req.gpu.gpu_count,
                 mem_fraction_static: row.mem_fraction_static,
+                mem_fraction_static_from_user: user_fraction.is_some(),
+                chunked_prefill_size: Some(row.serving.sglang.chunked_prefill_size),
+                cuda_graph_max_bs: Some(row.serving.sglang.cuda_graph_max_bs),
                 max_running_requests: settings.seqs,
                 kv_cache_dtype: settings.kv_dtype,
                 port: SGLANG_PORT,
             },
             gpu: PlanGpu {
                 instance_type: req.gpu.instance_type.into(),
+                image_family: req.image_family.clone(),
                 regions: req.regions.clone(),
             },
             lease: PlanLease {
@@ -397,7 +451,49 @@ impl Plan {
             regions: self.gpu.regions.clone(),
             lease_hours: self.lease.hours,
             idle_minutes: self.lease.idle_minutes,
+            image_family: self.gpu.image_family.clone(),
+            mem_fraction_static: self.user_mem_fraction_static(),
         })
+    }
+
+    /// The `--mem-fraction-static` the user chose for this plan, if they did.
+    pub fn user_mem_fraction_static(&self) -> Option<f64> {
+        self.serving
+            .mem_fraction_static_from_user
+            .then_some(self.serving.mem_fraction_static)
+    }
+
+    /// This build's verdict for the plan (serving estimate, the user's fraction when the
+    /// plan carries one): what `launch` and `plan --check` show instead of the file's.
+    pub fn evaluate(&self) -> Result<GpuFit, PlanError> {
+        let model = self.resolve_model()?;
+        Ok(evaluate_at(
+            &model,
+            &self.settings(),
+            self.gpu_type()?,
+            EstimateMode::Serving,
+            self.user_mem_fraction_static(),
+        ))
+    }
+
+    /// SGLang's defaults as core computes them for this plan's GPU and request limit;
+    /// `chunked_prefill_size` and `cuda_graph_max_bs` fall back to them when absent.
+    fn core_sglang_sizes(&self) -> (u32, u32) {
+        let memory = self.gpu_type().map_or(0, |g| g.memory_mib);
+        let d = sglang_defaults(SglangDefaultsInput {
+            gpu_memory_mib: memory,
+            tp: self.serving.tensor_parallel,
+            max_running_requests: Some(self.serving.max_running_requests),
+            mla: false,
+        });
+        (
+            self.serving
+                .chunked_prefill_size
+                .unwrap_or(d.chunked_prefill_size),
+            self.serving
+                .cuda_graph_max_bs
+                .unwrap_or(d.cuda_graph_max_bs),
+        )
     }
 
     /// The `sglang.launch_server` flags this plan decides, in a fixed order (the launcher
@@ -422,8 +518,13 @@ impl Plan {
                 args.push(("--ep-size", ep.to_string()));
             }
         }
+        let (chunk, graph_bs) = self.core_sglang_sizes();
         args.extend([
             ("--mem-fraction-static", s.mem_fraction_static.to_string()),
+            ("--chunked-prefill-size", chunk.to_string()),
+            // 0.5.23 has no `--cuda-graph-max-bs`: argparse would find it ambiguous
+            // between -decode and -prefill (srt/arg_groups/fields/exec_.py).
+            ("--cuda-graph-max-bs-decode", graph_bs.to_string()),
             ("--kv-cache-dtype", s.kv_cache_dtype.as_str().to_string()),
             ("--max-running-requests", s.max_running_requests.to_string()),
             ("--port", s.port.to_string()),
@@ -586,14 +687,27 @@ impl Plan {
             )
             .into());
         }
-        let (lo, hi) = MEM_FRACTION_RANGE;
-        if !(s.mem_fraction_static.is_finite() && (lo..=hi).contains(&s.mem_fraction_static)) {
-            return Err(FieldError::new(
-                "serving.mem_fraction_static",
-                s.mem_fraction_static,
-                format!("must be between {lo} and {hi}"),
-            )
-            .into());
+        check_mem_fraction_static("serving.mem_fraction_static", s.mem_fraction_static)?;
+        let (lo, hi) = CHUNKED_PREFILL_RANGE;
+        if let Some(chunk) = s.chunked_prefill_size {
+            if !(lo..=hi).contains(&chunk) {
+                return Err(FieldError::new(
+                    "serving.chunked_prefill_size",
+                    chunk,
+                    format!("must be between {lo} and {hi}"),
+                )
+                .into());
+            }
+        }
+        if let Some(bs) = s.cuda_graph_max_bs {
+            if !(1..=MAX_SEQS).contains(&bs) {
+                return Err(FieldError::new(
+                    "serving.cuda_graph_max_bs",
+                    bs,
+                    format!("must be between 1 and {MAX_SEQS}"),
+                )
+                .into());
+            }
         }
         if !(1..=MAX_SEQS).contains(&s.max_running_requests) {
             return Err(FieldError::new(
@@ -608,6 +722,10 @@ impl Plan {
                 FieldError::new("serving.port", s.port, "must be between 1024 and 65535").into(),
             );
         }
+        gpu.check_image_family(&self.gpu.image_family)
+            .map_err(|reason| {
+                FieldError::new("gpu.image_family", &self.gpu.image_family, reason)
+            })?;
         if self.gpu.regions.is_empty() || self.gpu.regions.len() > 16 {
             return Err(FieldError::new(
                 "gpu.regions",
@@ -755,15 +873,116 @@ mod tests {
 
     #[test]
     fn sglang_args_follow_the_plan() {
+        // An AWQ checkpoint gets no --quantization (SGLang picks awq_marlin), and the
+        // chunk and decode-graph sizes core sized with are passed.
         let plan = plan_for("deepseek-r1-70b", "gpu_1x_a100_sxm4_80gb");
         let args = plan.sglang_args().join(" ");
         assert!(
-            args.starts_with("--model-path casperhansen/deepseek-r1-distill-llama-70b-awq --served-model-name deepseek-r1-70b --tp-size 1 --context-length 8192 --quantization awq --mem-fraction-static "),
+            args.starts_with("--model-path casperhansen/deepseek-r1-distill-llama-70b-awq --served-model-name deepseek-r1-70b --tp-size 1 --context-length 8192 --mem-fraction-static "),
             "{args}"
         );
-        assert!(args.ends_with("--kv-cache-dtype auto --max-running-requests 1 --port 30000"));
+        assert!(
+            args.ends_with("--chunked-prefill-size 8192 --cuda-graph-max-bs-decode 1 --kv-cache-dtype auto --max-running-requests 1 --port 30000"),
+            "{args}"
+        );
+        assert!(!args.contains("--quantization"), "{args}");
         let fp16 = plan_for("llama-3.1-8b", "gpu_1x_a10").sglang_args();
         assert!(!fp16.contains(&"--quantization".to_string()));
+        let fp8 = Plan::build(&PlanRequest::new(
+            builtin("llama-3.1-8b").unwrap(),
+            Settings {
+                quantization: Quantization::Fp8,
+                ..Settings::defaults_for(builtin("llama-3.1-8b").unwrap())
+            },
+            gpu::find("gpu_1x_h100_sxm5").unwrap(),
+        ))
+        .unwrap();
+        assert!(fp8.sglang_args().join(" ").contains("--quantization fp8"));
+    }
+
+    #[test]
+    fn old_plans_without_the_new_fields_still_parse_and_get_cores_sizes() {
+        let plan = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        let yaml = plan.to_yaml().unwrap();
+        assert!(yaml.contains("image_family: lambda-stack-24-04"), "{yaml}");
+        assert!(yaml.contains("chunked_prefill_size: 4096"), "{yaml}");
+        assert!(yaml.contains("cuda_graph_max_bs: 1"), "{yaml}");
+        assert!(!yaml.contains("mem_fraction_static_from_user"), "{yaml}");
+        let old = yaml
+            .replace("  image_family: lambda-stack-24-04\n", "")
+            .replace("  chunked_prefill_size: 4096\n", "")
+            .replace("  cuda_graph_max_bs: 1\n", "");
+        let parsed = Plan::parse(&old).unwrap();
+        assert_eq!(parsed.gpu.image_family, gpu::DEFAULT_IMAGE_FAMILY);
+        assert_eq!(parsed.serving.chunked_prefill_size, None);
+        assert_eq!(parsed.sglang_args(), plan.sglang_args());
+        assert_eq!(parsed.rebuild().unwrap(), plan);
+    }
+
+    #[test]
+    fn hopper_plans_use_fp8_e4m3_for_an_fp8_kv_cache() {
+        let model = builtin("llama-3.1-8b").unwrap();
+        let e5m2 = Settings {
+            kv_dtype: KvDtype::Fp8E5m2,
+            ..Settings::defaults_for(model)
+        };
+        let at = |instance_type| {
+            Plan::build(&PlanRequest::new(
+                model,
+                e5m2,
+                gpu::find(instance_type).unwrap(),
+            ))
+            .unwrap()
+            .serving
+            .kv_cache_dtype
+        };
+        assert_eq!(at("gpu_1x_h100_sxm5"), KvDtype::Fp8E4m3);
+        assert_eq!(at("gpu_1x_gh200"), KvDtype::Fp8E4m3);
+        assert_eq!(at("gpu_1x_a100_sxm4_80gb"), KvDtype::Fp8E5m2);
+    }
+
+    #[test]
+    fn a_user_fraction_is_kept_through_the_file_and_rebuilds() {
+        let model = builtin("llama-3.1-8b").unwrap();
+        let mut req = PlanRequest::new(
+            model,
+            Settings::defaults_for(model),
+            gpu::find("gpu_1x_a10").unwrap(),
+        );
+        req.mem_fraction_static = Some(0.8);
+        let plan = Plan::build(&req).unwrap();
+        assert_eq!(plan.serving.mem_fraction_static, 0.8);
+        assert_eq!(plan.user_mem_fraction_static(), Some(0.8));
+        let back = Plan::parse(&plan.to_yaml().unwrap()).unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(back.rebuild().unwrap(), plan);
+        assert_eq!(back.evaluate().unwrap().mem_fraction_static, 0.8);
+        assert!(plan
+            .sglang_args()
+            .join(" ")
+            .contains("--mem-fraction-static 0.8 "));
+        req.mem_fraction_static = Some(0.99);
+        match Plan::build(&req).unwrap_err() {
+            PlanError::Field(f) => assert_eq!(f.field, "serving.mem_fraction_static"),
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_image_family_must_exist_for_the_instances_architecture() {
+        let gh200 = plan_for("llama-3.1-8b", "gpu_1x_gh200").to_yaml().unwrap();
+        let field = |text: &str| match Plan::parse(text).unwrap_err() {
+            PlanError::Field(f) => (f.field, f.reason),
+            e => panic!("{e}"),
+        };
+        let (name, reason) = field(&gh200.replace("lambda-stack-24-04", "ubuntu-24-04"));
+        assert_eq!(name, "gpu.image_family");
+        assert!(reason.contains("arm64"), "{reason}");
+        Plan::parse(&gh200.replace("lambda-stack-24-04", "lambda-stack-22-04")).unwrap();
+        let a10 = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml().unwrap();
+        Plan::parse(&a10.replace("lambda-stack-24-04", "gpu-base-24-04")).unwrap();
+        let (name, _) = field(&a10.replace("lambda-stack-24-04", "lambda-stack-20-04"));
+        assert_eq!(name, "gpu.image_family");
     }
 
     #[test]
@@ -792,7 +1011,9 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let good = plan_for("llama-3.1-8b", "gpu_1x_a10").to_yaml().unwrap();
+        let plan = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        let good = plan.to_yaml().unwrap();
+        let fraction = format!("mem_fraction_static: {}", plan.serving.mem_fraction_static);
         let cases = [
             ("version: 1", "version: 2", "version"),
             ("id: llama-3.1-8b", "id: nope", "model.id"),
@@ -823,9 +1044,24 @@ mod tests {
                 "serving.tensor_parallel",
             ),
             (
-                "mem_fraction_static: 0.837",
+                fraction.as_str(),
                 "mem_fraction_static: 1.5",
                 "serving.mem_fraction_static",
+            ),
+            (
+                "chunked_prefill_size: 4096",
+                "chunked_prefill_size: 100",
+                "serving.chunked_prefill_size",
+            ),
+            (
+                "cuda_graph_max_bs: 1",
+                "cuda_graph_max_bs: 0",
+                "serving.cuda_graph_max_bs",
+            ),
+            (
+                "image_family: lambda-stack-24-04",
+                "image_family: $(reboot)",
+                "gpu.image_family",
             ),
             (
                 "max_running_requests: 1",

@@ -7,8 +7,8 @@ use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATIO
 use crate::registry::Model;
 use crate::registry::QuantMethod;
 use crate::serving::{
-    embedding_bytes_per_gpu, expert_weights_per_gpu, serving_estimate, ServingEstimate,
-    ServingInput,
+    embedding_bytes_per_gpu, expert_weights_per_gpu, serving_estimate, ModelFamily,
+    ServingEstimate, ServingInput,
 };
 use crate::settings::{EstimateMode, Settings, MAX_SEQS};
 use serde::{Deserialize, Serialize};
@@ -59,12 +59,13 @@ pub struct GpuFit {
     pub headroom_bytes: i64,
     /// `headroom_bytes` as a share of the GPU's memory.
     pub headroom_fraction: f64,
-    /// The `--mem-fraction-static` a plan passes: SGLang's default, or raised when the
-    /// default pool cannot hold the requested tokens but the GPU can.
+    /// The `--mem-fraction-static` a plan passes: SGLang's default, raised when the
+    /// default pool cannot hold the requested tokens but the GPU can, or the user's own.
     pub mem_fraction_static: f64,
     /// SGLang's own default on this GPU (`serving::sglang_defaults`).
     pub default_mem_fraction_static: f64,
-    /// Tokens SGLang's KV pool holds at `mem_fraction_static` (`max_total_num_tokens`).
+    /// Tokens SGLang's KV pool holds at `mem_fraction_static` (`max_total_num_tokens`),
+    /// sized from the free memory at its baseline (`ServingEstimate::kv_pool_tokens_at`).
     pub kv_pool_tokens: u64,
     /// Longest context per sequence that fits at the chosen concurrency.
     pub max_context: u32,
@@ -112,6 +113,7 @@ impl Recommendation {
 }
 
 fn input<'a>(
+    model: &Model,
     model_arch: &'a Architecture,
     s: &Settings,
     tp: u32,
@@ -120,11 +122,13 @@ fn input<'a>(
     ServingInput {
         arch: model_arch,
         quantization: s.quantization,
-        kv_dtype: s.kv_dtype,
+        kv_dtype: crate::serving::sglang_kv_dtype(s.kv_dtype, gpu.compute_capability),
         context: s.context,
         seqs: s.seqs,
         tp,
         gpu_memory_mib: gpu.memory_mib,
+        compute_capability: gpu.compute_capability,
+        family: ModelFamily::of_checkpoint(&model.hf_path),
     }
 }
 
@@ -132,8 +136,9 @@ fn input<'a>(
 /// static pool must grow past SGLang's default (its allocator fragments; 2 % of memory).
 pub const RAISED_FRACTION_MARGIN: f64 = 0.02;
 
-/// How much of each GPU SGLang's static pool (weights + KV) may take: its default, or a
-/// raised `--mem-fraction-static` the plan passes when the default is too small.
+/// How much of each GPU SGLang's static pool (weights + KV) may take: its default, a
+/// raised `--mem-fraction-static` the plan passes when the default is too small, or the
+/// user's own.
 #[derive(Debug, Clone, Copy)]
 struct PoolChoice {
     fraction: f64,
@@ -141,9 +146,57 @@ struct PoolChoice {
     fit: Fit,
 }
 
-fn kv_tokens_at(fraction: f64, memory: u64, serving: &ServingEstimate) -> u64 {
-    let pool = (memory as f64 * fraction) as u64;
-    pool.saturating_sub(serving.weights) / serving.kv_bytes_per_token.max(1)
+/// A `--mem-fraction-static` the user chose: the pool is sized at it, never raised.
+fn user_pool(
+    serving: &ServingEstimate,
+    settings: &Settings,
+    memory: u64,
+    fraction: f64,
+) -> (PoolChoice, String) {
+    let gib = |b: u64| b as f64 / GIB as f64;
+    let tokens = serving.kv_pool_tokens_at(fraction);
+    let wanted = serving.tokens;
+    let one_sequence = u64::from(settings.context);
+    let pool = |fit| PoolChoice {
+        fraction,
+        kv_pool_tokens: tokens,
+        fit,
+    };
+    let outside_room = (serving.pre_model_load_free as f64 * (1.0 - fraction)) as u64;
+    let outside = serving.outside_static_pool();
+    if tokens < one_sequence {
+        let reason = format!(
+            "--mem-fraction-static {fraction:.3} leaves a KV pool of {tokens} tokens next to {:.1} GiB of weights: not one {one_sequence}-token sequence",
+            gib(serving.weights)
+        );
+        return (pool(Fit::No), reason);
+    }
+    if outside > outside_room {
+        let reason = format!(
+            "--mem-fraction-static {fraction:.3} leaves {:.1} GiB outside the static pool; activations, CUDA graphs and workspaces need about {:.1} GiB",
+            gib(outside_room),
+            gib(outside)
+        );
+        return (pool(Fit::Tight), reason);
+    }
+    if tokens < wanted {
+        let reason = format!(
+            "KV pool holds {tokens} tokens at --mem-fraction-static {fraction:.3}: {} of {} sequences at once, the rest queue",
+            tokens / one_sequence,
+            settings.seqs
+        );
+        return (pool(Fit::Tight), reason);
+    }
+    let needed = serving.total();
+    let headroom = memory.saturating_sub(needed) as f64 / memory as f64;
+    if needed > memory || headroom < TIGHT_HEADROOM {
+        let reason = format!("only {:.0} % of memory stays free", headroom * 100.0);
+        return (pool(Fit::Tight), reason);
+    }
+    let reason = format!(
+        "KV pool holds {tokens} tokens at --mem-fraction-static {fraction:.3}, {wanted} needed"
+    );
+    (pool(Fit::Fits), reason)
 }
 
 /// Pick the static-pool fraction and verdict for the serving estimate.
@@ -154,7 +207,7 @@ fn choose_pool(
 ) -> (PoolChoice, String) {
     let gib = |b: u64| b as f64 / GIB as f64;
     let default = serving.sglang.mem_fraction_static;
-    let default_tokens = kv_tokens_at(default, memory, serving);
+    let default_tokens = serving.kv_pool_tokens_at(default);
     let wanted = serving.tokens;
     let one_sequence = u64::from(settings.context);
     let needed = serving.total();
@@ -179,14 +232,16 @@ fn choose_pool(
             reason,
         );
     }
-    // Raise the fraction as far as our estimate of what lives outside the pool allows.
-    let outside = (serving.activations + serving.overhead()) as f64 / memory as f64;
+    // Raise the fraction as far as our estimate of what lives outside the pool allows;
+    // the fraction is a share of the free memory at SGLang's baseline.
+    let free = serving.pre_model_load_free.max(1) as f64;
+    let outside = serving.outside_static_pool() as f64 / free;
     let ceiling = (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::plan::MEM_FRACTION_RANGE.1);
     for target in [wanted, one_sequence] {
         let bytes = serving.weights + target * serving.kv_bytes_per_token;
-        let fraction = (bytes as f64 / memory as f64 * 200.0).ceil() / 200.0;
+        let fraction = (bytes as f64 / free * 200.0).ceil() / 200.0;
         if fraction > default && fraction <= ceiling {
-            let tokens = kv_tokens_at(fraction, memory, serving);
+            let tokens = serving.kv_pool_tokens_at(fraction);
             let queued = if target < wanted {
                 format!(
                     "; {} of {} sequences run at once",
@@ -244,18 +299,34 @@ fn choose_pool(
     )
 }
 
-/// Evaluate one GPU type, sharding the model over all its GPUs.
+/// Evaluate one GPU type, sharding the model over all its GPUs, at SGLang's default
+/// `--mem-fraction-static` (raised when the default pool is too small).
 pub fn evaluate(
     model: &Model,
     settings: &Settings,
     gpu: &'static GpuType,
     mode: EstimateMode,
 ) -> GpuFit {
+    evaluate_at(model, settings, gpu, mode, None)
+}
+
+/// [`evaluate`], at the user's own `--mem-fraction-static` when `user_fraction` is given
+/// (check it with [`crate::settings::check_mem_fraction_static`] first).
+pub fn evaluate_at(
+    model: &Model,
+    settings: &Settings,
+    gpu: &'static GpuType,
+    mode: EstimateMode,
+    user_fraction: Option<f64>,
+) -> GpuFit {
     let (arch, _) = model.effective_architecture();
     let tp = gpu.gpu_count;
-    let serving = serving_estimate(input(&arch, settings, tp, gpu));
+    let serving = serving_estimate(input(model, &arch, settings, tp, gpu));
     let memory = gpu.memory_bytes();
-    let (pool, serving_reason) = choose_pool(&serving, settings, memory);
+    let (pool, serving_reason) = match user_fraction {
+        Some(fraction) => user_pool(&serving, settings, memory, fraction),
+        None => choose_pool(&serving, settings, memory),
+    };
     let context = u64::from(settings.context);
     let seqs = u64::from(settings.seqs.max(1));
     let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
@@ -286,6 +357,21 @@ pub fn evaluate(
         )
     } else {
         match mode {
+            // Only online FP8 loads more than it keeps; other weights that do not fit
+            // are the pool's verdict below.
+            EstimateMode::Serving
+                if model.quantizes_at_load(settings.quantization) && serving.load_peak > memory =>
+            {
+                (
+                    Fit::No,
+                    serving.load_peak,
+                    format!(
+                        "online FP8 loads the 16-bit weights first: {:.1} GiB per GPU of {:.1} GiB",
+                        serving.load_peak as f64 / GIB as f64,
+                        memory as f64 / GIB as f64
+                    ),
+                )
+            }
             EstimateMode::Serving => (pool.fit, serving.total(), serving_reason),
             EstimateMode::Reference => reference_verdict(model, settings, gpu),
         }
@@ -486,10 +572,21 @@ pub fn recommend(
     mode: EstimateMode,
     selected: Option<&GpuType>,
 ) -> Recommendation {
+    recommend_at(model, settings, mode, selected, None)
+}
+
+/// [`recommend`], every row at the user's own `--mem-fraction-static` when given.
+pub fn recommend_at(
+    model: &Model,
+    settings: &Settings,
+    mode: EstimateMode,
+    selected: Option<&GpuType>,
+    user_fraction: Option<f64>,
+) -> Recommendation {
     let settings = settings.clamped_for(model);
     let rows: Vec<GpuFit> = CATALOG
         .iter()
-        .map(|gpu| evaluate(model, &settings, gpu, mode))
+        .map(|gpu| evaluate_at(model, &settings, gpu, mode, user_fraction))
         .collect();
     let cheapest_fit = rows
         .iter()
@@ -501,7 +598,7 @@ pub fn recommend(
     let headline_gpu = selected
         .or_else(|| cheapest_fit.map(|i| rows[i].gpu))
         .unwrap_or(&CATALOG[0]);
-    let serving = serving_estimate(input(&arch, &settings, settings.gpus, headline_gpu));
+    let serving = serving_estimate(input(model, &arch, &settings, settings.gpus, headline_gpu));
     let reference = reference_estimate(
         model.params_billions,
         settings.quantization,
@@ -564,11 +661,108 @@ mod tests {
         let many = Settings { seqs: 64, ..one };
         let a = recommend(m, &one, EstimateMode::Serving, None);
         let b = recommend(m, &many, EstimateMode::Serving, None);
-        let a10 = |r: &Recommendation| r.row("gpu_1x_a10").unwrap().clone();
-        assert!(a10(&b).max_context < a10(&a).max_context);
-        assert_eq!(a10(&a).fit, Fit::Fits);
-        assert_eq!(a10(&b).fit, Fit::Tight);
-        assert!(a10(&b).tokens_per_s > a10(&a).tokens_per_s);
+        // An A6000: on an A10, SGLang 0.5.23's 7 GB reserve already makes one 8K
+        // sequence need a raised fraction.
+        let a6000 = |r: &Recommendation| r.row("gpu_1x_a6000").unwrap().clone();
+        assert!(a6000(&b).max_context < a6000(&a).max_context);
+        assert_eq!(a6000(&a).fit, Fit::Fits);
+        assert_eq!(a6000(&b).fit, Fit::Tight);
+        assert!(a6000(&b).tokens_per_s > a6000(&a).tokens_per_s);
+    }
+
+    #[test]
+    fn on_an_a10_sglangs_own_default_cannot_hold_an_8b_sequence() {
+        // 15 GiB of BF16 weights; 0.688 of the 22.5 GiB free after the CUDA context
+        // leaves a pool of about 1.4K tokens, so the plan raises the fraction.
+        let m = builtin("llama-3.1-8b").unwrap();
+        let row = evaluate(
+            m,
+            &Settings::defaults_for(m),
+            crate::gpu::find("gpu_1x_a10").unwrap(),
+            EstimateMode::Serving,
+        );
+        assert_eq!(row.default_mem_fraction_static, 0.688);
+        let default_tokens = row.serving.kv_pool_tokens_at(0.688);
+        assert!((1_000..2_000).contains(&default_tokens), "{default_tokens}");
+        assert_eq!(row.fit, Fit::Tight, "{}", row.reason);
+        // (15 GiB + 8192 × 128 KiB) / 22.5 GiB = 0.726, rounded up to 0.005 steps.
+        assert_eq!(row.mem_fraction_static, 0.73);
+        assert!(row.kv_pool_tokens >= 8192, "{}", row.kv_pool_tokens);
+        assert_eq!(
+            (
+                row.serving.sglang.chunked_prefill_size,
+                row.serving.sglang.cuda_graph_max_bs
+            ),
+            (4096, 1)
+        );
+    }
+
+    #[test]
+    fn the_graph_batch_is_capped_by_the_running_requests() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let h100 = crate::gpu::find("gpu_1x_h100_sxm5").unwrap();
+        let at = |seqs| {
+            let s = Settings {
+                seqs,
+                context: 2048,
+                ..Settings::defaults_for(m)
+            };
+            evaluate(m, &s, h100, EstimateMode::Serving).serving
+        };
+        assert_eq!(at(1).sglang.cuda_graph_max_bs, 1);
+        assert_eq!(at(100).sglang.cuda_graph_max_bs, 100);
+        assert_eq!(at(512).sglang.cuda_graph_max_bs, 256);
+        assert_eq!(at(100).cuda_graphs, (100 * 2 + 58 * 8) * crate::gpu::MIB);
+    }
+
+    #[test]
+    fn online_fp8_that_cannot_load_in_16_bit_does_not_fit() {
+        // Llama 3.1 70B in FP8 is 68 GiB per GPU on an H100, but SGLang first builds the
+        // 131 GiB BF16 model there.
+        let m = builtin("llama-3.1-70b").unwrap();
+        let fp8 = Settings {
+            quantization: Quantization::Fp8,
+            ..Settings::defaults_for(m)
+        };
+        let r = recommend(m, &fp8, EstimateMode::Serving, None);
+        let h100 = r.row("gpu_1x_h100_sxm5").unwrap();
+        assert_eq!(h100.fit, Fit::No);
+        assert!(h100.reason.contains("online FP8"), "{}", h100.reason);
+        assert!(h100.needed_bytes > h100.gpu.memory_bytes());
+        // Two A100 80 GB would hold FP8's 34 GiB each, but not BF16's 66 GiB each plus
+        // context: no. Eight 40 GB A100s load 16.4 GiB of BF16 each: fits.
+        assert_eq!(r.row("gpu_8x_a100").unwrap().fit, Fit::Fits);
+        assert_eq!(r.row("gpu_8x_h100_sxm5").unwrap().fit, Fit::Fits);
+        // INT4 loads what it keeps: too-large weights are the pool's verdict.
+        let int4 = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
+        let a10 = int4.row("gpu_1x_a10").unwrap();
+        assert!(a10.reason.starts_with("weights need"), "{}", a10.reason);
+    }
+
+    #[test]
+    fn a_user_fraction_sizes_the_pool_and_is_never_raised() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = Settings::defaults_for(m);
+        let a10 = crate::gpu::find("gpu_1x_a10").unwrap();
+        let own = evaluate_at(m, &s, a10, EstimateMode::Serving, Some(0.8));
+        assert_eq!(own.mem_fraction_static, 0.8);
+        assert_eq!(own.kv_pool_tokens, own.serving.kv_pool_tokens_at(0.8));
+        assert!(own.kv_pool_tokens > 8192);
+        assert_eq!(own.fit, Fit::Fits, "{}", own.reason);
+        // Too small for one sequence: no, and it is not raised behind the user's back.
+        let small = evaluate_at(m, &s, a10, EstimateMode::Serving, Some(0.6));
+        assert_eq!(small.fit, Fit::No, "{}", small.reason);
+        assert_eq!(small.mem_fraction_static, 0.6);
+        // So large that activations and graphs have no room: tight, saying so.
+        let large = evaluate_at(m, &s, a10, EstimateMode::Serving, Some(0.95));
+        assert_eq!(large.fit, Fit::Tight, "{}", large.reason);
+        assert!(
+            large.reason.contains("outside the static pool"),
+            "{}",
+            large.reason
+        );
+        let all = recommend_at(m, &s, EstimateMode::Serving, None, Some(0.8));
+        assert!(all.rows.iter().all(|r| r.mem_fraction_static == 0.8));
     }
 
     #[test]

@@ -22,23 +22,28 @@ pub enum QuantMethod {
     Fp8Block,
     /// Pre-quantized MXFP4 checkpoint (gpt-oss; `--quantization mxfp4`).
     Mxfp4,
-    /// Pre-quantized AWQ checkpoint (`--quantization awq`; SGLang picks awq_marlin).
+    /// Pre-quantized AWQ checkpoint (no `--quantization` flag: SGLang reads the
+    /// checkpoint's config and picks the awq_marlin kernel).
     Awq,
-    /// Pre-quantized GPTQ checkpoint (`--quantization gptq`).
+    /// Pre-quantized GPTQ checkpoint (no flag: SGLang picks gptq_marlin).
     Gptq,
     /// Pre-quantized compressed-tensors W8A8 checkpoint (`--quantization compressed-tensors`).
     CompressedTensors,
 }
 
 impl QuantMethod {
-    /// The value of SGLang's `--quantization` flag, if one is passed.
+    /// The value of SGLang's `--quantization` flag, if one is passed. AWQ and GPTQ
+    /// checkpoints get none: SGLang then detects them and converts to the Marlin kernels
+    /// (awq_marlin / gptq_marlin on sm80+), while an explicit `awq` / `gptq` forces the
+    /// slow dequantize-then-matmul kernels ("you specified quantization=awq explicitly,
+    /// so forcing awq", sglang 0.5.23 srt/layers/quantization/awq/awq.py and
+    /// gptq/gptq.py, `override_quantization_method`). Omitting it, unlike passing
+    /// `awq_marlin`, still loads when a layer cannot use Marlin (SGLang falls back).
     pub fn sglang_flag(self) -> Option<&'static str> {
         match self {
-            QuantMethod::None => None,
+            QuantMethod::None | QuantMethod::Awq | QuantMethod::Gptq => None,
             QuantMethod::Fp8 | QuantMethod::Fp8Block => Some("fp8"),
             QuantMethod::Mxfp4 => Some("mxfp4"),
-            QuantMethod::Awq => Some("awq"),
-            QuantMethod::Gptq => Some("gptq"),
             QuantMethod::CompressedTensors => Some("compressed-tensors"),
         }
     }
@@ -315,6 +320,19 @@ impl Model {
     }
 
     /// The checkpoint SGLang loads to serve this model at `quantization`.
+    /// Whether SGLang quantizes this model while loading it (`--quantization fp8` on a
+    /// 16-bit checkpoint), rather than loading weights stored at that precision.
+    pub fn quantizes_at_load(&self, quantization: Quantization) -> bool {
+        let prequantized = self
+            .quantized_checkpoints
+            .iter()
+            .any(|(q, _)| *q == quantization);
+        !prequantized
+            && self
+                .checkpoint_for(quantization)
+                .is_ok_and(|c| c.method == QuantMethod::Fp8)
+    }
+
     pub fn checkpoint_for(&self, quantization: Quantization) -> Result<Checkpoint, NoCheckpoint> {
         if let Some((_, c)) = self
             .quantized_checkpoints

@@ -104,6 +104,22 @@ impl Settings {
     }
 }
 
+/// Check a user's own `--mem-fraction-static` (CLI flag or plan field named `field`):
+/// a number within [`crate::plan::MEM_FRACTION_RANGE`]. SGLang reads it as the share of
+/// the free memory at its baseline that weights and the KV pool may take.
+pub fn check_mem_fraction_static(field: &str, value: f64) -> Result<f64, FieldError> {
+    let (lo, hi) = crate::plan::MEM_FRACTION_RANGE;
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldError::new(
+            field,
+            value,
+            format!("must be between {lo} and {hi}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +142,18 @@ mod tests {
         assert_eq!(field(Settings { context: 100, ..ok }), "context");
         assert_eq!(field(Settings { seqs: 0, ..ok }), "seqs");
         assert_eq!(field(Settings { gpus: 3, ..ok }), "gpus");
+    }
+
+    #[test]
+    fn a_user_memory_fraction_is_checked_against_the_policy_range() {
+        assert_eq!(
+            check_mem_fraction_static("--mem-fraction-static", 0.8),
+            Ok(0.8)
+        );
+        for bad in [0.3, 0.99, f64::NAN, -1.0] {
+            let err = check_mem_fraction_static("--mem-fraction-static", bad).unwrap_err();
+            assert_eq!(err.field, "--mem-fraction-static");
+            assert!(err.to_string().contains("between 0.5 and 0.95"), "{err}");
+        }
     }
 }

@@ -10,7 +10,9 @@ use gpu_session_core::plan::{Plan, PlanRequest};
 use gpu_session_core::quant::{KvDtype, Quantization};
 use gpu_session_core::recommend::{expert_parallel_size, recommend, Fit};
 use gpu_session_core::registry::{builtin, QuantMethod, CURRENT_BY_INSTANCE};
-use gpu_session_core::serving::{kv_layout, serving_estimate, weights_per_gpu, ServingInput};
+use gpu_session_core::serving::{
+    kv_layout, serving_estimate, weights_per_gpu, ModelFamily, ServingInput,
+};
 use gpu_session_core::{Architecture, EstimateMode, Model, Settings};
 use proptest::prelude::*;
 
@@ -245,6 +247,8 @@ fn kv_hybrid_linear_attention_keeps_a_fixed_state_per_sequence() {
             seqs,
             tp: 1,
             gpu_memory_mib: 81_920,
+            compute_capability: 90,
+            family: ModelFamily::Qwen,
         })
         .kv_cache
     };
