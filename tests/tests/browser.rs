@@ -469,12 +469,21 @@ async fn with_javascript_off_the_prerendered_default_is_readable() {
         .js("return window.__gpuSessionInteractive !== undefined || document.documentElement.hasAttribute('data-loading');")
         .await;
     assert_eq!(ran, json!(false), "no page script ran");
+    // With scripting off the parser builds <noscript>'s content as elements and shows it.
+    let noscript = b
+        .js("const p = document.querySelector('noscript > p');
+             return p ? getComputedStyle(p).display : null;")
+        .await;
+    assert_eq!(
+        noscript,
+        json!("block"),
+        "the browser runs without JavaScript"
+    );
     let view = b.view().await;
     assert_view_matches(&view, &ShareState::default());
     let visible = b
         .js("const t = document.querySelector('[data-testid=gpu-table]');
              const r = t.getBoundingClientRect();
-             const n = document.querySelector('noscript');
              return [r.width > 600 && r.height > 200, getComputedStyle(t.querySelector('tbody')).opacity,
                      getComputedStyle(document.querySelector('[data-testid=loading-notice]')).display];")
         .await;
