@@ -6,14 +6,17 @@
 //! `GPU_SESSION_SITE_DIR` (default `<workspace>/target/site`) and the `gpu-session`
 //! binary from [`gpu_session_bin`].
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use gpu_session_core::gpu;
 use gpu_session_core::present::{self, MemoryBreakdown};
 use gpu_session_core::recommend::recommend;
 use gpu_session_core::share::{ModelChoice, ShareState};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
@@ -97,6 +100,16 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// Whether a static server compresses what it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Bytes as they are on disk.
+    Identity,
+    /// gzip (level 6, what common static hosts use) for text and wasm, to clients that
+    /// accept it: what a visitor downloads from a real host.
+    Gzip,
+}
+
 /// A static file server on 127.0.0.1 serving `root` under `prefix` (`/` or `/calc/`).
 pub struct StaticServer {
     addr: SocketAddr,
@@ -105,8 +118,32 @@ pub struct StaticServer {
     requests: Arc<Mutex<Vec<(String, u16)>>>,
 }
 
+/// gzip bodies already compressed, by file path (a benchmark loads the same files often).
+type GzipCache = Arc<Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>>;
+
+/// gzip `bytes` at level 6 (the default of gzip and of common static hosts).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::new(6));
+    enc.write_all(bytes).expect("gzip in memory");
+    enc.finish().expect("gzip in memory")
+}
+
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["application/wasm", "application/json", "image/svg+xml"].contains(&content_type)
+}
+
 impl StaticServer {
+    /// Serve the files as they are.
     pub fn start(root: &Path, prefix: &str) -> std::io::Result<StaticServer> {
+        StaticServer::start_with(root, prefix, Encoding::Identity)
+    }
+
+    pub fn start_with(
+        root: &Path,
+        prefix: &str,
+        encoding: Encoding,
+    ) -> std::io::Result<StaticServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let mut prefix = prefix.trim_end_matches('/').to_string();
@@ -118,6 +155,7 @@ impl StaticServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (root, served_prefix) = (root.to_path_buf(), prefix.clone());
         let (stop_flag, log) = (stop.clone(), requests.clone());
+        let cache: Option<GzipCache> = (encoding == Encoding::Gzip).then(GzipCache::default);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop_flag.load(Ordering::SeqCst) {
@@ -125,8 +163,9 @@ impl StaticServer {
                 }
                 let Ok(stream) = stream else { continue };
                 let (root, prefix, log) = (root.clone(), served_prefix.clone(), log.clone());
+                let cache = cache.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &root, &prefix, &log);
+                    let _ = serve(stream, &root, &prefix, &log, cache.as_ref());
                 });
             }
         });
@@ -166,6 +205,7 @@ fn serve(
     root: &Path,
     prefix: &str,
     log: &Mutex<Vec<(String, u16)>>,
+    gzip_cache: Option<&GzipCache>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -175,6 +215,7 @@ fn serve(
             return Ok(());
         }
         let mut content_length = 0usize;
+        let mut accepts_gzip = false;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
@@ -183,6 +224,8 @@ fn serve(
             if let Some((k, v)) = header.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     content_length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("accept-encoding") {
+                    accepts_gzip = v.split(',').any(|e| e.trim().starts_with("gzip"));
                 }
             }
         }
@@ -194,7 +237,20 @@ fn serve(
         let method = parts.next().unwrap_or("");
         let target = parts.next().unwrap_or("/");
         let path = target.split(['?', '#']).next().unwrap_or("/");
-        let (status, content_type, body) = respond(method, path, root, prefix);
+        let (status, content_type, file, body) = respond(method, path, root, prefix);
+        let gzipped = match (gzip_cache, file) {
+            (Some(cache), Some(file)) if accepts_gzip && compressible(content_type) => {
+                let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+                Some(
+                    cache
+                        .entry(file)
+                        .or_insert_with(|| Arc::new(gzip(&body)))
+                        .clone(),
+                )
+            }
+            _ => None,
+        };
+        let body: &[u8] = gzipped.as_deref().map_or(&body, Vec::as_slice);
         if let Ok(mut log) = log.lock() {
             log.push((path.to_string(), status));
         }
@@ -209,28 +265,37 @@ fn serve(
             "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-store\r\n",
             body.len()
         );
+        if gzipped.is_some() {
+            head.push_str("content-encoding: gzip\r\nvary: accept-encoding\r\n");
+        }
         if status == 301 {
             head.push_str(&format!("location: {prefix}\r\n"));
         }
         head.push_str("\r\n");
         out.write_all(head.as_bytes())?;
         if method != "HEAD" {
-            out.write_all(&body)?;
+            out.write_all(body)?;
         }
         out.flush()?;
     }
 }
 
-fn respond(method: &str, path: &str, root: &Path, prefix: &str) -> (u16, &'static str, Vec<u8>) {
+/// Status, content type, the file served (if any) and the body for a request.
+fn respond(
+    method: &str,
+    path: &str,
+    root: &Path,
+    prefix: &str,
+) -> (u16, &'static str, Option<PathBuf>, Vec<u8>) {
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
-        return (405, TEXT, b"method not allowed".to_vec());
+        return (405, TEXT, None, b"method not allowed".to_vec());
     }
     if path == prefix.trim_end_matches('/') && prefix != "/" {
-        return (301, TEXT, Vec::new());
+        return (301, TEXT, None, Vec::new());
     }
     let Some(rest) = path.strip_prefix(prefix) else {
-        return (404, TEXT, b"not found".to_vec());
+        return (404, TEXT, None, b"not found".to_vec());
     };
     let rest = if rest.is_empty() { "index.html" } else { rest };
     let relative = Path::new(rest);
@@ -238,12 +303,12 @@ fn respond(method: &str, path: &str, root: &Path, prefix: &str) -> (u16, &'stati
         .components()
         .any(|c| !matches!(c, Component::Normal(_)))
     {
-        return (404, TEXT, b"not found".to_vec());
+        return (404, TEXT, None, b"not found".to_vec());
     }
     let file = root.join(relative);
     match std::fs::read(&file) {
-        Ok(body) => (200, content_type(&file), body),
-        Err(_) => (404, TEXT, b"not found".to_vec()),
+        Ok(body) => (200, content_type(&file), Some(file), body),
+        Err(_) => (404, TEXT, None, b"not found".to_vec()),
     }
 }
 
@@ -352,17 +417,37 @@ impl Browser {
         }
     }
 
-    /// Open `url` and wait until the calculator's GPU table is on the page.
+    /// Open `url` and wait until the calculator runs: the wasm has taken over the
+    /// pre-rendered page (it sets `window.__gpuSessionInteractive`) and shows the table.
     pub async fn open(&self, url: &str) {
+        self.goto(url).await;
+        self.wait_for(
+            "window.__gpuSessionInteractive !== undefined \
+             && document.querySelectorAll('[data-testid=gpu-row]').length > 0",
+            "the calculator to start",
+        )
+        .await;
+    }
+
+    /// Navigate to `url` and return once the document has loaded, without waiting for
+    /// the calculator (the pre-rendered page may be all there is).
+    pub async fn goto(&self, url: &str) {
         self.client
             .goto(url)
             .await
             .unwrap_or_else(|e| panic!("open {url}: {e}"));
-        self.wait_for(
-            "document.querySelectorAll('[data-testid=gpu-row]').length > 0",
-            "the GPU table",
-        )
-        .await;
+    }
+
+    /// Send a Chrome DevTools Protocol command to the page through chromedriver
+    /// (`goog/cdp/execute`): network throttling, cache control, blocking requests.
+    pub async fn cdp(&self, method: &str, params: Value) -> Result<Value, String> {
+        self.client
+            .issue_cmd(Cdp {
+                method: method.to_string(),
+                params,
+            })
+            .await
+            .map_err(|e| format!("CDP {method}: {e}"))
     }
 
     /// Save a PNG screenshot of the whole page at the current width (the window grows
@@ -394,6 +479,31 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// chromedriver's vendor command that forwards one CDP method to the page.
+#[derive(Debug)]
+struct Cdp {
+    method: String,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

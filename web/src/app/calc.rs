@@ -57,6 +57,15 @@ fn Controls(calc: Calc) -> impl IntoView {
             next
         })
     };
+    // Slider positions, also written as attributes so the pre-rendered HTML shows them.
+    let ctx_position = move || {
+        let ctx = settings.with(|s| s.context);
+        ctx_stops.with(|s| scale::position(s, ctx)).to_string()
+    };
+    let seq_position = move || {
+        let n = settings.with(|s| s.seqs);
+        seq_stops.with_value(|s| scale::position(s, n)).to_string()
+    };
     // A custom model without a repository has no checkpoint at any quantization yet.
     let needs_repo =
         move || state.with(|s| matches!(&s.model, ModelChoice::Custom(c) if c.hf_path.is_none()));
@@ -108,6 +117,7 @@ fn Controls(calc: Calc) -> impl IntoView {
                                 <option
                                     value=q.as_str()
                                     prop:selected=move || settings.with(|s| s.quantization == q)
+                                    selected=move || settings.with(|s| s.quantization == q)
                                 >
                                     {move || {
                                         let servable = needs_repo()
@@ -138,10 +148,9 @@ fn Controls(calc: Calc) -> impl IntoView {
                         data-testid="ctx-slider"
                         aria-valuetext=move || format!("{} tokens", settings.with(|s| s.context))
                         prop:max=move || ctx_stops.with(|s| s.len() - 1).to_string()
-                        prop:value=move || {
-                            let ctx = settings.with(|s| s.context);
-                            ctx_stops.with(|s| scale::position(s, ctx)).to_string()
-                        }
+                        max=move || ctx_stops.with(|s| s.len() - 1).to_string()
+                        prop:value=ctx_position
+                        value=ctx_position
                         on:input=move |ev| {
                             if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
                                 set_context(ctx_stops.with_untracked(|s| scale::value_at(s, pos)));
@@ -155,7 +164,9 @@ fn Controls(calc: Calc) -> impl IntoView {
                         aria-label="Context length in tokens"
                         data-testid="ctx-input"
                         prop:max=move || state.with(actions::context_limit).to_string()
+                        max=move || state.with(actions::context_limit).to_string()
                         prop:value=move || settings.with(|s| s.context).to_string()
+                        value=move || settings.with(|s| s.context).to_string()
                         on:change=move |ev| {
                             if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
                                 set_context(v);
@@ -182,10 +193,8 @@ fn Controls(calc: Calc) -> impl IntoView {
                         max=seq_last
                         step="1"
                         data-testid="seq-slider"
-                        prop:value=move || {
-                            let n = settings.with(|s| s.seqs);
-                            seq_stops.with_value(|s| scale::position(s, n)).to_string()
-                        }
+                        prop:value=seq_position
+                        value=seq_position
                         on:input=move |ev| {
                             if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
                                 set_seqs(seq_stops.with_value(|s| scale::value_at(s, pos)));
@@ -200,6 +209,7 @@ fn Controls(calc: Calc) -> impl IntoView {
                         aria-label="Concurrent sequences"
                         data-testid="seq-input"
                         prop:value=move || settings.with(|s| s.seqs).to_string()
+                        value=move || settings.with(|s| s.seqs).to_string()
                         on:change=move |ev| {
                             if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
                                 set_seqs(v);
@@ -227,7 +237,11 @@ fn Controls(calc: Calc) -> impl IntoView {
                         .into_iter()
                         .map(|k| {
                             view! {
-                                <option value=k.as_str() prop:selected=move || settings.with(|s| s.kv_dtype == k)>
+                                <option
+                                    value=k.as_str()
+                                    prop:selected=move || settings.with(|s| s.kv_dtype == k)
+                                    selected=move || settings.with(|s| s.kv_dtype == k)
+                                >
                                     {kv_label(k)}
                                 </option>
                             }
@@ -245,7 +259,11 @@ fn Controls(calc: Calc) -> impl IntoView {
                         calc.apply(|s| actions::select_gpu(s, (!v.is_empty()).then_some(v.as_str())));
                     }
                 >
-                    <option value="" prop:selected=move || state.with(|s| s.gpu.is_none())>
+                    <option
+                        value=""
+                        prop:selected=move || state.with(|s| s.gpu.is_none())
+                        selected=move || state.with(|s| s.gpu.is_none())
+                    >
                         "Cheapest that fits (automatic)"
                     </option>
                     {CATALOG
@@ -256,6 +274,7 @@ fn Controls(calc: Calc) -> impl IntoView {
                                 <option
                                     value=name
                                     prop:selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
+                                    selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
                                 >
                                     {format!("{} · {}", g.description, present::usd(g.price_per_hour_usd()))}
                                 </option>
@@ -279,6 +298,7 @@ fn Controls(calc: Calc) -> impl IntoView {
                                         value=n
                                         data-testid=format!("gpu-count-{n}")
                                         prop:checked=move || settings.with(|s| s.gpus == n)
+                                        checked=move || settings.with(|s| s.gpus == n)
                                         on:change=move |_| calc.apply(|s| actions::set_gpu_count(s, n))
                                     />
                                     <span>{n}</span>
@@ -303,6 +323,7 @@ fn Controls(calc: Calc) -> impl IntoView {
                                         value=mode.as_str()
                                         data-testid=format!("mode-{}", mode.as_str())
                                         prop:checked=move || state.with(|s| s.mode == mode)
+                                        checked=move || state.with(|s| s.mode == mode)
                                         on:change=move |_| {
                                             calc.apply(|s| {
                                                 let mut next = s.clone();

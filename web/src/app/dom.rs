@@ -5,6 +5,7 @@ use leptos::prelude::window;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The query string of the page's URL, with its leading `?`.
+#[cfg(target_arch = "wasm32")]
 pub fn location_search() -> String {
     window().location().search().unwrap_or_default()
 }
@@ -70,14 +71,88 @@ pub fn download(filename: &str, mime: &str, text: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Record `performance.now()` as `window.__gpuSessionFirstRender` (read by bench-web).
-pub fn mark_first_render() {
+/// Record `performance.now()` as `window.__gpuSessionInteractive`: the calculator
+/// has taken over the page and its controls respond (read by tests and bench-web).
+#[cfg(target_arch = "wasm32")]
+pub fn mark_interactive() {
     let w = window();
     if let Some(perf) = w.performance() {
         let _ = js_sys::Reflect::set(
             &w,
-            &JsValue::from_str("__gpuSessionFirstRender"),
+            &JsValue::from_str("__gpuSessionInteractive"),
             &JsValue::from_f64(perf.now()),
         );
     }
+}
+
+thread_local! {
+    /// The `gpu-session-extras` module once its import started (it is fetched once).
+    static EXTRAS: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Start loading `gpu-session-extras` (plan.yaml writer, config.json reader) if it is
+/// not loading yet, so it is there by the time the visitor clicks.
+pub fn preload_extras() {
+    let _ = extras_module();
+}
+
+/// The `gpu-session-extras` module, imported on the first call: a dynamic `import()`
+/// of its module beside the page (so any subpath works).
+fn extras_module() -> js_sys::Promise {
+    EXTRAS.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                // `import()` through a Function: wasm-bindgen's inline_js would add a
+                // snippet file to the page's first download.
+                let import = js_sys::Function::new_with_args(
+                    "base",
+                    "return import(new URL('./gpu-session-extras.js', base).href)\
+                     .then(async (m) => { await m.default(); return m; });",
+                );
+                let base = window()
+                    .document()
+                    .and_then(|d| d.base_uri().ok().flatten())
+                    .unwrap_or_default();
+                import
+                    .call1(&JsValue::NULL, &JsValue::from_str(&base))
+                    .map(|p| p.unchecked_into())
+                    .unwrap_or_else(|e| js_sys::Promise::reject(&e))
+            })
+            .clone()
+    })
+}
+
+/// Call `function(args…)` of `gpu-session-extras`: a string, or the error it returned
+/// (or why the module could not be loaded).
+pub async fn call_extras(function: &str, args: &[&str]) -> Result<String, String> {
+    let module = wasm_bindgen_futures::JsFuture::from(extras_module())
+        .await
+        .map_err(|e| {
+            format!(
+                "the plan and config.json tools did not load: {}",
+                describe(&e)
+            )
+        })?;
+    let f: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str(function))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("gpu-session-extras has no {function}"))?;
+    let args: js_sys::Array = args.iter().map(|a| JsValue::from_str(a)).collect();
+    match f.apply(&JsValue::NULL, &args) {
+        Ok(v) => v
+            .as_string()
+            .ok_or_else(|| format!("{function} returned no text")),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// A thrown value as text: a string as it is, an Error by its message.
+fn describe(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
 }

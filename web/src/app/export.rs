@@ -20,7 +20,11 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
     let launch_copied = RwSignal::new(Copied::Idle);
     let download_error = RwSignal::new(None::<String>);
     let preview_open = RwSignal::new(false);
-    let plan = Memo::new(move |_| calc.state.with(actions::plan_yaml));
+    // Whether a plan exists for the state (no YAML written: the writer is loaded on
+    // demand from gpu-session-extras).
+    let plan = Memo::new(move |_| calc.state.with(|s| actions::plan_for(s).map(|_| ())));
+    // The preview's text for the state it was written for.
+    let preview = RwSignal::new(None::<(String, Result<String, String>)>);
     let plan_gpu = move || {
         calc.state.with(|s| {
             let gpu = actions::plan_gpu(s)?;
@@ -46,15 +50,36 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
         });
     };
     let download = move |_| {
-        if let Ok(yaml) = plan.get_untracked() {
-            let result = dom::download("plan.yaml", "application/yaml", &yaml);
-            download_error.set(
-                result
+        if plan.with_untracked(Result::is_err) {
+            return;
+        }
+        let query = calc.state.with_untracked(share::encode);
+        leptos::task::spawn_local(async move {
+            let error = match dom::call_extras("plan_yaml", &[&query]).await {
+                Ok(yaml) => dom::download("plan.yaml", "application/yaml", &yaml)
                     .err()
                     .map(|e| format!("the browser refused the download: {e:?}")),
-            );
-        }
+                Err(e) => Some(e),
+            };
+            download_error.set(error);
+        });
     };
+    // Keep an open preview in step with the state.
+    Effect::new(move |_| {
+        let query = calc.state.with(share::encode);
+        if !preview_open.get()
+            || preview.with_untracked(|p| p.as_ref().is_some_and(|(q, _)| *q == query))
+        {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let text = dom::call_extras("plan_yaml", &[&query]).await;
+            // Only the answer for the current state is shown.
+            if calc.state.with_untracked(share::encode) == query {
+                preview.set(Some((query, text)));
+            }
+        });
+    });
     // Keep an open link field in step with the state.
     Effect::new(move |_| {
         let query = calc.state.with(share::encode);
@@ -74,7 +99,7 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
                     " reads to start the instance and serve the model with SGLang."
                 </p>
             </div>
-            <div class="actions">
+            <div class="actions" on:pointerover=|_| { dom::preload_extras(); } on:focusin=|_| { dom::preload_extras(); }>
                 <div class="action">
                     <button type="button" class="primary" data-testid="copy-link" on:click=copy_link>
                         "Copy link"
@@ -153,7 +178,11 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
                 <summary>"Preview plan.yaml"</summary>
                 <Show when=move || preview_open.get()>
                     <pre data-testid="plan-preview">
-                        {move || plan.get().unwrap_or_else(|e| format!("# {e}"))}
+                        {move || match preview.get() {
+                            None => "# writing plan.yaml…".to_string(),
+                            Some((_, Ok(yaml))) => yaml,
+                            Some((_, Err(e))) => format!("# {e}"),
+                        }}
                     </pre>
                 </Show>
             </details>

@@ -49,11 +49,52 @@ impl Calc {
     }
 }
 
-/// Mount the calculator, restoring the state from the URL.
+/// The element the calculator lives in. The built index.html holds it pre-rendered
+/// (see `crate::prerender`); the wasm renders a fresh one and swaps it in.
+pub const APP_ID: &str = "app";
+
+/// Start the calculator with the state from the URL: render it into a detached
+/// element, then replace the pre-rendered one in a single DOM operation, so the
+/// browser never paints a page without the calculator (no flash) and, the markup
+/// being the same components' output, nothing moves. The page's
+/// `data-loading` mark (set before the first paint for a link whose state differs
+/// from the pre-rendered one) goes at the same moment.
+#[cfg(target_arch = "wasm32")]
 pub fn start() {
+    use wasm_bindgen::JsCast;
     let decoded = share::decode(&dom::location_search());
-    mount_to_body(move || view! { <App decoded=decoded/> });
-    dom::mark_first_render();
+    let document = document();
+    let Ok(fresh) = document.create_element("div") else {
+        return;
+    };
+    fresh.set_id(APP_ID);
+    leptos::mount::mount_to(fresh.clone().unchecked_into(), move || {
+        view! { <App decoded=decoded/> }
+    })
+    .forget();
+    match document.get_element_by_id(APP_ID) {
+        Some(prerendered) => {
+            let _ = prerendered.replace_with_with_node_1(&fresh);
+        }
+        None => {
+            if let Some(body) = document.body() {
+                let _ = body.append_child(&fresh);
+            }
+        }
+    }
+    if let Some(root) = document.document_element() {
+        let _ = root.remove_attribute("data-loading");
+    }
+    dom::mark_interactive();
+}
+
+/// The calculator for `decoded` as HTML: what the browser's first render of the same
+/// components shows, without its event handlers.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn render_html(decoded: Decoded) -> String {
+    use tachys::view::RenderHtml;
+    let owner = Owner::new();
+    owner.with(|| view! { <App decoded=decoded/> }.to_html())
 }
 
 #[component]

@@ -1,13 +1,13 @@
 //! The model browser: filterable cards of the built-in models, the selected model's
 //! details, and the custom-model editor.
 
-use super::Calc;
+use super::{dom, Calc};
 use crate::actions;
 use gpu_session_core::present::{self, ModelFilter};
 use gpu_session_core::recommend::recommend;
 use gpu_session_core::registry::{self, builtins, Model, BY_CONTEXT, BY_USE_CASE};
 use gpu_session_core::settings::{EstimateMode, Settings};
-use gpu_session_core::share::{CustomSpec, ModelChoice};
+use gpu_session_core::share::{self, CustomSpec, ModelChoice};
 use gpu_session_core::{validate, Architecture};
 use leptos::prelude::*;
 
@@ -368,6 +368,45 @@ fn CustomEditor(calc: Calc) -> impl IntoView {
         Err(e) => error.set(Some(e.to_string())),
     };
     let has_arch = move || spec.with(|s| s.architecture.is_some());
+    // The JSON reader is loaded on demand (gpu-session-extras): answers arrive
+    // asynchronously, and only the one for the latest text is applied.
+    let json_seq = StoredValue::new(0u64);
+    let read_config = move |text: String| {
+        json_seq.update_value(|n| *n += 1);
+        let seq = json_seq.get_value();
+        if text.trim().is_empty() {
+            json_status.set(None);
+            return;
+        }
+        let query = calc.state.with_untracked(share::encode);
+        leptos::task::spawn_local(async move {
+            let answer = dom::call_extras("apply_config_json", &[&query, &text]).await;
+            if json_seq.get_value() != seq {
+                return;
+            }
+            let status = answer.and_then(|next| {
+                let decoded = share::decode(&next);
+                let ModelChoice::Custom(CustomSpec {
+                    architecture: Some(arch),
+                    ..
+                }) = &decoded.state.model
+                else {
+                    return Err("the config.json did not describe a model".to_string());
+                };
+                let message = format!(
+                    "Read {} layers, {} KV heads, {} max context: {} parameters.",
+                    arch.layers,
+                    arch.kv_heads,
+                    present::context(arch.max_context),
+                    present::params(arch.param_count()),
+                );
+                error.set(None);
+                calc.apply(|_| decoded.state.clone());
+                Ok(message)
+            });
+            json_status.set(Some(status));
+        });
+    };
 
     view! {
         <article class="detail custom" data-testid="custom-editor">
@@ -537,29 +576,8 @@ fn CustomEditor(calc: Calc) -> impl IntoView {
                             placeholder="{ \"num_hidden_layers\": 32, \"hidden_size\": 4096, … }"
                             data-testid="config-json"
                             aria-describedby="config-json-status"
-                            on:input=move |ev| {
-                                let text = event_target_value(&ev);
-                                if text.trim().is_empty() {
-                                    json_status.set(None);
-                                    return;
-                                }
-                                match Architecture::from_hf_config_json(&text) {
-                                    Ok(arch) => {
-                                        error.set(None);
-                                        let current = spec.get_untracked();
-                                        let next = actions::custom_from_config(Some(&current), arch);
-                                        calc.apply(|s| actions::set_custom(s, next));
-                                        json_status.set(Some(Ok(format!(
-                                            "Read {} layers, {} KV heads, {} max context: {} parameters.",
-                                            arch.layers,
-                                            arch.kv_heads,
-                                            present::context(arch.max_context),
-                                            present::params(arch.param_count()),
-                                        ))));
-                                    }
-                                    Err(e) => json_status.set(Some(Err(e.to_string()))),
-                                }
-                            }
+                            on:focus=|_| { dom::preload_extras(); }
+                            on:input=move |ev| read_config(event_target_value(&ev))
                         ></textarea>
                     </label>
                     <p id="config-json-status" class="small" aria-live="polite">
