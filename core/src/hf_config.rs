@@ -8,8 +8,8 @@
 use crate::arch::{
     Architecture, ArchitectureError, LinearAttention, LocalAttention, LocalKind, Mla, Moe,
 };
+use crate::quant::QuantMethod;
 use crate::quant::Quantization;
-use crate::registry::QuantMethod;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -644,7 +644,7 @@ fn read_quantization(q: &Fields<'_>) -> Result<CheckpointQuantization, HfConfigE
             method: QuantMethod::Mxfp4,
             bits: 4,
             // OCP MX spec: one E8M0 scale per 32 elements.
-            group_size: Some(crate::serving::MXFP4_BLOCK),
+            group_size: Some(crate::quant::MXFP4_BLOCK),
             block: None,
             not_converted,
         }),
@@ -692,6 +692,15 @@ fn read_quantization(q: &Fields<'_>) -> Result<CheckpointQuantization, HfConfigE
             other.to_string(),
             "expected fp8, awq, gptq, mxfp4 or compressed-tensors",
         ),
+    }
+}
+
+impl Architecture {
+    /// The architecture a Hugging Face `config.json` describes (see
+    /// `hf_config::parse_hf_config` for the families read and for the checkpoint's
+    /// `quantization_config`).
+    pub fn from_hf_config_json(text: &str) -> Result<Architecture, HfConfigError> {
+        parse_hf_config(text).map(|c| c.architecture)
     }
 }
 
@@ -785,5 +794,69 @@ mod tests {
             err.to_string(),
             "config.json field 'text_config' must be an object"
         );
+    }
+
+    /// Abridged from Qwen/Qwen2.5-Coder-32B-Instruct's config.json.
+    const QWEN_CODER_32B_CONFIG: &str = r#"{
+      "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0,
+      "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu",
+      "hidden_size": 5120, "initializer_range": 0.02, "intermediate_size": 27648,
+      "max_position_embeddings": 32768, "max_window_layers": 70, "model_type": "qwen2",
+      "num_attention_heads": 40, "num_hidden_layers": 64, "num_key_value_heads": 8,
+      "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 131072,
+      "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+      "transformers_version": "4.43.1", "use_cache": true,
+      "use_sliding_window": false, "vocab_size": 152064
+    }"#;
+
+    #[test]
+    fn hf_config_json_gives_the_exact_architecture() {
+        let arch = Architecture::from_hf_config_json(QWEN_CODER_32B_CONFIG).unwrap();
+        assert_eq!(arch.param_count(), 32_763_876_352);
+        assert!(arch.attention_bias);
+        assert_eq!(arch.sliding_window, None);
+        assert_eq!((arch.head_dim, arch.max_context), (128, 32_768));
+        // Mistral-7B-Instruct-v0.3: explicit head_dim, sliding_window null.
+        let mistral = r#"{"model_type": "mistral", "hidden_size": 4096,
+            "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+            "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 32768,
+            "max_position_embeddings": 32768, "sliding_window": null,
+            "tie_word_embeddings": false}"#;
+        let arch = Architecture::from_hf_config_json(mistral).unwrap();
+        assert_eq!(arch.param_count(), 7_248_023_552);
+        // A multimodal wrapper's text_config is used.
+        let wrapped = format!(r#"{{"model_type": "llava", "text_config": {mistral}}}"#);
+        assert_eq!(Architecture::from_hf_config_json(&wrapped).unwrap(), arch);
+    }
+
+    #[test]
+    fn bad_hf_config_json_names_the_problem() {
+        let err = |s: &str| {
+            Architecture::from_hf_config_json(s)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("{not json").starts_with("not valid JSON"),
+            "{}",
+            err("{not json")
+        );
+        assert_eq!(err("[1, 2]"), "config.json must be a JSON object");
+        let without_layers = QWEN_CODER_32B_CONFIG.replace("\"num_hidden_layers\": 64,", "");
+        assert_eq!(
+            err(&without_layers),
+            "config.json has no 'num_hidden_layers' field"
+        );
+        let text_heads = QWEN_CODER_32B_CONFIG.replace(
+            "\"num_attention_heads\": 40",
+            "\"num_attention_heads\": \"40\"",
+        );
+        assert_eq!(
+            err(&text_heads),
+            "config.json field 'num_attention_heads' must be a whole number"
+        );
+        let bad_kv = QWEN_CODER_32B_CONFIG
+            .replace("\"num_key_value_heads\": 8", "\"num_key_value_heads\": 7");
+        assert!(err(&bad_kv).contains("'kv_heads' = 7"), "{}", err(&bad_kv));
     }
 }

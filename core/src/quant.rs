@@ -229,6 +229,122 @@ impl FromStr for KvDtype {
     }
 }
 
+/// MXFP4 (OCP Microscaling spec, as gpt-oss stores it): one E8M0 scale byte per block
+/// of 32 E2M1 elements, so 4.25 bits per weight.
+pub const MXFP4_BLOCK: u32 = 32;
+
+/// How SGLang is told to load a checkpoint (`--quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuantMethod {
+    /// Weights in their stored 16/32-bit dtype: no `--quantization` flag.
+    None,
+    /// FP8 applied by SGLang at load time (`--quantization fp8`) to a 16-bit checkpoint,
+    /// or a pre-quantized FP8 checkpoint with per-tensor scales.
+    Fp8,
+    /// Pre-quantized FP8 checkpoint with block-wise scales (`weight_block_size`
+    /// [128, 128]: DeepSeek-V3/R1, Kimi K2, Qwen3-*-FP8). SGLang reads the method from
+    /// the checkpoint; `--quantization fp8` names it.
+    Fp8Block,
+    /// Pre-quantized MXFP4 checkpoint (gpt-oss; `--quantization mxfp4`).
+    Mxfp4,
+    /// Pre-quantized AWQ checkpoint (no `--quantization` flag: SGLang reads the
+    /// checkpoint's config and picks the awq_marlin kernel).
+    Awq,
+    /// Pre-quantized GPTQ checkpoint (no flag: SGLang picks gptq_marlin).
+    Gptq,
+    /// Pre-quantized compressed-tensors W8A8 checkpoint (`--quantization compressed-tensors`).
+    CompressedTensors,
+}
+
+impl QuantMethod {
+    /// The value of SGLang's `--quantization` flag, if one is passed. AWQ and GPTQ
+    /// checkpoints get none: SGLang then detects them and converts to the Marlin kernels
+    /// (awq_marlin / gptq_marlin on sm80+), while an explicit `awq` / `gptq` forces the
+    /// slow dequantize-then-matmul kernels ("you specified quantization=awq explicitly,
+    /// so forcing awq", sglang 0.5.23 srt/layers/quantization/awq/awq.py and
+    /// gptq/gptq.py, `override_quantization_method`). Omitting it, unlike passing
+    /// `awq_marlin`, still loads when a layer cannot use Marlin (SGLang falls back).
+    pub fn sglang_flag(self) -> Option<&'static str> {
+        match self {
+            QuantMethod::None | QuantMethod::Awq | QuantMethod::Gptq => None,
+            QuantMethod::Fp8 | QuantMethod::Fp8Block => Some("fp8"),
+            QuantMethod::Mxfp4 => Some("mxfp4"),
+            QuantMethod::CompressedTensors => Some("compressed-tensors"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuantMethod::None => "none",
+            QuantMethod::Fp8 => "fp8",
+            QuantMethod::Fp8Block => "fp8-block",
+            QuantMethod::Mxfp4 => "mxfp4",
+            QuantMethod::Awq => "awq",
+            QuantMethod::Gptq => "gptq",
+            QuantMethod::CompressedTensors => "compressed-tensors",
+        }
+    }
+
+    /// The method a checkpoint of this quantization is assumed to use when nobody says.
+    pub fn default_for(q: Quantization) -> QuantMethod {
+        match q {
+            Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => QuantMethod::None,
+            Quantization::Fp8 => QuantMethod::Fp8,
+            Quantization::Int8 => QuantMethod::CompressedTensors,
+            Quantization::Int4 => QuantMethod::Awq,
+            Quantization::Mxfp4 => QuantMethod::Mxfp4,
+        }
+    }
+
+    /// Methods a checkpoint of this quantization may use.
+    pub fn allowed_for(q: Quantization) -> &'static [QuantMethod] {
+        match q {
+            Quantization::Fp32 | Quantization::Fp16 | Quantization::Bf16 => &[QuantMethod::None],
+            Quantization::Fp8 => &[
+                QuantMethod::Fp8,
+                QuantMethod::Fp8Block,
+                QuantMethod::CompressedTensors,
+            ],
+            Quantization::Int8 => &[QuantMethod::CompressedTensors],
+            Quantization::Int4 => &[
+                QuantMethod::Awq,
+                QuantMethod::Gptq,
+                QuantMethod::CompressedTensors,
+            ],
+            Quantization::Mxfp4 => &[QuantMethod::Mxfp4],
+        }
+    }
+}
+
+impl QuantMethod {
+    /// Every method, in the order names are listed.
+    pub const ALL: [QuantMethod; 7] = [
+        QuantMethod::None,
+        QuantMethod::Fp8,
+        QuantMethod::Fp8Block,
+        QuantMethod::Mxfp4,
+        QuantMethod::Awq,
+        QuantMethod::Gptq,
+        QuantMethod::CompressedTensors,
+    ];
+}
+
+impl std::str::FromStr for QuantMethod {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let all = QuantMethod::ALL;
+        all.into_iter()
+            .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| UnknownName {
+                kind: "quantization method",
+                value: s.to_string(),
+                expected: all.map(|m| m.as_str()).join(", "),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,8 @@ fn choose_pool(
     // the fraction is a share of the free memory at SGLang's baseline.
     let free = serving.pre_model_load_free.max(1) as f64;
     let outside = serving.outside_static_pool() as f64 / free;
-    let ceiling = (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::plan::MEM_FRACTION_RANGE.1);
+    let ceiling =
+        (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::settings::MEM_FRACTION_RANGE.1);
     for target in [wanted, one_sequence] {
         let bytes = serving.weights + target * serving.kv_bytes_per_token;
         let fraction = (bytes as f64 / free * 200.0).ceil() / 200.0;

@@ -3,8 +3,18 @@
 
 use crate::arch::Architecture;
 use crate::gpu::MIB;
-use crate::quant::{KvDtype, Quantization};
+use crate::quant::{KvDtype, Quantization, MXFP4_BLOCK};
 use serde::Serialize;
+
+/// The SGLang release the launcher installs (PyPI `sglang`), whose memory heuristics
+/// `sglang_defaults` follows.
+pub const SGLANG_VERSION: &str = "0.5.23";
+/// The Python the instance runs SGLang on: a uv-managed CPython, independent of the
+/// image's system Python. sglang 0.5.23's wheel metadata says `Requires-Python >=3.11`
+/// and ships cp311/cp312/cp313 wheels; SGLang's install guide uses `uv venv --python 3.12`.
+pub const SGLANG_PYTHON_VERSION: &str = "3.12";
+/// SGLang's default HTTP port (`--port 30000`).
+pub const SGLANG_PORT: u16 = 30000;
 
 /// AWQ and GPTQ checkpoints quantize in groups of 128 input elements
 /// (`"group_size": 128` in the quantization_config of every INT4 checkpoint we name).
@@ -349,9 +359,6 @@ pub struct ServingInput<'a> {
     pub family: ModelFamily,
 }
 
-/// MXFP4 (OCP Microscaling spec, as gpt-oss stores it): one E8M0 scale byte per block
-/// of 32 E2M1 elements, so 4.25 bits per weight.
-pub const MXFP4_BLOCK: u32 = 32;
 /// `--swa-full-tokens-ratio` default: SWA-layer tokens / full-layer tokens of SGLang's
 /// hybrid SWA pool (`fallback=0.8` in SGLang 0.5.23 arg_groups/fields/schedule.py;
 /// HybridSWAPoolConfigurator in model_executor/pool_configurator.py charges

@@ -104,11 +104,16 @@ impl Settings {
     }
 }
 
+/// Bounds on `serving.mem_fraction_static`. Our policy: below 0.5 a plan leaves most of the
+/// GPU unused; above 0.95 too little stays outside SGLang's static pool for activations,
+/// CUDA graphs and the CUDA context (see `serving`), whatever the GPU.
+pub const MEM_FRACTION_RANGE: (f64, f64) = (0.5, 0.95);
+
 /// Check a user's own `--mem-fraction-static` (CLI flag or plan field named `field`):
-/// a number within [`crate::plan::MEM_FRACTION_RANGE`]. SGLang reads it as the share of
+/// a number within [`MEM_FRACTION_RANGE`]. SGLang reads it as the share of
 /// the free memory at its baseline that weights and the KV pool may take.
 pub fn check_mem_fraction_static(field: &str, value: f64) -> Result<f64, FieldError> {
-    let (lo, hi) = crate::plan::MEM_FRACTION_RANGE;
+    let (lo, hi) = MEM_FRACTION_RANGE;
     if value.is_finite() && (lo..=hi).contains(&value) {
         Ok(value)
     } else {

@@ -4,7 +4,7 @@
 use std::process::{Command, ExitCode};
 
 use anyhow::anyhow;
-use gpu_session_core::plan::SGLANG_PORT;
+use gpu_session_core::serving::SGLANG_PORT;
 
 use crate::cli::TunnelArgs;
 use crate::context::Context;

@@ -6,22 +6,20 @@ use crate::gpu::{self, GpuType, GIB};
 use crate::quant::{KvDtype, Quantization};
 use crate::recommend::{evaluate_at, Fit, GpuFit};
 use crate::registry::{builtin, CustomModel, Model, QuantMethod};
-use crate::serving::{sglang_defaults, sglang_kv_dtype, SglangDefaultsInput};
+use crate::serving::{
+    sglang_defaults, sglang_kv_dtype, SglangDefaultsInput, SGLANG_PORT, SGLANG_VERSION,
+};
 use crate::settings::{check_mem_fraction_static, EstimateMode, Settings, MAX_SEQS, MIN_CONTEXT};
-use crate::validate::{self, FieldError};
+use crate::validate::FieldError;
 use serde::{Deserialize, Serialize};
+
+mod build;
+mod validation;
+
+pub use build::{default_gpu, default_regions, NoGpuFits, PlanChoices, PlanRequest};
 
 /// The plan format this build writes and reads.
 pub const PLAN_VERSION: u32 = 1;
-/// The SGLang release the launcher installs (PyPI `sglang`), whose memory heuristics
-/// `serving::sglang_defaults` follows.
-pub const SGLANG_VERSION: &str = "0.5.23";
-/// The Python the instance runs SGLang on: a uv-managed CPython, independent of the
-/// image's system Python. sglang 0.5.23's wheel metadata says `Requires-Python >=3.11`
-/// and ships cp311/cp312/cp313 wheels; SGLang's install guide uses `uv venv --python 3.12`.
-pub const SGLANG_PYTHON_VERSION: &str = "3.12";
-/// SGLang's default HTTP port (`--port 30000`).
-pub const SGLANG_PORT: u16 = 30000;
 /// The original tool's default lease (`defaults.lease_hours: 4`).
 pub const DEFAULT_LEASE_HOURS: u32 = 4;
 /// Our policy, not a source's: the original capped leases at 8 h from boot; we allow a
@@ -40,10 +38,6 @@ pub const DEFAULT_REGIONS: [&str; 6] = [
     "us-east-1",
     "us-midwest-1",
 ];
-/// Bounds on `serving.mem_fraction_static`. Our policy: below 0.5 a plan leaves most of the
-/// GPU unused; above 0.95 too little stays outside SGLang's static pool for activations,
-/// CUDA graphs and the CUDA context (see `serving`), whatever the GPU.
-pub const MEM_FRACTION_RANGE: (f64, f64) = (0.5, 0.95);
 /// Bounds on `serving.chunked_prefill_size`. Our policy: SGLang's own defaults run from
 /// 2048 to 16384 tokens (sglang 0.5.23 srt/arg_groups/memory_hook.py); a hand-edited plan
 /// may go to half the smallest and twice the largest, not further.
@@ -177,193 +171,7 @@ impl From<FieldError> for PlanError {
     }
 }
 
-/// What a person chose when exporting a plan.
-#[derive(Debug, Clone)]
-pub struct PlanRequest<'a> {
-    pub model: &'a Model,
-    pub settings: Settings,
-    pub gpu: &'static GpuType,
-    pub regions: Vec<String>,
-    pub lease_hours: u32,
-    pub idle_minutes: u32,
-    /// Lambda image family; [`PlanRequest::new`] and `resolve` pick
-    /// [`gpu::DEFAULT_IMAGE_FAMILY`].
-    pub image_family: String,
-    /// The user's own `--mem-fraction-static`; `None` lets core choose (SGLang's
-    /// default, raised when its pool is too small).
-    pub mem_fraction_static: Option<f64>,
-}
-
-impl<'a> PlanRequest<'a> {
-    /// A request with the default regions and lease.
-    pub fn new(model: &'a Model, settings: Settings, gpu: &'static GpuType) -> Self {
-        PlanRequest {
-            model,
-            settings,
-            gpu,
-            regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_string()).collect(),
-            lease_hours: DEFAULT_LEASE_HOURS,
-            idle_minutes: DEFAULT_IDLE_MINUTES,
-            image_family: default_image_family(),
-            mem_fraction_static: None,
-        }
-    }
-
-    /// Fill what a person left open the one way every face does (so the site and the
-    /// CLI write the same plan for the same choices): the cheapest type the serving
-    /// estimate fits, `default_regions`, the default lease and idle limit.
-    pub fn resolve(
-        model: &'a Model,
-        settings: Settings,
-        choices: &PlanChoices,
-    ) -> Result<Self, NoGpuFits> {
-        let gpu = match choices.gpu {
-            Some(gpu) => gpu,
-            None => default_gpu(model, &settings).ok_or_else(|| NoGpuFits {
-                model: model.id.clone(),
-            })?,
-        };
-        let regions = if choices.regions.is_empty() {
-            default_regions(choices.preferred_region.as_deref())
-        } else {
-            choices.regions.clone()
-        };
-        Ok(PlanRequest {
-            model,
-            settings,
-            gpu,
-            regions,
-            lease_hours: choices.lease_hours.unwrap_or(DEFAULT_LEASE_HOURS),
-            idle_minutes: choices.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES),
-            image_family: default_image_family(),
-            mem_fraction_static: None,
-        })
-    }
-}
-
-/// What a person may leave open when exporting a plan; see [`PlanRequest::resolve`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PlanChoices {
-    /// Instance type; `None` picks [`default_gpu`].
-    pub gpu: Option<&'static GpuType>,
-    /// Regions to try, in order; empty picks [`default_regions`].
-    pub regions: Vec<String>,
-    /// The person's own default region (the config's `lambda.default_region`).
-    pub preferred_region: Option<String>,
-    /// `None` picks [`DEFAULT_LEASE_HOURS`].
-    pub lease_hours: Option<u32>,
-    /// `None` picks [`DEFAULT_IDLE_MINUTES`].
-    pub idle_minutes: Option<u32>,
-}
-
-/// No instance type fits the model at these settings, so no default GPU exists.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no instance type fits '{model}' at these settings; choose one explicitly or lower the context, sequences or quantization")]
-pub struct NoGpuFits {
-    pub model: String,
-}
-
-/// The instance type a plan uses when none is chosen: the cheapest one the serving
-/// estimate fits (the calculator's "cheapest fit").
-pub fn default_gpu(model: &Model, settings: &Settings) -> Option<&'static GpuType> {
-    crate::recommend::recommend(model, settings, EstimateMode::Serving, None)
-        .cheapest()
-        .map(|row| row.gpu)
-}
-
-/// Regions a plan tries when none are chosen: the preferred one first (when set), then
-/// [`DEFAULT_REGIONS`] without repeating it.
-pub fn default_regions(preferred: Option<&str>) -> Vec<String> {
-    preferred
-        .into_iter()
-        .chain(
-            DEFAULT_REGIONS
-                .iter()
-                .copied()
-                .filter(|r| Some(*r) != preferred),
-        )
-        .map(str::to_string)
-        .collect()
-}
-
-fn round_to(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
-}
-
 impl Plan {
-    /// Build and validate the plan for a choice. The site and the CLI both call this,
-    /// so the same choice writes the same bytes.
-    pub fn build(req: &PlanRequest<'_>) -> Result<Plan, PlanError> {
-        let model = req.model;
-        let mut settings = req.settings.clamped_for(model);
-        settings.kv_dtype = sglang_kv_dtype(settings.kv_dtype, req.gpu.compute_capability);
-        let checkpoint = model.checkpoint_for(settings.quantization).map_err(|e| {
-            FieldError::new("model.quantization", settings.quantization, e.hint.clone())
-        })?;
-        let user_fraction = req
-            .mem_fraction_static
-            .map(|f| check_mem_fraction_static("serving.mem_fraction_static", f))
-            .transpose()?;
-        let row = evaluate_at(
-            model,
-            &settings,
-            req.gpu,
-            EstimateMode::Serving,
-            user_fraction,
-        );
-        let plan = Plan {
-            version: PLAN_VERSION,
-            model: PlanModel {
-                id: model.id.clone(),
-                custom: (!model.builtin).then_some(PlanCustomModel {
-                    params_billions: model.params_billions,
-                    architecture: model.architecture,
-                }),
-                checkpoint: checkpoint.hf_path,
-                quantization: settings.quantization,
-                quant_method: checkpoint.method,
-                context_length: settings.context,
-            },
-            serving: PlanServing {
-                engine: "sglang".into(),
-                version: SGLANG_VERSION.into(),
-                tensor_parallel: req.gpu.gpu_count,
-                mem_fraction_static: row.mem_fraction_static,
-                mem_fraction_static_from_user: user_fraction.is_some(),
-                chunked_prefill_size: Some(row.serving.sglang.chunked_prefill_size),
-                cuda_graph_max_bs: Some(row.serving.sglang.cuda_graph_max_bs),
-                max_running_requests: settings.seqs,
-                kv_cache_dtype: settings.kv_dtype,
-                port: SGLANG_PORT,
-            },
-            gpu: PlanGpu {
-                instance_type: req.gpu.instance_type.into(),
-                image_family: req.image_family.clone(),
-                regions: req.regions.clone(),
-            },
-            lease: PlanLease {
-                hours: req.lease_hours,
-                idle_minutes: req.idle_minutes,
-            },
-            estimate: Some(PlanEstimate {
-                mode: EstimateMode::Serving,
-                fit: row.fit,
-                per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
-                kv_pool_tokens: row.kv_pool_tokens,
-                tokens_per_s: round_to(row.tokens_per_s, 1),
-                price_per_hour_usd: row.price_per_hour_usd,
-                lease_cost_usd: round_to(
-                    crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),
-                    2,
-                ),
-                price_as_of: req.gpu.price_as_of.into(),
-            }),
-        };
-        plan.validate()?;
-        Ok(plan)
-    }
-
     /// Parse YAML or JSON (JSON when the first non-blank character is `{`), then validate.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
         // serde_path_to_error names the field a type error is about (`model.quantization`).
@@ -437,23 +245,6 @@ impl Plan {
                 Ok(Model::custom(&self.model.id, &described))
             }
         }
-    }
-
-    /// The plan this build writes for the same choices (model, settings, instance type,
-    /// regions, lease): what a reader trusts instead of the file's own `estimate` and
-    /// `serving.mem_fraction_static`, which an older or other build computed.
-    pub fn rebuild(&self) -> Result<Plan, PlanError> {
-        let model = self.resolve_model()?;
-        Plan::build(&PlanRequest {
-            model: &model,
-            settings: self.settings(),
-            gpu: self.gpu_type()?,
-            regions: self.gpu.regions.clone(),
-            lease_hours: self.lease.hours,
-            idle_minutes: self.lease.idle_minutes,
-            image_family: self.gpu.image_family.clone(),
-            mem_fraction_static: self.user_mem_fraction_static(),
-        })
     }
 
     /// The `--mem-fraction-static` the user chose for this plan, if they did.
@@ -555,234 +346,6 @@ impl Plan {
             )
             .into()
         })
-    }
-
-    /// Check every field; the error names the first bad one.
-    pub fn validate(&self) -> Result<(), PlanError> {
-        if self.version != PLAN_VERSION {
-            return Err(FieldError::new(
-                "version",
-                self.version,
-                format!("is not supported (this gpu-session reads version {PLAN_VERSION})"),
-            )
-            .into());
-        }
-        let m = &self.model;
-        validate::model_id("model.id", &m.id)?;
-        validate::hf_path("model.checkpoint", &m.checkpoint)?;
-        if !QuantMethod::allowed_for(m.quantization).contains(&m.quant_method) {
-            return Err(FieldError::new(
-                "model.quant_method",
-                m.quant_method.as_str(),
-                format!("does not produce {} weights", m.quantization.label()),
-            )
-            .into());
-        }
-        match &m.custom {
-            None => {
-                let model = builtin(&m.id).ok_or_else(|| {
-                    FieldError::new(
-                        "model.id",
-                        &m.id,
-                        "is not a built-in model; custom models need model.custom",
-                    )
-                })?;
-                let expected = model
-                    .checkpoint_for(m.quantization)
-                    .map_err(|e| FieldError::new("model.quantization", m.quantization, e.hint))?;
-                if expected.hf_path != m.checkpoint || expected.method != m.quant_method {
-                    return Err(FieldError::new(
-                        "model.checkpoint",
-                        &m.checkpoint,
-                        format!("is not what built-in '{}' serves at {} ({} with {}); describe other checkpoints as a custom model", m.id, m.quantization, expected.hf_path, expected.method.as_str()),
-                    )
-                    .into());
-                }
-            }
-            Some(custom) => {
-                if builtin(&m.id).is_some() {
-                    return Err(FieldError::new(
-                        "model.id",
-                        &m.id,
-                        "is a built-in id; give the custom model its own id",
-                    )
-                    .into());
-                }
-                if !(custom.params_billions.is_finite()
-                    && custom.params_billions > 0.0
-                    && custom.params_billions <= crate::config::MAX_PARAMS_BILLIONS)
-                {
-                    return Err(FieldError::new(
-                        "model.custom.params_billions",
-                        custom.params_billions,
-                        "must be a number above 0 and at most 2000",
-                    )
-                    .into());
-                }
-                if let Some(arch) = &custom.architecture {
-                    arch.validate().map_err(|e| {
-                        FieldError::new(
-                            format!("model.custom.architecture.{}", e.field),
-                            e.value,
-                            e.reason,
-                        )
-                    })?;
-                }
-            }
-        }
-        let model = self.resolve_model()?;
-        if !(MIN_CONTEXT..=model.max_context()).contains(&m.context_length) {
-            return Err(FieldError::new(
-                "model.context_length",
-                m.context_length,
-                format!("must be between {MIN_CONTEXT} and {}", model.max_context()),
-            )
-            .into());
-        }
-
-        let s = &self.serving;
-        if s.engine != "sglang" {
-            return Err(FieldError::new("serving.engine", &s.engine, "must be 'sglang'").into());
-        }
-        let version_ok = {
-            let (core_part, post) = s
-                .version
-                .split_once(".post")
-                .map_or((s.version.as_str(), None), |(a, b)| (a, Some(b)));
-            let parts: Vec<&str> = core_part.split('.').collect();
-            parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
-                && post.is_none_or(|p| {
-                    !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit())
-                })
-        };
-        if !version_ok {
-            return Err(FieldError::new(
-                "serving.version",
-                &s.version,
-                "must be an SGLang release like '0.5.23' or '0.5.6.post2'",
-            )
-            .into());
-        }
-        let gpu = self.gpu_type()?;
-        if s.tensor_parallel != gpu.gpu_count {
-            return Err(FieldError::new(
-                "serving.tensor_parallel",
-                s.tensor_parallel,
-                format!(
-                    "must equal the {} GPUs of {}",
-                    gpu.gpu_count, gpu.instance_type
-                ),
-            )
-            .into());
-        }
-        let (arch, _) = model.effective_architecture();
-        if !arch.heads.is_multiple_of(s.tensor_parallel) {
-            return Err(FieldError::new(
-                "serving.tensor_parallel",
-                s.tensor_parallel,
-                format!("does not divide the model's {} attention heads", arch.heads),
-            )
-            .into());
-        }
-        check_mem_fraction_static("serving.mem_fraction_static", s.mem_fraction_static)?;
-        let (lo, hi) = CHUNKED_PREFILL_RANGE;
-        if let Some(chunk) = s.chunked_prefill_size {
-            if !(lo..=hi).contains(&chunk) {
-                return Err(FieldError::new(
-                    "serving.chunked_prefill_size",
-                    chunk,
-                    format!("must be between {lo} and {hi}"),
-                )
-                .into());
-            }
-        }
-        if let Some(bs) = s.cuda_graph_max_bs {
-            if !(1..=MAX_SEQS).contains(&bs) {
-                return Err(FieldError::new(
-                    "serving.cuda_graph_max_bs",
-                    bs,
-                    format!("must be between 1 and {MAX_SEQS}"),
-                )
-                .into());
-            }
-        }
-        if !(1..=MAX_SEQS).contains(&s.max_running_requests) {
-            return Err(FieldError::new(
-                "serving.max_running_requests",
-                s.max_running_requests,
-                format!("must be between 1 and {MAX_SEQS}"),
-            )
-            .into());
-        }
-        if s.port < 1024 {
-            return Err(
-                FieldError::new("serving.port", s.port, "must be between 1024 and 65535").into(),
-            );
-        }
-        gpu.check_image_family(&self.gpu.image_family)
-            .map_err(|reason| {
-                FieldError::new("gpu.image_family", &self.gpu.image_family, reason)
-            })?;
-        if self.gpu.regions.is_empty() || self.gpu.regions.len() > 16 {
-            return Err(FieldError::new(
-                "gpu.regions",
-                self.gpu.regions.len(),
-                "must list between 1 and 16 regions",
-            )
-            .into());
-        }
-        for (i, region) in self.gpu.regions.iter().enumerate() {
-            validate::region(&format!("gpu.regions[{i}]"), region)?;
-            if self.gpu.regions[..i].contains(region) {
-                return Err(FieldError::new(
-                    format!("gpu.regions[{i}]"),
-                    region,
-                    "is listed twice",
-                )
-                .into());
-            }
-        }
-        if !(1..=MAX_LEASE_HOURS).contains(&self.lease.hours) {
-            return Err(FieldError::new(
-                "lease.hours",
-                self.lease.hours,
-                format!("must be between 1 and {MAX_LEASE_HOURS}"),
-            )
-            .into());
-        }
-        if self.lease.idle_minutes != 0
-            && !(5..=MAX_IDLE_MINUTES).contains(&self.lease.idle_minutes)
-        {
-            return Err(FieldError::new(
-                "lease.idle_minutes",
-                self.lease.idle_minutes,
-                format!("must be 0 (off) or between 5 and {MAX_IDLE_MINUTES}"),
-            )
-            .into());
-        }
-        if let Some(e) = &self.estimate {
-            let numbers = [
-                ("per_gpu_gib", e.per_gpu_gib),
-                ("tokens_per_s", e.tokens_per_s),
-                ("price_per_hour_usd", e.price_per_hour_usd),
-                ("lease_cost_usd", e.lease_cost_usd),
-            ];
-            for (name, value) in numbers {
-                if !value.is_finite() || value < 0.0 {
-                    return Err(FieldError::new(
-                        format!("estimate.{name}"),
-                        value,
-                        "must be a number of at least 0",
-                    )
-                    .into());
-                }
-            }
-            validate::display_text("estimate.price_as_of", &e.price_as_of, 32)?;
-        }
-        Ok(())
     }
 }
 

@@ -1,0 +1,210 @@
+//! Building a plan from a choice (model, settings, instance type): the defaults both
+//! faces use, and `Plan::build` / `Plan::rebuild`, which compute the estimate the file
+//! carries.
+
+use super::*;
+
+/// What a person chose when exporting a plan.
+#[derive(Debug, Clone)]
+pub struct PlanRequest<'a> {
+    pub model: &'a Model,
+    pub settings: Settings,
+    pub gpu: &'static GpuType,
+    pub regions: Vec<String>,
+    pub lease_hours: u32,
+    pub idle_minutes: u32,
+    /// Lambda image family; [`PlanRequest::new`] and `resolve` pick
+    /// [`gpu::DEFAULT_IMAGE_FAMILY`].
+    pub image_family: String,
+    /// The user's own `--mem-fraction-static`; `None` lets core choose (SGLang's
+    /// default, raised when its pool is too small).
+    pub mem_fraction_static: Option<f64>,
+}
+
+impl<'a> PlanRequest<'a> {
+    /// A request with the default regions and lease.
+    pub fn new(model: &'a Model, settings: Settings, gpu: &'static GpuType) -> Self {
+        PlanRequest {
+            model,
+            settings,
+            gpu,
+            regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_string()).collect(),
+            lease_hours: DEFAULT_LEASE_HOURS,
+            idle_minutes: DEFAULT_IDLE_MINUTES,
+            image_family: default_image_family(),
+            mem_fraction_static: None,
+        }
+    }
+
+    /// Fill what a person left open the one way every face does (so the site and the
+    /// CLI write the same plan for the same choices): the cheapest type the serving
+    /// estimate fits, `default_regions`, the default lease and idle limit.
+    pub fn resolve(
+        model: &'a Model,
+        settings: Settings,
+        choices: &PlanChoices,
+    ) -> Result<Self, NoGpuFits> {
+        let gpu = match choices.gpu {
+            Some(gpu) => gpu,
+            None => default_gpu(model, &settings).ok_or_else(|| NoGpuFits {
+                model: model.id.clone(),
+            })?,
+        };
+        let regions = if choices.regions.is_empty() {
+            default_regions(choices.preferred_region.as_deref())
+        } else {
+            choices.regions.clone()
+        };
+        Ok(PlanRequest {
+            model,
+            settings,
+            gpu,
+            regions,
+            lease_hours: choices.lease_hours.unwrap_or(DEFAULT_LEASE_HOURS),
+            idle_minutes: choices.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES),
+            image_family: default_image_family(),
+            mem_fraction_static: None,
+        })
+    }
+}
+
+/// What a person may leave open when exporting a plan; see [`PlanRequest::resolve`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanChoices {
+    /// Instance type; `None` picks [`default_gpu`].
+    pub gpu: Option<&'static GpuType>,
+    /// Regions to try, in order; empty picks [`default_regions`].
+    pub regions: Vec<String>,
+    /// The person's own default region (the config's `lambda.default_region`).
+    pub preferred_region: Option<String>,
+    /// `None` picks [`DEFAULT_LEASE_HOURS`].
+    pub lease_hours: Option<u32>,
+    /// `None` picks [`DEFAULT_IDLE_MINUTES`].
+    pub idle_minutes: Option<u32>,
+}
+
+/// No instance type fits the model at these settings, so no default GPU exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no instance type fits '{model}' at these settings; choose one explicitly or lower the context, sequences or quantization")]
+pub struct NoGpuFits {
+    pub model: String,
+}
+
+/// The instance type a plan uses when none is chosen: the cheapest one the serving
+/// estimate fits (the calculator's "cheapest fit").
+pub fn default_gpu(model: &Model, settings: &Settings) -> Option<&'static GpuType> {
+    crate::recommend::recommend(model, settings, EstimateMode::Serving, None)
+        .cheapest()
+        .map(|row| row.gpu)
+}
+
+/// Regions a plan tries when none are chosen: the preferred one first (when set), then
+/// [`DEFAULT_REGIONS`] without repeating it.
+pub fn default_regions(preferred: Option<&str>) -> Vec<String> {
+    preferred
+        .into_iter()
+        .chain(
+            DEFAULT_REGIONS
+                .iter()
+                .copied()
+                .filter(|r| Some(*r) != preferred),
+        )
+        .map(str::to_string)
+        .collect()
+}
+
+fn round_to(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+impl Plan {
+    /// Build and validate the plan for a choice. The site and the CLI both call this,
+    /// so the same choice writes the same bytes.
+    pub fn build(req: &PlanRequest<'_>) -> Result<Plan, PlanError> {
+        let model = req.model;
+        let mut settings = req.settings.clamped_for(model);
+        settings.kv_dtype = sglang_kv_dtype(settings.kv_dtype, req.gpu.compute_capability);
+        let checkpoint = model.checkpoint_for(settings.quantization).map_err(|e| {
+            FieldError::new("model.quantization", settings.quantization, e.hint.clone())
+        })?;
+        let user_fraction = req
+            .mem_fraction_static
+            .map(|f| check_mem_fraction_static("serving.mem_fraction_static", f))
+            .transpose()?;
+        let row = evaluate_at(
+            model,
+            &settings,
+            req.gpu,
+            EstimateMode::Serving,
+            user_fraction,
+        );
+        let plan = Plan {
+            version: PLAN_VERSION,
+            model: PlanModel {
+                id: model.id.clone(),
+                custom: (!model.builtin).then_some(PlanCustomModel {
+                    params_billions: model.params_billions,
+                    architecture: model.architecture,
+                }),
+                checkpoint: checkpoint.hf_path,
+                quantization: settings.quantization,
+                quant_method: checkpoint.method,
+                context_length: settings.context,
+            },
+            serving: PlanServing {
+                engine: "sglang".into(),
+                version: SGLANG_VERSION.into(),
+                tensor_parallel: req.gpu.gpu_count,
+                mem_fraction_static: row.mem_fraction_static,
+                mem_fraction_static_from_user: user_fraction.is_some(),
+                chunked_prefill_size: Some(row.serving.sglang.chunked_prefill_size),
+                cuda_graph_max_bs: Some(row.serving.sglang.cuda_graph_max_bs),
+                max_running_requests: settings.seqs,
+                kv_cache_dtype: settings.kv_dtype,
+                port: SGLANG_PORT,
+            },
+            gpu: PlanGpu {
+                instance_type: req.gpu.instance_type.into(),
+                image_family: req.image_family.clone(),
+                regions: req.regions.clone(),
+            },
+            lease: PlanLease {
+                hours: req.lease_hours,
+                idle_minutes: req.idle_minutes,
+            },
+            estimate: Some(PlanEstimate {
+                mode: EstimateMode::Serving,
+                fit: row.fit,
+                per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
+                kv_pool_tokens: row.kv_pool_tokens,
+                tokens_per_s: round_to(row.tokens_per_s, 1),
+                price_per_hour_usd: row.price_per_hour_usd,
+                lease_cost_usd: round_to(
+                    crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),
+                    2,
+                ),
+                price_as_of: req.gpu.price_as_of.into(),
+            }),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// The plan this build writes for the same choices (model, settings, instance type,
+    /// regions, lease): what a reader trusts instead of the file's own `estimate` and
+    /// `serving.mem_fraction_static`, which an older or other build computed.
+    pub fn rebuild(&self) -> Result<Plan, PlanError> {
+        let model = self.resolve_model()?;
+        Plan::build(&PlanRequest {
+            model: &model,
+            settings: self.settings(),
+            gpu: self.gpu_type()?,
+            regions: self.gpu.regions.clone(),
+            lease_hours: self.lease.hours,
+            idle_minutes: self.lease.idle_minutes,
+            image_family: self.gpu.image_family.clone(),
+            mem_fraction_static: self.user_mem_fraction_static(),
+        })
+    }
+}

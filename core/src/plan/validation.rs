@@ -1,0 +1,234 @@
+//! Validating a plan: every field checked, the first bad one named.
+
+use super::*;
+use crate::validate;
+
+impl Plan {
+    /// Check every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.version != PLAN_VERSION {
+            return Err(FieldError::new(
+                "version",
+                self.version,
+                format!("is not supported (this gpu-session reads version {PLAN_VERSION})"),
+            )
+            .into());
+        }
+        let m = &self.model;
+        validate::model_id("model.id", &m.id)?;
+        validate::hf_path("model.checkpoint", &m.checkpoint)?;
+        if !QuantMethod::allowed_for(m.quantization).contains(&m.quant_method) {
+            return Err(FieldError::new(
+                "model.quant_method",
+                m.quant_method.as_str(),
+                format!("does not produce {} weights", m.quantization.label()),
+            )
+            .into());
+        }
+        match &m.custom {
+            None => {
+                let model = builtin(&m.id).ok_or_else(|| {
+                    FieldError::new(
+                        "model.id",
+                        &m.id,
+                        "is not a built-in model; custom models need model.custom",
+                    )
+                })?;
+                let expected = model
+                    .checkpoint_for(m.quantization)
+                    .map_err(|e| FieldError::new("model.quantization", m.quantization, e.hint))?;
+                if expected.hf_path != m.checkpoint || expected.method != m.quant_method {
+                    return Err(FieldError::new(
+                        "model.checkpoint",
+                        &m.checkpoint,
+                        format!("is not what built-in '{}' serves at {} ({} with {}); describe other checkpoints as a custom model", m.id, m.quantization, expected.hf_path, expected.method.as_str()),
+                    )
+                    .into());
+                }
+            }
+            Some(custom) => {
+                if builtin(&m.id).is_some() {
+                    return Err(FieldError::new(
+                        "model.id",
+                        &m.id,
+                        "is a built-in id; give the custom model its own id",
+                    )
+                    .into());
+                }
+                if !(custom.params_billions.is_finite()
+                    && custom.params_billions > 0.0
+                    && custom.params_billions <= crate::config::MAX_PARAMS_BILLIONS)
+                {
+                    return Err(FieldError::new(
+                        "model.custom.params_billions",
+                        custom.params_billions,
+                        "must be a number above 0 and at most 2000",
+                    )
+                    .into());
+                }
+                if let Some(arch) = &custom.architecture {
+                    arch.validate().map_err(|e| {
+                        FieldError::new(
+                            format!("model.custom.architecture.{}", e.field),
+                            e.value,
+                            e.reason,
+                        )
+                    })?;
+                }
+            }
+        }
+        let model = self.resolve_model()?;
+        if !(MIN_CONTEXT..=model.max_context()).contains(&m.context_length) {
+            return Err(FieldError::new(
+                "model.context_length",
+                m.context_length,
+                format!("must be between {MIN_CONTEXT} and {}", model.max_context()),
+            )
+            .into());
+        }
+
+        let s = &self.serving;
+        if s.engine != "sglang" {
+            return Err(FieldError::new("serving.engine", &s.engine, "must be 'sglang'").into());
+        }
+        let version_ok = {
+            let (core_part, post) = s
+                .version
+                .split_once(".post")
+                .map_or((s.version.as_str(), None), |(a, b)| (a, Some(b)));
+            let parts: Vec<&str> = core_part.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
+                && post.is_none_or(|p| {
+                    !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit())
+                })
+        };
+        if !version_ok {
+            return Err(FieldError::new(
+                "serving.version",
+                &s.version,
+                "must be an SGLang release like '0.5.23' or '0.5.6.post2'",
+            )
+            .into());
+        }
+        let gpu = self.gpu_type()?;
+        if s.tensor_parallel != gpu.gpu_count {
+            return Err(FieldError::new(
+                "serving.tensor_parallel",
+                s.tensor_parallel,
+                format!(
+                    "must equal the {} GPUs of {}",
+                    gpu.gpu_count, gpu.instance_type
+                ),
+            )
+            .into());
+        }
+        let (arch, _) = model.effective_architecture();
+        if !arch.heads.is_multiple_of(s.tensor_parallel) {
+            return Err(FieldError::new(
+                "serving.tensor_parallel",
+                s.tensor_parallel,
+                format!("does not divide the model's {} attention heads", arch.heads),
+            )
+            .into());
+        }
+        check_mem_fraction_static("serving.mem_fraction_static", s.mem_fraction_static)?;
+        let (lo, hi) = CHUNKED_PREFILL_RANGE;
+        if let Some(chunk) = s.chunked_prefill_size {
+            if !(lo..=hi).contains(&chunk) {
+                return Err(FieldError::new(
+                    "serving.chunked_prefill_size",
+                    chunk,
+                    format!("must be between {lo} and {hi}"),
+                )
+                .into());
+            }
+        }
+        if let Some(bs) = s.cuda_graph_max_bs {
+            if !(1..=MAX_SEQS).contains(&bs) {
+                return Err(FieldError::new(
+                    "serving.cuda_graph_max_bs",
+                    bs,
+                    format!("must be between 1 and {MAX_SEQS}"),
+                )
+                .into());
+            }
+        }
+        if !(1..=MAX_SEQS).contains(&s.max_running_requests) {
+            return Err(FieldError::new(
+                "serving.max_running_requests",
+                s.max_running_requests,
+                format!("must be between 1 and {MAX_SEQS}"),
+            )
+            .into());
+        }
+        if s.port < 1024 {
+            return Err(
+                FieldError::new("serving.port", s.port, "must be between 1024 and 65535").into(),
+            );
+        }
+        gpu.check_image_family(&self.gpu.image_family)
+            .map_err(|reason| {
+                FieldError::new("gpu.image_family", &self.gpu.image_family, reason)
+            })?;
+        if self.gpu.regions.is_empty() || self.gpu.regions.len() > 16 {
+            return Err(FieldError::new(
+                "gpu.regions",
+                self.gpu.regions.len(),
+                "must list between 1 and 16 regions",
+            )
+            .into());
+        }
+        for (i, region) in self.gpu.regions.iter().enumerate() {
+            validate::region(&format!("gpu.regions[{i}]"), region)?;
+            if self.gpu.regions[..i].contains(region) {
+                return Err(FieldError::new(
+                    format!("gpu.regions[{i}]"),
+                    region,
+                    "is listed twice",
+                )
+                .into());
+            }
+        }
+        if !(1..=MAX_LEASE_HOURS).contains(&self.lease.hours) {
+            return Err(FieldError::new(
+                "lease.hours",
+                self.lease.hours,
+                format!("must be between 1 and {MAX_LEASE_HOURS}"),
+            )
+            .into());
+        }
+        if self.lease.idle_minutes != 0
+            && !(5..=MAX_IDLE_MINUTES).contains(&self.lease.idle_minutes)
+        {
+            return Err(FieldError::new(
+                "lease.idle_minutes",
+                self.lease.idle_minutes,
+                format!("must be 0 (off) or between 5 and {MAX_IDLE_MINUTES}"),
+            )
+            .into());
+        }
+        if let Some(e) = &self.estimate {
+            let numbers = [
+                ("per_gpu_gib", e.per_gpu_gib),
+                ("tokens_per_s", e.tokens_per_s),
+                ("price_per_hour_usd", e.price_per_hour_usd),
+                ("lease_cost_usd", e.lease_cost_usd),
+            ];
+            for (name, value) in numbers {
+                if !value.is_finite() || value < 0.0 {
+                    return Err(FieldError::new(
+                        format!("estimate.{name}"),
+                        value,
+                        "must be a number of at least 0",
+                    )
+                    .into());
+                }
+            }
+            validate::display_text("estimate.price_as_of", &e.price_as_of, 32)?;
+        }
+        Ok(())
+    }
+}
