@@ -8,10 +8,14 @@ pub mod cloud_init;
 pub mod commands;
 pub mod config_file;
 pub mod context;
+pub mod first_start;
+pub mod hub;
 pub mod instances;
 pub mod lambda;
+pub mod launch_checks;
 pub mod lease_agent;
 pub mod output;
+pub mod preflight;
 pub mod ssh;
 
 use std::io::Write;

@@ -30,7 +30,9 @@ use crate::cli::LaunchArgs;
 use crate::cloud::Cloud;
 use crate::cloud_init::{self, UserDataInput};
 use crate::context::Context;
+use crate::first_start;
 use crate::instances;
+use crate::launch_checks;
 use crate::lambda::{resolve_base_url, InstanceStatus, LambdaClient, LaunchRequest};
 use crate::output::{self, Style};
 use crate::ssh::{self, Tunnel};
@@ -89,6 +91,11 @@ fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
     parse_duration(value).map_err(|e| anyhow!("--{flag}: {e}"))
 }
 
+fn output_duration(d: Duration) -> String {
+    let m = d.as_secs() / 60;
+    format!("{} min", m.max(1))
+}
+
 fn poll_interval() -> Duration {
     std::env::var(POLL_INTERVAL_ENV)
         .ok()
@@ -134,6 +141,8 @@ struct Prepared {
     boot_timeout: Duration,
     ready_timeout: Duration,
     wait_for_capacity: Option<Duration>,
+    checkpoint_bytes: Option<u64>,
+    predicted: first_start::Predicted,
 }
 
 pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
@@ -141,7 +150,6 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
     let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
     let boot_timeout = duration_flag("boot-timeout", &args.boot_timeout)?;
-    let ready_timeout = duration_flag("ready-timeout", &args.ready_timeout)?;
     let wait_for_capacity = args
         .wait_for_capacity
         .as_deref()
@@ -177,7 +185,14 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if let Some(token) = &hf_token {
         cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
     }
+    // Issue 9: the Hub check runs before any launch, in --dry-run too.
+    let checkpoint_bytes = launch_checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let ready_timeout = launch_checks::ready_timeout(&args.ready_timeout, checkpoint_bytes)
+        .map_err(|e| anyhow!("--ready-timeout: {e}"))?;
+    let predicted = launch_checks::predicted(&plan, &row)?;
     let prepared = Prepared {
+        checkpoint_bytes,
+        predicted,
         name: instances::new_instance_name(&plan.model.id),
         sglang_key: cloud_init::generate_sglang_api_key(),
         hf_token,
@@ -253,7 +268,9 @@ fn dry_run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<Exi
         hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
         filesystem: args.filesystem.as_deref(),
         lease_deadline: instances::now_unix() + u64::from(p.plan.lease.hours) * 3600,
+        checkpoint_bytes: p.checkpoint_bytes,
     })?;
+    dry_run_cloud_checks(ctx, args, p)?;
     let request = build_request(
         &p.plan,
         &p.plan.gpu.regions[0],
@@ -296,7 +313,44 @@ fn build_request(
     request.user_data = Some(user_data.to_owned());
     request.file_system_names = filesystem.map(|f| vec![f.to_owned()]).unwrap_or_default();
     request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
+    request.image = Some(launch_checks::image_spec(plan));
     request
+}
+
+/// `--dry-run` makes the Lambda checks too when a key is configured (read-only calls).
+fn dry_run_cloud_checks(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<()> {
+    let Ok(cloud) = Cloud::connect(ctx) else {
+        ctx.printer.note(
+            "Dry run: no Lambda API key, so the image, SSH key and disk checks were skipped.",
+        );
+        return Ok(());
+    };
+    let key_path = crate::commands::ssh::key_path(ctx)?;
+    cloud.block_on(async {
+        let types = cloud.client.list_instance_types().await?;
+        let ssh_key = match &args.ssh_key {
+            Some(k) => k.clone(),
+            None => match cloud.client.list_ssh_keys().await?.as_slice() {
+                [only] => only.name.clone(),
+                _ => return Ok::<(), anyhow::Error>(()),
+            },
+        };
+        launch_checks::check_cloud(
+            &cloud.client,
+            &types,
+            &p.plan,
+            &p.plan.gpu.regions,
+            &ssh_key,
+            key_path.as_deref(),
+            p.checkpoint_bytes,
+            args.filesystem.is_some(),
+        )
+        .await?;
+        Ok(())
+    })?;
+    ctx.printer
+        .note("Dry run: the image, SSH key and disk checks passed.");
+    Ok(())
 }
 
 /// One launch in progress.
@@ -458,6 +512,17 @@ impl Session<'_> {
 
         let ssh_key = self.choose_ssh_key().await?;
         let regions = self.regions_with_filesystem().await?;
+        let regions = launch_checks::check_cloud(
+            client,
+            &types,
+            plan,
+            &regions,
+            &ssh_key,
+            self.ssh_key_path.as_deref(),
+            p.checkpoint_bytes,
+            self.args.filesystem.is_some(),
+        )
+        .await?;
 
         let user_data_at = |launched_at: u64| {
             cloud_init::user_data(&UserDataInput {
@@ -469,6 +534,7 @@ impl Session<'_> {
                 hf_token: p.hf_token.as_deref(),
                 filesystem: self.args.filesystem.as_deref(),
                 lease_deadline: launched_at + u64::from(plan.lease.hours) * 3600,
+                checkpoint_bytes: p.checkpoint_bytes,
             })
         };
         // Fail on a bad value before any launch.
@@ -610,7 +676,18 @@ impl Session<'_> {
             }
         };
         let mut tunnel = tunnel;
-        self.wait_ready(&sglang_url, &mut tunnel).await?;
+        // Phases are read over SSH, except with the URL testing hook and no fake ssh.
+        let remote = ip
+            .as_ref()
+            .filter(|_| env_nonempty(SGLANG_URL_ENV).is_none() || env_nonempty(ssh::SSH_ENV).is_some())
+            .map(|ip| first_start::Remote {
+                ip: ip.clone(),
+                key: self.ssh_key_path.clone(),
+            });
+        let comparison = self
+            .wait_ready(&sglang_url, &mut tunnel, launch_checks::PhaseWatch::new(remote))
+            .await?;
+        self.report_comparison(&instance_id, comparison);
 
         let lease_deadline = launched_at + u64::from(plan.lease.hours) * 3600;
         Ok(LaunchResult {
@@ -684,7 +761,12 @@ impl Session<'_> {
         Ok(usable)
     }
 
-    async fn wait_ready(&self, base: &str, tunnel: &mut Option<Tunnel>) -> anyhow::Result<()> {
+    async fn wait_ready(
+        &self,
+        base: &str,
+        tunnel: &mut Option<Tunnel>,
+        mut phases: launch_checks::PhaseWatch,
+    ) -> anyhow::Result<Option<first_start::Comparison>> {
         let p = self.prepared;
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -703,6 +785,9 @@ impl Session<'_> {
                     return Err(e.into());
                 }
             }
+            phases
+                .poll(&self.ctx.printer, self.args.json, &bar)
+                .await?;
             let why = match self.probe(&http, base).await {
                 Ok(()) => break,
                 Err(why) => why,
@@ -710,14 +795,50 @@ impl Session<'_> {
             if Instant::now() >= deadline {
                 bar.finish_and_clear();
                 bail!(
-                    "SGLang was not ready after {} (--ready-timeout): {why}",
+                    "SGLang was not ready after {} (--ready-timeout {}): {why}",
+                    output_duration(p.ready_timeout),
                     self.args.ready_timeout
                 );
             }
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        Ok(())
+        first_start::one_token_completion(&http, base, &p.sglang_key, &p.plan.model.id)
+            .await
+            .map_err(|e| anyhow!("SGLang answered its health check but not a chat completion: {e}"))?;
+        self.note("A 1-token test completion succeeded.");
+        match first_start::read_server_info(&http, base, &p.sglang_key).await {
+            Ok(actual) => Ok(Some(first_start::Comparison {
+                predicted: p.predicted,
+                actual,
+            })),
+            Err(e) => {
+                self.ctx
+                    .printer
+                    .warn(&format!("could not compare the estimate with SGLang: {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Prints predicted vs actual, warns past 10 %, and records both for `status --json`.
+    fn report_comparison(&self, instance_id: &str, comparison: Option<first_start::Comparison>) {
+        let Some(c) = comparison else {
+            return;
+        };
+        self.note(&c.table());
+        for w in c.warnings() {
+            self.ctx.printer.warn(&w);
+        }
+        let saved = self
+            .ctx
+            .config_path()
+            .and_then(|path| first_start::save_record(&path, instance_id, c));
+        if let Err(e) = saved {
+            self.ctx
+                .printer
+                .detail(&format!("could not record predicted vs actual: {e}"));
+        }
     }
 
     /// One readiness check: `/health_generate` 200 and the model in `/v1/models`.

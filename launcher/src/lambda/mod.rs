@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod images;
 pub mod retry;
 pub mod types;
 
@@ -17,6 +18,7 @@ pub use auth::{
 };
 pub use client::{resolve_base_url, LambdaClient, BASE_URL_ENV, DEFAULT_BASE_URL};
 pub use error::{codes, LambdaError};
+pub use images::{Image, ImageArchitecture, ImageSpecification};
 pub use retry::{ClientOptions, RetryPolicy};
 pub use types::{
     FileSystem, Instance, InstanceStatus, InstanceType, InstanceTypeAvailability,
