@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli_binary;
+pub mod fake_hub;
 pub mod fake_lambda;
 pub mod fake_sglang;
 mod server;

@@ -17,7 +17,7 @@ phase() {
     mv -f "$PHASE_FILE.tmp" "$PHASE_FILE"
 }
 
-mapfile -t args </etc/gpu-session/sglang.args
+mapfile -t args < /etc/gpu-session/sglang.args
 args+=(--api-key "$SGLANG_API_KEY")
 export HF_HOME
 if [ -n "${HF_TOKEN:-}" ]; then
