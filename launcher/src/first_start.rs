@@ -129,7 +129,10 @@ impl Remote {
 
     /// The instance's current phase; SSH failures mean it is still booting.
     pub async fn phase(&self) -> Phase {
-        match self.run(&format!("cat {PHASE_FILE} 2>/dev/null || true")).await {
+        match self
+            .run(&format!("cat {PHASE_FILE} 2>/dev/null || true"))
+            .await
+        {
             Ok(text) => Phase::parse(&text),
             Err(why) => Phase::Booting(why),
         }

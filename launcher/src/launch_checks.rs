@@ -20,7 +20,11 @@ use crate::preflight;
 /// Asks the Hub (before any launch; in `--dry-run` too). A missing or unreadable
 /// checkpoint is an error; an unreachable Hub only a warning. Returns the bytes
 /// SGLang will download, when known.
-pub fn check_hub(printer: &Printer, plan: &Plan, hf_token: Option<&str>) -> anyhow::Result<Option<u64>> {
+pub fn check_hub(
+    printer: &Printer,
+    plan: &Plan,
+    hf_token: Option<&str>,
+) -> anyhow::Result<Option<u64>> {
     let endpoint = hub::endpoint();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

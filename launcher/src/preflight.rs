@@ -50,7 +50,11 @@ pub fn regions_with_image(
 ) -> anyhow::Result<Vec<String>> {
     let usable: Vec<String> = regions
         .iter()
-        .filter(|r| families_in(images, r, architecture).iter().any(|f| f == family))
+        .filter(|r| {
+            families_in(images, r, architecture)
+                .iter()
+                .any(|f| f == family)
+        })
         .cloned()
         .collect();
     if !usable.is_empty() {
@@ -208,7 +212,12 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        for part in ["lambda-stack-24-04", "us-east-3", "arm64", "lambda-stack-22-04"] {
+        for part in [
+            "lambda-stack-24-04",
+            "us-east-3",
+            "arm64",
+            "lambda-stack-22-04",
+        ] {
             assert!(err.contains(part), "{err}");
         }
         assert!(!err.contains("ubuntu-24-04"), "{err}");

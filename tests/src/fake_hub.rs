@@ -55,10 +55,7 @@ impl FakeRepo {
             ("README.md".to_owned(), 44_000),
         ];
         for (i, b) in shard_bytes.iter().enumerate() {
-            files.push((
-                format!("model-{:05}-of-{n:05}.safetensors", i + 1),
-                *b,
-            ));
+            files.push((format!("model-{:05}-of-{n:05}.safetensors", i + 1), *b));
         }
         files.push(("model.safetensors.index.json".to_owned(), 23_950));
         FakeRepo {
@@ -251,11 +248,13 @@ fn resolve(inner: &Inner, repo_id: &str, file: &str, token: Option<&str>) -> Res
         );
     }
     match repo.files.iter().find(|(n, _)| n == file) {
-        Some((_, size)) => (
-            StatusCode::OK,
-            [(header::ETAG, format!("\"{size:x}\""))],
-        )
-            .into_response(),
-        None => error(StatusCode::NOT_FOUND, Some("EntryNotFound"), "Entry not found"),
+        Some((_, size)) => {
+            (StatusCode::OK, [(header::ETAG, format!("\"{size:x}\""))]).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            Some("EntryNotFound"),
+            "Entry not found",
+        ),
     }
 }

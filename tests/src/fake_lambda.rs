@@ -1005,7 +1005,11 @@ fn parse_launch(state: &StateInner, body: &str) -> Result<ParsedLaunch, Reply> {
     if let Some(image) = fields.get("image") {
         let family = image.get("family").and_then(Value::as_str);
         let id = image.get("id").and_then(Value::as_str);
-        let arch = if instance_type.contains("gh200") { "arm64" } else { "x86_64" };
+        let arch = if instance_type.contains("gh200") {
+            "arm64"
+        } else {
+            "x86_64"
+        };
         let known = images_json(state).into_iter().any(|i| {
             i["region"]["name"] == region.as_str()
                 && i["architecture"] == arch

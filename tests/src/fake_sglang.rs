@@ -84,6 +84,8 @@ struct Inner {
     completions: u64,
     num_running_reqs: u32,
     requests: Vec<SglangRequest>,
+    /// Bodies of the chat completion requests, in order.
+    chat_bodies: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -112,6 +114,7 @@ impl FakeSglang {
             completions: 0,
             num_running_reqs: 0,
             requests: Vec::new(),
+            chat_bodies: Vec::new(),
         }));
         let router = Router::new().fallback(handle).with_state(state.clone());
         let server = ServerThread::spawn("fake-sglang", router)?;
@@ -129,6 +132,11 @@ impl FakeSglang {
     }
 
     /// Changes readiness; delays count from now, call counts from zero.
+    /// The JSON bodies of every `POST /v1/chat/completions` so far.
+    pub fn chat_bodies(&self) -> Vec<Value> {
+        self.lock().chat_bodies.clone()
+    }
+
     pub fn set_readiness(&self, readiness: Readiness) {
         let mut state = self.lock();
         state.config.readiness = readiness;
@@ -315,6 +323,7 @@ fn server_info(config: &FakeSglangConfig) -> Value {
 
 fn chat_completion(state: &mut Inner, body: &[u8]) -> Response {
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    state.chat_bodies.push(request.clone());
     let Some(messages) = request
         .get("messages")
         .and_then(Value::as_array)

@@ -2,14 +2,15 @@
 # Installs the pinned SGLang release into /opt/gpu-session/venv with a uv-managed
 # CPython (independent of the image's python3), then starts it. Every phase is written
 # to the phase file, which `gpu-session launch` reads over SSH; a failure writes
-# "failed: <reason>" and stops.
+# "failed: <reason>" and stops. The paths can be overridden (GPU_SESSION_SGLANG_ENV,
+# GPU_SESSION_PHASE_FILE, GPU_SESSION_LOG_FILE, GPU_SESSION_OPT) so tests can run it.
 set -uo pipefail
 
-ENV_FILE=/etc/gpu-session/sglang.env
-PHASE_FILE=/var/lib/gpu-session/phase
-LOG_DIR=/var/log/gpu-session
-LOG_FILE="$LOG_DIR/first-start.log"
-OPT=/opt/gpu-session
+ENV_FILE="${GPU_SESSION_SGLANG_ENV:-/etc/gpu-session/sglang.env}"
+PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
+LOG_FILE="${GPU_SESSION_LOG_FILE:-/var/log/gpu-session/first-start.log}"
+LOG_DIR="$(dirname "$LOG_FILE")"
+OPT="${GPU_SESSION_OPT:-/opt/gpu-session}"
 VENV="$OPT/venv"
 # uv release installed by this script (pinned: its standalone installer is versioned).
 UV_RELEASE=0.13.9

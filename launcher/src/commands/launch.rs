@@ -32,8 +32,8 @@ use crate::cloud_init::{self, UserDataInput};
 use crate::context::Context;
 use crate::first_start;
 use crate::instances;
-use crate::launch_checks;
 use crate::lambda::{resolve_base_url, InstanceStatus, LambdaClient, LaunchRequest};
+use crate::launch_checks;
 use crate::output::{self, Style};
 use crate::ssh::{self, Tunnel};
 
@@ -679,13 +679,19 @@ impl Session<'_> {
         // Phases are read over SSH, except with the URL testing hook and no fake ssh.
         let remote = ip
             .as_ref()
-            .filter(|_| env_nonempty(SGLANG_URL_ENV).is_none() || env_nonempty(ssh::SSH_ENV).is_some())
+            .filter(|_| {
+                env_nonempty(SGLANG_URL_ENV).is_none() || env_nonempty(ssh::SSH_ENV).is_some()
+            })
             .map(|ip| first_start::Remote {
                 ip: ip.clone(),
                 key: self.ssh_key_path.clone(),
             });
         let comparison = self
-            .wait_ready(&sglang_url, &mut tunnel, launch_checks::PhaseWatch::new(remote))
+            .wait_ready(
+                &sglang_url,
+                &mut tunnel,
+                launch_checks::PhaseWatch::new(remote),
+            )
             .await?;
         self.report_comparison(&instance_id, comparison);
 
@@ -785,9 +791,7 @@ impl Session<'_> {
                     return Err(e.into());
                 }
             }
-            phases
-                .poll(&self.ctx.printer, self.args.json, &bar)
-                .await?;
+            phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
             let why = match self.probe(&http, base).await {
                 Ok(()) => break,
                 Err(why) => why,
@@ -805,7 +809,9 @@ impl Session<'_> {
         bar.finish_and_clear();
         first_start::one_token_completion(&http, base, &p.sglang_key, &p.plan.model.id)
             .await
-            .map_err(|e| anyhow!("SGLang answered its health check but not a chat completion: {e}"))?;
+            .map_err(|e| {
+                anyhow!("SGLang answered its health check but not a chat completion: {e}")
+            })?;
         self.note("A 1-token test completion succeeded.");
         match first_start::read_server_info(&http, base, &p.sglang_key).await {
             Ok(actual) => Ok(Some(first_start::Comparison {
