@@ -370,6 +370,23 @@ pub fn save_record(
     Ok(())
 }
 
+/// Drops the records of terminated instances (best effort: a record left behind only
+/// shows in `status` for an instance that no longer exists, which `status` never lists).
+pub fn forget_records(config_file: &Path, ids: &[String]) {
+    let mut all = load_records(config_file);
+    let before = all.len();
+    all.retain(|id, _| !ids.contains(id));
+    if all.len() != before {
+        if let Ok(bytes) = serde_json::to_vec_pretty(&all) {
+            let _ = crate::config_file::write_atomic(
+                &records_path(config_file),
+                &bytes,
+                crate::config_file::CONFIG_MODE,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +434,27 @@ mod tests {
         assert!(w[0].contains("KV pool"), "{w:?}");
         assert_eq!(c(100_000, 100_000, 15.0, 12.0).warnings().len(), 1);
         assert!(c(1, 1, 1.0, 1.0).table().contains("+0.0 %"));
+    }
+
+    #[test]
+    fn records_round_trip_and_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        let c = Comparison {
+            predicted: Predicted {
+                kv_pool_tokens: 10,
+                weights_gib: 1.5,
+            },
+            actual: Actual {
+                kv_pool_tokens: 11,
+                weights_gib: 1.25,
+            },
+        };
+        save_record(&config, "abc", c).unwrap();
+        save_record(&config, "def", c).unwrap();
+        assert_eq!(load_records(&config).get("abc"), Some(&c));
+        forget_records(&config, &["abc".to_owned()]);
+        let left = load_records(&config);
+        assert!(!left.contains_key("abc") && left.contains_key("def"));
     }
 }
