@@ -63,15 +63,16 @@ pub fn image_spec(plan: &Plan) -> ImageSpecification {
 }
 
 /// The Lambda-side checks: the plan's `regions` that offer the image family for the
-/// instance's architecture (error when none), the SSH key matches a local one, and
-/// the instance's disk holds the checkpoint.
+/// instance's architecture (error when none), the SSH key matches a local one (skipped
+/// when `ssh_key_name` is None: a dry run that cannot know the key), and the
+/// instance's disk holds the checkpoint.
 #[allow(clippy::too_many_arguments)]
 pub async fn check_cloud(
     client: &LambdaClient,
     types: &InstanceTypes,
     plan: &Plan,
     regions: &[String],
-    ssh_key_name: &str,
+    ssh_key_name: Option<&str>,
     ssh_key_path: Option<&Path>,
     checkpoint_bytes: Option<u64>,
     on_filesystem: bool,
@@ -85,13 +86,15 @@ pub async fn check_cloud(
             on_filesystem,
         )?;
     }
-    let keys = client.list_ssh_keys().await?;
-    let key = keys
-        .iter()
-        .find(|k| k.name == ssh_key_name)
-        .ok_or_else(|| anyhow!("SSH key '{ssh_key_name}' is not registered with Lambda"))?;
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    preflight::check_local_key(key, ssh_key_path, home.as_deref())?;
+    if let Some(name) = ssh_key_name {
+        let keys = client.list_ssh_keys().await?;
+        let key = keys
+            .iter()
+            .find(|k| k.name == name)
+            .ok_or_else(|| anyhow!("SSH key '{name}' is not registered with Lambda"))?;
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        preflight::check_local_key(key, ssh_key_path, home.as_deref())?;
+    }
     let images = client.list_images().await?;
     preflight::regions_with_image(
         &images,

@@ -326,13 +326,18 @@ fn dry_run_cloud_checks(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyho
         return Ok(());
     };
     let key_path = crate::commands::ssh::key_path(ctx)?;
-    cloud.block_on(async {
+    let key_checked = cloud.block_on(async {
         let types = cloud.client.list_instance_types().await?;
         let ssh_key = match &args.ssh_key {
-            Some(k) => k.clone(),
+            Some(k) => Some(k.clone()),
             None => match cloud.client.list_ssh_keys().await?.as_slice() {
-                [only] => only.name.clone(),
-                _ => return Ok::<(), anyhow::Error>(()),
+                [only] => Some(only.name.clone()),
+                _ => {
+                    ctx.printer.note(
+                        "Dry run: the account has no single SSH key; pass --ssh-key NAME to check it.",
+                    );
+                    None
+                }
             },
         };
         launch_checks::check_cloud(
@@ -340,16 +345,19 @@ fn dry_run_cloud_checks(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyho
             &types,
             &p.plan,
             &p.plan.gpu.regions,
-            &ssh_key,
+            ssh_key.as_deref(),
             key_path.as_deref(),
             p.checkpoint_bytes,
             args.filesystem.is_some(),
         )
         .await?;
-        Ok(())
+        Ok::<bool, anyhow::Error>(ssh_key.is_some())
     })?;
-    ctx.printer
-        .note("Dry run: the image, SSH key and disk checks passed.");
+    ctx.printer.note(if key_checked {
+        "Dry run: the image, SSH key and disk checks passed."
+    } else {
+        "Dry run: the image and disk checks passed."
+    });
     Ok(())
 }
 
@@ -517,7 +525,7 @@ impl Session<'_> {
             &types,
             plan,
             &regions,
-            &ssh_key,
+            Some(&ssh_key),
             self.ssh_key_path.as_deref(),
             p.checkpoint_bytes,
             self.args.filesystem.is_some(),
