@@ -239,6 +239,19 @@ fn happy_path_prints_the_phases_and_predicted_vs_actual() {
 }
 
 #[test]
+fn json_result_carries_predicted_vs_actual() {
+    let world = World::a10();
+    world.script_instance(&["ready"], "");
+    let out = world.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["predicted_vs_actual"]["actual"]["kv_pool_tokens"], 40000);
+    assert!(v["predicted_vs_actual"]["predicted"]["kv_pool_tokens"]
+        .as_u64()
+        .is_some());
+}
+
+#[test]
 fn a_kv_pool_far_from_the_prediction_is_warned_about() {
     let world = World::new(
         plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),

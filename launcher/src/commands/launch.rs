@@ -125,6 +125,8 @@ struct LaunchResult {
     lease_deadline_utc: String,
     price_cents_per_hour: u64,
     tunnel_pid: Option<u32>,
+    /// Core's prediction next to what SGLang allocated (`/server_info`).
+    predicted_vs_actual: Option<first_start::Comparison>,
 }
 
 #[derive(Debug, Serialize)]
@@ -717,6 +719,7 @@ impl Session<'_> {
             lease_deadline_utc: instances::format_utc(lease_deadline),
             price_cents_per_hour: price,
             tunnel_pid: tunnel.and_then(Tunnel::detach),
+            predicted_vs_actual: comparison,
         })
     }
 
