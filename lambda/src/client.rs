@@ -213,6 +213,11 @@ impl LambdaClient {
         self.call(Method::GET, &["ssh-keys"], None).await
     }
 
+    /// `GET /images`: every image, per region and architecture.
+    pub async fn list_images(&self) -> Result<Vec<super::images::Image>, LambdaError> {
+        self.call(Method::GET, &["images"], None).await
+    }
+
     /// `GET /file-systems`.
     pub async fn list_file_systems(&self) -> Result<Vec<FileSystem>, LambdaError> {
         self.call(Method::GET, &["file-systems"], None).await

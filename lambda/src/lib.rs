@@ -9,12 +9,14 @@
 mod auth;
 mod client;
 mod error;
+mod images;
 mod retry;
 mod types;
 
 pub use auth::{resolve_api_key, ApiKey, KeySource};
 pub use client::{resolve_base_url, LambdaClient};
 pub use error::LambdaError;
+pub use images::{families_in, Image, ImageArchitecture, ImageSpecification};
 pub use retry::{ClientOptions, RetryPolicy};
 pub use types::{
     FileSystem, Instance, InstanceStatus, InstanceType, InstanceTypeAvailability,

@@ -194,6 +194,9 @@ pub struct LaunchRequest {
     pub user_data: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The image to boot; without it Lambda boots its default (Lambda Stack 22.04).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<super::images::ImageSpecification>,
 }
 
 /// Largest `user_data` the API accepts.
@@ -216,6 +219,7 @@ impl LaunchRequest {
             hostname: None,
             user_data: None,
             tags: Vec::new(),
+            image: None,
         }
     }
 
@@ -296,6 +300,7 @@ impl fmt::Debug for LaunchRequest {
                     .map(|u| format!("<{} bytes>", u.len())),
             )
             .field("tags", &self.tags)
+            .field("image", &self.image)
             .finish()
     }
 }

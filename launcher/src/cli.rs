@@ -423,8 +423,9 @@ pub struct LaunchArgs {
     /// Give up if the instance is not active after this long.
     #[arg(long, value_name = "DURATION", default_value = "25m")]
     pub boot_timeout: String,
-    /// Give up if SGLang does not answer after this long.
-    #[arg(long, value_name = "DURATION", default_value = "40m")]
+    /// Give up if SGLang does not answer after this long; `auto` scales with the
+    /// checkpoint's size (15 min + size at 50 MB/s + size at 500 MB/s).
+    #[arg(long, value_name = "DURATION", default_value = "auto")]
     pub ready_timeout: String,
     /// Print a JSON result.
     #[arg(long)]

@@ -2,11 +2,14 @@
 //! ready, and the example request it prints. SGLang's OpenAI-compatible server
 //! answers `GET /health_generate` (200 once a generation succeeds) and
 //! `GET /v1/models` (bearer-authenticated, `{"data": [{"id": ...}]}`), per its
-//! `sglang/srt/entrypoints/http_server.py`.
+//! `sglang/srt/entrypoints/http_server.py`. Once ready, `launch` sends one real
+//! 1-token chat completion and reads `/server_info` to compare core's estimate with
+//! what SGLang allocated.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
 
 /// How long one readiness request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +75,79 @@ impl SglangClient {
             Err(format!("/v1/models does not list {model_id}"))
         }
     }
+
+    /// Sends one real 1-token chat completion for `model_id`: the end of readiness.
+    pub async fn complete_one_token(&self, model_id: &str) -> Result<(), String> {
+        let body = serde_json::json!({
+            "model": model_id,
+            "messages": [{"role": "user", "content": "Say OK."}],
+            "max_tokens": 1,
+        });
+        let response = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .bearer_auth(&self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("the test completion failed: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("the test completion answered {status}"));
+        }
+        let value: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the test completion is not JSON: {e}"))?;
+        if value["choices"].as_array().is_some_and(|c| !c.is_empty()) {
+            Ok(())
+        } else {
+            Err("the test completion returned no choices".to_owned())
+        }
+    }
+
+    /// Reads [`Actual`] from `/server_info` (the deprecated `/get_server_info` is not
+    /// used).
+    pub async fn server_info(&self) -> Result<Actual, String> {
+        let response = self
+            .http
+            .get(format!("{}/server_info", self.base))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .map_err(|e| format!("/server_info failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("/server_info answered {}", response.status()));
+        }
+        let v: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("/server_info is not JSON: {e}"))?;
+        actual_from_server_info(&v)
+    }
+}
+
+/// What SGLang really allocated, from `GET /server_info` (SGLang 0.5.23
+/// `entrypoints/http_server.py`; `memory_usage` from
+/// `managers/scheduler_components/memory_usage.py`, GiB rounded to 3 places).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Actual {
+    pub kv_pool_tokens: u64,
+    pub weights_gib: f64,
+}
+
+/// [`Actual`] from a `/server_info` answer.
+fn actual_from_server_info(v: &serde_json::Value) -> Result<Actual, String> {
+    let kv_pool_tokens = v["max_total_num_tokens"]
+        .as_u64()
+        .ok_or("/server_info has no max_total_num_tokens")?;
+    let weights_gib = v["internal_states"][0]["memory_usage"]["weight"]
+        .as_f64()
+        .ok_or("/server_info has no internal_states[0].memory_usage.weight")?;
+    Ok(Actual {
+        kv_pool_tokens,
+        weights_gib,
+    })
 }
 
 /// Whether a `/v1/models` answer lists `model_id`.
@@ -102,6 +178,24 @@ mod tests {
         assert!(serves(&listing, "b"));
         assert!(!serves(&listing, "c"));
         assert!(!serves(&serde_json::json!({"data": null}), "a"));
+    }
+
+    #[test]
+    fn server_info_fields() {
+        let info = serde_json::json!({
+            "max_total_num_tokens": 123456,
+            "internal_states": [{"memory_usage": {"weight": 14.97, "kvcache": 50.1}}],
+        });
+        assert_eq!(
+            actual_from_server_info(&info),
+            Ok(Actual {
+                kv_pool_tokens: 123456,
+                weights_gib: 14.97
+            })
+        );
+        let err =
+            actual_from_server_info(&serde_json::json!({"max_total_num_tokens": 1})).unwrap_err();
+        assert!(err.contains("memory_usage.weight"), "{err}");
     }
 
     #[test]

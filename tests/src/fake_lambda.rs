@@ -77,6 +77,20 @@ const LAUNCH_FIELDS: &[&str] = &[
     "quantity",
 ];
 
+/// Image families served by `GET /images` in every region for x86_64 (families seen
+/// in Lambda's `GET /images`, reference facts 2026-12).
+pub const X86_IMAGE_FAMILIES: &[&str] = &[
+    "lambda-stack-22-04",
+    "lambda-stack-24-04",
+    "gpu-base-22-04",
+    "gpu-base-24-04",
+    "ubuntu-22-04",
+    "ubuntu-24-04",
+];
+/// GH200's region: arm64 images exist only here, and only the Lambda Stack families.
+pub const ARM64_REGION: &str = "us-east-3";
+pub const ARM64_IMAGE_FAMILIES: &[&str] = &["lambda-stack-22-04", "lambda-stack-24-04"];
+
 /// An instance type offered by the fake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeInstanceType {
@@ -358,6 +372,8 @@ struct StateInner {
     account_inactive: bool,
     last_launch: Option<Instant>,
     serial: u32,
+    /// (family, region) pairs `GET /images` leaves out: the "family missing" fault.
+    dropped_images: Vec<(String, String)>,
 }
 
 type Shared = Arc<Mutex<StateInner>>;
@@ -389,6 +405,7 @@ impl FakeLambda {
             account_inactive: false,
             last_launch: None,
             serial: 0,
+            dropped_images: Vec::new(),
         }));
         let router = Router::new()
             .fallback(handle)
@@ -439,6 +456,13 @@ impl FakeLambda {
             instance_type,
             regions,
         );
+    }
+
+    /// Fault: `GET /images` no longer lists `family` in `region` (any architecture).
+    pub fn drop_image_family(&self, family: &str, region: &str) {
+        self.lock()
+            .dropped_images
+            .push((family.to_owned(), region.to_owned()));
     }
 
     /// What the next launched instance becomes after booting.
@@ -767,6 +791,7 @@ fn route(state: &mut StateInner, method: &Method, path: &str, body: &str) -> Rep
         }
         ("POST", ["instance-operations", "launch"]) => launch(state, body),
         ("POST", ["instance-operations", "terminate"]) => terminate(state, body),
+        ("GET", ["images"]) => Reply::data(Value::Array(images_json(state))),
         ("GET", ["ssh-keys"]) => Reply::data(Value::Array(
             state
                 .config
@@ -977,6 +1002,28 @@ fn parse_launch(state: &StateInner, body: &str) -> Result<ParsedLaunch, Reply> {
             ));
         }
     }
+    if let Some(image) = fields.get("image") {
+        let family = image.get("family").and_then(Value::as_str);
+        let id = image.get("id").and_then(Value::as_str);
+        let arch = if instance_type.contains("gh200") {
+            "arm64"
+        } else {
+            "x86_64"
+        };
+        let known = images_json(state).into_iter().any(|i| {
+            i["region"]["name"] == region.as_str()
+                && i["architecture"] == arch
+                && (family.is_some_and(|f| i["family"] == f) || id.is_some_and(|d| i["id"] == d))
+        });
+        if family.is_none() && id.is_none() {
+            return Err(Reply::invalid("image: give either family or id."));
+        }
+        if !known {
+            return Err(Reply::invalid(&format!(
+                "image: {image} is not available in {region} for {arch}."
+            )));
+        }
+    }
     if !offered.regions_with_capacity.contains(&region) {
         return Err(Reply::error(
             400,
@@ -1094,6 +1141,48 @@ fn assign_ips(instance: &mut FakeInstance) {
     instance
         .private_ip
         .get_or_insert_with(|| format!("10.0.2.{n}"));
+}
+
+/// `GET /images` entries (spec `Image`): x86_64 families everywhere, arm64 Lambda
+/// Stack in [`ARM64_REGION`], minus the dropped ones.
+fn images_json(state: &StateInner) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut add = |family: &str, region: &str, arch: &str| {
+        if state
+            .dropped_images
+            .iter()
+            .any(|(f, r)| f == family && r == region)
+        {
+            return;
+        }
+        let n = out.len();
+        // "lambda-stack-24-04" → "24.04".
+        let mut tail = family.rsplitn(3, '-');
+        let (minor, major) = (tail.next().unwrap_or(""), tail.next().unwrap_or(""));
+        let version = format!("{major}.{minor}");
+        out.push(json!({
+            "id": format!("{:08x}-0000-4000-8000-{n:012x}", 0x1a6e_0000_u32),
+            "created_time": "2026-07-01T00:00:00+00:00",
+            "updated_time": "2026-07-01T00:00:00+00:00",
+            "name": format!("{family}-{arch}"),
+            "description": format!("{family} ({arch})"),
+            "family": family,
+            "version": version,
+            "architecture": arch,
+            "region": region_json(region),
+        }));
+    };
+    for (region, _) in REGIONS {
+        for family in X86_IMAGE_FAMILIES {
+            add(family, region, "x86_64");
+        }
+        if *region == ARM64_REGION {
+            for family in ARM64_IMAGE_FAMILIES {
+                add(family, region, "arm64");
+            }
+        }
+    }
+    out
 }
 
 fn region_json(code: &str) -> Value {

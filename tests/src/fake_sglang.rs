@@ -46,6 +46,11 @@ pub struct FakeSglangConfig {
     pub readiness: Readiness,
     /// Reported as `max_model_len` in `/v1/models`.
     pub context_length: u32,
+    /// `max_total_num_tokens` in `/server_info`: the KV pool SGLang allocated.
+    pub max_total_num_tokens: u64,
+    /// `internal_states[0].memory_usage.weight` in `/server_info`, in thousandths of a
+    /// GiB (SGLang rounds the GiB figure to 3 places).
+    pub weight_milli_gib: u64,
 }
 
 impl Default for FakeSglangConfig {
@@ -55,6 +60,9 @@ impl Default for FakeSglangConfig {
             api_key: None,
             readiness: Readiness::Immediately,
             context_length: 8192,
+            // An 8B BF16 model on one A10 (SGLang's own figures are read at launch).
+            max_total_num_tokens: 40_000,
+            weight_milli_gib: 14_990,
         }
     }
 }
@@ -76,6 +84,8 @@ struct Inner {
     completions: u64,
     num_running_reqs: u32,
     requests: Vec<SglangRequest>,
+    /// Bodies of the chat completion requests, in order.
+    chat_bodies: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -104,6 +114,7 @@ impl FakeSglang {
             completions: 0,
             num_running_reqs: 0,
             requests: Vec::new(),
+            chat_bodies: Vec::new(),
         }));
         let router = Router::new().fallback(handle).with_state(state.clone());
         let server = ServerThread::spawn("fake-sglang", router)?;
@@ -121,6 +132,11 @@ impl FakeSglang {
     }
 
     /// Changes readiness; delays count from now, call counts from zero.
+    /// The JSON bodies of every `POST /v1/chat/completions` so far.
+    pub fn chat_bodies(&self) -> Vec<Value> {
+        self.lock().chat_bodies.clone()
+    }
+
     pub fn set_readiness(&self, readiness: Readiness) {
         let mut state = self.lock();
         state.config.readiness = readiness;
@@ -227,6 +243,7 @@ fn route(state: &mut Inner, method: &Method, path: &str, body: &[u8]) -> Respons
         }))
         .into_response(),
         ("POST", "/v1/chat/completions") => chat_completion(state, body),
+        ("GET", "/server_info") => Json(server_info(&state.config)).into_response(),
         ("GET", "/metrics") => {
             let model = &state.config.served_model_name;
             let generated = state.completions * completion_tokens();
@@ -262,8 +279,51 @@ fn route(state: &mut Inner, method: &Method, path: &str, body: &[u8]) -> Respons
     }
 }
 
+/// `/server_info` in SGLang 0.5.23's shape (`entrypoints/http_server.py`): the resolved
+/// server args, `launch_command`, the scheduler's init info (`max_total_num_tokens`,
+/// `max_req_input_len`), and `internal_states` per DP rank with `memory_usage`
+/// (`managers/scheduler_components/memory_usage.py`).
+fn server_info(config: &FakeSglangConfig) -> Value {
+    let weight = config.weight_milli_gib as f64 / 1000.0;
+    let tokens = config.max_total_num_tokens;
+    json!({
+        "model_path": config.served_model_name,
+        "served_model_name": config.served_model_name,
+        "tp_size": 1,
+        "context_length": config.context_length,
+        "mem_fraction_static": 0.69,
+        "chunked_prefill_size": 4096,
+        "cuda_graph_max_bs": 48,
+        "attention_backend": "flashinfer",
+        "api_key": null,
+        "launch_command": "python -m sglang.launch_server --model-path ...",
+        "status": "ready",
+        "max_total_num_tokens": tokens,
+        "max_req_input_len": config.context_length.saturating_sub(5),
+        "startup_time": 1.0e9,
+        "kv_events": null,
+        "internal_states": [{
+            "world_size": 1,
+            "startup_time": 1.0e9,
+            "effective_max_running_requests_per_dp": 48,
+            "last_gen_throughput": 0.0,
+            "memory_usage": {
+                "weight": weight,
+                "kvcache": 0.5,
+                "startup_available": 21.5,
+                "token_capacity": tokens,
+                "token_capacity_swa": null,
+                "graph": {"decode": 0.3},
+            },
+        }],
+        "version": "0.5.23",
+        "frontend": "python",
+    })
+}
+
 fn chat_completion(state: &mut Inner, body: &[u8]) -> Response {
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    state.chat_bodies.push(request.clone());
     let Some(messages) = request
         .get("messages")
         .and_then(Value::as_array)

@@ -2,6 +2,7 @@
 //! SGLang, so launcher tests run offline on loopback with no cloud account.
 
 pub mod browser;
+pub mod fake_hub;
 pub mod fake_lambda;
 pub mod fake_sglang;
 mod server;

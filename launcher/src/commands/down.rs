@@ -67,6 +67,9 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
     let terminated = cloud.block_on(cloud.client.terminate(&ids))?;
     lease::forget_extensions(ctx, &ids);
+    if let Ok(path) = ctx.config_path() {
+        crate::first_start::forget_records(&path, &ids);
+    }
     // The API answers with the instances it terminated; fall back to what we asked
     // for if it leaves any out, so the user still sees what happened.
     let report = Report {

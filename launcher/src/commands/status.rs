@@ -33,6 +33,8 @@ struct Row {
     lease_left_secs: Option<i64>,
     cost_so_far_usd: Option<f64>,
     estimated_total_usd: Option<f64>,
+    /// Core's prediction and SGLang's real KV pool and weights, recorded at launch.
+    predicted_vs_actual: Option<crate::first_start::Comparison>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +53,13 @@ pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|i| row(i, extensions.get(&i.id).copied(), now))
         .collect();
+    let mut rows = rows;
+    if let Ok(path) = ctx.config_path() {
+        let records = crate::first_start::load_records(&path);
+        for r in &mut rows {
+            r.predicted_vs_actual = records.get(&r.id).copied();
+        }
+    }
     let report = Report {
         total_cost_so_far_usd: round_cents(rows.iter().filter_map(|r| r.cost_so_far_usd).sum()),
         total_usd_per_hour: round_cents(
@@ -99,6 +108,7 @@ fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
         cost_so_far_usd: launched_at
             .map(|t| round_cents(instances::cost_so_far_usd(price, t, now))),
         estimated_total_usd: estimated_total,
+        predicted_vs_actual: None,
     }
 }
 

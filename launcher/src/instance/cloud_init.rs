@@ -59,6 +59,9 @@ pub struct UserDataInput<'a> {
     pub filesystem: Option<&'a str>,
     /// Lease deadline, Unix seconds (launch time + lease hours).
     pub lease_deadline: u64,
+    /// Bytes SGLang downloads for the checkpoint (from the Hub check), so the instance
+    /// can report download progress; None when the Hub did not say.
+    pub checkpoint_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,7 +150,18 @@ pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let mut env =
         String::from("# Written by gpu-session at launch; read by gpu-session-sglang.service.\n");
     env_line(&mut env, "SGLANG_VERSION", &plan.serving.version)?;
+    env_line(
+        &mut env,
+        "SGLANG_PYTHON_VERSION",
+        gpu_session_core::plan::SGLANG_PYTHON_VERSION,
+    )?;
     env_line(&mut env, "SGLANG_API_KEY", input.sglang_api_key)?;
+    env_line(&mut env, "GPU_SESSION_CHECKPOINT", &plan.model.checkpoint)?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_CHECKPOINT_BYTES",
+        &input.checkpoint_bytes.unwrap_or(0).to_string(),
+    )?;
     if let Some(fs) = input.filesystem {
         validate_filesystem_name(fs)?;
     }

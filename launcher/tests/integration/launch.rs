@@ -20,6 +20,8 @@ use tempfile::TempDir;
 
 const LAUNCH: &str = "/instance-operations/launch";
 const MODEL: &str = "llama-3.1-8b";
+/// The fake Lambda's `public_key` of its key "gpu-session".
+const FAKE_ACCOUNT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey0 gpu-session";
 
 fn plan_with_regions(regions: &[&str]) -> Plan {
     let model = builtin(MODEL).expect("built-in model");
@@ -59,6 +61,13 @@ impl Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let plan_path = dir.path().join("plan.yaml");
         std::fs::write(&plan_path, plan.to_yaml().expect("plan YAML")).expect("write plan");
+        // launch checks that the account's SSH key has its public half here.
+        std::fs::create_dir(dir.path().join(".ssh")).expect("~/.ssh");
+        std::fs::write(
+            dir.path().join(".ssh/id_ed25519.pub"),
+            format!("{FAKE_ACCOUNT_PUBLIC_KEY}\n"),
+        )
+        .expect("write the public key");
         Env {
             fake,
             sglang,
@@ -84,6 +93,8 @@ impl Env {
             .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "20")
             .env("GPU_SESSION_TEST_FAST_API", "1")
             .env("NO_COLOR", "1")
+            // A Hub that refuses at once: the check warns and the launch goes on.
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
             .stdin(Stdio::null());
         cmd
     }
@@ -820,7 +831,8 @@ fn lease_agent_terminates_when_idle_but_not_while_busy() {
 
 // ---- the SSH tunnel, with a fake ssh ------------------------------------------
 
-fn fake_ssh() -> PathBuf {
+/// The fake ssh script (tunnel to the fake SGLang, phases and log of the instance).
+pub(crate) fn fake_ssh() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-ssh.py")
 }
 
@@ -831,6 +843,12 @@ fn readiness_goes_through_an_ssh_tunnel() {
     let key = env.dir.path().join("id_test");
     // ssh.key_path must name an existing file (the same rule as `gpu-session ssh`).
     std::fs::write(&key, "not a real key; the fake ssh never reads it\n").unwrap();
+    // launch checks the key against the account's by its .pub.
+    std::fs::write(
+        env.dir.path().join("id_test.pub"),
+        format!("{FAKE_ACCOUNT_PUBLIC_KEY}\n"),
+    )
+    .unwrap();
     std::fs::write(
         env.dir.path().join("config.yaml"),
         format!("ssh:\n  key_path: {}\n", key.display()),

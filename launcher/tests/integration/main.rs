@@ -3,6 +3,7 @@
 //! home, the fake Lambda API, the fake SGLang and a fake ssh.
 
 mod cli;
+mod first_start;
 mod launch;
 mod manage;
 

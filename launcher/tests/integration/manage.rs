@@ -28,6 +28,15 @@ impl Env {
             dir: tempfile::tempdir().expect("temp dir"),
         };
         std::fs::create_dir_all(env.home()).unwrap();
+        // The key pair `configure` names by default (~/.ssh/id_rsa), its public half the
+        // fake account's key: `launch --dry-run` checks the key before anything bills.
+        std::fs::create_dir_all(env.home().join(".ssh")).unwrap();
+        std::fs::write(env.home().join(".ssh/id_rsa"), "not a real private key\n").unwrap();
+        std::fs::write(
+            env.home().join(".ssh/id_rsa.pub"),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey0 gpu-session\n",
+        )
+        .unwrap();
         let script = "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$FAKE_SSH_LOG\"\necho 1700000000\n";
         std::fs::write(env.fake_ssh(), script).unwrap();
         #[cfg(unix)]
@@ -81,6 +90,8 @@ impl Env {
             .env("GPU_SESSION_CONFIG", self.config_path())
             .env("GPU_SESSION_SSH", self.fake_ssh())
             .env("FAKE_SSH_LOG", self.ssh_log())
+            // A Hub that refuses at once (launch checks the checkpoint): tests stay offline.
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         cmd

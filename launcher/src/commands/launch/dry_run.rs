@@ -8,9 +8,12 @@ use serde::Serialize;
 
 use super::{build_request, Prepared};
 use crate::cli::LaunchArgs;
+use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instances;
+use crate::launch_checks;
+use crate::ssh_target;
 use gpu_session_lambda::{resolve_base_url, LaunchRequest};
 
 /// Placeholders `--dry-run` prints instead of secrets and choices made at launch.
@@ -35,7 +38,9 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
         filesystem: p.filesystem.as_deref(),
         lease_deadline: p.lease_deadline(instances::now_unix()),
+        checkpoint_bytes: p.checkpoint_bytes,
     })?;
+    cloud_checks(ctx, args, p)?;
     let request = build_request(
         &p.plan,
         &p.plan.gpu.regions[0],
@@ -61,4 +66,48 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--dry-run` makes the Lambda checks too when a key is configured (read-only calls).
+fn cloud_checks(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<()> {
+    let Ok(cloud) = Cloud::connect(ctx) else {
+        ctx.printer.note(
+            "Dry run: no Lambda API key, so the image, SSH key and disk checks were skipped.",
+        );
+        return Ok(());
+    };
+    let key_path = ssh_target::key_path(ctx)?;
+    let key_checked = cloud.block_on(async {
+        let types = cloud.client.list_instance_types().await?;
+        let ssh_key = match &args.ssh_key {
+            Some(k) => Some(k.clone()),
+            None => match cloud.client.list_ssh_keys().await?.as_slice() {
+                [only] => Some(only.name.clone()),
+                _ => {
+                    ctx.printer.note(
+                        "Dry run: the account has no single SSH key; pass --ssh-key NAME to check it.",
+                    );
+                    None
+                }
+            },
+        };
+        launch_checks::check_cloud(
+            &cloud.client,
+            &types,
+            &p.plan,
+            &p.plan.gpu.regions,
+            ssh_key.as_deref(),
+            key_path.as_deref(),
+            p.checkpoint_bytes,
+            p.filesystem.is_some(),
+        )
+        .await?;
+        Ok::<bool, anyhow::Error>(ssh_key.is_some())
+    })?;
+    ctx.printer.note(if key_checked {
+        "Dry run: the image, SSH key and disk checks passed."
+    } else {
+        "Dry run: the image and disk checks passed."
+    });
+    Ok(())
 }

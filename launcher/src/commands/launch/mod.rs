@@ -31,8 +31,10 @@ use gpu_session_core::validate;
 use crate::cli::LaunchArgs;
 use crate::cloud::Cloud;
 use crate::context::Context;
+use crate::first_start;
 use crate::instance::cloud_init;
 use crate::instances;
+use crate::launch_checks;
 use crate::output;
 use crate::ssh_target;
 use gpu_session_lambda::LaunchRequest;
@@ -56,6 +58,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
     parse_duration(value).map_err(|e| anyhow!("--{flag}: {e}"))
+}
+
+/// A duration as whole minutes, for messages.
+fn output_duration(d: Duration) -> String {
+    format!("{} min", (d.as_secs() / 60).max(1))
 }
 
 fn poll_interval() -> Duration {
@@ -106,6 +113,8 @@ struct LaunchResult {
     lease_deadline_utc: String,
     price_cents_per_hour: u64,
     tunnel_pid: Option<u32>,
+    /// Core's prediction next to what SGLang allocated (`/server_info`).
+    predicted_vs_actual: Option<first_start::Comparison>,
 }
 
 /// Everything decided before any call to Lambda.
@@ -119,6 +128,9 @@ struct Prepared {
     boot_timeout: Duration,
     ready_timeout: Duration,
     wait_for_capacity: Option<Duration>,
+    /// Bytes SGLang downloads for the checkpoint, when the Hub said.
+    checkpoint_bytes: Option<u64>,
+    predicted: first_start::Predicted,
 }
 
 impl Prepared {
@@ -133,7 +145,6 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
     let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
     let boot_timeout = duration_flag("boot-timeout", &args.boot_timeout)?;
-    let ready_timeout = duration_flag("ready-timeout", &args.ready_timeout)?;
     let wait_for_capacity = args
         .wait_for_capacity
         .as_deref()
@@ -167,7 +178,14 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if let Some(token) = &hf_token {
         cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
     }
+    // The Hub check runs before any launch, in --dry-run too.
+    let checkpoint_bytes = launch_checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let ready_timeout = launch_checks::ready_timeout(&args.ready_timeout, checkpoint_bytes)
+        .map_err(|e| anyhow!("--ready-timeout: {e}"))?;
+    let predicted = launch_checks::predicted(&row);
     let prepared = Prepared {
+        checkpoint_bytes,
+        predicted,
         name: instances::new_instance_name(&plan.model.id),
         sglang_key: cloud_init::generate_sglang_api_key(),
         hf_token,
@@ -239,6 +257,7 @@ fn build_request(
     request.user_data = Some(user_data.to_owned());
     request.file_system_names = filesystem.map(|f| vec![f.to_owned()]).unwrap_or_default();
     request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
+    request.image = Some(launch_checks::image_spec(plan));
     request
 }
 

@@ -11,11 +11,13 @@ use anyhow::{anyhow, bail};
 use gpu_session_core::lease;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{build_request, poll_interval, LaunchResult, Prepared};
+use super::{build_request, output_duration, poll_interval, LaunchResult, Prepared};
 use crate::cli::LaunchArgs;
 use crate::context::Context;
+use crate::first_start;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instances;
+use crate::launch_checks;
 use crate::output::Style;
 use crate::sglang::{self, SglangClient};
 use crate::ssh::{self, Tunnel};
@@ -109,6 +111,17 @@ impl Session<'_> {
 
         let ssh_key = self.choose_ssh_key().await?;
         let regions = self.regions_with_filesystem().await?;
+        let regions = launch_checks::check_cloud(
+            client,
+            &types,
+            plan,
+            &regions,
+            Some(&ssh_key),
+            self.ssh_key_path.as_deref(),
+            p.checkpoint_bytes,
+            p.filesystem.is_some(),
+        )
+        .await?;
 
         let user_data_at = |launched_at: u64| {
             cloud_init::user_data(&UserDataInput {
@@ -120,6 +133,7 @@ impl Session<'_> {
                 hf_token: p.hf_token.as_deref(),
                 filesystem: p.filesystem.as_deref(),
                 lease_deadline: p.lease_deadline(launched_at),
+                checkpoint_bytes: p.checkpoint_bytes,
             })
         };
         // Fail on a bad value before any launch.
@@ -256,7 +270,14 @@ impl Session<'_> {
         )?);
         let sglang_url = format!("http://127.0.0.1:{port}");
         let sglang = SglangClient::new(&sglang_url, &p.sglang_key)?;
-        self.wait_ready(&sglang, &mut tunnel).await?;
+        let remote = first_start::Remote {
+            ip: host.to_owned(),
+            key: self.ssh_key_path.clone(),
+        };
+        let comparison = self
+            .wait_ready(&sglang, &mut tunnel, launch_checks::PhaseWatch::new(remote))
+            .await?;
+        self.report_comparison(&instance_id, comparison);
 
         let lease_deadline = p.lease_deadline(launched_at);
         Ok(LaunchResult {
@@ -272,6 +293,7 @@ impl Session<'_> {
             lease_deadline_utc: instances::format_utc(lease_deadline),
             price_cents_per_hour: price,
             tunnel_pid: tunnel.and_then(Tunnel::detach),
+            predicted_vs_actual: comparison,
         })
     }
 
@@ -334,7 +356,8 @@ impl Session<'_> {
         &self,
         sglang: &SglangClient,
         tunnel: &mut Option<Tunnel>,
-    ) -> anyhow::Result<()> {
+        mut phases: launch_checks::PhaseWatch,
+    ) -> anyhow::Result<Option<first_start::Comparison>> {
         let p = self.prepared;
         let bar = self.spinner(format!(
             "Waiting for SGLang to load {} (downloads can take a while)",
@@ -348,6 +371,7 @@ impl Session<'_> {
                     return Err(e.into());
                 }
             }
+            phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
             let why = match sglang.ready(&p.plan.model.id).await {
                 Ok(()) => break,
                 Err(why) => why,
@@ -355,14 +379,53 @@ impl Session<'_> {
             if Instant::now() >= deadline {
                 bar.finish_and_clear();
                 bail!(
-                    "SGLang was not ready after {} (--ready-timeout): {why}",
+                    "SGLang was not ready after {} (--ready-timeout {}): {why}",
+                    output_duration(p.ready_timeout),
                     self.args.ready_timeout
                 );
             }
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        Ok(())
+        sglang
+            .complete_one_token(&p.plan.model.id)
+            .await
+            .map_err(|e| {
+                anyhow!("SGLang answered its health check but not a chat completion: {e}")
+            })?;
+        self.note("A 1-token test completion succeeded.");
+        match sglang.server_info().await {
+            Ok(actual) => Ok(Some(first_start::Comparison {
+                predicted: p.predicted,
+                actual,
+            })),
+            Err(e) => {
+                self.ctx
+                    .printer
+                    .warn(&format!("could not compare the estimate with SGLang: {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Prints predicted vs actual, warns past 10 %, and records both for `status --json`.
+    fn report_comparison(&self, instance_id: &str, comparison: Option<first_start::Comparison>) {
+        let Some(c) = comparison else {
+            return;
+        };
+        self.note(&c.table());
+        for w in c.warnings() {
+            self.ctx.printer.warn(&w);
+        }
+        let saved = self
+            .ctx
+            .config_path()
+            .and_then(|path| first_start::save_record(&path, instance_id, c));
+        if let Err(e) = saved {
+            self.ctx
+                .printer
+                .detail(&format!("could not record predicted vs actual: {e}"));
+        }
     }
 
     fn print_result(&self, r: &LaunchResult) -> anyhow::Result<()> {

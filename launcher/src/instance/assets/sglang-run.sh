@@ -2,8 +2,20 @@
 # Starts SGLang with the flags gpu-session wrote to /etc/gpu-session/sglang.args (one
 # argument per line, decided by gpu-session-core) and the secrets systemd loaded from
 # /etc/gpu-session/sglang.env. Every value is passed as its own argument; nothing is
-# evaluated.
-set -euo pipefail
+# evaluated. While SGLang starts, a watcher turns its log into the phase file:
+# downloading (GB in the Hugging Face cache of the checkpoint's total), loading,
+# capturing, ready; an exit writes "failed: ...".
+set -uo pipefail
+
+PHASE_FILE=/var/lib/gpu-session/phase
+LOG_FILE=/var/log/gpu-session/first-start.log
+VENV=/opt/gpu-session/venv
+
+phase() {
+    printf '%s\n' "$*" >"$PHASE_FILE.tmp"
+    chmod 0644 "$PHASE_FILE.tmp"
+    mv -f "$PHASE_FILE.tmp" "$PHASE_FILE"
+}
 
 mapfile -t args < /etc/gpu-session/sglang.args
 args+=(--api-key "$SGLANG_API_KEY")
@@ -12,4 +24,57 @@ if [ -n "${HF_TOKEN:-}" ]; then
     export HF_TOKEN
 fi
 mkdir -p "$HF_HOME"
-exec /opt/gpu-session/venv/bin/python -m sglang.launch_server "${args[@]}"
+
+# FlashInfer JIT-compiles with CUDA_HOME's nvcc: use the CUDA 13 nvcc pip installed in
+# the venv (the image's /usr/local/cuda is CUDA 12.x on Lambda Stack).
+nvcc="$(find "$VENV/lib" -path '*/nvidia/*' -name nvcc -type f 2>/dev/null | head -n 1)"
+if [ -n "$nvcc" ]; then
+    CUDA_HOME="$(dirname "$(dirname "$nvcc")")"
+    export CUDA_HOME
+    export PATH="$CUDA_HOME/bin:$PATH"
+else
+    echo "gpu-session: no CUDA 13 nvcc in the venv; FlashInfer will use the image's" >>"$LOG_FILE"
+fi
+
+total_bytes="${GPU_SESSION_CHECKPOINT_BYTES:-0}"
+case "$total_bytes" in
+    '' | *[!0-9]*) total_bytes=0 ;;
+esac
+# huggingface_hub's cache layout: $HF_HOME/hub/models--<org>--<name>.
+checkpoint="${GPU_SESSION_CHECKPOINT:-}"
+checkpoint_dir="$HF_HOME/hub/models--${checkpoint//\//--}"
+start_line="$(wc -l <"$LOG_FILE" 2>/dev/null || echo 0)"
+
+# The log strings are SGLang 0.5.23's: model_executor/model_runner.py ("Load weight
+# begin."), model_runner_components/cuda_graph_setup.py ("Capture ... CUDA graph
+# begin."), entrypoints/http_server.py ("The server is fired up and ready to roll!").
+watch_phases() {
+    local recent gb total
+    while sleep 5; do
+        recent="$(tail -n +"$((start_line + 1))" "$LOG_FILE" 2>/dev/null)"
+        if grep -q 'The server is fired up and ready to roll' <<<"$recent"; then
+            phase ready
+            return
+        elif grep -q 'CUDA graph begin' <<<"$recent"; then
+            phase capturing
+        elif grep -q 'Load weight begin' <<<"$recent"; then
+            phase loading
+        else
+            gb="$(du -sb "$checkpoint_dir" 2>/dev/null | awk '{ printf "%.1f", $1 / 1e9 }')"
+            total="$(awk -v b="$total_bytes" 'BEGIN { printf "%.1f", b / 1e9 }')"
+            if [ "$total_bytes" -gt 0 ]; then
+                phase "downloading $gb of $total GB"
+            else
+                phase "downloading $gb GB"
+            fi
+        fi
+    done
+}
+
+watch_phases &
+watcher=$!
+"$VENV/bin/python" -m sglang.launch_server "${args[@]}" >>"$LOG_FILE" 2>&1
+status=$?
+kill "$watcher" 2>/dev/null
+phase "failed: SGLang exited with status $status (see $LOG_FILE)"
+exit "$status"

@@ -1,0 +1,178 @@
+//! The glue `launch` calls for issue 9: the checks before anything bills (Hub, image,
+//! SSH key, disk), the prediction to compare against, and the first-start wait.
+//! Kept out of `commands/launch/` so those files only hold thin calls.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use gpu_session_core::plan::Plan;
+use gpu_session_core::recommend::GpuFit;
+use indicatif::ProgressBar;
+
+use crate::first_start::{self, Phase, Predicted, Remote};
+use crate::hub::{self, HubCheck};
+use crate::output::Printer;
+use crate::preflight;
+use gpu_session_lambda::{ImageSpecification, InstanceTypes, LambdaClient};
+
+/// Asks the Hub (before any launch; in `--dry-run` too). A missing or unreadable
+/// checkpoint is an error; an unreachable Hub only a warning. Returns the bytes
+/// SGLang will download, when known.
+pub fn check_hub(
+    printer: &Printer,
+    plan: &Plan,
+    hf_token: Option<&str>,
+) -> anyhow::Result<Option<u64>> {
+    let endpoint = hub::endpoint();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let checked = runtime.block_on(hub::check_checkpoint(
+        &endpoint,
+        &plan.model.checkpoint,
+        hf_token,
+    ))?;
+    match checked {
+        HubCheck::Readable { download_bytes, .. } => {
+            if let Some(b) = download_bytes {
+                printer.detail(&format!(
+                    "Hub: {} is readable; SGLang will download {:.1} GB",
+                    plan.model.checkpoint,
+                    b as f64 / 1e9
+                ));
+            }
+            Ok(download_bytes)
+        }
+        HubCheck::Unreachable(why) => {
+            printer.warn(&format!(
+                "could not check {} on the Hugging Face Hub from here ({why}); the instance will try anyway",
+                plan.model.checkpoint
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The launch request's image: the plan's family.
+pub fn image_spec(plan: &Plan) -> ImageSpecification {
+    ImageSpecification {
+        family: preflight::image_family(plan).to_owned(),
+    }
+}
+
+/// The Lambda-side checks: the plan's `regions` that offer the image family for the
+/// instance's architecture (error when none), the SSH key matches a local one (skipped
+/// when `ssh_key_name` is None: a dry run that cannot know the key), and the
+/// instance's disk holds the checkpoint.
+#[allow(clippy::too_many_arguments)]
+pub async fn check_cloud(
+    client: &LambdaClient,
+    types: &InstanceTypes,
+    plan: &Plan,
+    regions: &[String],
+    ssh_key_name: Option<&str>,
+    ssh_key_path: Option<&Path>,
+    checkpoint_bytes: Option<u64>,
+    on_filesystem: bool,
+) -> anyhow::Result<Vec<String>> {
+    let instance_type = &plan.gpu.instance_type;
+    if let Some(offered) = types.get(instance_type) {
+        preflight::check_disk(
+            instance_type,
+            offered.instance_type.specs.storage_gib,
+            checkpoint_bytes,
+            on_filesystem,
+        )?;
+    }
+    if let Some(name) = ssh_key_name {
+        let keys = client.list_ssh_keys().await?;
+        let key = keys
+            .iter()
+            .find(|k| k.name == name)
+            .ok_or_else(|| anyhow!("SSH key '{name}' is not registered with Lambda"))?;
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        preflight::check_local_key(key, ssh_key_path, home.as_deref())?;
+    }
+    let images = client.list_images().await?;
+    preflight::regions_with_image(
+        &images,
+        preflight::image_family(plan),
+        preflight::architecture(plan.gpu_type()?),
+        regions,
+    )
+}
+
+/// Core's prediction for one GPU of the plan's instance: the KV pool it sizes and the
+/// weights each GPU holds.
+pub fn predicted(row: &GpuFit) -> Predicted {
+    Predicted {
+        kv_pool_tokens: row.kv_pool_tokens,
+        weights_gib: row.serving.weights as f64 / f64::from(1u32 << 30),
+    }
+}
+
+/// `--ready-timeout`: a duration, or `auto` for [`first_start::ready_timeout`].
+pub fn ready_timeout(flag: &str, checkpoint_bytes: Option<u64>) -> Result<Duration, String> {
+    if flag.trim() == "auto" {
+        Ok(first_start::ready_timeout(checkpoint_bytes))
+    } else {
+        crate::commands::launch::parse_duration(flag)
+    }
+}
+
+/// Follows the instance's phase file while SGLang starts. Prints a line per new phase
+/// (and keeps the spinner's message current); a `failed:` phase prints the log tail
+/// and returns the reason as an error.
+pub struct PhaseWatch {
+    remote: Remote,
+    last_kind: Option<&'static str>,
+    started: Instant,
+}
+
+impl PhaseWatch {
+    /// Watches the instance at `remote` over SSH.
+    pub fn new(remote: Remote) -> Self {
+        PhaseWatch {
+            remote,
+            last_kind: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// One look at the phase.
+    pub async fn poll(
+        &mut self,
+        printer: &Printer,
+        quiet_json: bool,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<()> {
+        let remote = &self.remote;
+        let phase = remote.phase().await;
+        let elapsed = self.started.elapsed().as_secs();
+        let text = format!(
+            "{} [{}:{:02}]",
+            phase.describe(),
+            elapsed / 60,
+            elapsed % 60
+        );
+        bar.set_message(format!("First start: {text}"));
+        if self.last_kind != Some(phase.kind()) {
+            self.last_kind = Some(phase.kind());
+            if !quiet_json {
+                printer.note(&format!("Phase: {text}"));
+            }
+        }
+        if let Phase::Failed(reason) = phase {
+            bar.finish_and_clear();
+            let tail = remote.log_tail().await;
+            printer.warn(&format!(
+                "the instance reports a failed first start: {reason}\n--- last lines of {} on the instance ---\n{}",
+                first_start::LOG_FILE,
+                tail.trim_end()
+            ));
+            bail!("first start failed on the instance: {reason}");
+        }
+        Ok(())
+    }
+}
