@@ -2,7 +2,7 @@
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gpu_session_core::registry::QuantMethod;
+use gpu_session_core::quant::QuantMethod;
 use gpu_session_core::{KvDtype, Quantization};
 use std::ffi::OsStr;
 use std::marker::PhantomData;

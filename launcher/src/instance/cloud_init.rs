@@ -153,7 +153,7 @@ pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     env_line(
         &mut env,
         "SGLANG_PYTHON_VERSION",
-        gpu_session_core::plan::SGLANG_PYTHON_VERSION,
+        gpu_session_core::serving::SGLANG_PYTHON_VERSION,
     )?;
     env_line(&mut env, "SGLANG_API_KEY", input.sglang_api_key)?;
     env_line(&mut env, "GPU_SESSION_CHECKPOINT", &plan.model.checkpoint)?;

@@ -549,7 +549,7 @@ fn dry_run_for_every_builtin_on_its_cheapest_gpu() {
         assert!(user_data.contains("nvidia-smi --query-gpu=driver_version --format=csv,noheader"));
         assert!(user_data.contains("MIN_DRIVER_MAJOR=580"));
         assert!(user_data.contains("CUDA_HOME"));
-        let python: Vec<u32> = gpu_session_core::plan::SGLANG_PYTHON_VERSION
+        let python: Vec<u32> = gpu_session_core::serving::SGLANG_PYTHON_VERSION
             .split('.')
             .map(|p| p.parse().unwrap())
             .collect();

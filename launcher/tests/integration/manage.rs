@@ -491,7 +491,9 @@ fn gpus_live_reads_prices_and_capacity_from_the_api() {
         .expect("the fake's A10 is listed");
     assert!(a10["price_per_hour_usd"].as_f64().unwrap() > 0.0);
     assert!(!a10["regions_with_capacity"].as_array().unwrap().is_empty());
-    assert_eq!(a10["fit"]["fit"], "fits", "{a10}");
+    // SGLang 0.5.23 keeps about 7 GB of a 24 GB GPU out of its pool, so an 8B FP16
+    // model fits an A10 only with a raised --mem-fraction-static: "tight".
+    assert_eq!(a10["fit"]["fit"], "tight", "{a10}");
     let gh200 = rows
         .iter()
         .find(|r| r["instance_type"] == "gpu_1x_gh200")
