@@ -554,6 +554,38 @@ fn dry_run_for_every_builtin_on_its_cheapest_gpu() {
             .map(|p| p.parse().unwrap())
             .collect();
         assert!(python >= vec![3, 11], "SGLang 0.5.23 needs Python >= 3.11");
+        // The flags SGLang gets are the sizes core estimated with, and no AWQ/GPTQ
+        // checkpoint is forced onto the slow non-Marlin kernel.
+        let files = crate::launch::check_user_data(world.dir.path(), user_data);
+        let args = &files
+            .iter()
+            .find(|f| f.0 == "/etc/gpu-session/sglang.args")
+            .expect("sglang.args")
+            .2;
+        let args: Vec<&str> = args.lines().collect();
+        let value_of = |flag: &str| {
+            args.iter()
+                .position(|a| *a == flag)
+                .map(|i| args[i + 1].to_owned())
+        };
+        assert_eq!(
+            value_of("--chunked-prefill-size"),
+            plan.serving.chunked_prefill_size.map(|v| v.to_string()),
+            "{}",
+            model.id
+        );
+        assert_eq!(
+            value_of("--cuda-graph-max-bs-decode"),
+            plan.serving.cuda_graph_max_bs.map(|v| v.to_string()),
+            "{}",
+            model.id
+        );
+        let quantization = value_of("--quantization");
+        assert!(
+            !matches!(quantization.as_deref(), Some("awq" | "gptq")),
+            "{}: {quantization:?}",
+            model.id
+        );
     }
 }
 

@@ -419,7 +419,7 @@ fn dry_run_calls_no_api_and_needs_no_key() {
 }
 
 /// The files user_data writes, as (path, permissions, content).
-fn written_files(user_data: &str) -> Vec<(String, String, String)> {
+pub(crate) fn written_files(user_data: &str) -> Vec<(String, String, String)> {
     let doc: yaml::Value = yaml::from_str(user_data).expect("user_data is YAML");
     doc["write_files"]
         .as_sequence()
@@ -433,6 +433,47 @@ fn written_files(user_data: &str) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// Run `cloud-init schema` on a user_data document and shellcheck on every script it
+/// writes (lease agent, SGLang wrapper, installer); returns the files it writes.
+pub(crate) fn check_user_data(
+    dir: &std::path::Path,
+    user_data: &str,
+) -> Vec<(String, String, String)> {
+    let file = dir.join("user-data.yaml");
+    std::fs::write(&file, user_data).unwrap();
+    let schema = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(&file)
+        .output()
+        .expect("cloud-init must be installed (Debian package cloud-init)");
+    assert!(
+        schema.status.success(),
+        "cloud-init schema failed:\n{}{}",
+        String::from_utf8_lossy(&schema.stdout),
+        String::from_utf8_lossy(&schema.stderr)
+    );
+    let files = written_files(user_data);
+    let mut scripts = 0;
+    for (path, _, content) in &files {
+        if content.starts_with("#!") {
+            scripts += 1;
+            let script = dir.join("script.sh");
+            std::fs::write(&script, content).unwrap();
+            let check = Command::new("shellcheck")
+                .arg(&script)
+                .output()
+                .expect("shellcheck must be installed");
+            assert!(
+                check.status.success(),
+                "shellcheck {path}:\n{}",
+                String::from_utf8_lossy(&check.stdout)
+            );
+        }
+    }
+    assert_eq!(scripts, 3, "lease agent, SGLang wrapper, installer");
+    files
 }
 
 #[test]
@@ -451,39 +492,7 @@ fn user_data_passes_cloud_init_schema_and_shellcheck() {
         .unwrap();
     assert_exit(&out, 0);
     let user_data = env.fake.user_data().pop().expect("user_data sent");
-    let file = env.dir.path().join("user-data.yaml");
-    std::fs::write(&file, &user_data).unwrap();
-    let schema = Command::new("cloud-init")
-        .args(["schema", "--config-file"])
-        .arg(&file)
-        .output()
-        .expect("cloud-init must be installed (Debian package cloud-init)");
-    assert!(
-        schema.status.success(),
-        "cloud-init schema failed:\n{}{}",
-        String::from_utf8_lossy(&schema.stdout),
-        String::from_utf8_lossy(&schema.stderr)
-    );
-
-    let files = written_files(&user_data);
-    let mut scripts = 0;
-    for (path, _, content) in &files {
-        if content.starts_with("#!") {
-            scripts += 1;
-            let script = env.dir.path().join("script.sh");
-            std::fs::write(&script, content).unwrap();
-            let check = Command::new("shellcheck")
-                .arg(&script)
-                .output()
-                .expect("shellcheck must be installed");
-            assert!(
-                check.status.success(),
-                "shellcheck {path}:\n{}",
-                String::from_utf8_lossy(&check.stdout)
-            );
-        }
-    }
-    assert_eq!(scripts, 3, "lease agent, SGLang wrapper, installer");
+    let files = check_user_data(env.dir.path(), &user_data);
 
     let env_file = files
         .iter()
