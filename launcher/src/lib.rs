@@ -13,7 +13,6 @@ pub(crate) mod first_start;
 pub(crate) mod hub;
 pub mod instance;
 pub mod instances;
-pub(crate) mod launch_checks;
 pub(crate) mod lease;
 pub(crate) mod model_flags;
 pub(crate) mod output;

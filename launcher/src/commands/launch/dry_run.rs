@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use super::checks;
 use super::{build_request, Prepared};
 use crate::cli::LaunchArgs;
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instances;
-use crate::launch_checks;
 use crate::ssh_target;
 use gpu_session_lambda::{resolve_base_url, LaunchRequest};
 
@@ -91,7 +91,7 @@ fn cloud_checks(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Resul
                 }
             },
         };
-        launch_checks::check_cloud(
+        checks::check_cloud(
             &cloud.client,
             &types,
             &p.plan,

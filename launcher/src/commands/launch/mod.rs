@@ -13,6 +13,7 @@
 //! Tests shorten its polls with a hook (`crate::test_hooks`) and reach the fake
 //! SGLang through a fake ssh (`GPU_SESSION_SSH`), like a real instance.
 
+mod checks;
 mod cleanup;
 mod dry_run;
 mod provision;
@@ -34,7 +35,6 @@ use crate::context::Context;
 use crate::first_start;
 use crate::instance::cloud_init;
 use crate::instances;
-use crate::launch_checks;
 use crate::output;
 use crate::ssh_target;
 use gpu_session_lambda::LaunchRequest;
@@ -179,10 +179,10 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
     }
     // The Hub check runs before any launch, in --dry-run too.
-    let checkpoint_bytes = launch_checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
-    let ready_timeout = launch_checks::ready_timeout(&args.ready_timeout, checkpoint_bytes)
+    let checkpoint_bytes = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let ready_timeout = checks::ready_timeout(&args.ready_timeout, checkpoint_bytes)
         .map_err(|e| anyhow!("--ready-timeout: {e}"))?;
-    let predicted = launch_checks::predicted(&row);
+    let predicted = checks::predicted(&row);
     let prepared = Prepared {
         checkpoint_bytes,
         predicted,
@@ -257,7 +257,7 @@ fn build_request(
     request.user_data = Some(user_data.to_owned());
     request.file_system_names = filesystem.map(|f| vec![f.to_owned()]).unwrap_or_default();
     request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
-    request.image = Some(launch_checks::image_spec(plan));
+    request.image = Some(checks::image_spec(plan));
     request
 }
 

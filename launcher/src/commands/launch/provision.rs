@@ -11,13 +11,13 @@ use anyhow::{anyhow, bail};
 use gpu_session_core::lease;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::checks;
 use super::{build_request, output_duration, poll_interval, LaunchResult, Prepared};
 use crate::cli::LaunchArgs;
 use crate::context::Context;
 use crate::first_start;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instances;
-use crate::launch_checks;
 use crate::output::Style;
 use crate::sglang::{self, SglangClient};
 use crate::ssh::{self, Tunnel};
@@ -111,7 +111,7 @@ impl Session<'_> {
 
         let ssh_key = self.choose_ssh_key().await?;
         let regions = self.regions_with_filesystem().await?;
-        let regions = launch_checks::check_cloud(
+        let regions = checks::check_cloud(
             client,
             &types,
             plan,
@@ -275,7 +275,7 @@ impl Session<'_> {
             key: self.ssh_key_path.clone(),
         };
         let comparison = self
-            .wait_ready(&sglang, &mut tunnel, launch_checks::PhaseWatch::new(remote))
+            .wait_ready(&sglang, &mut tunnel, checks::PhaseWatch::new(remote))
             .await?;
         self.report_comparison(&instance_id, comparison);
 
@@ -356,7 +356,7 @@ impl Session<'_> {
         &self,
         sglang: &SglangClient,
         tunnel: &mut Option<Tunnel>,
-        mut phases: launch_checks::PhaseWatch,
+        mut phases: checks::PhaseWatch,
     ) -> anyhow::Result<Option<first_start::Comparison>> {
         let p = self.prepared;
         let bar = self.spinner(format!(

@@ -1,6 +1,5 @@
-//! The glue `launch` calls for issue 9: the checks before anything bills (Hub, image,
-//! SSH key, disk), the prediction to compare against, and the first-start wait.
-//! Kept out of `commands/launch/` so those files only hold thin calls.
+//! What `launch` checks before anything bills (Hub, image, SSH key, disk), the
+//! prediction a real start is compared against, and the first-start wait.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -117,7 +116,7 @@ pub fn ready_timeout(flag: &str, checkpoint_bytes: Option<u64>) -> Result<Durati
     if flag.trim() == "auto" {
         Ok(first_start::ready_timeout(checkpoint_bytes))
     } else {
-        crate::commands::launch::parse_duration(flag)
+        super::parse_duration(flag)
     }
 }
 
