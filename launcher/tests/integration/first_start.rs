@@ -3,6 +3,7 @@
 //! the 1-token completion and predicted vs actual. The real binary against the fake
 //! Lambda API, fake SGLang, fake Hub and the fake ssh playing the instance.
 
+use crate::{assert_exit, stderr};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -130,24 +131,6 @@ impl World {
         args.extend_from_slice(extra);
         self.command(&args).output().expect("run gpu-session")
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! and the fake SGLang server (reached through a fake ssh tunnel), plus the user_data it sends (checked with
 //! `cloud-init schema` and `shellcheck`) and the lease agent run locally.
 
+use crate::{assert_exit, stderr, stdout};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -138,24 +139,6 @@ impl Env {
             );
         }
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
 }
 
 #[test]

@@ -9,3 +9,24 @@ mod manage;
 
 /// The `gpu-session` binary cargo built for these tests.
 const GPU_SESSION: &str = env!("CARGO_BIN_EXE_gpu-session");
+
+/// What a run printed on stdout.
+pub(crate) fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What a run printed on stderr.
+pub(crate) fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The run ended with `code`; both streams are shown when not.
+pub(crate) fn assert_exit(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}

@@ -2,6 +2,7 @@
 //! `configure`) run as the real `gpu-session` binary against the fake Lambda
 //! API, with a fake `ssh` that records its arguments.
 
+use crate::{stderr, stdout};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -128,14 +129,6 @@ impl Env {
             .requests_to("/instance-operations/terminate")
             .len()
     }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn code(output: &Output) -> i32 {
