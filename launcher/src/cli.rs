@@ -89,6 +89,17 @@ fn quant_method_parser() -> CoreValueParser<QuantMethod> {
     CoreValueParser::new(QuantMethod::ALL.map(QuantMethod::as_str).to_vec())
 }
 
+/// `--mem-fraction-static`: a number core accepts (`settings::check_mem_fraction_static`);
+/// anything else is a usage error (status 2) with core's reason.
+fn mem_fraction_parser(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    gpu_session_core::settings::check_mem_fraction_static("--mem-fraction-static", value)
+        .map_err(|e| format!("'{}' {}", e.value, e.reason))
+}
+
 const EXAMPLES: &str = "\
 Examples:
   gpu-session models
@@ -313,6 +324,10 @@ pub struct SettingsArgs {
     /// Which estimate decides fit: serving (default) or reference.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// Your own SGLang --mem-fraction-static (0.5-0.95) instead of core's choice; the
+    /// fit, KV pool and plan use it.
+    #[arg(long, value_name = "F", value_parser = mem_fraction_parser)]
+    pub mem_fraction_static: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

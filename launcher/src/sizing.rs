@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _};
 use gpu_session_core::arch::Architecture;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, PRICE_SNAPSHOT};
 use gpu_session_core::present::{self, Unit};
-use gpu_session_core::recommend::{recommend, Fit, GpuFit, Recommendation};
+use gpu_session_core::recommend::{recommend_at, Fit, GpuFit, Recommendation};
 use gpu_session_core::reference::ReferenceEstimate;
 use gpu_session_core::registry::{self, Model};
 use gpu_session_core::registry::{QuantMethod, ReferenceCard};
@@ -93,13 +93,14 @@ impl<'m> Sizing<'m> {
             mode_from(args.mode),
             gpu,
             args.tp.is_none(),
+            args.mem_fraction_static,
         ))
     }
 
     /// Size at the model's own defaults (what `models` and `models info` show).
     pub fn defaults(model: &'m Model) -> Sizing<'m> {
         let settings = Settings::defaults_for(model);
-        Sizing::build(model, settings, EstimateMode::Serving, None, true)
+        Sizing::build(model, settings, EstimateMode::Serving, None, true, None)
     }
 
     fn build(
@@ -108,9 +109,10 @@ impl<'m> Sizing<'m> {
         mode: EstimateMode,
         gpu: Option<&'static GpuType>,
         shard_over_type: bool,
+        user_fraction: Option<f64>,
     ) -> Sizing<'m> {
         let gpu = gpu.unwrap_or_else(|| {
-            recommend(model, &settings, mode, None)
+            recommend_at(model, &settings, mode, None, user_fraction)
                 .cheapest()
                 .map_or(&CATALOG[0], |row| row.gpu)
         });
@@ -124,7 +126,7 @@ impl<'m> Sizing<'m> {
         };
         Sizing {
             model,
-            rec: recommend(model, &settings, mode, Some(gpu)),
+            rec: recommend_at(model, &settings, mode, Some(gpu), user_fraction),
             gpu,
         }
     }

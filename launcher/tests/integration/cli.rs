@@ -571,6 +571,85 @@ fn gpus_live_needs_an_api_key() {
 // plan
 
 #[test]
+fn mem_fraction_static_is_validated_and_used_by_estimate_and_plan() {
+    let sandbox = Sandbox::new();
+    // Out of core's range, or not a number: a usage error naming the flag (status 2).
+    for bad in ["0.99", "0.2", "x", "NaN"] {
+        let stderr = sandbox.fails(
+            &["estimate", "llama-3.1-8b", "--mem-fraction-static", bad],
+            2,
+        );
+        assert!(stderr.contains("--mem-fraction-static"), "{stderr}");
+        assert!(stderr.contains(bad), "{stderr}");
+    }
+    let stderr = sandbox.fails(
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--mem-fraction-static",
+            "1",
+        ],
+        2,
+    );
+    assert!(stderr.contains("must be between 0.5 and 0.95"), "{stderr}");
+
+    // estimate: the fit rows use the user's fraction, so the KV pool follows it.
+    let pool = |fraction: &str| -> u64 {
+        let json = sandbox.ok(&[
+            "estimate",
+            "llama-3.1-8b",
+            "--gpu",
+            "gpu_1x_h100_pcie",
+            "--mem-fraction-static",
+            fraction,
+            "--json",
+        ]);
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let row = value["gpus"]
+            .as_array()
+            .and_then(|rows| {
+                rows.iter()
+                    .find(|r| r["instance_type"] == "gpu_1x_h100_pcie")
+            })
+            .expect("H100 row")
+            .clone();
+        assert_eq!(row["mem_fraction_static"].as_f64(), fraction.parse().ok());
+        row["kv_pool_tokens"].as_u64().expect("pool")
+    };
+    assert!(
+        pool("0.6") < pool("0.9"),
+        "a larger fraction holds a larger KV pool"
+    );
+
+    // plan: the file carries the user's fraction, and plan check keeps it.
+    let path = sandbox.path("plan.yaml");
+    let path_text = path.to_str().expect("UTF-8 path");
+    let yaml = sandbox.ok(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_h100_pcie",
+        "--mem-fraction-static",
+        "0.7",
+    ]);
+    fs::write(&path, &yaml).expect("plan file");
+    let plan = Plan::parse(&yaml).expect("plan");
+    assert_eq!(plan.serving.mem_fraction_static, 0.7);
+    assert_eq!(plan.user_mem_fraction_static(), Some(0.7));
+    let check = sandbox.ok(&["plan", "check", path_text]);
+    assert!(check.contains("--mem-fraction-static 0.7"), "{check}");
+    let check_json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plan", "check", path_text, "--json"])).expect("JSON");
+    assert_eq!(check_json["differences"], serde_json::json!([]));
+    assert_eq!(
+        check_json["estimate"]["kv_pool_tokens"],
+        serde_json::json!(plan.estimate.as_ref().map(|e| e.kv_pool_tokens))
+    );
+}
+
+#[test]
 fn plan_yaml_is_what_core_builds() {
     let sandbox = Sandbox::new();
     let yaml = sandbox.ok(&["plan", "--model", "deepseek-r1-70b"]);
