@@ -41,9 +41,15 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             "--tp does not apply to plan: a plan shards over all GPUs of its instance type; choose the type with --gpu",
         ));
     }
-    let model = match &args.model {
-        Some(id) => ctx.find_model(id)?,
-        None => ctx.default_model()?,
+    let model = match (&args.model, &args.hf) {
+        (_, Some(repo)) => crate::hf_model::model(
+            &ctx.printer,
+            repo,
+            args.settings.quantization,
+            args.settings.context,
+        )?,
+        (Some(id), None) => ctx.find_model(id)?,
+        (None, None) => ctx.default_model()?,
     };
     let settings = settings_from(&model, &args.settings)?;
     for region in &args.regions {
