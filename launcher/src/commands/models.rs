@@ -118,7 +118,7 @@ fn list_json<'a>(s: &'a Sizing<'a>) -> ListEntryJson<'a> {
     ListEntryJson {
         model: ModelJson::new(s.model),
         reference: ReferenceJson::new(&s.rec),
-        serving: ServingJson::new(&s.rec.serving, s.gpu),
+        serving: ServingJson::new(s),
         cheapest_gpu: s.rec.cheapest().map(|r| CheapestGpuJson {
             instance_type: r.gpu.instance_type,
             price_per_hour_usd: r.price_per_hour_usd,

@@ -650,6 +650,55 @@ fn mem_fraction_static_is_validated_and_used_by_estimate_and_plan() {
 }
 
 #[test]
+fn estimate_and_models_info_show_active_parameters_experts_and_kv_by_layer_kind() {
+    let sandbox = Sandbox::new();
+    let model = builtin("gpt-oss-120b").expect("built-in");
+    let arch = model.architecture.expect("architecture");
+    for args in [
+        &["estimate", "gpt-oss-120b"][..],
+        &["models", "info", "gpt-oss-120b"],
+    ] {
+        let out = sandbox.ok(args);
+        let expected = format!(
+            "Parameters: {} total, {} active per token (MoE: 4 of 128 routed experts per token).",
+            gpu_session_core::present::params(arch.param_count()),
+            gpu_session_core::present::params(arch.active_param_count())
+        );
+        assert!(out.contains(&expected), "{args:?}: {out}");
+        assert!(out.contains("  Experts: "), "{args:?}: {out}");
+        // gpt-oss alternates full and 128-token sliding layers (SGLang's SWA pool).
+        assert!(
+            out.contains("KV by layer kind: 18 full-attention layers 36,864 B/token; 18 sliding/chunked layers (window 128"),
+            "{args:?}: {out}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["estimate", "gpt-oss-120b", "--json"])).expect("JSON");
+    assert_eq!(json["model"]["active_params"], arch.active_param_count());
+    assert_eq!(
+        json["model"]["routed_expert_params"],
+        arch.param_breakdown().experts
+    );
+    assert_eq!(json["serving"]["kv_layout"]["swa_layers"], 18);
+    let experts = json["serving"]["expert_weights"].as_u64().expect("bytes");
+    let weights = json["serving"]["weights"].as_u64().expect("bytes");
+    assert!(
+        experts > weights / 2 && experts < weights,
+        "{experts} of {weights}"
+    );
+    // A dense model: one figure, no experts line.
+    let dense = sandbox.ok(&["estimate", "llama-3.1-8b"]);
+    assert!(
+        dense.contains("Parameters: 8.0B (dense: all active per token)."),
+        "{dense}"
+    );
+    assert!(
+        !dense.contains("Experts:") && !dense.contains("KV by layer kind"),
+        "{dense}"
+    );
+}
+
+#[test]
 fn plan_yaml_is_what_core_builds() {
     let sandbox = Sandbox::new();
     let yaml = sandbox.ok(&["plan", "--model", "deepseek-r1-70b"]);
