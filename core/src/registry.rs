@@ -130,29 +130,24 @@ impl CustomModel {
     }
 
     /// A model described by its Hugging Face repo `hf_path` and that repo's parsed
-    /// `config.json`: the exact architecture and parameter count, the checkpoint the
-    /// repo itself is, stored as its `quantization_config` says. `quantization`
-    /// overrides the checkpoint's (e.g. online FP8 from a BF16 repo; the loading method
-    /// then follows the override); `context` defaults to [`CUSTOM_DEFAULT_CONTEXT`],
-    /// capped at the model's `max_position_embeddings`.
-    pub fn from_hf_config(
-        hf_path: &str,
-        config: &HfConfig,
-        quantization: Option<Quantization>,
-        context: Option<u32>,
-    ) -> CustomModel {
-        let stored = config.quantization();
-        let quantization = quantization.unwrap_or(stored);
+    /// `config.json`: the exact architecture and parameter count, and the checkpoint the
+    /// repo itself is, stored as its `quantization_config` says (another quantization
+    /// is a setting: `checkpoint_for` then says whether SGLang can serve this repo so,
+    /// e.g. online FP8 from a 16-bit repo). `context` defaults to
+    /// [`CUSTOM_DEFAULT_CONTEXT`], capped at the model's `max_position_embeddings`.
+    pub fn from_hf_config(hf_path: &str, config: &HfConfig, context: Option<u32>) -> CustomModel {
         let name = hf_path.rsplit('/').next().unwrap_or(hf_path);
         CustomModel {
             name: Some(name.to_string()),
-            quant_method: (quantization == stored && config.checkpoint_quantization.is_some())
+            quant_method: config
+                .checkpoint_quantization
+                .is_some()
                 .then(|| config.quant_method()),
             architecture: Some(config.architecture),
             ..CustomModel::new(
                 hf_path,
                 config.params_billions(),
-                quantization,
+                config.quantization(),
                 context
                     .unwrap_or_else(|| CUSTOM_DEFAULT_CONTEXT.min(config.architecture.max_context)),
             )
@@ -988,7 +983,7 @@ mod tests {
     fn a_model_from_a_repos_config_is_its_checkpoint_as_stored() {
         let config = crate::hf_config::parse_hf_config(configs::QWEN3_235B_A22B_FP8).unwrap();
         let repo = "Qwen/Qwen3-235B-A22B-FP8";
-        let entry = CustomModel::from_hf_config(repo, &config, None, None);
+        let entry = CustomModel::from_hf_config(repo, &config, None);
         assert_eq!(entry.quantization, Quantization::Fp8);
         assert_eq!(entry.quant_method, Some(QuantMethod::Fp8Block));
         assert_eq!(entry.architecture, Some(config.architecture));
@@ -1001,9 +996,19 @@ mod tests {
             (repo, QuantMethod::Fp8Block)
         );
         assert_eq!(model.param_count(), config.architecture.param_count());
-        // Another quantization than the stored one loads with that one's method.
-        let int4 = CustomModel::from_hf_config(repo, &config, Some(Quantization::Int4), Some(4096));
-        assert_eq!((int4.quant_method, int4.context_length), (None, 4096));
+        // Another quantization is a setting: a pre-quantized repo serves only its own.
+        assert!(model.checkpoint_for(Quantization::Int4).is_err());
+        assert!(model.checkpoint_for(Quantization::Bf16).is_err());
+        // A 16-bit repo also serves online FP8 from itself.
+        let dense = crate::hf_config::parse_hf_config(configs::QWEN3_32B).unwrap();
+        let entry = CustomModel::from_hf_config("Qwen/Qwen3-32B", &dense, Some(4096));
+        assert_eq!((entry.quant_method, entry.context_length), (None, 4096));
+        let model = Model::custom("qwen3-32b-hf", &entry);
+        let fp8 = model.checkpoint_for(Quantization::Fp8).unwrap();
+        assert_eq!(
+            (fp8.hf_path.as_str(), fp8.method),
+            ("Qwen/Qwen3-32B", QuantMethod::Fp8)
+        );
     }
 
     #[test]

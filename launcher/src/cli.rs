@@ -239,9 +239,9 @@ pub struct ModelAddArgs {
     /// Hugging Face repository, e.g. myorg/custom-llama-70b.
     #[arg(long)]
     pub hf_path: Option<String>,
-    /// Describe the model by its Hub repo's config.json (architecture, size and
-    /// checkpoint quantization); --name defaults to the repo's name in lowercase.
-    #[arg(long, value_name = "ORG/NAME", conflicts_with_all = ["hf_path", "params", "quant_method"])]
+    /// Describe the model by its Hub repo's config.json (architecture, size and the
+    /// quantization the checkpoint stores); --name defaults to the repo's name in lowercase.
+    #[arg(long, value_name = "ORG/NAME", conflicts_with_all = ["hf_path", "params", "quantization", "quant_method"])]
     pub hf: Option<String>,
     /// Size in billions of parameters.
     #[arg(long)]

@@ -9,16 +9,15 @@ use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::hf_config::parse_hf_config;
 use gpu_session_core::registry::{hf_model_id, Model};
 use gpu_session_core::validate;
-use gpu_session_core::Quantization;
 
 /// The custom-model entry `repo` describes, with the id it gets (`id`, else core's
-/// [`hf_model_id`]). `quantization` overrides what the checkpoint stores; `context`
-/// the default context.
+/// [`hf_model_id`]) and `context` as its default context. Its quantization is what
+/// the checkpoint stores; `--quantization` stays a setting, so a plan says when SGLang
+/// cannot serve this repo at another one.
 pub fn entry(
     printer: &Printer,
     repo: &str,
     id: Option<&str>,
-    quantization: Option<Quantization>,
     context: Option<u32>,
 ) -> anyhow::Result<(String, CustomModelEntry)> {
     validate::hf_path("--hf", repo)?;
@@ -34,7 +33,7 @@ pub fn entry(
         None => printer.detail(&format!("read config.json of {repo} from {endpoint}")),
     }
     let config = parse_hf_config(&fetched.text).map_err(|e| anyhow!("--hf: {repo}'s {e}"))?;
-    let entry = CustomModelEntry::from_hf_config(repo, &config, quantization, context);
+    let entry = CustomModelEntry::from_hf_config(repo, &config, context);
     let id = id.map_or_else(|| hf_model_id(repo), str::to_owned);
     entry
         .validate(&id)
@@ -43,12 +42,7 @@ pub fn entry(
 }
 
 /// The model `repo` describes, for sizing (`estimate --hf`, `plan --hf`).
-pub fn model(
-    printer: &Printer,
-    repo: &str,
-    quantization: Option<Quantization>,
-    context: Option<u32>,
-) -> anyhow::Result<Model> {
-    let (id, entry) = entry(printer, repo, None, quantization, context)?;
+pub fn model(printer: &Printer, repo: &str, context: Option<u32>) -> anyhow::Result<Model> {
+    let (id, entry) = entry(printer, repo, None, context)?;
     Ok(Model::custom(&id, &entry))
 }

@@ -45,12 +45,7 @@ fn estimate_model(ctx: &Context, args: &EstimateArgs) -> anyhow::Result<Model> {
         ));
     }
     if let Some(repo) = &args.hf {
-        return hf_model::model(
-            &ctx.printer,
-            repo,
-            args.settings.quantization,
-            args.settings.context,
-        );
+        return hf_model::model(&ctx.printer, repo, args.settings.context);
     }
     match &args.model {
         Some(id) => ctx.find_model(id),

@@ -404,7 +404,7 @@ fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The new entry `models add --hf REPO` describes: the repo's config.json, with
-/// `--name`, `--quantization`, `--context` and `--notes` on top.
+/// `--name`, `--context` and `--notes` on top.
 fn entry_from_hub(
     ctx: &Context,
     args: &ModelAddArgs,
@@ -416,13 +416,8 @@ fn entry_from_hub(
             "--hf reads the architecture from the repo's config.json: drop the architecture flags",
         ));
     }
-    let (id, entry) = crate::hf_model::entry(
-        &ctx.printer,
-        repo,
-        args.name.as_deref(),
-        args.quantization,
-        args.context,
-    )?;
+    let (id, entry) =
+        crate::hf_model::entry(&ctx.printer, repo, args.name.as_deref(), args.context)?;
     Ok((
         id,
         CustomModelEntry {

@@ -42,12 +42,7 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let model = match (&args.model, &args.hf) {
-        (_, Some(repo)) => crate::hf_model::model(
-            &ctx.printer,
-            repo,
-            args.settings.quantization,
-            args.settings.context,
-        )?,
+        (_, Some(repo)) => crate::hf_model::model(&ctx.printer, repo, args.settings.context)?,
         (Some(id), None) => ctx.find_model(id)?,
         (None, None) => ctx.default_model()?,
     };

@@ -1086,6 +1086,24 @@ mod hf {
         let custom = plan.model.custom.as_ref().expect("described in the plan");
         assert_eq!(custom.architecture, Some(config.architecture));
 
+        // Another quantization sizes, but SGLang cannot serve this FP8 repo as INT4.
+        ok(
+            &sandbox,
+            &url,
+            None,
+            &["estimate", "--hf", QWEN_FP8, "--quantization", "int4"],
+        );
+        let err = fails(
+            &sandbox,
+            &url,
+            None,
+            &["plan", "--hf", QWEN_FP8, "--quantization", "int4"],
+        );
+        assert!(
+            err.contains("model.quantization") && err.contains("pre-quantized checkpoint"),
+            "{err}"
+        );
+
         // models add: stores the architecture in the config file's entry.
         let out = ok(
             &sandbox,
