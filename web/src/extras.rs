@@ -44,7 +44,7 @@ mod tests {
     fn a_config_json_becomes_the_custom_model_of_the_link() {
         let arch = builtin("qwen2.5-coder-32b").unwrap().architecture.unwrap();
         let json = format!(
-            r#"{{"hidden_size": {}, "intermediate_size": {}, "max_position_embeddings": {},
+            r#"{{"model_type": "qwen2", "hidden_size": {}, "intermediate_size": {}, "max_position_embeddings": {},
                 "num_attention_heads": {}, "num_hidden_layers": {}, "num_key_value_heads": {},
                 "vocab_size": {}, "tie_word_embeddings": {}}}"#,
             arch.hidden,
