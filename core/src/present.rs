@@ -90,6 +90,11 @@ pub fn gib(bytes: u64) -> String {
     amount(bytes as f64 / GIB as f64, Unit::GiB)
 }
 
+/// Bytes as MiB with one decimal (`1.2 MiB`): small per-sequence states.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// Signed bytes as GiB with one decimal and an explicit sign (`+4.2 GiB`, `-3.1 GiB`).
 pub fn signed_gib(bytes: i64) -> String {
     let v = bytes as f64 / GIB as f64;

@@ -3,6 +3,7 @@
 //! must load for each quantization; custom models; the reference's selection guides.
 
 use crate::arch::Architecture;
+use crate::hf_config::HfConfig;
 pub use crate::quant::QuantMethod;
 use crate::quant::Quantization;
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,56 @@ impl CustomModel {
             architecture: None,
         }
     }
+
+    /// A model described by its Hugging Face repo `hf_path` and that repo's parsed
+    /// `config.json`: the exact architecture and parameter count, and the checkpoint the
+    /// repo itself is, stored as its `quantization_config` says (another quantization
+    /// is a setting: `checkpoint_for` then says whether SGLang can serve this repo so,
+    /// e.g. online FP8 from a 16-bit repo). `context` defaults to
+    /// [`CUSTOM_DEFAULT_CONTEXT`], capped at the model's `max_position_embeddings`.
+    pub fn from_hf_config(hf_path: &str, config: &HfConfig, context: Option<u32>) -> CustomModel {
+        let name = hf_path.rsplit('/').next().unwrap_or(hf_path);
+        CustomModel {
+            name: Some(name.to_string()),
+            quant_method: config
+                .checkpoint_quantization
+                .is_some()
+                .then(|| config.quant_method()),
+            architecture: Some(config.architecture),
+            ..CustomModel::new(
+                hf_path,
+                config.params_billions(),
+                config.quantization(),
+                context
+                    .unwrap_or_else(|| CUSTOM_DEFAULT_CONTEXT.min(config.architecture.max_context)),
+            )
+        }
+    }
+}
+
+/// The model id a Hugging Face repo gets when sized by name (`--hf`, the site's
+/// `m=hf:` link): its name in lowercase, other characters as '-', at most 64; prefixed
+/// `hf-` when that is a built-in's id, so the repo's own config always describes it.
+pub fn hf_model_id(hf_path: &str) -> String {
+    let name = hf_path.rsplit('/').next().unwrap_or(hf_path);
+    let mut id: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.' | '_' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    let id_start = id.trim_start_matches(['.', '_', '-']).to_string();
+    id = if id_start.is_empty() {
+        "hf-model".to_string()
+    } else {
+        id_start
+    };
+    if builtin(&id).is_some() {
+        id = format!("hf-{id}");
+    }
+    id.truncate(64);
+    id
 }
 
 /// No checkpoint is known that serves this model at that quantization.
@@ -927,6 +978,59 @@ pub const CURRENT_BY_INSTANCE: [InstanceGuide; 4] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_from_a_repos_config_is_its_checkpoint_as_stored() {
+        let config = crate::hf_config::parse_hf_config(configs::QWEN3_235B_A22B_FP8).unwrap();
+        let repo = "Qwen/Qwen3-235B-A22B-FP8";
+        let entry = CustomModel::from_hf_config(repo, &config, None);
+        assert_eq!(entry.quantization, Quantization::Fp8);
+        assert_eq!(entry.quant_method, Some(QuantMethod::Fp8Block));
+        assert_eq!(entry.architecture, Some(config.architecture));
+        assert_eq!(entry.context_length, CUSTOM_DEFAULT_CONTEXT);
+        assert_eq!(entry.name.as_deref(), Some("Qwen3-235B-A22B-FP8"));
+        let model = Model::custom(&hf_model_id(repo), &entry);
+        let checkpoint = model.checkpoint_for(Quantization::Fp8).unwrap();
+        assert_eq!(
+            (checkpoint.hf_path.as_str(), checkpoint.method),
+            (repo, QuantMethod::Fp8Block)
+        );
+        assert_eq!(model.param_count(), config.architecture.param_count());
+        // Another quantization is a setting: a pre-quantized repo serves only its own.
+        assert!(model.checkpoint_for(Quantization::Int4).is_err());
+        assert!(model.checkpoint_for(Quantization::Bf16).is_err());
+        // A 16-bit repo also serves online FP8 from itself.
+        let dense = crate::hf_config::parse_hf_config(configs::QWEN3_32B).unwrap();
+        let entry = CustomModel::from_hf_config("Qwen/Qwen3-32B", &dense, Some(4096));
+        assert_eq!((entry.quant_method, entry.context_length), (None, 4096));
+        let model = Model::custom("qwen3-32b-hf", &entry);
+        let fp8 = model.checkpoint_for(Quantization::Fp8).unwrap();
+        assert_eq!(
+            (fp8.hf_path.as_str(), fp8.method),
+            ("Qwen/Qwen3-32B", QuantMethod::Fp8)
+        );
+    }
+
+    #[test]
+    fn hf_model_ids_are_valid_and_never_a_builtins() {
+        assert_eq!(
+            hf_model_id("Qwen/Qwen3-235B-A22B-FP8"),
+            "qwen3-235b-a22b-fp8"
+        );
+        assert_eq!(hf_model_id("org/My Model+v2"), "my-model-v2");
+        assert_eq!(hf_model_id("org/-.x"), "x");
+        assert_eq!(hf_model_id("org/---"), "hf-model");
+        let builtin_id = &builtins()[0].id;
+        assert_eq!(
+            hf_model_id(&format!("org/{builtin_id}")),
+            format!("hf-{builtin_id}")
+        );
+        let long = hf_model_id(&format!("org/{}", "a".repeat(100)));
+        assert_eq!(long.len(), 64);
+        for repo in ["Qwen/Qwen3-32B", "org/___A", "org/x.y_z"] {
+            crate::validate::model_id("id", &hf_model_id(repo)).unwrap();
+        }
+    }
 
     #[test]
     fn seven_builtins_with_unique_ids_and_valid_architectures() {

@@ -89,11 +89,23 @@ fn quant_method_parser() -> CoreValueParser<QuantMethod> {
     CoreValueParser::new(QuantMethod::ALL.map(QuantMethod::as_str).to_vec())
 }
 
+/// `--mem-fraction-static`: a number core accepts (`settings::check_mem_fraction_static`);
+/// anything else is a usage error (status 2) with core's reason.
+fn mem_fraction_parser(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    gpu_session_core::settings::check_mem_fraction_static("--mem-fraction-static", value)
+        .map_err(|e| format!("'{}' {}", e.value, e.reason))
+}
+
 const EXAMPLES: &str = "\
 Examples:
   gpu-session models
   gpu-session models info deepseek-r1-70b
   gpu-session estimate llama-3.1-70b --quantization int4 --context 16384 --seqs 4
+  gpu-session estimate --hf Qwen/Qwen3-235B-A22B-FP8
   gpu-session gpus --model qwen2.5-coder-32b-int4
   gpu-session plan --model llama-3.1-8b --gpu gpu_1x_a10 -o plan.yaml
   gpu-session launch plan.yaml";
@@ -135,12 +147,12 @@ pub enum ColorChoice {
 pub enum Command {
     /// List, inspect, add and remove models.
     #[command(
-        after_help = "Examples:\n  gpu-session models\n  gpu-session models --json\n  gpu-session models info qwen2.5-coder-32b\n  gpu-session models add --name my-model-70b --hf-path myorg/custom-llama-70b --params 70 --quantization int4 --context 8192\n  gpu-session models remove my-model-70b"
+        after_help = "Examples:\n  gpu-session models\n  gpu-session models --json\n  gpu-session models info qwen2.5-coder-32b\n  gpu-session models add --name my-model-70b --hf-path myorg/custom-llama-70b --params 70 --quantization int4 --context 8192\n  gpu-session models add --hf Qwen/Qwen3-30B-A3B\n  gpu-session models remove my-model-70b"
     )]
     Models(ModelsArgs),
     /// Estimate memory for any model and settings, with the fit on every GPU type.
     #[command(
-        after_help = "Examples:\n  gpu-session estimate deepseek-r1-70b\n  gpu-session estimate llama-3.1-70b --quantization fp8 --context 32768 --seqs 8 --gpu gpu_8x_h100_sxm5\n  gpu-session estimate --params 13 --quantization int4 --context 4096 --json"
+        after_help = "Examples:\n  gpu-session estimate deepseek-r1-70b\n  gpu-session estimate llama-3.1-70b --quantization fp8 --context 32768 --seqs 8 --gpu gpu_8x_h100_sxm5\n  gpu-session estimate --params 13 --quantization int4 --context 4096 --json\n  gpu-session estimate --hf Qwen/Qwen3-235B-A22B-FP8 --context 32768"
     )]
     Estimate(EstimateArgs),
     /// The Lambda GPU catalog; with --model, how that model fits each type.
@@ -227,6 +239,10 @@ pub struct ModelAddArgs {
     /// Hugging Face repository, e.g. myorg/custom-llama-70b.
     #[arg(long)]
     pub hf_path: Option<String>,
+    /// Describe the model by its Hub repo's config.json (architecture, size and the
+    /// quantization the checkpoint stores); --name defaults to the repo's name in lowercase.
+    #[arg(long, value_name = "ORG/NAME", conflicts_with_all = ["hf_path", "params", "quantization", "quant_method"])]
+    pub hf: Option<String>,
     /// Size in billions of parameters.
     #[arg(long)]
     pub params: Option<f64>,
@@ -313,6 +329,10 @@ pub struct SettingsArgs {
     /// Which estimate decides fit: serving (default) or reference.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// Your own SGLang --mem-fraction-static (0.5-0.95) instead of core's choice; the
+    /// fit, KV pool and plan use it.
+    #[arg(long, value_name = "F", value_parser = mem_fraction_parser)]
+    pub mem_fraction_static: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,6 +348,10 @@ pub struct EstimateArgs {
     /// Size in billions for an ad-hoc model.
     #[arg(long, conflicts_with = "model")]
     pub params: Option<f64>,
+    /// Any Hugging Face model by repo: its config.json (from the Hub, HF_TOKEN for gated
+    /// repos, cached for offline use) gives the exact architecture and checkpoint.
+    #[arg(long, value_name = "ORG/NAME", conflicts_with_all = ["model", "params"])]
+    pub hf: Option<String>,
     #[command(flatten)]
     pub arch: ArchArgs,
     #[command(flatten)]
@@ -362,6 +386,9 @@ pub struct PlanArgs {
     /// Model id (built-in or custom).
     #[arg(long)]
     pub model: Option<String>,
+    /// Any Hugging Face model by repo (its config.json; see `estimate --hf`).
+    #[arg(long, value_name = "ORG/NAME", conflicts_with = "model")]
+    pub hf: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// Instance type (default: the cheapest that fits).

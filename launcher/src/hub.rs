@@ -11,7 +11,12 @@
 //!
 //! `HF_ENDPOINT` overrides the Hub's address, as in huggingface_hub (tests point it
 //! at a local fake).
+//!
+//! It also reads a repo's `config.json` for `--hf org/name` (`GET
+//! /{repo}/resolve/main/config.json`, same answers as above), kept in a local cache so
+//! a model sized once can be sized again offline.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -223,6 +228,182 @@ pub async fn check_checkpoint(
     })
 }
 
+/// Environment variable holding the user's Hub token (huggingface_hub's name).
+pub const TOKEN_ENV: &str = "HF_TOKEN";
+
+/// `HF_TOKEN`, when set and not blank.
+pub fn token() -> Option<String> {
+    std::env::var(TOKEN_ENV)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where a repo's `config.json` is cached: `$XDG_CACHE_HOME/gpu-session/hf/<org>/<name>/`
+/// (when that is absolute), else `~/.cache/gpu-session/hf/...`; `None` without either.
+/// `repo` is a validated `owner/name` (no `..`, no other slashes).
+pub fn config_cache_path(repo: &str) -> Option<PathBuf> {
+    cache_path_from(
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+        repo,
+    )
+}
+
+fn cache_path_from(
+    xdg: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+    repo: &str,
+) -> Option<PathBuf> {
+    let xdg = xdg.map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = xdg.or_else(|| {
+        home.filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".cache"))
+    })?;
+    let mut path = base.join("gpu-session").join("hf");
+    path.extend(repo.split('/'));
+    Some(path.join("config.json"))
+}
+
+/// A repo's `config.json` text and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedConfig {
+    pub text: String,
+    /// `Some((path, why))` when the Hub could not be reached and the cached copy at
+    /// `path` was used instead.
+    pub from_cache: Option<(PathBuf, String)>,
+}
+
+/// Why a repo's `config.json` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigFetchError {
+    #[error("--hf: {repo} does not exist on the Hugging Face Hub (404); check the name on {endpoint}/{repo}")]
+    NotFound { repo: String, endpoint: String },
+    #[error("--hf: {repo} has no config.json on the Hugging Face Hub (404), so its architecture is unknown")]
+    NoConfig { repo: String },
+    #[error("--hf: {repo} is gated or private (401) and HF_TOKEN is not set: set HF_TOKEN to a token of an account that can read it (for a gated model, accept its licence on {endpoint}/{repo} first)")]
+    NeedsToken { repo: String, endpoint: String },
+    #[error("--hf: the Hub refused HF_TOKEN for {repo} (401): the token is invalid or expired, or the repo is private to another account; create a token at {endpoint}/settings/tokens")]
+    BadToken { repo: String, endpoint: String },
+    #[error("--hf: {repo} is gated and the account behind HF_TOKEN has no access yet (403): accept the licence on {endpoint}/{repo} (and wait for approval if it is reviewed manually)")]
+    NoAccess { repo: String, endpoint: String },
+    #[error("--hf: cannot reach the Hugging Face Hub to read {repo}'s config.json ({why}), and no copy is cached{cache}; connect to the network (or set HF_ENDPOINT to a mirror) and try again")]
+    Offline {
+        repo: String,
+        why: String,
+        cache: String,
+    },
+}
+
+/// Reads `repo`'s `config.json` from the Hub (with `token` when given) and caches it;
+/// when the Hub cannot be reached (no network, a timeout, a 5xx), the cached copy.
+/// A 401, 403 or 404 is an error even with a cached copy: the Hub answered.
+pub fn fetch_config(
+    endpoint: &str,
+    repo: &str,
+    token: Option<&str>,
+    cache: Option<&Path>,
+) -> Result<FetchedConfig, ConfigFetchError> {
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(get_config(endpoint, repo, token)));
+    let why = match answer {
+        Ok(Ok(text)) => {
+            if let Some(path) = cache {
+                // A cache that cannot be written only costs the offline fallback.
+                let _ = write_cache(path, &text);
+            }
+            return Ok(FetchedConfig {
+                text,
+                from_cache: None,
+            });
+        }
+        Ok(Err(refused)) => return Err(refused),
+        Err(why) => why,
+    };
+    match cache.map(|p| (p, std::fs::read_to_string(p))) {
+        Some((path, Ok(text))) => Ok(FetchedConfig {
+            text,
+            from_cache: Some((path.to_owned(), why)),
+        }),
+        other => Err(ConfigFetchError::Offline {
+            repo: repo.to_owned(),
+            why,
+            cache: other.map_or(String::new(), |(p, _)| format!(" at {}", p.display())),
+        }),
+    }
+}
+
+fn write_cache(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
+}
+
+/// `Ok(Ok(text))`: the file; `Ok(Err(_))`: the Hub refused (401/403/404); `Err(why)`:
+/// the Hub could not be asked.
+async fn get_config(
+    endpoint: &str,
+    repo: &str,
+    token: Option<&str>,
+) -> Result<Result<String, ConfigFetchError>, String> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{endpoint}/{repo}/resolve/main/config.json");
+    let request = match token {
+        Some(t) => http.get(&url).bearer_auth(t),
+        None => http.get(&url),
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let owned = |s: &str| s.to_owned();
+    let error_code = response
+        .headers()
+        .get("x-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let refused = match (response.status().as_u16(), token) {
+        (200, _) => {
+            return response
+                .text()
+                .await
+                .map(Ok)
+                .map_err(|e| format!("GET {url}: {e}"))
+        }
+        (404, _) if error_code.as_deref() == Some("EntryNotFound") => {
+            ConfigFetchError::NoConfig { repo: owned(repo) }
+        }
+        (404, _) => ConfigFetchError::NotFound {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        (401, None) => ConfigFetchError::NeedsToken {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        (401, Some(_)) => ConfigFetchError::BadToken {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        (403, _) => ConfigFetchError::NoAccess {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        (status, _) => return Err(format!("GET {url} answered {status}")),
+    };
+    Ok(Err(refused))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +434,24 @@ mod tests {
             size: None,
         }];
         assert_eq!(download_bytes(&unknown), None);
+    }
+
+    #[test]
+    fn the_config_cache_follows_xdg_then_home() {
+        let p = |xdg: Option<&str>, home: Option<&str>| {
+            cache_path_from(xdg.map(Into::into), home.map(Into::into), "org/name")
+        };
+        assert_eq!(
+            p(Some("/c"), Some("/h")),
+            Some(PathBuf::from("/c/gpu-session/hf/org/name/config.json"))
+        );
+        assert_eq!(
+            p(Some("relative"), Some("/h")),
+            Some(PathBuf::from(
+                "/h/.cache/gpu-session/hf/org/name/config.json"
+            ))
+        );
+        assert_eq!(p(None, None), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod commands;
 pub(crate) mod config_file;
 pub mod context;
 pub(crate) mod first_start;
+pub(crate) mod hf_model;
 pub(crate) mod hub;
 pub mod instance;
 pub mod instances;

@@ -9,11 +9,11 @@ use anyhow::{anyhow, Context as _};
 use gpu_session_core::arch::Architecture;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, PRICE_SNAPSHOT};
 use gpu_session_core::present::{self, Unit};
-use gpu_session_core::recommend::{recommend, Fit, GpuFit, Recommendation};
+use gpu_session_core::recommend::{recommend_at, Fit, GpuFit, Recommendation};
 use gpu_session_core::reference::ReferenceEstimate;
 use gpu_session_core::registry::{self, Model};
 use gpu_session_core::registry::{QuantMethod, ReferenceCard};
-use gpu_session_core::serving::ServingEstimate;
+use gpu_session_core::serving::{self, KvLayout, ServingEstimate};
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate::FieldError;
 use gpu_session_core::Quantization;
@@ -93,13 +93,14 @@ impl<'m> Sizing<'m> {
             mode_from(args.mode),
             gpu,
             args.tp.is_none(),
+            args.mem_fraction_static,
         ))
     }
 
     /// Size at the model's own defaults (what `models` and `models info` show).
     pub fn defaults(model: &'m Model) -> Sizing<'m> {
         let settings = Settings::defaults_for(model);
-        Sizing::build(model, settings, EstimateMode::Serving, None, true)
+        Sizing::build(model, settings, EstimateMode::Serving, None, true, None)
     }
 
     fn build(
@@ -108,9 +109,10 @@ impl<'m> Sizing<'m> {
         mode: EstimateMode,
         gpu: Option<&'static GpuType>,
         shard_over_type: bool,
+        user_fraction: Option<f64>,
     ) -> Sizing<'m> {
         let gpu = gpu.unwrap_or_else(|| {
-            recommend(model, &settings, mode, None)
+            recommend_at(model, &settings, mode, None, user_fraction)
                 .cheapest()
                 .map_or(&CATALOG[0], |row| row.gpu)
         });
@@ -124,7 +126,7 @@ impl<'m> Sizing<'m> {
         };
         Sizing {
             model,
-            rec: recommend(model, &settings, mode, Some(gpu)),
+            rec: recommend_at(model, &settings, mode, Some(gpu), user_fraction),
             gpu,
         }
     }
@@ -207,21 +209,74 @@ impl<'m> Sizing<'m> {
                 "Serving: what SGLang holds on each GPU of {} at TP {}.",
                 self.gpu.instance_type, s.tp
             ),
-            format!(
-                "KV cache: {} bytes per token per GPU ({} of {} KV heads), {} tokens.",
-                present::thousands(s.kv_bytes_per_token),
-                s.kv_heads_per_gpu,
-                self.model.effective_architecture().0.kv_heads,
-                present::thousands(s.tokens)
-            ),
-            self.sglang_line(s),
-        ];
+            self.params_line(),
+            self.kv_line(s),
+        ]
+        .into_iter()
+        .chain(self.experts_line(s))
+        .chain(kv_kinds_line(&s.kv_layout))
+        .chain([self.sglang_line(s)]);
         for line in lines {
             for wrapped in wrap(&line, PROSE_WIDTH) {
                 let _ = writeln!(out, "  {wrapped}");
             }
         }
         out
+    }
+
+    /// Total and active parameters (one figure for a dense model).
+    fn params_line(&self) -> String {
+        let arch = self.model.effective_architecture().0;
+        let total = self.model.param_count();
+        match &arch.moe {
+            Some(moe) => format!(
+                "Parameters: {} total, {} active per token (MoE: {} of {} routed experts per token).",
+                present::params(total),
+                present::params(arch.active_param_count()),
+                moe.experts_per_token,
+                moe.experts
+            ),
+            None => format!("Parameters: {} (dense: all active per token).", present::params(total)),
+        }
+    }
+
+    /// Bytes of routed-expert weights on each GPU of the headline breakdown.
+    fn expert_weights_per_gpu(&self) -> u64 {
+        serving::expert_weights_per_gpu(
+            &self.model.effective_architecture().0,
+            self.rec.settings.quantization,
+            self.rec.serving.tp,
+        )
+    }
+
+    /// The routed experts' share of the weights (MoE models only).
+    fn experts_line(&self, s: &ServingEstimate) -> Option<String> {
+        let experts = self.expert_weights_per_gpu();
+        (experts > 0 && s.weights > 0).then(|| {
+            format!(
+                "Experts: {} of the {} weights per GPU ({}); a decode step reads only the experts its tokens are routed to.",
+                present::gib(experts),
+                present::gib(s.weights),
+                present::percent(experts as f64 / s.weights as f64)
+            )
+        })
+    }
+
+    fn kv_line(&self, s: &ServingEstimate) -> String {
+        let heads = if s.kv_layout.latent {
+            "MLA: one latent per layer, whole on every GPU".to_string()
+        } else {
+            format!(
+                "{} of {} KV heads",
+                s.kv_heads_per_gpu,
+                self.model.effective_architecture().0.kv_heads
+            )
+        };
+        format!(
+            "KV cache: {} bytes per token per GPU ({heads}), {} tokens.",
+            present::thousands(s.kv_bytes_per_token),
+            present::thousands(s.tokens)
+        )
     }
 
     fn sglang_line(&self, s: &ServingEstimate) -> String {
@@ -337,12 +392,44 @@ impl<'m> Sizing<'m> {
             settings: &self.rec.settings,
             mode: self.rec.mode,
             reference: ReferenceJson::new(&self.rec),
-            serving: ServingJson::new(&self.rec.serving, self.gpu),
+            serving: ServingJson::new(self),
             gpus: self.rec.rows.iter().map(fit_json).collect(),
             cheapest_fit: self.rec.cheapest().map(|r| r.gpu.instance_type),
             price_snapshot: PRICE_SNAPSHOT,
         })
     }
+}
+
+/// KV per token by layer kind, when the model has more than one kind (sliding-window or
+/// chunked layers in SGLang's SWA pool, linear-attention layers with a fixed state).
+fn kv_kinds_line(kv: &KvLayout) -> Option<String> {
+    if kv.swa_layers == 0 && kv.linear_layers == 0 {
+        return None;
+    }
+    let mut kinds = Vec::new();
+    if kv.full_layers > 0 {
+        kinds.push(format!(
+            "{} full-attention layers {} B/token",
+            kv.full_layers,
+            present::thousands(kv.full_bytes_per_token)
+        ));
+    }
+    if kv.swa_layers > 0 {
+        kinds.push(format!(
+            "{} sliding/chunked layers (window {} tokens) {} B/token",
+            kv.swa_layers,
+            present::thousands(u64::from(kv.swa_window)),
+            present::thousands(kv.swa_bytes_per_token)
+        ));
+    }
+    if kv.linear_layers > 0 {
+        kinds.push(format!(
+            "{} linear-attention layers {} of state per sequence",
+            kv.linear_layers,
+            present::mib(kv.state_bytes_per_seq)
+        ));
+    }
+    Some(format!("KV by layer kind: {}.", kinds.join("; ")))
 }
 
 /// Why the parameter count or shape is approximate, when it is.
@@ -433,6 +520,10 @@ pub struct ModelJson<'a> {
     tagline: &'a str,
     hf_path: &'a str,
     params: u64,
+    /// Parameters one token uses (routed experts: only those it is routed to).
+    active_params: u64,
+    /// The routed experts' share of `params` (0 for a dense model).
+    routed_expert_params: u64,
     params_billions: f64,
     quantization: Quantization,
     context_length: u32,
@@ -478,6 +569,8 @@ impl<'a> ModelJson<'a> {
             tagline: &m.tagline,
             hf_path: &m.hf_path,
             params: m.param_count(),
+            active_params: architecture.active_param_count(),
+            routed_expert_params: architecture.param_breakdown().experts,
             params_billions: m.params_billions,
             quantization: m.quantization,
             context_length: m.context_length,
@@ -522,15 +615,20 @@ pub struct ServingJson<'a> {
     instance_type: &'static str,
     overhead: u64,
     total: u64,
+    /// The routed experts' share of `weights`.
+    expert_weights: u64,
 }
 
 impl<'a> ServingJson<'a> {
-    pub fn new(s: &'a ServingEstimate, gpu: &'static GpuType) -> ServingJson<'a> {
+    /// The headline serving estimate of `sizing`.
+    pub fn new(sizing: &'a Sizing<'_>) -> ServingJson<'a> {
+        let s = &sizing.rec.serving;
         ServingJson {
             estimate: s,
-            instance_type: gpu.instance_type,
+            instance_type: sizing.gpu.instance_type,
             overhead: s.overhead(),
             total: s.total(),
+            expert_weights: sizing.expert_weights_per_gpu(),
         }
     }
 }

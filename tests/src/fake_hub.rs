@@ -7,8 +7,12 @@
 //!   `blobs=true`); a missing or private repo is 401 without a token (the Hub does not
 //!   say whether it exists) and 404 with one, `X-Error-Code: RepoNotFound`; an unknown
 //!   token is 401.
-//! - `HEAD /{org}/{name}/resolve/main/{file}`: 200 when readable; a gated repo is 401
-//!   without a token and 403 with a token not granted access, `X-Error-Code: GatedRepo`.
+//! - `HEAD|GET /{org}/{name}/resolve/main/{file}`: 200 when readable (GET with the
+//!   file's text, for files given one: small files such as `config.json` are served
+//!   directly, not redirected to the CDN); a gated repo is 401 without a token and 403
+//!   with a token not granted access, `X-Error-Code: GatedRepo`; a missing file is 404,
+//!   `X-Error-Code: EntryNotFound`. Every `resolve` answer carries
+//!   `Access-Control-Allow-Origin: *`, as the Hub's do, so a page may fetch from it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,6 +45,8 @@ pub struct FakeRepo {
     pub files: Vec<(String, u64)>,
     /// Tokens whose users may download (gated or private repos).
     pub granted: Vec<String>,
+    /// Text served for a file (by name), e.g. the repo's real `config.json`.
+    pub texts: BTreeMap<String, String>,
 }
 
 impl FakeRepo {
@@ -63,7 +69,19 @@ impl FakeRepo {
             private: false,
             files,
             granted: Vec::new(),
+            texts: BTreeMap::new(),
         }
+    }
+
+    /// The repo with `text` as its file `name` (listed with the text's size).
+    pub fn with_text(mut self, name: &str, text: &str) -> FakeRepo {
+        let size = text.len() as u64;
+        match self.files.iter_mut().find(|(n, _)| n == name) {
+            Some(file) => file.1 = size,
+            None => self.files.push((name.to_owned(), size)),
+        }
+        self.texts.insert(name.to_owned(), text.to_owned());
+        self
     }
 
     pub fn gated(mut self, gate: Gate, granted: &[&str]) -> FakeRepo {
@@ -170,7 +188,18 @@ async fn handle(
     // {org}/{name}/resolve/main/{file}
     let parts: Vec<&str> = path.splitn(5, '/').collect();
     if let [org, name, "resolve", _revision, file] = parts.as_slice() {
-        return resolve(&inner, &format!("{org}/{name}"), file, token.as_deref());
+        let mut response = resolve(
+            &inner,
+            &format!("{org}/{name}"),
+            file,
+            token.as_deref(),
+            method == Method::GET,
+        );
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::HeaderValue::from_static("*"),
+        );
+        return response;
     }
     error(StatusCode::NOT_FOUND, None, "Not Found")
 }
@@ -231,7 +260,13 @@ fn model_info(inner: &Inner, repo_id: &str, token: Option<&str>, blobs: bool) ->
     Json(body).into_response()
 }
 
-fn resolve(inner: &Inner, repo_id: &str, file: &str, token: Option<&str>) -> Response {
+fn resolve(
+    inner: &Inner,
+    repo_id: &str,
+    file: &str,
+    token: Option<&str>,
+    with_body: bool,
+) -> Response {
     let Some(repo) = visible(inner, repo_id, token) else {
         return not_found(token);
     };
@@ -249,7 +284,11 @@ fn resolve(inner: &Inner, repo_id: &str, file: &str, token: Option<&str>) -> Res
     }
     match repo.files.iter().find(|(n, _)| n == file) {
         Some((_, size)) => {
-            (StatusCode::OK, [(header::ETAG, format!("\"{size:x}\""))]).into_response()
+            let etag = [(header::ETAG, format!("\"{size:x}\""))];
+            match repo.texts.get(file).filter(|_| with_body) {
+                Some(text) => (StatusCode::OK, etag, text.clone()).into_response(),
+                None => (StatusCode::OK, etag).into_response(),
+            }
         }
         None => error(
             StatusCode::NOT_FOUND,

@@ -1,8 +1,10 @@
-//! `gpu-session estimate`: size a model (known, or ad hoc from `--params`) for the
+//! `gpu-session estimate`: size a model (known, from the Hub with `--hf`, or ad hoc
+//! from `--params`) for the
 //! settings the flags ask for; the sizing itself is [`crate::sizing`].
 
 use crate::cli::EstimateArgs;
 use crate::context::Context;
+use crate::hf_model;
 use crate::model_flags::{architecture_from, entry_error};
 use crate::sizing::{find_gpu, Sizing};
 use gpu_session_core::config::CustomModelEntry;
@@ -39,8 +41,11 @@ fn estimate_model(ctx: &Context, args: &EstimateArgs) -> anyhow::Result<Model> {
     if architecture_from(&args.arch, CUSTOM_DEFAULT_CONTEXT, &["estimate"])?.is_some() {
         return Err(crate::usage_error_in(
             &["estimate"],
-            "architecture flags describe an ad-hoc model: use them with --params, not a model id",
+            "architecture flags describe an ad-hoc model: use them with --params, not a model id or --hf",
         ));
+    }
+    if let Some(repo) = &args.hf {
+        return hf_model::model(&ctx.printer, repo, args.settings.context);
     }
     match &args.model {
         Some(id) => ctx.find_model(id),

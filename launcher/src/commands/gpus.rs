@@ -17,7 +17,7 @@ use std::process::ExitCode;
 pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
     if args.model.is_none() && settings_given(&args.settings) {
         return Err(crate::usage_error_in(&["gpus"], 
-            "--quantization, --context, --seqs, --kv-dtype, --tp and --mode size a model: add --model ID",
+            "--quantization, --context, --seqs, --kv-dtype, --tp, --mode and --mem-fraction-static size a model: add --model ID",
         ));
     }
     let model = args
@@ -55,6 +55,7 @@ fn settings_given(s: &SettingsArgs) -> bool {
         || s.kv_dtype.is_some()
         || s.tp.is_some()
         || s.mode.is_some()
+        || s.mem_fraction_static.is_some()
 }
 
 fn render_catalog(color: bool) -> String {

@@ -118,7 +118,7 @@ fn list_json<'a>(s: &'a Sizing<'a>) -> ListEntryJson<'a> {
     ListEntryJson {
         model: ModelJson::new(s.model),
         reference: ReferenceJson::new(&s.rec),
-        serving: ServingJson::new(&s.rec.serving, s.gpu),
+        serving: ServingJson::new(s),
         cheapest_gpu: s.rec.cheapest().map(|r| CheapestGpuJson {
             instance_type: r.gpu.instance_type,
             price_per_hour_usd: r.price_per_hour_usd,
@@ -345,7 +345,12 @@ const ADD_FLAGS: [&str; 5] = [
 ];
 
 fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
-    let (id, entry) = match entry_from_flags(args)? {
+    let from_hub = args
+        .hf
+        .as_deref()
+        .map(|repo| entry_from_hub(ctx, args, repo))
+        .transpose()?;
+    let (id, entry) = match from_hub.map_or_else(|| entry_from_flags(args), |e| Ok(Some(e)))? {
         Some(found) => found,
         None if output::stdin_is_terminal() => {
             let document = &ctx.config()?.document;
@@ -396,6 +401,30 @@ fn add(ctx: &Context, args: &ModelAddArgs) -> anyhow::Result<ExitCode> {
         ctx.printer.out(&text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The new entry `models add --hf REPO` describes: the repo's config.json, with
+/// `--name`, `--context` and `--notes` on top.
+fn entry_from_hub(
+    ctx: &Context,
+    args: &ModelAddArgs,
+    repo: &str,
+) -> anyhow::Result<(String, CustomModelEntry)> {
+    if arch_flags_given(&args.arch) {
+        return Err(crate::usage_error_in(
+            &["models", "add"],
+            "--hf reads the architecture from the repo's config.json: drop the architecture flags",
+        ));
+    }
+    let (id, entry) =
+        crate::hf_model::entry(&ctx.printer, repo, args.name.as_deref(), args.context)?;
+    Ok((
+        id,
+        CustomModelEntry {
+            notes: args.notes.clone(),
+            ..entry
+        },
+    ))
 }
 
 /// The new entry from flags: `None` when no flag was given (ask instead); a usage

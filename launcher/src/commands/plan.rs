@@ -9,9 +9,8 @@ use crate::sizing::{find_gpu, settings_from};
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
 use gpu_session_core::present;
-use gpu_session_core::recommend::{evaluate, Fit, GpuFit};
+use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::registry::Model;
-use gpu_session_core::settings::EstimateMode;
 use gpu_session_core::validate;
 use serde_json::json;
 use std::path::Path;
@@ -42,9 +41,10 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             "--tp does not apply to plan: a plan shards over all GPUs of its instance type; choose the type with --gpu",
         ));
     }
-    let model = match &args.model {
-        Some(id) => ctx.find_model(id)?,
-        None => ctx.default_model()?,
+    let model = match (&args.model, &args.hf) {
+        (_, Some(repo)) => crate::hf_model::model(&ctx.printer, repo, args.settings.context)?,
+        (Some(id), None) => ctx.find_model(id)?,
+        (None, None) => ctx.default_model()?,
     };
     let settings = settings_from(&model, &args.settings)?;
     for region in &args.regions {
@@ -66,7 +66,10 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         },
         idle_minutes: args.idle_minutes,
     };
-    let request = PlanRequest::resolve(&model, settings, &choices)?;
+    let request = PlanRequest {
+        mem_fraction_static: args.settings.mem_fraction_static,
+        ..PlanRequest::resolve(&model, settings, &choices)?
+    };
     let plan = Plan::build(&request).map_err(|e| anyhow!("cannot build the plan: {e}"))?;
     let text = if args.json {
         plan.to_json()
@@ -81,12 +84,9 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
         None => ctx.printer.out(&text)?,
     }
-    let row = evaluate(
-        &model,
-        &request.settings,
-        request.gpu,
-        EstimateMode::Serving,
-    );
+    let row = plan
+        .evaluate()
+        .map_err(|e| anyhow!("cannot evaluate the plan: {e}"))?;
     warn_about_fit(ctx, &row, &model.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -130,8 +130,7 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan::parse(&text).map_err(|e| in_file(&e))?;
     let rebuilt = plan.rebuild().map_err(|e| in_file(&e))?;
     let model = plan.resolve_model().map_err(|e| in_file(&e))?;
-    let gpu = plan.gpu_type().map_err(|e| in_file(&e))?;
-    let row = evaluate(&model, &plan.settings(), gpu, EstimateMode::Serving);
+    let row = plan.evaluate().map_err(|e| in_file(&e))?;
     let differences = differences(&plan, &rebuilt);
     if args.json {
         ctx.printer.json(&json!({

@@ -571,6 +571,134 @@ fn gpus_live_needs_an_api_key() {
 // plan
 
 #[test]
+fn mem_fraction_static_is_validated_and_used_by_estimate_and_plan() {
+    let sandbox = Sandbox::new();
+    // Out of core's range, or not a number: a usage error naming the flag (status 2).
+    for bad in ["0.99", "0.2", "x", "NaN"] {
+        let stderr = sandbox.fails(
+            &["estimate", "llama-3.1-8b", "--mem-fraction-static", bad],
+            2,
+        );
+        assert!(stderr.contains("--mem-fraction-static"), "{stderr}");
+        assert!(stderr.contains(bad), "{stderr}");
+    }
+    let stderr = sandbox.fails(
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--mem-fraction-static",
+            "1",
+        ],
+        2,
+    );
+    assert!(stderr.contains("must be between 0.5 and 0.95"), "{stderr}");
+
+    // estimate: the fit rows use the user's fraction, so the KV pool follows it.
+    let pool = |fraction: &str| -> u64 {
+        let json = sandbox.ok(&[
+            "estimate",
+            "llama-3.1-8b",
+            "--gpu",
+            "gpu_1x_h100_pcie",
+            "--mem-fraction-static",
+            fraction,
+            "--json",
+        ]);
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let row = value["gpus"]
+            .as_array()
+            .and_then(|rows| {
+                rows.iter()
+                    .find(|r| r["instance_type"] == "gpu_1x_h100_pcie")
+            })
+            .expect("H100 row")
+            .clone();
+        assert_eq!(row["mem_fraction_static"].as_f64(), fraction.parse().ok());
+        row["kv_pool_tokens"].as_u64().expect("pool")
+    };
+    assert!(
+        pool("0.6") < pool("0.9"),
+        "a larger fraction holds a larger KV pool"
+    );
+
+    // plan: the file carries the user's fraction, and plan check keeps it.
+    let path = sandbox.path("plan.yaml");
+    let path_text = path.to_str().expect("UTF-8 path");
+    let yaml = sandbox.ok(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_h100_pcie",
+        "--mem-fraction-static",
+        "0.7",
+    ]);
+    fs::write(&path, &yaml).expect("plan file");
+    let plan = Plan::parse(&yaml).expect("plan");
+    assert_eq!(plan.serving.mem_fraction_static, 0.7);
+    assert_eq!(plan.user_mem_fraction_static(), Some(0.7));
+    let check = sandbox.ok(&["plan", "check", path_text]);
+    assert!(check.contains("--mem-fraction-static 0.7"), "{check}");
+    let check_json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plan", "check", path_text, "--json"])).expect("JSON");
+    assert_eq!(check_json["differences"], serde_json::json!([]));
+    assert_eq!(
+        check_json["estimate"]["kv_pool_tokens"],
+        serde_json::json!(plan.estimate.as_ref().map(|e| e.kv_pool_tokens))
+    );
+}
+
+#[test]
+fn estimate_and_models_info_show_active_parameters_experts_and_kv_by_layer_kind() {
+    let sandbox = Sandbox::new();
+    let model = builtin("gpt-oss-120b").expect("built-in");
+    let arch = model.architecture.expect("architecture");
+    for args in [
+        &["estimate", "gpt-oss-120b"][..],
+        &["models", "info", "gpt-oss-120b"],
+    ] {
+        let out = sandbox.ok(args);
+        let expected = format!(
+            "Parameters: {} total, {} active per token (MoE: 4 of 128 routed experts per token).",
+            gpu_session_core::present::params(arch.param_count()),
+            gpu_session_core::present::params(arch.active_param_count())
+        );
+        assert!(out.contains(&expected), "{args:?}: {out}");
+        assert!(out.contains("  Experts: "), "{args:?}: {out}");
+        // gpt-oss alternates full and 128-token sliding layers (SGLang's SWA pool).
+        assert!(
+            out.contains("KV by layer kind: 18 full-attention layers 36,864 B/token; 18 sliding/chunked layers (window 128"),
+            "{args:?}: {out}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["estimate", "gpt-oss-120b", "--json"])).expect("JSON");
+    assert_eq!(json["model"]["active_params"], arch.active_param_count());
+    assert_eq!(
+        json["model"]["routed_expert_params"],
+        arch.param_breakdown().experts
+    );
+    assert_eq!(json["serving"]["kv_layout"]["swa_layers"], 18);
+    let experts = json["serving"]["expert_weights"].as_u64().expect("bytes");
+    let weights = json["serving"]["weights"].as_u64().expect("bytes");
+    assert!(
+        experts > weights / 2 && experts < weights,
+        "{experts} of {weights}"
+    );
+    // A dense model: one figure, no experts line.
+    let dense = sandbox.ok(&["estimate", "llama-3.1-8b"]);
+    assert!(
+        dense.contains("Parameters: 8.0B (dense: all active per token)."),
+        "{dense}"
+    );
+    assert!(
+        !dense.contains("Experts:") && !dense.contains("KV by layer kind"),
+        "{dense}"
+    );
+}
+
+#[test]
 fn plan_yaml_is_what_core_builds() {
     let sandbox = Sandbox::new();
     let yaml = sandbox.ok(&["plan", "--model", "deepseek-r1-70b"]);
@@ -771,5 +899,251 @@ fn a_closed_pipe_ends_quietly() {
             .expect("read stderr");
         assert!(status.success(), "{args:?}: {status:?} {stderr}");
         assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Any model by name: --hf against a fake Hub serving the published config.json copies.
+
+mod hf {
+    use super::{Run, Sandbox};
+    use gpu_session_core::hf_config::parse_hf_config;
+    use gpu_session_core::registry::configs;
+    use gpu_session_tests::fake_hub::{FakeHub, FakeRepo, Gate};
+    use std::fs;
+
+    const QWEN_FP8: &str = "Qwen/Qwen3-235B-A22B-FP8";
+    const GATED: &str = "gated-org/Gated-70B";
+    const GRANTED: &str = "hf_granted_token";
+    const NOT_GRANTED: &str = "hf_other_token";
+    /// A port nothing listens on: the Hub cannot be reached.
+    const NO_HUB: &str = "http://127.0.0.1:9";
+
+    fn hub() -> FakeHub {
+        let repos = [
+            (
+                QWEN_FP8,
+                FakeRepo::open(&[4_000_000_000])
+                    .with_text("config.json", configs::QWEN3_235B_A22B_FP8),
+            ),
+            (
+                GATED,
+                FakeRepo::open(&[4_000_000_000])
+                    .with_text("config.json", configs::LLAMA_3_1_70B_INSTRUCT)
+                    .gated(Gate::Manual, &[GRANTED]),
+            ),
+        ];
+        FakeHub::start(&repos, &[GRANTED, NOT_GRANTED]).expect("fake Hub")
+    }
+
+    fn run(sandbox: &Sandbox, endpoint: &str, token: Option<&str>, args: &[&str]) -> Run {
+        let mut cmd = sandbox.command();
+        cmd.env("HF_ENDPOINT", endpoint);
+        if let Some(t) = token {
+            cmd.env("HF_TOKEN", t);
+        }
+        sandbox.run_command(cmd, args)
+    }
+
+    fn ok(sandbox: &Sandbox, endpoint: &str, token: Option<&str>, args: &[&str]) -> String {
+        let run = run(sandbox, endpoint, token, args);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, ""),
+            "{args:?}: {run:#?}"
+        );
+        run.stdout
+    }
+
+    fn fails(sandbox: &Sandbox, endpoint: &str, token: Option<&str>, args: &[&str]) -> String {
+        let run = run(sandbox, endpoint, token, args);
+        assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+        run.stderr
+    }
+
+    #[test]
+    fn estimate_sizes_a_hub_model_from_its_config_and_caches_it() {
+        let hub = hub();
+        let sandbox = Sandbox::new();
+        let args = ["estimate", "--hf", QWEN_FP8];
+        let human = ok(&sandbox, &hub.url(), None, &args);
+        insta::assert_snapshot!("estimate_hf_qwen3_235b_fp8", human);
+        assert!(hub
+            .requests()
+            .contains(&format!("GET /{QWEN_FP8}/resolve/main/config.json")));
+
+        // The numbers are core's for the published config: exact total and active counts.
+        let config = parse_hf_config(configs::QWEN3_235B_A22B_FP8).expect("fixture");
+        let json: serde_json::Value = serde_json::from_str(&ok(
+            &sandbox,
+            &hub.url(),
+            None,
+            &["estimate", "--hf", QWEN_FP8, "--json"],
+        ))
+        .expect("JSON");
+        assert_eq!(json["model"]["params"], config.architecture.param_count());
+        assert_eq!(json["model"]["hf_path"], QWEN_FP8);
+        assert_eq!(json["model"]["quantization"], "fp8");
+        assert_eq!(json["model"]["checkpoints"][0]["method"], "fp8-block");
+
+        // Cached where the XDG rules say, so it works offline, with a note.
+        let cached =
+            sandbox.path("home/.cache/gpu-session/hf/Qwen/Qwen3-235B-A22B-FP8/config.json");
+        assert_eq!(
+            fs::read_to_string(&cached).expect("cache"),
+            configs::QWEN3_235B_A22B_FP8
+        );
+        let offline = run(&sandbox, NO_HUB, None, &args);
+        assert_eq!(offline.code, 0, "{offline:#?}");
+        assert_eq!(offline.stdout, human, "the cached config sizes the same");
+        assert!(
+            offline.stderr.starts_with("note: the Hugging Face Hub cannot be reached")
+                && offline.stderr.contains("using the cached config.json of Qwen/Qwen3-235B-A22B-FP8 from [TMP]/home/.cache/"),
+            "{}",
+            offline.stderr
+        );
+    }
+
+    #[test]
+    fn hub_errors_say_what_to_do() {
+        let hub = hub();
+        let url = hub.url();
+        let sandbox = Sandbox::new();
+        let estimate = |repo: &'static str| ["estimate", "--hf", repo];
+
+        // Offline with nothing cached.
+        let err = fails(&sandbox, NO_HUB, None, &estimate(QWEN_FP8));
+        assert!(err.starts_with("error: --hf: cannot reach the Hugging Face Hub to read Qwen/Qwen3-235B-A22B-FP8's config.json"), "{err}");
+        assert!(err.contains("no copy is cached at [TMP]/home/.cache/gpu-session/hf/Qwen/Qwen3-235B-A22B-FP8/config.json"), "{err}");
+
+        // Missing: with a token the Hub says 404; without one it cannot tell (401).
+        let err = fails(
+            &sandbox,
+            &url,
+            Some(NOT_GRANTED),
+            &estimate("Qwen/No-Such-Model"),
+        );
+        assert!(
+            err.contains("Qwen/No-Such-Model does not exist on the Hugging Face Hub (404)"),
+            "{err}"
+        );
+        let err = fails(&sandbox, &url, None, &estimate("Qwen/No-Such-Model"));
+        assert!(
+            err.contains("is gated or private (401) and HF_TOKEN is not set"),
+            "{err}"
+        );
+
+        // Gated: no token, a token without access, a token the Hub does not know.
+        let err = fails(&sandbox, &url, None, &estimate(GATED));
+        assert!(err.contains("gated-org/Gated-70B is gated or private (401) and HF_TOKEN is not set: set HF_TOKEN"), "{err}");
+        assert!(err.contains("accept its licence"), "{err}");
+        let err = fails(&sandbox, &url, Some(NOT_GRANTED), &estimate(GATED));
+        assert!(
+            err.contains("no access yet (403): accept the licence on"),
+            "{err}"
+        );
+        let err = fails(&sandbox, &url, Some("hf_unknown"), &estimate(GATED));
+        assert!(
+            err.contains("the Hub refused HF_TOKEN for gated-org/Gated-70B (401)"),
+            "{err}"
+        );
+        // With access the token is sent and the model sizes.
+        let out = ok(&sandbox, &url, Some(GRANTED), &estimate(GATED));
+        assert!(out.starts_with("Gated-70B (gated-70b)"), "{out}");
+
+        // A repo id core rejects never reaches the Hub.
+        let before = hub.requests().len();
+        let err = fails(&sandbox, &url, None, &estimate("not-a-repo"));
+        assert!(
+            err.starts_with("error: --hf: 'not-a-repo' must be a Hugging Face repository"),
+            "{err}"
+        );
+        assert_eq!(hub.requests().len(), before);
+
+        // --hf names the model: no model id or --params with it.
+        let run = run(
+            &sandbox,
+            &url,
+            None,
+            &["estimate", "llama-3.1-8b", "--hf", QWEN_FP8],
+        );
+        assert_eq!(run.code, 2, "{run:#?}");
+    }
+
+    #[test]
+    fn plan_and_models_add_take_a_hub_model() {
+        let hub = hub();
+        let url = hub.url();
+        let sandbox = Sandbox::new();
+        let config = parse_hf_config(configs::QWEN3_235B_A22B_FP8).expect("fixture");
+
+        // plan: the repo is the checkpoint, its stored FP8 the quantization.
+        let yaml = ok(&sandbox, &url, None, &["plan", "--hf", QWEN_FP8]);
+        let plan = gpu_session_core::plan::Plan::parse(&yaml).expect("plan");
+        assert_eq!(plan.model.checkpoint, QWEN_FP8);
+        assert_eq!(plan.model.id, "qwen3-235b-a22b-fp8");
+        assert_eq!(plan.model.quantization.as_str(), "fp8");
+        let custom = plan.model.custom.as_ref().expect("described in the plan");
+        assert_eq!(custom.architecture, Some(config.architecture));
+
+        // Another quantization sizes, but SGLang cannot serve this FP8 repo as INT4.
+        ok(
+            &sandbox,
+            &url,
+            None,
+            &["estimate", "--hf", QWEN_FP8, "--quantization", "int4"],
+        );
+        let err = fails(
+            &sandbox,
+            &url,
+            None,
+            &["plan", "--hf", QWEN_FP8, "--quantization", "int4"],
+        );
+        assert!(
+            err.contains("model.quantization") && err.contains("pre-quantized checkpoint"),
+            "{err}"
+        );
+
+        // models add: stores the architecture in the config file's entry.
+        let out = ok(
+            &sandbox,
+            &url,
+            None,
+            &["models", "add", "--hf", QWEN_FP8, "--context", "32768"],
+        );
+        assert!(
+            out.starts_with("Added custom model 'qwen3-235b-a22b-fp8'"),
+            "{out}"
+        );
+        let stored = fs::read_to_string(sandbox.config()).expect("config file");
+        let document: serde_json::Value = gpu_session_core::yaml::from_str(&stored).expect("YAML");
+        let entry = &document["custom_models"]["qwen3-235b-a22b-fp8"];
+        assert_eq!(entry["hf_path"].as_str(), Some(QWEN_FP8));
+        assert_eq!(entry["context_length"].as_u64(), Some(32768));
+        assert_eq!(entry["quant_method"].as_str(), Some("fp8-block"));
+        assert_eq!(
+            entry["architecture"]["layers"].as_u64(),
+            Some(u64::from(config.architecture.layers))
+        );
+        // The stored model sizes offline, from the config file alone.
+        let info = ok(
+            &sandbox,
+            NO_HUB,
+            None,
+            &["models", "info", "qwen3-235b-a22b-fp8", "--json"],
+        );
+        let info: serde_json::Value = serde_json::from_str(&info).expect("JSON");
+        assert_eq!(info["model"]["params"], config.architecture.param_count());
+
+        // Architecture flags contradict --hf.
+        let run = run(
+            &sandbox,
+            &url,
+            None,
+            &[
+                "models", "add", "--hf", QWEN_FP8, "--name", "x2", "--layers", "4",
+            ],
+        );
+        assert_eq!(run.code, 2, "{run:#?}");
     }
 }

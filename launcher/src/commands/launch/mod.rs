@@ -25,8 +25,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::lease;
 use gpu_session_core::plan::Plan;
-use gpu_session_core::recommend::{evaluate, Fit};
-use gpu_session_core::settings::EstimateMode;
+use gpu_session_core::recommend::Fit;
 use gpu_session_core::validate;
 
 use crate::cli::LaunchArgs;
@@ -155,7 +154,9 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     // Recompute; never trust the file's estimate.
     let model = plan.resolve_model()?;
     let gpu = plan.gpu_type()?;
-    let row = evaluate(&model, &plan.settings(), gpu, EstimateMode::Serving);
+    let row = plan
+        .evaluate()
+        .map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
     if row.fit == Fit::No {
         ctx.printer.warn(&format!(
             "{} does not fit on {} at these settings: {}",
