@@ -9,6 +9,8 @@ use crate::quant::Quantization;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+mod current_architectures;
+
 /// A Hugging Face repository SGLang loads, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -350,36 +352,6 @@ fn mxfp4(hf_path: &str) -> (Quantization, Checkpoint) {
     )
 }
 
-/// The architecture of a fixture `config.json` (core/tests/fixtures/hf-configs, with
-/// its provenance in SOURCES.md there). The registry's own test parses every fixture,
-/// so a bad one fails `cargo test`, not a user.
-fn from_config(config_json: &str) -> Architecture {
-    Architecture::from_hf_config_json(config_json)
-        .unwrap_or_else(|e| panic!("built-in config.json does not parse: {e}"))
-}
-
-/// config.json of each current model the registry names (copies with provenance in
-/// core/tests/fixtures/hf-configs/SOURCES.md).
-pub mod configs {
-    pub const GPT_OSS_20B: &str =
-        include_str!("../tests/fixtures/hf-configs/openai__gpt-oss-20b.json");
-    pub const GPT_OSS_120B: &str =
-        include_str!("../tests/fixtures/hf-configs/openai__gpt-oss-120b.json");
-    pub const QWEN3_32B: &str = include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-32B.json");
-    pub const QWEN3_30B_A3B: &str =
-        include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-30B-A3B.json");
-    pub const QWEN3_235B_A22B_FP8: &str =
-        include_str!("../tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
-    pub const DEEPSEEK_R1: &str =
-        include_str!("../tests/fixtures/hf-configs/deepseek-ai__DeepSeek-R1.json");
-    pub const LLAMA_3_1_70B_INSTRUCT: &str =
-        include_str!("../tests/fixtures/hf-configs/meta-llama__Llama-3.1-70B-Instruct.json");
-    pub const GEMMA_3_27B_IT: &str =
-        include_str!("../tests/fixtures/hf-configs/google__gemma-3-27b-it.json");
-    pub const KIMI_K2_INSTRUCT: &str =
-        include_str!("../tests/fixtures/hf-configs/moonshotai__Kimi-K2-Instruct.json");
-}
-
 fn w8a8(hf_path: &str) -> (Quantization, Checkpoint) {
     (
         Quantization::Int8,
@@ -659,7 +631,7 @@ fn current_models() -> Vec<Model> {
             "gpt-oss-20b", "gpt-oss 20B",
             "OpenAI's small open-weight reasoning MoE: 21B parameters, 3.6B active, in one 16 GB-class GPU.",
             "openai/gpt-oss-20b", 20.9, Quantization::Mxfp4, 32_768,
-            from_config(configs::GPT_OSS_20B),
+            current_architectures::GPT_OSS_20B,
             "Cheap reasoning and tool use",
             &["Reasoning with adjustable effort", "Tool calling and agents", "Fast decode (3.6B active)", "Fits a single A10 in MXFP4"],
             &["Deep world knowledge (small model)", "Vision input (text only)"],
@@ -670,7 +642,7 @@ fn current_models() -> Vec<Model> {
             "gpt-oss-120b", "gpt-oss 120B",
             "OpenAI's large open-weight reasoning MoE: 117B parameters, 5.1B active, on one 80 GB GPU.",
             "openai/gpt-oss-120b", 116.8, Quantization::Mxfp4, 32_768,
-            from_config(configs::GPT_OSS_120B),
+            current_architectures::GPT_OSS_120B,
             "Strong reasoning on one GPU",
             &["Complex reasoning and coding", "Agentic tool use", "High throughput for its quality (5.1B active)", "Single H100 / A100 80 GB"],
             &["GPUs under 80 GB", "Vision input (text only)"],
@@ -681,7 +653,7 @@ fn current_models() -> Vec<Model> {
             "qwen3-32b", "Qwen3 32B",
             "Dense hybrid-thinking model from Qwen: strong general and coding quality.",
             "Qwen/Qwen3-32B", 32.8, Quantization::Bf16, 32_768,
-            from_config(configs::QWEN3_32B),
+            current_architectures::QWEN3_32B,
             "Dense all-rounder",
             &["Coding and reasoning (thinking mode)", "Multilingual work", "Predictable latency (dense)", "FP8 on one 80 GB GPU"],
             &["Cheapest decode (every token reads all 32.8B)", "Contexts beyond 32K without YaRN"],
@@ -692,7 +664,7 @@ fn current_models() -> Vec<Model> {
             "qwen3-30b-a3b", "Qwen3 30B-A3B",
             "Small MoE from Qwen: 30.5B parameters, 3.3B active, fast on one GPU.",
             "Qwen/Qwen3-30B-A3B", 30.5, Quantization::Bf16, 32_768,
-            from_config(configs::QWEN3_30B_A3B),
+            current_architectures::QWEN3_30B_A3B,
             "Fast, cheap general model",
             &["High-throughput chat and coding", "Fast decode (3.3B active)", "Thinking and non-thinking modes"],
             &["Hardest reasoning (Qwen3 32B / 235B better)", "GPUs under 80 GB in BF16"],
@@ -703,7 +675,7 @@ fn current_models() -> Vec<Model> {
             "qwen3-235b-a22b", "Qwen3 235B-A22B",
             "Qwen's flagship MoE: 235B parameters, 22B active, in FP8.",
             "Qwen/Qwen3-235B-A22B-FP8", 235.0, Quantization::Fp8, 32_768,
-            from_config(configs::QWEN3_235B_A22B_FP8),
+            current_architectures::QWEN3_235B_A22B_FP8,
             "Frontier-class open model",
             &["Hard reasoning and coding", "Long multi-step agent work", "Multilingual"],
             &["Single-GPU instances", "Low budgets"],
@@ -714,7 +686,7 @@ fn current_models() -> Vec<Model> {
             "deepseek-r1-671b", "DeepSeek-R1 671B",
             "DeepSeek's full reasoning model: 671B MoE with multi-head latent attention, FP8.",
             "deepseek-ai/DeepSeek-R1", 671.0, Quantization::Fp8, 32_768,
-            from_config(configs::DEEPSEEK_R1),
+            current_architectures::DEEPSEEK_R1,
             "Open frontier reasoning",
             &["Hardest reasoning, math and code", "Long chains of thought", "Small KV cache per token (MLA)"],
             &["Anything smaller than 8x B200", "Latency-sensitive chat"],
@@ -725,7 +697,7 @@ fn current_models() -> Vec<Model> {
             "llama-3.3-70b", "Llama 3.3 70B",
             "Meta's refreshed 70B instruct model on the Llama 3.1 70B architecture.",
             "meta-llama/Llama-3.3-70B-Instruct", 70.6, Quantization::Fp8, 16_384,
-            from_config(configs::LLAMA_3_1_70B_INSTRUCT),
+            current_architectures::LLAMA_3_1_70B_INSTRUCT,
             "Dense general purpose",
             &["Instruction following", "Writing and documentation", "Tool calling", "FP8 on one 80 GB GPU"],
             &["Deep reasoning (R1 / Qwen3 better)", "Cheap decode (dense 70B)"],
@@ -736,7 +708,7 @@ fn current_models() -> Vec<Model> {
             "gemma-3-27b", "Gemma 3 27B",
             "Google's dense 27B with 5 local : 1 global attention layers.",
             "google/gemma-3-27b-it", 27.0, Quantization::Bf16, 32_768,
-            from_config(configs::GEMMA_3_27B_IT),
+            current_architectures::GEMMA_3_27B_IT,
             "Dense mid-size model",
             &["Multilingual chat", "Summaries and writing", "Fits one 80 GB GPU in BF16"],
             &["Coding specialists do better", "Long contexts in SGLang (every layer keeps full KV)"],
@@ -747,7 +719,7 @@ fn current_models() -> Vec<Model> {
             "kimi-k2", "Kimi K2 Instruct",
             "Moonshot's 1T-parameter MoE (32B active) on the DeepSeek-V3 architecture.",
             "moonshotai/Kimi-K2-Instruct", 1026.4, Quantization::Fp8, 32_768,
-            from_config(configs::KIMI_K2_INSTRUCT),
+            current_architectures::KIMI_K2_INSTRUCT,
             "Agentic coding at scale",
             &["Agentic coding and tool use", "Long agent sessions (small MLA KV)"],
             &["Anything smaller than 8x B200", "Reasoning traces (non-thinking model)"],
@@ -981,7 +953,10 @@ mod tests {
 
     #[test]
     fn a_model_from_a_repos_config_is_its_checkpoint_as_stored() {
-        let config = crate::hf_config::parse_hf_config(configs::QWEN3_235B_A22B_FP8).unwrap();
+        let config = crate::hf_config::parse_hf_config(include_str!(
+            "../tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json"
+        ))
+        .unwrap();
         let repo = "Qwen/Qwen3-235B-A22B-FP8";
         let entry = CustomModel::from_hf_config(repo, &config, None);
         assert_eq!(entry.quantization, Quantization::Fp8);
@@ -1000,7 +975,10 @@ mod tests {
         assert!(model.checkpoint_for(Quantization::Int4).is_err());
         assert!(model.checkpoint_for(Quantization::Bf16).is_err());
         // A 16-bit repo also serves online FP8 from itself.
-        let dense = crate::hf_config::parse_hf_config(configs::QWEN3_32B).unwrap();
+        let dense = crate::hf_config::parse_hf_config(include_str!(
+            "../tests/fixtures/hf-configs/Qwen__Qwen3-32B.json"
+        ))
+        .unwrap();
         let entry = CustomModel::from_hf_config("Qwen/Qwen3-32B", &dense, Some(4096));
         assert_eq!((entry.quant_method, entry.context_length), (None, 4096));
         let model = Model::custom("qwen3-32b-hf", &entry);

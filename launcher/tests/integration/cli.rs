@@ -908,7 +908,15 @@ fn a_closed_pipe_ends_quietly() {
 mod hf {
     use super::{Run, Sandbox};
     use gpu_session_core::hf_config::parse_hf_config;
-    use gpu_session_core::registry::configs;
+    /// The config.json copies core's tests use (core/tests/fixtures/hf-configs, with
+    /// their provenance in SOURCES.md there).
+    mod configs {
+        pub const QWEN3_235B_A22B_FP8: &str =
+            include_str!("../../../core/tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
+        pub const LLAMA_3_1_70B_INSTRUCT: &str = include_str!(
+            "../../../core/tests/fixtures/hf-configs/meta-llama__Llama-3.1-70B-Instruct.json"
+        );
+    }
     use gpu_session_tests::fake_hub::{FakeHub, FakeRepo, Gate};
     use std::fs;
 
