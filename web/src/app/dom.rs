@@ -93,6 +93,7 @@ thread_local! {
 
 /// Choose the Hub: a loopback `hf_endpoint=` from the link (tests), else the page's
 /// `<meta name="hf-endpoint" content="...">`, else the public Hub.
+#[cfg(target_arch = "wasm32")]
 pub fn set_hub_endpoint(from_link: Option<String>) {
     let from_meta = || {
         window()
