@@ -18,6 +18,9 @@ use crate::validate;
 pub const LINK_VERSION: u32 = 1;
 /// The `m` value that marks a custom model described by the other parameters.
 pub const CUSTOM_MARKER: &str = "custom";
+/// The prefix of an `m` value naming a Hugging Face repository (`m=hf:org/name`): the
+/// page reads that repository's `config.json` to know the model.
+pub const HF_PREFIX: &str = "hf:";
 
 /// A custom model as a link carries it.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,11 +54,21 @@ impl CustomSpec {
     }
 }
 
+/// A model named by its Hugging Face repository. The link carries only the repo; the
+/// page fetches its `config.json` and keeps the model read from it in `loaded`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubModel {
+    pub repo: String,
+    /// The model its `config.json` describes, once fetched and read.
+    pub loaded: Option<CustomSpec>,
+}
+
 /// Which model the calculator shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelChoice {
     Builtin(String),
     Custom(CustomSpec),
+    Hub(HubModel),
 }
 
 /// Everything the calculator's controls hold.
@@ -87,8 +100,13 @@ impl ShareState {
             ModelChoice::Builtin(id) => builtin(id)
                 .cloned()
                 .unwrap_or_else(|| builtin(DEFAULT_MODEL_ID).cloned().expect("default")),
-            ModelChoice::Custom(spec) => {
-                spec.to_model(self.settings.quantization, self.settings.context)
+            ModelChoice::Custom(spec)
+            | ModelChoice::Hub(HubModel {
+                loaded: Some(spec), ..
+            }) => spec.to_model(self.settings.quantization, self.settings.context),
+            // Until its config.json is read (or when it cannot be), the default model.
+            ModelChoice::Hub(HubModel { loaded: None, .. }) => {
+                builtin(DEFAULT_MODEL_ID).cloned().expect("default")
             }
         }
     }
@@ -105,7 +123,7 @@ pub struct Decoded {
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b':') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -330,6 +348,7 @@ pub fn encode(state: &ShareState) -> String {
     let mut parts: Vec<(&str, String)> = vec![("v", LINK_VERSION.to_string())];
     match &state.model {
         ModelChoice::Builtin(id) => parts.push(("m", id.clone())),
+        ModelChoice::Hub(hub) => parts.push(("m", format!("{HF_PREFIX}{}", hub.repo))),
         ModelChoice::Custom(spec) => {
             parts.push(("m", CUSTOM_MARKER.into()));
             parts.push(("name", spec.name.clone()));
@@ -476,6 +495,18 @@ pub fn decode(query: &str) -> Decoded {
                 }
             }
         }
+        Some(m) if m.starts_with(HF_PREFIX) => {
+            let repo = &m[HF_PREFIX.len()..];
+            if validate::hf_path("m", repo).is_ok() {
+                ModelChoice::Hub(HubModel {
+                    repo: repo.to_string(),
+                    loaded: None,
+                })
+            } else {
+                ignore("m");
+                defaults.model.clone()
+            }
+        }
         Some(id) => match builtin(id) {
             Some(_) => ModelChoice::Builtin(id.to_string()),
             None => {
@@ -493,7 +524,7 @@ pub fn decode(query: &str) -> Decoded {
     let probe_model = probe.resolve_model();
     let base = match &model_choice {
         ModelChoice::Builtin(_) => Settings::defaults_for(&probe_model),
-        ModelChoice::Custom(_) => Settings {
+        ModelChoice::Custom(_) | ModelChoice::Hub(_) => Settings {
             quantization: CUSTOM_DEFAULT_QUANTIZATION,
             context: CUSTOM_DEFAULT_CONTEXT.min(probe_model.max_context()),
             ..Settings::defaults_for(&probe_model)
@@ -513,6 +544,8 @@ pub fn decode(query: &str) -> Decoded {
     let max_context = match &model_choice {
         // A custom model without an architecture has no maximum of its own.
         ModelChoice::Custom(spec) if spec.architecture.is_none() => crate::config::MAX_CONTEXT,
+        // Not read yet: the page clamps the context to the model's once it is.
+        ModelChoice::Hub(_) => crate::config::MAX_CONTEXT,
         _ => probe_model.max_context(),
     };
     let context = parsed("ctx", &|v| {
@@ -653,6 +686,43 @@ mod tests {
     }
 
     #[test]
+    fn a_hub_model_link_carries_only_the_repo() {
+        let d = decode("v=1&m=hf:Qwen/Qwen3-235B-A22B-FP8&q=fp8&ctx=32768");
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(
+            d.state.model,
+            ModelChoice::Hub(HubModel {
+                repo: "Qwen/Qwen3-235B-A22B-FP8".into(),
+                loaded: None
+            })
+        );
+        assert_eq!(d.state.settings.context, 32768);
+        // Until its config.json is read, the default model is priced.
+        assert_eq!(d.state.resolve_model().id, DEFAULT_MODEL_ID);
+        let loaded = ShareState {
+            model: ModelChoice::Hub(HubModel {
+                repo: "Qwen/Qwen3-235B-A22B-FP8".into(),
+                loaded: Some(CustomSpec {
+                    name: "Qwen3-235B-A22B-FP8".into(),
+                    params_billions: 235.0,
+                    hf_path: Some("Qwen/Qwen3-235B-A22B-FP8".into()),
+                    architecture: None,
+                }),
+            }),
+            ..d.state.clone()
+        };
+        assert_eq!(
+            encode(&loaded),
+            "v=1&m=hf:Qwen/Qwen3-235B-A22B-FP8&q=fp8&ctx=32768&seq=1"
+        );
+        for bad in ["hf:", "hf:noslash", "hf:a/b/c", "hf:../x", "hf:a/<b>"] {
+            let d = decode(&format!("m={bad}"));
+            assert_eq!(d.ignored, ["m"], "{bad}");
+            assert_eq!(d.state.model, ShareState::default().model, "{bad}");
+        }
+    }
+
+    #[test]
     fn custom_models_survive_names_with_any_characters() {
         let state = ShareState {
             model: ModelChoice::Custom(CustomSpec {
@@ -715,9 +785,12 @@ mod tests {
                     architecture,
                 })
             });
+        let hub = "[a-z][a-z0-9]{0,8}/[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,4}(\\.[0-9])?)?"
+            .prop_map(|repo| ModelChoice::Hub(HubModel { repo, loaded: None }));
         let model = prop_oneof![
             prop::sample::select(builtin_ids).prop_map(ModelChoice::Builtin),
-            custom
+            custom,
+            hub
         ];
         (
             model,
@@ -742,6 +815,7 @@ mod tests {
                     };
                     let max = match &model {
                         ModelChoice::Custom(s) if s.architecture.is_none() => 1 << 20,
+                        ModelChoice::Hub(_) => 1 << 20,
                         _ => probe.resolve_model().max_context(),
                     };
                     let context = MIN_CONTEXT + ((f64::from(max - MIN_CONTEXT)) * ctx_share) as u32;

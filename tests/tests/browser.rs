@@ -6,12 +6,13 @@
 //! the page's URL holds.
 
 use gpu_session_core::registry::builtins;
-use gpu_session_core::share::{decode, ModelChoice, ShareState};
+use gpu_session_core::share::{decode, CustomSpec, HubModel, ModelChoice, ShareState};
 use gpu_session_core::{present, Architecture};
 use gpu_session_tests::browser::{
     assert_view_matches, cli_plan, expected, output_dir, site_dir, Browser, Encoding, StaticServer,
     View,
 };
+use gpu_session_tests::fake_hub::{FakeHub, FakeRepo};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -580,4 +581,134 @@ async fn a_share_link_shows_the_prerendered_numbers_only_as_loading() {
         "the link's own numbers, not marked"
     );
     b.close().await;
+}
+
+const QWEN3_235B_FP8_REPO: &str = "Qwen/Qwen3-235B-A22B-FP8";
+const QWEN3_235B_FP8_CONFIG: &str =
+    include_str!("../../core/tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
+
+/// The state the page holds once it has read `repo`'s config.json: the URL's settings
+/// (it names the repo only) with the model core reads from the config.
+fn hub_state(search: &str, repo: &str, config_json: &str) -> ShareState {
+    let arch = Architecture::from_hf_config_json(config_json).unwrap();
+    ShareState {
+        model: ModelChoice::Hub(HubModel {
+            repo: repo.to_string(),
+            loaded: Some(CustomSpec {
+                name: repo.rsplit('/').next().unwrap().to_string(),
+                params_billions: arch.param_count() as f64 / 1e9,
+                hf_path: Some(repo.to_string()),
+                architecture: Some(arch),
+            }),
+        }),
+        ..decode(search).state
+    }
+}
+
+/// Wait until the page shows the Hub model its URL names, and return its state.
+async fn settled_hub(b: &Browser) -> (ShareState, View) {
+    b.wait_for(
+        "document.querySelector('[data-testid=hf-ok]')",
+        "the Hub model to load",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = b.view().await;
+        let state = hub_state(&view.search, QWEN3_235B_FP8_REPO, QWEN3_235B_FP8_CONFIG);
+        let want = expected(&state);
+        if view.search.contains(&format!("m=hf:{QWEN3_235B_FP8_REPO}"))
+            && view.total.as_deref() == Some(want.total.as_str())
+            && view.rows_by_instance() == want.rows
+        {
+            return (state, view);
+        }
+        if Instant::now() > deadline {
+            assert_view_matches(&view, &state);
+            panic!("the URL never named the repo: {}", view.search);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
+    let hub = FakeHub::start(
+        &[(
+            QWEN3_235B_FP8_REPO,
+            FakeRepo::open(&[]).with_text("config.json", QWEN3_235B_FP8_CONFIG),
+        )],
+        &[],
+    )
+    .expect("start the fake Hub");
+    let endpoint = format!("hf_endpoint={}", hub.url().trim_end_matches('/'));
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}?{endpoint}", server.url())).await;
+    click(&b, "[data-testid=model-card-custom]").await;
+    b.wait_for(
+        "document.querySelector('[data-testid=hf-repo]')",
+        "the Hub box",
+    )
+    .await;
+    let (_, before) = settled(&b).await;
+
+    // A repo the Hub does not have: a message naming it; the page keeps its model.
+    type_repo(&b, "Qwen/No-Such-Model").await;
+    let message = b
+        .wait_for(
+            "document.querySelector('[data-testid=hf-error]')?.textContent",
+            "the missing repo's message",
+        )
+        .await;
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .starts_with("Qwen/No-Such-Model: "),
+        "{message}"
+    );
+    let (state, view) = settled(&b).await;
+    assert_eq!(view.search, before.search);
+    assert_view_matches(&view, &state);
+
+    type_repo(&b, QWEN3_235B_FP8_REPO).await;
+    let (state, view) = settled_hub(&b).await;
+    assert_view_matches(&view, &state);
+    let config = gpu_session_core::hf_config::parse_hf_config(QWEN3_235B_FP8_CONFIG).unwrap();
+    assert_eq!(state.settings.quantization, config.quantization());
+    assert!(
+        !view.search.contains("arch="),
+        "the link names the repo only"
+    );
+    assert!(
+        hub.requests()
+            .iter()
+            .any(|r| r.contains("Qwen3-235B-A22B-FP8/resolve/main/config.json")),
+        "{:?}",
+        hub.requests()
+    );
+    b.close().await;
+
+    // The link in a fresh browser fetches the config again and shows the same.
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}{}&{endpoint}", server.url(), view.search))
+        .await;
+    let (reopened, again) = settled_hub(&b).await;
+    assert_eq!(reopened, state);
+    assert_eq!(again.total, view.total);
+    assert_view_matches(&again, &reopened);
+    b.close().await;
+}
+
+async fn type_repo(b: &Browser, repo: &str) {
+    b.js(&format!(
+        "const e = document.querySelector('[data-testid=hf-repo]');
+         e.value = {};
+         e.dispatchEvent(new Event('input', {{ bubbles: true }}));
+         document.querySelector('[data-testid=hf-load]').click();
+         return true;",
+        serde_json::to_string(repo).unwrap()
+    ))
+    .await;
 }

@@ -7,7 +7,7 @@ use gpu_session_core::registry::{
     builtin, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
 };
 use gpu_session_core::settings::{Settings, GPU_COUNTS};
-use gpu_session_core::share::{CustomSpec, ModelChoice, ShareState};
+use gpu_session_core::share::{self, CustomSpec, HubModel, ModelChoice, ShareState};
 use gpu_session_core::Architecture;
 
 /// Longest context the sliders offer a custom model described by its size alone.
@@ -43,7 +43,8 @@ pub fn default_custom_spec() -> CustomSpec {
 /// quantization and context for a custom model (FP16, 8K).
 pub fn set_custom(state: &ShareState, spec: CustomSpec) -> ShareState {
     let mut next = state.clone();
-    if !matches!(state.model, ModelChoice::Custom(_)) {
+    // A Hub model is custom too: its link's settings stay when its config.json arrives.
+    if !matches!(state.model, ModelChoice::Custom(_) | ModelChoice::Hub(_)) {
         next.settings = Settings {
             quantization: CUSTOM_DEFAULT_QUANTIZATION,
             context: CUSTOM_DEFAULT_CONTEXT,
@@ -78,9 +79,102 @@ pub fn context_limit_for(spec: &CustomSpec) -> u32 {
 /// Longest context the controls offer for the state's model.
 pub fn context_limit(state: &ShareState) -> u32 {
     match &state.model {
-        ModelChoice::Custom(spec) => context_limit_for(spec),
-        ModelChoice::Builtin(_) => state.resolve_model().max_context(),
+        ModelChoice::Custom(spec)
+        | ModelChoice::Hub(HubModel {
+            loaded: Some(spec), ..
+        }) => context_limit_for(spec),
+        ModelChoice::Builtin(_) | ModelChoice::Hub(_) => state.resolve_model().max_context(),
     }
+}
+
+/// The custom model the editor shows: the state's own, the one read from a Hub
+/// repository, else a fresh one.
+pub fn editable_custom_spec(state: &ShareState) -> CustomSpec {
+    match &state.model {
+        ModelChoice::Custom(spec)
+        | ModelChoice::Hub(HubModel {
+            loaded: Some(spec), ..
+        }) => spec.clone(),
+        _ => default_custom_spec(),
+    }
+}
+
+/// The state `custom_query` (the extras module's answer for `repo`'s config.json, a
+/// link with the model as a custom one) describes, with the model marked as read from
+/// `repo`, so the share link names the repository only.
+pub fn hub_model_loaded(repo: &str, custom_query: &str) -> Result<ShareState, String> {
+    let decoded = share::decode(custom_query);
+    match decoded.state.model {
+        ModelChoice::Custom(spec) if spec.architecture.is_some() => Ok(ShareState {
+            model: ModelChoice::Hub(HubModel {
+                repo: repo.to_string(),
+                loaded: Some(spec),
+            }),
+            ..decoded.state
+        }),
+        _ => Err(format!("{repo}: its config.json did not describe a model")),
+    }
+}
+
+/// The Hub the page reads `config.json` from.
+pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
+/// The page parameter that points the page at a local Hub (tests); loopback only.
+pub const HF_ENDPOINT_PARAM: &str = "hf_endpoint";
+
+/// `value` when it is exactly a loopback Hub address, `http://127.0.0.1:<port>`
+/// (an optional trailing `/` dropped): a link can point the page at a test Hub on
+/// the visitor's own machine and nowhere else.
+pub fn loopback_endpoint(value: &str) -> Option<String> {
+    let value = value.strip_suffix('/').unwrap_or(value);
+    let port = value.strip_prefix("http://127.0.0.1:")?;
+    let ok = !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !port.starts_with('0')
+        && port.parse::<u32>().is_ok_and(|p| p <= 65_535);
+    ok.then(|| value.to_string())
+}
+
+/// A Hub address the page itself names (`<meta name="hf-endpoint">`): an http(s)
+/// origin with nothing that could break out of a URL.
+pub fn page_endpoint(value: &str) -> Option<String> {
+    let value = value.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))?;
+    let ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'/' | b'_'));
+    ok.then(|| value.to_string())
+}
+
+/// `query` without the page parameter `hf_endpoint`, and that parameter's value when
+/// it is a loopback Hub (see `loopback_endpoint`; any other value is dropped unread).
+pub fn split_hf_endpoint(query: &str) -> (String, Option<String>) {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut endpoint = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|piece| match piece.split_once('=') {
+            Some((HF_ENDPOINT_PARAM, v)) => {
+                let v = v
+                    .replace("%3A", ":")
+                    .replace("%3a", ":")
+                    .replace("%2F", "/")
+                    .replace("%2f", "/");
+                endpoint = loopback_endpoint(&v);
+                false
+            }
+            _ => *piece != HF_ENDPOINT_PARAM,
+        })
+        .collect();
+    (rest.join("&"), endpoint)
+}
+
+/// Where `repo`'s `config.json` lives on the Hub at `endpoint`.
+pub fn hf_config_url(endpoint: &str, repo: &str) -> String {
+    format!("{endpoint}/{repo}/resolve/main/config.json")
 }
 
 /// Pick (or clear) an instance type; its GPU count becomes the tensor-parallel size.
@@ -159,6 +253,42 @@ mod tests {
     use gpu_session_core::settings::EstimateMode;
     use gpu_session_core::share::{decode, encode};
     use gpu_session_core::Quantization;
+
+    #[test]
+    fn only_a_loopback_hub_can_be_named_by_the_link() {
+        assert_eq!(
+            loopback_endpoint("http://127.0.0.1:8080/").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "https://127.0.0.1:8080",
+            "http://127.0.0.1",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:080",
+            "http://127.0.0.1:70000",
+            "http://127.0.0.1:80/x",
+            "http://127.0.0.1:80@evil.example",
+            "http://evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(loopback_endpoint(bad), None, "{bad}");
+        }
+        let (rest, endpoint) =
+            split_hf_endpoint("?v=1&hf_endpoint=http%3A%2F%2F127.0.0.1%3A9&m=hf:a/b");
+        assert_eq!(rest, "v=1&m=hf:a/b");
+        assert_eq!(endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        let (rest, endpoint) = split_hf_endpoint("hf_endpoint=https://evil.example&q=int4");
+        assert_eq!((rest.as_str(), endpoint), ("q=int4", None));
+        assert_eq!(
+            page_endpoint("https://hf-mirror.example/ ").as_deref(),
+            Some("https://hf-mirror.example")
+        );
+        assert_eq!(page_endpoint("https://x\"><script>"), None);
+        assert_eq!(
+            hf_config_url(DEFAULT_HF_ENDPOINT, "Qwen/Qwen3-32B"),
+            "https://huggingface.co/Qwen/Qwen3-32B/resolve/main/config.json"
+        );
+    }
 
     #[test]
     fn choosing_a_model_resets_its_settings_and_keeps_the_mode() {

@@ -5,7 +5,9 @@
 //! (`core::share::encode` / `decode`), the codec both already hold.
 
 use crate::actions;
-use gpu_session_core::share::{self, ModelChoice};
+use gpu_session_core::hf_config::parse_hf_config;
+use gpu_session_core::share::{self, CustomSpec, ModelChoice};
+use gpu_session_core::validate;
 use gpu_session_core::Architecture;
 
 /// `plan.yaml` for the state `query` (a share link's query string) describes: the
@@ -20,12 +22,32 @@ pub fn plan_yaml(query: &str) -> Result<String, String> {
 pub fn apply_config_json(query: &str, config_json: &str) -> Result<String, String> {
     let arch = Architecture::from_hf_config_json(config_json).map_err(|e| e.to_string())?;
     let state = share::decode(query).state;
-    let current = match &state.model {
-        ModelChoice::Custom(spec) => spec.clone(),
-        ModelChoice::Builtin(_) => actions::default_custom_spec(),
-    };
+    let current = actions::editable_custom_spec(&state);
     let next = actions::custom_from_config(Some(&current), arch);
     Ok(share::encode(&actions::set_custom(&state, next)))
+}
+
+/// The state of `query` showing the model `repo`'s `config.json` (`config_json`, as
+/// fetched from the Hub) describes: a link with it as a custom model (architecture
+/// included, so the page can decode it; the page then marks it as read from `repo`,
+/// see `actions::hub_model_loaded`). A newly chosen repo starts at the quantization
+/// its checkpoint stores; reopening a link for the same repo keeps the link's.
+pub fn apply_hf_config(query: &str, repo: &str, config_json: &str) -> Result<String, String> {
+    validate::hf_path("repository", repo).map_err(|e| e.to_string())?;
+    let config = parse_hf_config(config_json).map_err(|e| format!("{repo}: config.json: {e}"))?;
+    let state = share::decode(query).state;
+    let reopening = matches!(&state.model, ModelChoice::Hub(h) if h.repo == repo);
+    let base = CustomSpec {
+        name: repo.rsplit('/').next().unwrap_or(repo).to_string(),
+        hf_path: Some(repo.to_string()),
+        ..actions::default_custom_spec()
+    };
+    let spec = actions::custom_from_config(Some(&base), config.architecture);
+    let mut next = actions::set_custom(&state, spec);
+    if !reopening {
+        next.settings.quantization = config.quantization();
+    }
+    Ok(share::encode(&next))
 }
 
 #[cfg(test)]
@@ -33,6 +55,41 @@ mod tests {
     use super::*;
     use gpu_session_core::registry::builtin;
     use gpu_session_core::share::{decode, encode, ShareState};
+
+    const QWEN3_235B_FP8: &str =
+        include_str!("../../core/tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
+
+    #[test]
+    fn a_hub_config_becomes_the_hub_model_of_the_link() {
+        let repo = "Qwen/Qwen3-235B-A22B-FP8";
+        let answer =
+            apply_hf_config(&encode(&ShareState::default()), repo, QWEN3_235B_FP8).unwrap();
+        let state = actions::hub_model_loaded(repo, &answer).unwrap();
+        let config = parse_hf_config(QWEN3_235B_FP8).unwrap();
+        let ModelChoice::Hub(hub) = &state.model else {
+            panic!("{state:?}");
+        };
+        let spec = hub.loaded.as_ref().unwrap();
+        assert_eq!(spec.architecture, Some(config.architecture));
+        assert_eq!(spec.hf_path.as_deref(), Some(repo));
+        assert_eq!(state.settings.quantization, config.quantization());
+        assert_eq!(
+            encode(&state),
+            format!(
+                "v=1&m=hf:{repo}&q={}&ctx=8192&seq=1",
+                config.quantization().as_str()
+            )
+        );
+        // Reopening the link keeps its settings.
+        let link = "v=1&m=hf:Qwen/Qwen3-235B-A22B-FP8&q=fp16&ctx=16384&seq=2";
+        let reopened =
+            actions::hub_model_loaded(repo, &apply_hf_config(link, repo, QWEN3_235B_FP8).unwrap())
+                .unwrap();
+        assert_eq!(encode(&reopened), link);
+        assert!(apply_hf_config("", "not a repo", QWEN3_235B_FP8).is_err());
+        let bad = apply_hf_config("", repo, "{}").unwrap_err();
+        assert!(bad.starts_with(repo), "{bad}");
+    }
 
     #[test]
     fn the_plan_crosses_as_a_link_unchanged() {

@@ -86,6 +86,52 @@ pub fn mark_interactive() {
 }
 
 thread_local! {
+    /// The Hub the page reads `config.json` from (see `set_hub_endpoint`).
+    static HUB_ENDPOINT: std::cell::RefCell<String> =
+        std::cell::RefCell::new(crate::actions::DEFAULT_HF_ENDPOINT.to_string());
+}
+
+/// Choose the Hub: a loopback `hf_endpoint=` from the link (tests), else the page's
+/// `<meta name="hf-endpoint" content="...">`, else the public Hub.
+#[cfg(target_arch = "wasm32")]
+pub fn set_hub_endpoint(from_link: Option<String>) {
+    let from_meta = || {
+        window()
+            .document()?
+            .query_selector("meta[name=hf-endpoint]")
+            .ok()??
+            .get_attribute("content")
+            .and_then(|c| crate::actions::page_endpoint(&c))
+    };
+    if let Some(endpoint) = from_link.or_else(from_meta) {
+        HUB_ENDPOINT.with(|e| *e.borrow_mut() = endpoint);
+    }
+}
+
+/// The Hub the page reads from.
+pub fn hub_endpoint() -> String {
+    HUB_ENDPOINT.with(|e| e.borrow().clone())
+}
+
+/// GET `url` as text; an HTTP status other than 2xx is `Err(Some(status))`, a
+/// network failure (offline, refused, blocked by CORS) `Err(None)`.
+pub async fn fetch_text(url: &str) -> Result<String, Option<u16>> {
+    let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|_| None)?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| None)?;
+    if !response.ok() {
+        return Err(Some(response.status()));
+    }
+    let text = response.text().map_err(|_| None)?;
+    wasm_bindgen_futures::JsFuture::from(text)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or(None)
+}
+
+thread_local! {
     /// The `gpu-session-extras` module once its import started (it is fetched once).
     static EXTRAS: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
 }

@@ -62,7 +62,9 @@ pub const APP_ID: &str = "app";
 #[cfg(target_arch = "wasm32")]
 pub fn start() {
     use wasm_bindgen::JsCast;
-    let decoded = share::decode(&dom::location_search());
+    let (query, hub_endpoint) = crate::actions::split_hf_endpoint(&dom::location_search());
+    dom::set_hub_endpoint(hub_endpoint);
+    let decoded = share::decode(&query);
     let document = document();
     let Ok(fresh) = document.create_element("div") else {
         return;
@@ -163,7 +165,8 @@ fn App(decoded: Decoded) -> impl IntoView {
             <p>
                 "Estimates, not measurements. The serving estimate follows SGLang's own memory "
                 "heuristics; the reference formula is the original gpu-session's. Prices change: "
-                "check Lambda before you launch. This page makes no network requests after it loads."
+                "check Lambda before you launch. After it loads, this page makes no network requests "
+                "except, when you ask for one, a model's config.json from the Hugging Face Hub."
             </p>
         </footer>
     }

@@ -58,9 +58,17 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
     let selected_id = Memo::new(move |_| {
         calc.state.with(|s| match &s.model {
             ModelChoice::Builtin(id) => Some(id.clone()),
-            ModelChoice::Custom(_) => None,
+            ModelChoice::Custom(_) | ModelChoice::Hub(_) => None,
         })
     });
+    let hub = HubLoader::new();
+    // A link naming a Hub model: read its config.json again.
+    if let Some(repo) = calc.state.with_untracked(|s| match &s.model {
+        ModelChoice::Hub(h) if h.loaded.is_none() => Some(h.repo.clone()),
+        _ => None,
+    }) {
+        hub.load(calc, repo);
+    }
     let visible = Memo::new(move |_| {
         let filter_search = search.get();
         let task = use_case.get();
@@ -191,7 +199,7 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
                         aria-pressed=move || selected_id.with(Option::is_none).to_string()
                         on:click=move |_| {
                             calc.apply(|s| match &s.model {
-                                ModelChoice::Custom(_) => s.clone(),
+                                ModelChoice::Custom(_) | ModelChoice::Hub(_) => s.clone(),
                                 ModelChoice::Builtin(_) => {
                                     actions::set_custom(s, actions::default_custom_spec())
                                 }
@@ -213,7 +221,7 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
                 when=move || selected_id.with(Option::is_none)
                 fallback=move || view! { <ModelDetail calc=calc/> }
             >
-                <CustomEditor calc=calc/>
+                <CustomEditor calc=calc hub=hub/>
             </Show>
         </section>
     }
@@ -231,7 +239,7 @@ fn ModelDetail(calc: Calc) -> impl IntoView {
     let id = Memo::new(move |_| {
         calc.state.with(|s| match &s.model {
             ModelChoice::Builtin(id) => id.clone(),
-            ModelChoice::Custom(_) => String::new(),
+            ModelChoice::Custom(_) | ModelChoice::Hub(_) => String::new(),
         })
     });
     move || {
@@ -342,14 +350,139 @@ fn arch_fields() -> [ArchField; 8] {
     ]
 }
 
+/// What reading a Hub repository's config.json has come to.
+#[derive(Clone, PartialEq)]
+enum HubStatus {
+    Loading(String),
+    Loaded(String),
+    Failed(String),
+}
+
+/// Fetches a Hub repository's `config.json` and shows the model it describes.
+#[derive(Clone, Copy)]
+struct HubLoader {
+    status: RwSignal<Option<HubStatus>>,
+    /// Only the answer for the latest request is applied.
+    seq: StoredValue<u64>,
+}
+
+impl HubLoader {
+    fn new() -> HubLoader {
+        HubLoader {
+            status: RwSignal::new(None),
+            seq: StoredValue::new(0),
+        }
+    }
+
+    /// Fetch `repo`'s config.json and show its model; on failure say why, naming the
+    /// repository, and leave the page's model as it is.
+    fn load(self, calc: Calc, repo: String) {
+        self.seq.update_value(|n| *n += 1);
+        let seq = self.seq.get_value();
+        self.status
+            .set(Some(HubStatus::Loading(format!("loading {repo}…"))));
+        dom::preload_extras();
+        leptos::task::spawn_local(async move {
+            let endpoint = dom::hub_endpoint();
+            let outcome = match dom::fetch_text(&actions::hf_config_url(&endpoint, &repo)).await {
+                Ok(json) => {
+                    let query = calc.state.with_untracked(share::encode);
+                    dom::call_extras("apply_hf_config", &[&query, &repo, &json])
+                        .await
+                        .and_then(|answer| actions::hub_model_loaded(&repo, &answer))
+                }
+                Err(Some(404)) => Err(format!(
+                    "{repo}: the Hub has no config.json for it (HTTP 404); check the name"
+                )),
+                Err(Some(status @ (401 | 403))) => Err(format!(
+                    "{repo}: the Hub refused access (HTTP {status}); gated and private repositories \
+                     cannot be read from the browser: use gpu-session estimate --hf with HF_TOKEN"
+                )),
+                Err(Some(status)) => Err(format!("{repo}: the Hub answered HTTP {status}")),
+                Err(None) => Err(format!(
+                    "{repo}: could not reach {endpoint} to read its config.json (offline?)"
+                )),
+            };
+            if self.seq.get_value() != seq {
+                return;
+            }
+            match outcome {
+                Ok(next) => {
+                    let message = match &next.model {
+                        ModelChoice::Hub(h) => h.loaded.as_ref().and_then(|s| s.architecture).map(|a| {
+                            format!(
+                                "Loaded {repo}: {} layers, {} max context, {} parameters ({} active per token).",
+                                a.layers,
+                                present::context(a.max_context),
+                                present::params(a.param_count()),
+                                present::params(a.active_param_count()),
+                            )
+                        }),
+                        _ => None,
+                    };
+                    calc.apply(|_| next.clone());
+                    self.status.set(Some(HubStatus::Loaded(
+                        message.unwrap_or_else(|| format!("Loaded {repo}.")),
+                    )));
+                }
+                Err(e) => self.status.set(Some(HubStatus::Failed(e))),
+            }
+        });
+    }
+}
+
+/// The "Hugging Face model" box: a repository name and a Load button.
 #[component]
-fn CustomEditor(calc: Calc) -> impl IntoView {
-    let spec = Memo::new(move |_| {
-        calc.state.with(|s| match &s.model {
-            ModelChoice::Custom(c) => c.clone(),
-            ModelChoice::Builtin(_) => actions::default_custom_spec(),
-        })
+fn HubBox(calc: Calc, hub: HubLoader) -> impl IntoView {
+    let initial = calc.state.with_untracked(|s| match &s.model {
+        ModelChoice::Hub(h) => h.repo.clone(),
+        _ => String::new(),
     });
+    let repo = RwSignal::new(initial);
+    let load = move || {
+        let v = repo.get_untracked().trim().to_string();
+        match validate::hf_path("repository", &v) {
+            Ok(()) => hub.load(calc, v),
+            Err(e) => hub.status.set(Some(HubStatus::Failed(e.to_string()))),
+        }
+    };
+    view! {
+        <div class="stack hub-box">
+            <label class="field">
+                <span>"Hugging Face model"</span>
+                <input
+                    type="text"
+                    placeholder="org/name"
+                    spellcheck="false"
+                    data-testid="hf-repo"
+                    aria-describedby="hf-status"
+                    prop:value=move || repo.get()
+                    on:focus=|_| { dom::preload_extras(); }
+                    on:input=move |ev| repo.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            load();
+                        }
+                    }
+                />
+            </label>
+            <button type="button" data-testid="hf-load" on:click=move |_| load()>
+                "Load"
+            </button>
+            <p id="hf-status" class="small" aria-live="polite">
+                {move || hub.status.get().map(|s| match s {
+                    HubStatus::Loading(m) => view! { <span class="muted" data-testid="hf-loading">{m}</span> }.into_any(),
+                    HubStatus::Loaded(m) => view! { <span class="ok" data-testid="hf-ok">{m}</span> }.into_any(),
+                    HubStatus::Failed(m) => view! { <span class="bad" data-testid="hf-error">{m}</span> }.into_any(),
+                })}
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn CustomEditor(calc: Calc, hub: HubLoader) -> impl IntoView {
+    let spec = Memo::new(move |_| calc.state.with(actions::editable_custom_spec));
     let error = RwSignal::new(None::<String>);
     let json_status = RwSignal::new(None::<Result<String, String>>);
     let edit = move |change: &dyn Fn(&mut CustomSpec)| {
@@ -417,6 +550,7 @@ fn CustomEditor(calc: Calc) -> impl IntoView {
                     "an estimate from the nearest Llama-family shape; the architecture makes it exact."
                 </p>
             </header>
+            <HubBox calc=calc hub=hub/>
             <div class="custom-grid">
                 <div class="stack">
                     <label class="field">

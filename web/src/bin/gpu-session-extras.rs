@@ -17,6 +17,12 @@ mod exports {
     pub fn apply_config_json(query: &str, config_json: &str) -> Result<String, String> {
         gpu_session_web::extras::apply_config_json(query, config_json)
     }
+
+    /// The link's state with the model a Hub repository's config.json describes.
+    #[wasm_bindgen]
+    pub fn apply_hf_config(query: &str, repo: &str, config_json: &str) -> Result<String, String> {
+        gpu_session_web::extras::apply_hf_config(query, repo, config_json)
+    }
 }
 
 fn main() {}
