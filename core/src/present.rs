@@ -5,6 +5,7 @@
 use crate::gpu::GIB;
 use crate::recommend::Recommendation;
 use crate::registry::{Model, BY_USE_CASE, CURRENT_BY_USE_CASE};
+use crate::serving::KvLayout;
 use crate::settings::EstimateMode;
 
 /// The unit an estimate is stated in: the serving estimate counts binary GiB (what
@@ -207,6 +208,69 @@ impl ModelFilter<'_> {
             .split_whitespace()
             .all(|word| haystack.contains(&word.to_ascii_lowercase()))
     }
+}
+
+/// "Parameters: …": total and active parameters (one figure for a dense model), as the
+/// CLI's `estimate`/`models info` and the site's details both state them.
+pub fn parameters_sentence(model: &Model) -> String {
+    let arch = model.effective_architecture().0;
+    let total = model.param_count();
+    match &arch.moe {
+        Some(moe) => format!(
+            "Parameters: {} total, {} active per token (MoE: {} of {} routed experts per token).",
+            params(total),
+            params(arch.active_param_count()),
+            moe.experts_per_token,
+            moe.experts
+        ),
+        None => format!(
+            "Parameters: {} (dense: all active per token).",
+            params(total)
+        ),
+    }
+}
+
+/// "Experts: …": the routed experts' share of the weights on each GPU (MoE models only).
+pub fn experts_sentence(expert_weights: u64, weights: u64) -> Option<String> {
+    (expert_weights > 0 && weights > 0).then(|| {
+        format!(
+            "Experts: {} of the {} weights per GPU ({}); a decode step reads only the experts its tokens are routed to.",
+            gib(expert_weights),
+            gib(weights),
+            percent(expert_weights as f64 / weights as f64)
+        )
+    })
+}
+
+/// "KV by layer kind: …", for models whose layers do not all keep full KV.
+pub fn kv_by_layer_kind_sentence(kv: &KvLayout) -> Option<String> {
+    if kv.swa_layers == 0 && kv.linear_layers == 0 {
+        return None;
+    }
+    let mut kinds = Vec::new();
+    if kv.full_layers > 0 {
+        kinds.push(format!(
+            "{} full-attention layers {} B/token",
+            kv.full_layers,
+            thousands(kv.full_bytes_per_token)
+        ));
+    }
+    if kv.swa_layers > 0 {
+        kinds.push(format!(
+            "{} sliding/chunked layers (window {} tokens) {} B/token",
+            kv.swa_layers,
+            thousands(u64::from(kv.swa_window)),
+            thousands(kv.swa_bytes_per_token)
+        ));
+    }
+    if kv.linear_layers > 0 {
+        kinds.push(format!(
+            "{} linear-attention layers {} of state per sequence",
+            kv.linear_layers,
+            mib(kv.state_bytes_per_seq)
+        ));
+    }
+    Some(format!("KV by layer kind: {}.", kinds.join("; ")))
 }
 
 #[cfg(test)]

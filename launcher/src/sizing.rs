@@ -13,7 +13,7 @@ use gpu_session_core::recommend::{recommend_at, Fit, GpuFit, Recommendation};
 use gpu_session_core::reference::ReferenceEstimate;
 use gpu_session_core::registry::{self, Model};
 use gpu_session_core::registry::{QuantMethod, ReferenceCard};
-use gpu_session_core::serving::{self, KvLayout, ServingEstimate};
+use gpu_session_core::serving::{self, ServingEstimate};
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate::FieldError;
 use gpu_session_core::Quantization;
@@ -209,12 +209,15 @@ impl<'m> Sizing<'m> {
                 "Serving: what SGLang holds on each GPU of {} at TP {}.",
                 self.gpu.instance_type, s.tp
             ),
-            self.params_line(),
+            present::parameters_sentence(self.model),
             self.kv_line(s),
         ]
         .into_iter()
-        .chain(self.experts_line(s))
-        .chain(kv_kinds_line(&s.kv_layout))
+        .chain(present::experts_sentence(
+            self.expert_weights_per_gpu(),
+            s.weights,
+        ))
+        .chain(present::kv_by_layer_kind_sentence(&s.kv_layout))
         .chain([self.sglang_line(s)]);
         for line in lines {
             for wrapped in wrap(&line, PROSE_WIDTH) {
@@ -224,22 +227,6 @@ impl<'m> Sizing<'m> {
         out
     }
 
-    /// Total and active parameters (one figure for a dense model).
-    fn params_line(&self) -> String {
-        let arch = self.model.effective_architecture().0;
-        let total = self.model.param_count();
-        match &arch.moe {
-            Some(moe) => format!(
-                "Parameters: {} total, {} active per token (MoE: {} of {} routed experts per token).",
-                present::params(total),
-                present::params(arch.active_param_count()),
-                moe.experts_per_token,
-                moe.experts
-            ),
-            None => format!("Parameters: {} (dense: all active per token).", present::params(total)),
-        }
-    }
-
     /// Bytes of routed-expert weights on each GPU of the headline breakdown.
     fn expert_weights_per_gpu(&self) -> u64 {
         serving::expert_weights_per_gpu(
@@ -247,19 +234,6 @@ impl<'m> Sizing<'m> {
             self.rec.settings.quantization,
             self.rec.serving.tp,
         )
-    }
-
-    /// The routed experts' share of the weights (MoE models only).
-    fn experts_line(&self, s: &ServingEstimate) -> Option<String> {
-        let experts = self.expert_weights_per_gpu();
-        (experts > 0 && s.weights > 0).then(|| {
-            format!(
-                "Experts: {} of the {} weights per GPU ({}); a decode step reads only the experts its tokens are routed to.",
-                present::gib(experts),
-                present::gib(s.weights),
-                present::percent(experts as f64 / s.weights as f64)
-            )
-        })
     }
 
     fn kv_line(&self, s: &ServingEstimate) -> String {
@@ -398,38 +372,6 @@ impl<'m> Sizing<'m> {
             price_snapshot: PRICE_SNAPSHOT,
         })
     }
-}
-
-/// KV per token by layer kind, when the model has more than one kind (sliding-window or
-/// chunked layers in SGLang's SWA pool, linear-attention layers with a fixed state).
-fn kv_kinds_line(kv: &KvLayout) -> Option<String> {
-    if kv.swa_layers == 0 && kv.linear_layers == 0 {
-        return None;
-    }
-    let mut kinds = Vec::new();
-    if kv.full_layers > 0 {
-        kinds.push(format!(
-            "{} full-attention layers {} B/token",
-            kv.full_layers,
-            present::thousands(kv.full_bytes_per_token)
-        ));
-    }
-    if kv.swa_layers > 0 {
-        kinds.push(format!(
-            "{} sliding/chunked layers (window {} tokens) {} B/token",
-            kv.swa_layers,
-            present::thousands(u64::from(kv.swa_window)),
-            present::thousands(kv.swa_bytes_per_token)
-        ));
-    }
-    if kv.linear_layers > 0 {
-        kinds.push(format!(
-            "{} linear-attention layers {} of state per sequence",
-            kv.linear_layers,
-            present::mib(kv.state_bytes_per_seq)
-        ));
-    }
-    Some(format!("KV by layer kind: {}.", kinds.join("; ")))
 }
 
 /// Why the parameter count or shape is approximate, when it is.

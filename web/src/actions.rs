@@ -3,9 +3,12 @@
 
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
 use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanRequest};
+use gpu_session_core::present;
+use gpu_session_core::recommend::Recommendation;
 use gpu_session_core::registry::{
-    builtin, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
+    builtin, Model, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
 };
+use gpu_session_core::serving;
 use gpu_session_core::settings::{Settings, GPU_COUNTS};
 use gpu_session_core::share::{self, CustomSpec, HubModel, ModelChoice, ShareState};
 use gpu_session_core::Architecture;
@@ -243,6 +246,17 @@ pub fn plan_for(state: &ShareState) -> Result<Plan, String> {
     Plan::build(&request).map_err(|e| e.to_string())
 }
 
+/// What memory depends on beyond the breakdown, in the CLI's words: total and active
+/// parameters, the routed experts' share of the weights, KV by layer kind.
+pub fn model_facts(model: &Model, rec: &Recommendation) -> Vec<String> {
+    let arch = model.effective_architecture().0;
+    let experts = serving::expert_weights_per_gpu(&arch, rec.settings.quantization, rec.serving.tp);
+    std::iter::once(present::parameters_sentence(model))
+        .chain(present::experts_sentence(experts, rec.serving.weights))
+        .chain(present::kv_by_layer_kind_sentence(&rec.serving.kv_layout))
+        .collect()
+}
+
 /// The command that launches an exported plan.
 pub const LAUNCH_COMMAND: &str = "gpu-session launch plan.yaml";
 
@@ -367,5 +381,30 @@ mod tests {
         let mut mistral = select_builtin(&s, "mistral-7b");
         mistral.settings.quantization = Quantization::Int8;
         assert!(plan_yaml(&mistral).unwrap_err().contains("int8"));
+    }
+
+    #[test]
+    fn model_facts_name_active_parameters_experts_and_layer_kinds() {
+        let model = gpu_session_core::registry::builtin("gpt-oss-120b").unwrap();
+        let settings = gpu_session_core::settings::Settings::defaults_for(model);
+        let rec = recommend(model, &settings, EstimateMode::Serving, None);
+        let facts = model_facts(model, &rec);
+        assert!(facts[0].contains("active per token"), "{facts:?}");
+        assert!(
+            facts.iter().any(|f| f.starts_with("Experts: ")),
+            "{facts:?}"
+        );
+        assert!(
+            facts.iter().any(|f| f.starts_with("KV by layer kind: ")),
+            "{facts:?}"
+        );
+        let dense = gpu_session_core::registry::builtin("llama-3.1-8b").unwrap();
+        let rec = recommend(
+            dense,
+            &Settings::defaults_for(dense),
+            EstimateMode::Serving,
+            None,
+        );
+        assert_eq!(model_facts(dense, &rec).len(), 1);
     }
 }

@@ -490,6 +490,14 @@ fn Results(calc: Calc) -> impl IntoView {
                 </li>
             </ul>
             {verdict}
+            <ul class="model-facts" data-testid="model-facts">
+                {move || {
+                    calc.model.with(|m| calc.rec.with(|r| actions::model_facts(m, r)))
+                        .into_iter()
+                        .map(|fact| view! { <li>{fact}</li> })
+                        .collect_view()
+                }}
+            </ul>
             <dl class="details" data-testid="serving-details">
                 <div>
                     <dt>"KV cache per token"</dt>
