@@ -2,7 +2,7 @@
 //! The state is `core::share::ShareState`, so the URL always round-trips it.
 
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
-use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanRequest};
+use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanError, PlanRequest};
 use gpu_session_core::present;
 use gpu_session_core::recommend::Recommendation;
 use gpu_session_core::registry::{
@@ -237,13 +237,29 @@ pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
 /// writer lives in the separately loaded `gpu-session-extras`).
 pub fn plan_for(state: &ShareState) -> Result<Plan, String> {
     let model = state.resolve_model();
+    Plan::build(&plan_request(&model, state)?).map_err(|e| e.to_string())
+}
+
+/// Whether [`plan_for`] refuses the state's choices before building anything (no
+/// instance type fits, no checkpoint at this quantization), in the same words. The
+/// page enables its download with this, so its first download holds neither the plan
+/// nor the file's validation; what only that validation could refuse shows when
+/// `gpu-session-extras` writes the plan.
+pub fn plan_refusal(state: &ShareState) -> Result<(), String> {
+    let model = state.resolve_model();
+    plan_request(&model, state)?
+        .prepare()
+        .map(|_| ())
+        .map_err(|e| PlanError::from(e).to_string())
+}
+
+/// The request `gpu-session plan` resolves for the state: nothing chosen but the GPU.
+fn plan_request<'a>(model: &'a Model, state: &ShareState) -> Result<PlanRequest<'a>, String> {
     let choices = PlanChoices {
         gpu: state.gpu.as_deref().and_then(gpu::find),
         ..PlanChoices::default()
     };
-    let request =
-        PlanRequest::resolve(&model, state.settings, &choices).map_err(|e| e.to_string())?;
-    Plan::build(&request).map_err(|e| e.to_string())
+    PlanRequest::resolve(model, state.settings, &choices).map_err(|e| e.to_string())
 }
 
 /// What memory depends on beyond the breakdown, in the CLI's words: total and active
@@ -381,6 +397,33 @@ mod tests {
         let mut mistral = select_builtin(&s, "mistral-7b");
         mistral.settings.quantization = Quantization::Int8;
         assert!(plan_yaml(&mistral).unwrap_err().contains("int8"));
+    }
+
+    #[test]
+    fn the_pages_plan_check_refuses_what_the_plan_refuses() {
+        let mut states = Vec::new();
+        for model in gpu_session_core::registry::builtins() {
+            let s = select_builtin(&ShareState::default(), model.id.as_str());
+            for quantization in Quantization::ALL {
+                for gpu in [None, Some("gpu_1x_a10"), Some("gpu_8x_h100_sxm5")] {
+                    let mut next = select_gpu(&s, gpu);
+                    next.settings.quantization = quantization;
+                    states.push(next);
+                }
+            }
+        }
+        let custom = set_custom(&ShareState::default(), default_custom_spec());
+        let mut with_repo = default_custom_spec();
+        with_repo.hf_path = Some("org/model".into());
+        states.extend([custom, set_custom(&ShareState::default(), with_repo)]);
+        let mut refused = 0;
+        for s in &states {
+            let full = plan_for(s).map(|_| ());
+            assert_eq!(plan_refusal(s), full, "{}", encode(s));
+            refused += usize::from(full.is_err());
+        }
+        // Both outcomes occur, or the comparison would prove nothing.
+        assert!(refused > 0 && refused < states.len(), "{refused} of {}", states.len());
     }
 
     #[test]

@@ -22,6 +22,21 @@ pub struct PlanRequest<'a> {
 }
 
 impl<'a> PlanRequest<'a> {
+    /// The first step of [`Plan::build`], the one that refuses a choice before anything
+    /// is computed: the settings the plan is written with (clamped to the model, the KV
+    /// dtype as SGLang names it on this GPU) and the checkpoint that serves them. The
+    /// site calls only this to enable its download: the YAML writer and the file's own
+    /// validation live in the module it loads on demand.
+    pub fn prepare(&self) -> Result<(Settings, Checkpoint), FieldError> {
+        let mut settings = self.settings.clamped_for(self.model);
+        settings.kv_dtype = sglang_kv_dtype(settings.kv_dtype, self.gpu.compute_capability);
+        let checkpoint = self
+            .model
+            .checkpoint_for(settings.quantization)
+            .map_err(|e| FieldError::new("model.quantization", settings.quantization, e.hint))?;
+        Ok((settings, checkpoint))
+    }
+
     /// A request with the default regions and lease.
     pub fn new(model: &'a Model, settings: Settings, gpu: &'static GpuType) -> Self {
         PlanRequest {
@@ -123,11 +138,7 @@ impl Plan {
     /// so the same choice writes the same bytes.
     pub fn build(req: &PlanRequest<'_>) -> Result<Plan, PlanError> {
         let model = req.model;
-        let mut settings = req.settings.clamped_for(model);
-        settings.kv_dtype = sglang_kv_dtype(settings.kv_dtype, req.gpu.compute_capability);
-        let checkpoint = model.checkpoint_for(settings.quantization).map_err(|e| {
-            FieldError::new("model.quantization", settings.quantization, e.hint.clone())
-        })?;
+        let (settings, checkpoint) = req.prepare()?;
         let user_fraction = req
             .mem_fraction_static
             .map(|f| check_mem_fraction_static("serving.mem_fraction_static", f))

@@ -5,7 +5,7 @@ use crate::arch::Architecture;
 use crate::gpu::{self, GpuType, GIB};
 use crate::quant::{KvDtype, Quantization};
 use crate::recommend::{evaluate_at, Fit, GpuFit};
-use crate::registry::{builtin, CustomModel, Model, QuantMethod};
+use crate::registry::{builtin, Checkpoint, CustomModel, Model, QuantMethod};
 use crate::serving::{
     sglang_defaults, sglang_kv_dtype, SglangDefaultsInput, SGLANG_PORT, SGLANG_VERSION,
 };

@@ -20,9 +20,9 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
     let launch_copied = RwSignal::new(Copied::Idle);
     let download_error = RwSignal::new(None::<String>);
     let preview_open = RwSignal::new(false);
-    // Whether a plan exists for the state (no YAML written: the writer is loaded on
-    // demand from gpu-session-extras).
-    let plan = Memo::new(move |_| calc.state.with(|s| actions::plan_for(s).map(|_| ())));
+    // Whether a plan exists for the state (nothing built: the plan, its validation and
+    // its YAML writer load on demand from gpu-session-extras).
+    let plan = Memo::new(move |_| calc.state.with(actions::plan_refusal));
     // The preview's text for the state it was written for.
     let preview = RwSignal::new(None::<(String, Result<String, String>)>);
     let plan_gpu = move || {
