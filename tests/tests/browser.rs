@@ -5,7 +5,7 @@
 //! number on the page is compared with what gpu-session-core computes for the state
 //! the page's URL holds.
 
-use gpu_session_core::registry::builtins;
+use gpu_session_core::registry::{builtins, BY_USE_CASE};
 use gpu_session_core::share::{decode, CustomSpec, HubModel, ModelChoice, ShareState};
 use gpu_session_core::{present, Architecture};
 use gpu_session_tests::browser::{
@@ -109,6 +109,39 @@ async fn lists_the_seven_models_and_shows_what_core_computes() {
         .await;
     assert_eq!(ids, serde_json::json!(["mistral-7b"]));
 
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_model_named_in_the_guides_is_one_click_away() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&server.url()).await;
+    settled(&b).await;
+    // The guides are pre-rendered HTML the wasm adopts: still there, still one section.
+    let sections = b
+        .js("return document.querySelectorAll('[data-testid=guides]').length;")
+        .await;
+    assert_eq!(sections, serde_json::json!(1));
+    let default_model = ShareState::default();
+    let pick = BY_USE_CASE
+        .iter()
+        .map(|g| g.model_id)
+        .find(|id| default_model.model != ModelChoice::Builtin((*id).to_string()))
+        .expect("a guide names another model");
+    click(
+        &b,
+        &format!("[data-testid=guides] button[data-pick='{pick}']"),
+    )
+    .await;
+    b.wait_for(
+        &format!("new URLSearchParams(location.search).get('m') === '{pick}'"),
+        "the picked model in the link",
+    )
+    .await;
+    let (state, view) = settled(&b).await;
+    assert_eq!(state.model, ModelChoice::Builtin(pick.to_string()));
+    assert_view_matches(&view, &state);
     b.close().await;
 }
 

@@ -423,7 +423,11 @@ mod tests {
             refused += usize::from(full.is_err());
         }
         // Both outcomes occur, or the comparison would prove nothing.
-        assert!(refused > 0 && refused < states.len(), "{refused} of {}", states.len());
+        assert!(
+            refused > 0 && refused < states.len(),
+            "{refused} of {}",
+            states.len()
+        );
     }
 
     #[test]

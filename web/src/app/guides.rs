@@ -1,26 +1,55 @@
 //! The reference's selection guides and quantization table, verbatim from core.
+//!
+//! They never change, so only the pre-render writes them: the page's wasm carries
+//! neither their text nor the code that builds them. Its `Guides` is an empty slot
+//! that adopts the pre-rendered section when the wasm takes the page over (see
+//! `super::start`), and one listener on it turns a click on a model's name into
+//! selecting that model.
 
 use super::Calc;
-use crate::actions;
-use gpu_session_core::present;
-use gpu_session_core::quant::QUANTIZATION_LEVELS;
-use gpu_session_core::registry::{builtin, BY_CONTEXT, BY_GPU_BUDGET, BY_USE_CASE};
+use gpu_session_core::registry::builtin;
 use leptos::prelude::*;
 
-fn model_name(id: &str) -> &'static str {
-    builtin(id).map_or("?", |m| m.name.as_str())
+/// The slot the guides section sits in, in the pre-rendered page and in the wasm's.
+pub const SLOT_CLASS: &str = "guides-slot";
+/// The attribute the pre-render writes on a guide's model button: the model's id.
+#[cfg(target_arch = "wasm32")]
+const PICK_ATTRIBUTE: &str = "data-pick";
+
+#[cfg(target_arch = "wasm32")]
+#[component]
+pub fn Guides(calc: Calc) -> impl IntoView {
+    use wasm_bindgen::JsCast;
+    let pick = move |ev: leptos::ev::MouseEvent| {
+        let picked = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest(&format!("[{PICK_ATTRIBUTE}]")).ok().flatten())
+            .and_then(|e| e.get_attribute(PICK_ATTRIBUTE));
+        if let Some(id) = picked.filter(|id| builtin(id).is_some()) {
+            calc.apply(|s| crate::actions::select_builtin(s, &id));
+        }
+    };
+    view! { <div class=SLOT_CLASS on:click=pick></div> }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[component]
-pub fn GuidesSection(calc: Calc) -> impl IntoView {
-    let pick = move |id: &'static str| {
+pub fn Guides(calc: Calc) -> impl IntoView {
+    use gpu_session_core::present;
+    use gpu_session_core::quant::QUANTIZATION_LEVELS;
+    use gpu_session_core::registry::{BY_CONTEXT, BY_GPU_BUDGET, BY_USE_CASE};
+    // What the guides say depends on no setting; only the wasm's slot reacts to clicks.
+    let _ = calc;
+    let pick = |id: &'static str| {
         view! {
-            <button type="button" class="link" on:click=move |_| calc.apply(|s| actions::select_builtin(s, id))>
-                {model_name(id)}
+            <button type="button" class="link" data-pick=id>
+                {builtin(id).map_or("?", |m| m.name.as_str())}
             </button>
         }
     };
     view! {
+        <div class=SLOT_CLASS>
         <section class="panel" aria-labelledby="guides-title" data-testid="guides">
             <div class="section-head">
                 <h2 id="guides-title">"Model selection guide"</h2>
@@ -100,5 +129,6 @@ pub fn GuidesSection(calc: Calc) -> impl IntoView {
                 </div>
             </div>
         </section>
+        </div>
     }
 }

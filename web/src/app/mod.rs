@@ -76,6 +76,7 @@ pub fn start() {
     .forget();
     match document.get_element_by_id(APP_ID) {
         Some(prerendered) => {
+            adopt_guides(&prerendered, &fresh);
             let _ = prerendered.replace_with_with_node_1(&fresh);
         }
         None => {
@@ -88,6 +89,19 @@ pub fn start() {
         let _ = root.remove_attribute("data-loading");
     }
     dom::mark_interactive();
+}
+
+/// Move the pre-rendered guides (see `guides`) into the fresh render's empty slot.
+#[cfg(target_arch = "wasm32")]
+fn adopt_guides(prerendered: &web_sys::Element, fresh: &web_sys::Element) {
+    let slot = format!(".{}", guides::SLOT_CLASS);
+    let find = |root: &web_sys::Element| root.query_selector(&slot).ok().flatten();
+    if let (Some(section), Some(new)) = (
+        find(prerendered).and_then(|old| old.first_element_child()),
+        find(fresh),
+    ) {
+        let _ = new.append_child(&section);
+    }
 }
 
 /// The calculator for `decoded` as HTML: what the browser's first render of the same
@@ -159,7 +173,7 @@ fn App(decoded: Decoded) -> impl IntoView {
             <calc::CalculatorSection calc=calc/>
             <table::GpuSection calc=calc/>
             <export::PlanSection calc=calc/>
-            <guides::GuidesSection calc=calc/>
+            <guides::Guides calc=calc/>
         </main>
         <footer class="wrap foot">
             <p>
