@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod config;
+pub mod decimal;
 pub mod gpu;
 pub mod hf_config;
 pub mod lease;

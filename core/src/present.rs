@@ -2,6 +2,7 @@
 //! the estimate in force, number formats, and the model browser's filter. Pure, so a
 //! browser test can compute the exact text the page shows.
 
+pub use crate::decimal::Fixed;
 use crate::gpu::GIB;
 use crate::recommend::Recommendation;
 use crate::registry::{Model, BY_USE_CASE, CURRENT_BY_USE_CASE};
@@ -83,7 +84,7 @@ impl MemoryBreakdown {
 
 /// `12.3 GiB`: one decimal and the unit.
 pub fn amount(value: f64, unit: Unit) -> String {
-    format!("{value:.1} {}", unit.as_str())
+    format!("{} {}", Fixed::<1>(value), unit.as_str())
 }
 
 /// Bytes as GiB with one decimal.
@@ -93,16 +94,16 @@ pub fn gib(bytes: u64) -> String {
 
 /// Bytes as MiB with one decimal (`1.2 MiB`): small per-sequence states.
 pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    format!("{} MiB", Fixed::<1>(bytes as f64 / (1024.0 * 1024.0)))
 }
 
 /// Signed bytes as GiB with one decimal and an explicit sign (`+4.2 GiB`, `-3.1 GiB`).
 pub fn signed_gib(bytes: i64) -> String {
     let v = bytes as f64 / GIB as f64;
     if v < 0.0 {
-        format!("-{:.1} GiB", -v)
+        format!("-{} GiB", Fixed::<1>(-v))
     } else {
-        format!("+{v:.1} GiB")
+        format!("+{} GiB", Fixed::<1>(v))
     }
 }
 
@@ -133,34 +134,34 @@ pub fn context(tokens: u32) -> String {
 /// Decode speed: whole tokens/s from 100 up, one decimal below.
 pub fn tokens_per_s(x: f64) -> String {
     if x >= 100.0 {
-        format!("{x:.0}")
+        Fixed::<0>(x).to_string()
     } else {
-        format!("{x:.1}")
+        Fixed::<1>(x).to_string()
     }
 }
 
 /// Dollars with cents: `$1.29`.
 pub fn usd(x: f64) -> String {
-    format!("${x:.2}")
+    format!("${}", Fixed::<2>(x))
 }
 
 /// Dollars per million tokens: three decimals below a dollar, else cents.
 pub fn usd_fine(x: f64) -> String {
     if x < 1.0 {
-        format!("${x:.3}")
+        format!("${}", Fixed::<3>(x))
     } else {
-        format!("${x:.2}")
+        format!("${}", Fixed::<2>(x))
     }
 }
 
 /// A share as a whole percentage: `12 %`.
 pub fn percent(share: f64) -> String {
-    format!("{:.0} %", share * 100.0)
+    format!("{} %", Fixed::<0>(share * 100.0))
 }
 
 /// A parameter count in billions: `70.6B`.
 pub fn params(count: u64) -> String {
-    format!("{:.1}B", count as f64 / 1e9)
+    format!("{}B", Fixed::<1>(count as f64 / 1e9))
 }
 
 /// The model browser's filter: a use case from the reference's guide, a context need,

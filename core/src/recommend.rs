@@ -2,6 +2,7 @@
 //! capacity, limits, decode speed and cost; and the cheapest type that fits.
 
 use crate::arch::Architecture;
+use crate::decimal::Fixed;
 use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATION};
 use crate::registry::Model;
@@ -166,35 +167,42 @@ fn user_pool(
     let outside = serving.outside_static_pool();
     if tokens < one_sequence {
         let reason = format!(
-            "--mem-fraction-static {fraction:.3} leaves a KV pool of {tokens} tokens next to {:.1} GiB of weights: not one {one_sequence}-token sequence",
-            gib(serving.weights)
+            "--mem-fraction-static {fraction} leaves a KV pool of {tokens} tokens next to {} GiB of weights: not one {one_sequence}-token sequence",
+            Fixed::<1>(gib(serving.weights)),
+            fraction = Fixed::<3>(fraction),
         );
         return (pool(Fit::No), reason);
     }
     if outside > outside_room {
         let reason = format!(
-            "--mem-fraction-static {fraction:.3} leaves {:.1} GiB outside the static pool; activations, CUDA graphs and workspaces need about {:.1} GiB",
-            gib(outside_room),
-            gib(outside)
+            "--mem-fraction-static {fraction} leaves {} GiB outside the static pool; activations, CUDA graphs and workspaces need about {} GiB",
+            Fixed::<1>(gib(outside_room)),
+            Fixed::<1>(gib(outside)),
+            fraction = Fixed::<3>(fraction),
         );
         return (pool(Fit::Tight), reason);
     }
     if tokens < wanted {
         let reason = format!(
-            "KV pool holds {tokens} tokens at --mem-fraction-static {fraction:.3}: {} of {} sequences at once, the rest queue",
+            "KV pool holds {tokens} tokens at --mem-fraction-static {fraction}: {} of {} sequences at once, the rest queue",
             tokens / one_sequence,
-            settings.seqs
+            settings.seqs,
+            fraction = Fixed::<3>(fraction),
         );
         return (pool(Fit::Tight), reason);
     }
     let needed = serving.total();
     let headroom = memory.saturating_sub(needed) as f64 / memory as f64;
     if needed > memory || headroom < TIGHT_HEADROOM {
-        let reason = format!("only {:.0} % of memory stays free", headroom * 100.0);
+        let reason = format!(
+            "only {} % of memory stays free",
+            Fixed::<0>(headroom * 100.0)
+        );
         return (pool(Fit::Tight), reason);
     }
     let reason = format!(
-        "KV pool holds {tokens} tokens at --mem-fraction-static {fraction:.3}, {wanted} needed"
+        "KV pool holds {tokens} tokens at --mem-fraction-static {fraction}, {wanted} needed",
+        fraction = Fixed::<3>(fraction),
     );
     (pool(Fit::Fits), reason)
 }
@@ -219,7 +227,10 @@ fn choose_pool(
             Fit::Fits
         };
         let reason = if fit == Fit::Tight {
-            format!("only {:.0} % of memory stays free", headroom * 100.0)
+            format!(
+                "only {} % of memory stays free",
+                Fixed::<0>(headroom * 100.0)
+            )
         } else {
             format!("KV pool holds {default_tokens} tokens, {wanted} needed")
         };
@@ -252,7 +263,7 @@ fn choose_pool(
             } else {
                 String::new()
             };
-            let reason = format!("needs --mem-fraction-static {fraction:.3} (SGLang's default {default:.3} holds {default_tokens} tokens){queued}");
+            let reason = format!("needs --mem-fraction-static {fraction} (SGLang's default {default} holds {default_tokens} tokens){queued}", fraction = Fixed::<3>(fraction), default = Fixed::<3>(default));
             return (
                 PoolChoice {
                     fraction,
@@ -280,14 +291,14 @@ fn choose_pool(
     }
     let reason = if serving.weights as f64 >= memory as f64 * ceiling.max(default) {
         format!(
-            "weights need {:.1} GiB per GPU of {:.1} GiB",
-            gib(serving.weights),
-            gib(memory)
+            "weights need {} GiB per GPU of {} GiB",
+            Fixed::<1>(gib(serving.weights)),
+            Fixed::<1>(gib(memory)),
         )
     } else {
         format!(
-            "a {one_sequence}-token sequence does not fit next to {:.1} GiB of weights",
-            gib(serving.weights)
+            "a {one_sequence}-token sequence does not fit next to {} GiB of weights",
+            Fixed::<1>(gib(serving.weights)),
         )
     };
     (
@@ -367,9 +378,9 @@ pub fn evaluate_at(
                     Fit::No,
                     serving.load_peak,
                     format!(
-                        "online FP8 loads the 16-bit weights first: {:.1} GiB per GPU of {:.1} GiB",
-                        serving.load_peak as f64 / GIB as f64,
-                        memory as f64 / GIB as f64
+                        "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
+                        Fixed::<1>(serving.load_peak as f64 / GIB as f64),
+                        Fixed::<1>(memory as f64 / GIB as f64),
                     ),
                 )
             }
@@ -519,25 +530,35 @@ fn reference_verdict(model: &Model, settings: &Settings, gpu: &GpuType) -> (Fit,
         settings.quantization,
         settings.context,
     );
-    let capacity = f64::from(gpu.total_nominal_gb());
+    let capacity_gb = gpu.total_nominal_gb();
+    let capacity = f64::from(capacity_gb);
     let per_gpu_bytes = (r.total_gb * 1e9 / f64::from(gpu.gpu_count)) as u64;
     if r.total_gb <= capacity * MIN_GPU_UTILISATION {
         (
             Fit::Fits,
             per_gpu_bytes,
-            format!("{:.1} GB is within 90 % of {capacity} GB", r.total_gb),
+            format!(
+                "{} GB is within 90 % of {capacity_gb} GB",
+                Fixed::<1>(r.total_gb)
+            ),
         )
     } else if r.total_gb <= capacity {
         (
             Fit::Tight,
             per_gpu_bytes,
-            format!("{:.1} GB is over 90 % of {capacity} GB", r.total_gb),
+            format!(
+                "{} GB is over 90 % of {capacity_gb} GB",
+                Fixed::<1>(r.total_gb)
+            ),
         )
     } else {
         (
             Fit::No,
             per_gpu_bytes,
-            format!("{:.1} GB is more than {capacity} GB", r.total_gb),
+            format!(
+                "{} GB is more than {capacity_gb} GB",
+                Fixed::<1>(r.total_gb)
+            ),
         )
     }
 }
@@ -555,13 +576,13 @@ fn no_fit_message(model: &Model, settings: &Settings, rows: &[GpuFit]) -> Option
     let weights = crate::serving::weights_per_gpu(&arch, settings.quantization, 1);
     let gib = |b: u64| b as f64 / GIB as f64;
     Some(format!(
-        "{} fits no single instance at these settings: its {} weights alone are {:.0} GiB, and the largest instance ({}, {:.0} GiB in all) says: {}",
+        "{} fits no single instance at these settings: its {} weights alone are {} GiB, and the largest instance ({}, {} GiB in all) says: {}",
         model.name,
         settings.quantization.label(),
-        gib(weights),
+        Fixed::<0>(gib(weights)),
         largest.gpu.instance_type,
-        gib(largest.gpu.memory_bytes() * u64::from(largest.tp)),
-        largest.reason
+        Fixed::<0>(gib(largest.gpu.memory_bytes() * u64::from(largest.tp))),
+        largest.reason,
     ))
 }
 

@@ -55,11 +55,16 @@ pub fn reference_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decimal::Fixed;
 
     fn row(e: &ReferenceEstimate) -> String {
         format!(
-            "{:.1} / {:.1} / {:.1} / {:.1} / {:.1}",
-            e.base_gb, e.kv_cache_gb, e.overhead_gb, e.activations_gb, e.total_gb
+            "{} / {} / {} / {} / {}",
+            Fixed::<1>(e.base_gb),
+            Fixed::<1>(e.kv_cache_gb),
+            Fixed::<1>(e.overhead_gb),
+            Fixed::<1>(e.activations_gb),
+            Fixed::<1>(e.total_gb),
         )
     }
 

@@ -352,7 +352,7 @@ pub fn encode(state: &ShareState) -> String {
         ModelChoice::Custom(spec) => {
             parts.push(("m", CUSTOM_MARKER.into()));
             parts.push(("name", spec.name.clone()));
-            parts.push(("p", spec.params_billions.to_string()));
+            parts.push(("p", crate::decimal::shortest(spec.params_billions)));
             if let Some(hf) = &spec.hf_path {
                 parts.push(("hf", hf.clone()));
             }

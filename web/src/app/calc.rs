@@ -3,7 +3,7 @@
 use super::Calc;
 use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
-use gpu_session_core::present::{self, MemoryBreakdown, Unit};
+use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
 use gpu_session_core::settings::{EstimateMode, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
 use gpu_session_core::share::ModelChoice;
 use gpu_session_core::{KvDtype, Quantization};
@@ -371,17 +371,17 @@ fn Results(calc: Calc) -> impl IntoView {
         let x = move || {
             let parts = breakdown.with(MemoryBreakdown::parts);
             let before: f64 = parts[..k].iter().map(|(_, v)| v).sum();
-            format!("{:.2}", before / scale() * BAR_WIDTH)
+            Fixed::<2>(before / scale() * BAR_WIDTH).to_string()
         };
         let width = move || {
             let v = breakdown.with(|b| b.parts()[k].1);
-            format!("{:.2}", v / scale() * BAR_WIDTH)
+            Fixed::<2>(v / scale() * BAR_WIDTH).to_string()
         };
         view! { <rect class=format!("seg seg-{k}") x=x y="6" width=width height="36"></rect> }
     };
     let marker_x = move || {
         capacity().map_or("-10".to_string(), |c| {
-            format!("{:.2}", c / scale() * BAR_WIDTH)
+            Fixed::<2>(c / scale() * BAR_WIDTH).to_string()
         })
     };
     let subtitle = move || {

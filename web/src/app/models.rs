@@ -3,12 +3,12 @@
 
 use super::{dom, Calc};
 use crate::actions;
-use gpu_session_core::present::{self, ModelFilter};
+use gpu_session_core::present::{self, Fixed, ModelFilter};
 use gpu_session_core::recommend::recommend;
 use gpu_session_core::registry::{self, builtins, Model, BY_CONTEXT, BY_USE_CASE};
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::share::{self, CustomSpec, ModelChoice};
-use gpu_session_core::{validate, Architecture};
+use gpu_session_core::{decimal, validate, Architecture};
 use leptos::prelude::*;
 
 /// What a card shows, computed once: the serving estimate at the model's defaults.
@@ -273,11 +273,11 @@ fn ModelDetail(calc: Calc) -> impl IntoView {
                                 view! {
                                     <p class="muted small">
                                         {format!(
-                                            "The reference card: {} · est. {} GB VRAM · min GPU {} · ${:.2}/hr",
+                                            "The reference card: {} · est. {} GB VRAM · min GPU {} · ${}/hr",
                                             c.quantization_label,
                                             c.est_vram_gb,
                                             c.min_gpu,
-                                            c.cost_per_hour_usd,
+                                            Fixed::<2>(c.cost_per_hour_usd),
                                         )}
                                     </p>
                                 }
@@ -578,11 +578,11 @@ fn CustomEditor(calc: Calc, hub: HubLoader) -> impl IntoView {
                         <input
                             type="number"
                             min="0.1"
-                            max=registry::MAX_PARAMS_BILLIONS.to_string()
+                            max=decimal::shortest(registry::MAX_PARAMS_BILLIONS)
                             step="any"
                             data-testid="custom-params"
                             prop:disabled=has_arch
-                            prop:value=move || spec.with(|s| s.params_billions.to_string())
+                            prop:value=move || spec.with(|s| decimal::shortest(s.params_billions))
                             on:change=move |ev| {
                                 match event_target_value(&ev).trim().parse::<f64>() {
                                     Ok(p) if registry::params_billions_in_range(p) => {
@@ -591,7 +591,7 @@ fn CustomEditor(calc: Calc, hub: HubLoader) -> impl IntoView {
                                     }
                                     _ => error.set(Some(format!(
                                         "parameters: must be a number above 0 and at most {}",
-                                        registry::MAX_PARAMS_BILLIONS,
+                                        decimal::shortest(registry::MAX_PARAMS_BILLIONS),
                                     ))),
                                 }
                             }
