@@ -405,6 +405,37 @@ async fn a_pasted_config_json_makes_a_custom_model() {
         other => panic!("expected a custom model, got {other:?}"),
     }
     assert_view_matches(&view, &state);
+
+    // The editor (a module of its own) follows the page: a context chosen on the page
+    // survives an edit made in the editor afterwards.
+    set_range(&b, "ctx-slider", 3).await;
+    b.wait_for(
+        &format!(
+            "new URLSearchParams(location.search).get('ctx') !== '{}'",
+            state.settings.context
+        ),
+        "the new context in the link",
+    )
+    .await;
+    let (moved, _) = settled(&b).await;
+    b.js(
+        "const n = document.querySelector('[data-testid=custom-name]');
+          n.value = 'Renamed Qwen';
+          n.dispatchEvent(new Event('change', { bubbles: true }));",
+    )
+    .await;
+    b.wait_for(
+        "new URLSearchParams(location.search).get('name') === 'Renamed Qwen'",
+        "the editor's name in the link",
+    )
+    .await;
+    let (renamed, view) = settled(&b).await;
+    assert_eq!(renamed.settings, moved.settings);
+    match &renamed.model {
+        ModelChoice::Custom(spec) => assert_eq!(spec.name, "Renamed Qwen"),
+        other => panic!("expected a custom model, got {other:?}"),
+    }
+    assert_view_matches(&view, &renamed);
     b.close().await;
 }
 

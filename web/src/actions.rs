@@ -119,6 +119,40 @@ pub fn hub_model_loaded(repo: &str, custom_query: &str) -> Result<ShareState, St
     }
 }
 
+/// The state as the page and the extras module's editor hand it to each other: a
+/// share link's query, except that a Hub model already read from its config.json
+/// travels as the custom model it was read into, with its repository in
+/// `loaded_from=` (a link names the repository only, and each side would otherwise
+/// have to fetch the config again). [`from_transport`] reads it back.
+pub fn to_transport(state: &ShareState) -> String {
+    match &state.model {
+        ModelChoice::Hub(HubModel {
+            repo,
+            loaded: Some(spec),
+        }) => {
+            let custom = ShareState {
+                model: ModelChoice::Custom(spec.clone()),
+                ..state.clone()
+            };
+            format!("{}&{LOADED_FROM_PARAM}={repo}", share::encode(&custom))
+        }
+        _ => share::encode(state),
+    }
+}
+
+/// The state [`to_transport`] wrote.
+pub fn from_transport(text: &str) -> ShareState {
+    let (query, repo) = match text.rsplit_once(&format!("&{LOADED_FROM_PARAM}=")) {
+        Some((query, repo)) => (query, Some(repo)),
+        None => (text, None),
+    };
+    repo.and_then(|repo| hub_model_loaded(repo, query).ok())
+        .unwrap_or_else(|| share::decode(query).state)
+}
+
+/// See [`to_transport`].
+const LOADED_FROM_PARAM: &str = "loaded_from";
+
 /// The Hub the page reads `config.json` from.
 pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 /// The page parameter that points the page at a local Hub (tests); loopback only.
@@ -397,6 +431,35 @@ mod tests {
         let mut mistral = select_builtin(&s, "mistral-7b");
         mistral.settings.quantization = Quantization::Int8;
         assert!(plan_yaml(&mistral).unwrap_err().contains("int8"));
+    }
+
+    #[test]
+    fn states_cross_between_page_and_editor_unchanged() {
+        let qwen =
+            include_str!("../../core/tests/fixtures/hf-configs/Qwen__Qwen3-235B-A22B-FP8.json");
+        let repo = "Qwen/Qwen3-235B-A22B-FP8";
+        let loaded_query = crate::extras::apply_hf_config("", repo, qwen).unwrap();
+        let loaded = hub_model_loaded(repo, &loaded_query).unwrap();
+        let not_yet_loaded = decode(&format!("m=hf:{repo}&ctx=4096")).state;
+        let mut with_repo = default_custom_spec();
+        with_repo.hf_path = Some("org/model".into());
+        for state in [
+            ShareState::default(),
+            select_builtin(&ShareState::default(), "qwen3-30b-a3b"),
+            set_custom(&ShareState::default(), with_repo),
+            not_yet_loaded,
+            loaded.clone(),
+        ] {
+            assert_eq!(
+                from_transport(&to_transport(&state)),
+                state,
+                "{}",
+                encode(&state)
+            );
+        }
+        // The share link itself still names the repository only.
+        assert!(!encode(&loaded).contains("arch="), "{}", encode(&loaded));
+        assert!(to_transport(&loaded).contains("arch="));
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub fn mark_interactive() {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 thread_local! {
     /// The Hub the page reads `config.json` from (see `set_hub_endpoint`).
     static HUB_ENDPOINT: std::cell::RefCell<String> =
@@ -108,13 +109,22 @@ pub fn set_hub_endpoint(from_link: Option<String>) {
     }
 }
 
+/// Read Hub repositories from `endpoint`: the extras module, a wasm instance of its
+/// own, is told the page's choice when it mounts the editor.
+#[cfg(target_arch = "wasm32")]
+pub fn use_hub_endpoint(endpoint: String) {
+    HUB_ENDPOINT.with(|e| *e.borrow_mut() = endpoint);
+}
+
 /// The Hub the page reads from.
+#[cfg(target_arch = "wasm32")]
 pub fn hub_endpoint() -> String {
     HUB_ENDPOINT.with(|e| e.borrow().clone())
 }
 
 /// GET `url` as text; an HTTP status other than 2xx is `Err(Some(status))`, a
 /// network failure (offline, refused, blocked by CORS) `Err(None)`.
+#[cfg(target_arch = "wasm32")]
 pub async fn fetch_text(url: &str) -> Result<String, Option<u16>> {
     let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url))
         .await
@@ -190,6 +200,72 @@ pub async fn call_extras(function: &str, args: &[&str]) -> Result<String, String
             .ok_or_else(|| format!("{function} returned no text")),
         Err(e) => Err(describe(&e)),
     }
+}
+
+/// The custom-model editor `gpu-session-extras` mounted into the page: tell it each
+/// change of the page's state; dropping it unmounts the editor.
+#[cfg(target_arch = "wasm32")]
+pub struct Editor {
+    handle: JsValue,
+    _on_change: wasm_bindgen::closure::Closure<dyn Fn(String)>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Editor {
+    pub fn update(&self, query: &str) {
+        call_method(&self.handle, "update", &JsValue::from_str(query));
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Drop for Editor {
+    fn drop(&mut self) {
+        // wasm-bindgen's `free` drops the Rust value, which unmounts the editor.
+        call_method(&self.handle, "free", &JsValue::UNDEFINED);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn call_method(object: &JsValue, name: &str, arg: &JsValue) {
+    if let Some(f) = js_sys::Reflect::get(object, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    {
+        let _ = f.call1(object, arg);
+    }
+}
+
+/// Load `gpu-session-extras` and mount its custom-model editor into `slot` for the
+/// state `query`; `on_change` receives the query of every state the editor makes.
+#[cfg(target_arch = "wasm32")]
+pub async fn mount_editor(
+    slot: web_sys::HtmlElement,
+    query: &str,
+    on_change: impl Fn(String) + 'static,
+) -> Result<Editor, String> {
+    let module = wasm_bindgen_futures::JsFuture::from(extras_module())
+        .await
+        .map_err(|e| format!("the model editor did not load: {}", describe(&e)))?;
+    let mount: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str("mount_editor"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("gpu-session-extras has no mount_editor")?;
+    let on_change = wasm_bindgen::closure::Closure::<dyn Fn(String)>::new(on_change);
+    let args: js_sys::Array = [
+        slot.into(),
+        JsValue::from_str(query),
+        JsValue::from_str(&hub_endpoint()),
+        on_change.as_ref().clone(),
+    ]
+    .into_iter()
+    .collect();
+    let handle = mount
+        .apply(&JsValue::NULL, &args)
+        .map_err(|e| describe(&e))?;
+    Ok(Editor {
+        handle,
+        _on_change: on_change,
+    })
 }
 
 /// A thrown value as text: a string as it is, an Error by its message.

@@ -3,6 +3,8 @@
 
 mod calc;
 mod dom;
+#[cfg(target_arch = "wasm32")]
+pub mod editor;
 mod export;
 mod guides;
 mod models;
@@ -28,7 +30,7 @@ pub struct Calc {
 }
 
 impl Calc {
-    fn new(initial: ShareState) -> Calc {
+    pub(crate) fn new(initial: ShareState) -> Calc {
         let state = RwSignal::new(initial);
         let model = Memo::new(move |_| state.with(ShareState::resolve_model));
         let rec = Memo::new(move |_| {
