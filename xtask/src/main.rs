@@ -218,6 +218,52 @@ fn build_site() -> Result {
     ])?)
 }
 
+/// Code the page's first download must not carry (it lives in `gpu-session-extras`,
+/// or is replaced by a smaller equivalent), as symbol fragments of the wasm's name
+/// section (Rust's manglings write each path segment with its length first).
+const NOT_IN_PAGE: [&str; 5] = [
+    "serde_json",
+    "serde_yaml",
+    "9hf_config",
+    "__component_custom_editor",
+    "float_to_decimal_common",
+];
+/// What every build of the page's names holds: proof there is a name section to read.
+const ALWAYS_IN_PAGE: &str = "15gpu_session_web";
+
+/// Read the page's wasm as cargo linked it (function names kept; see the workspace's
+/// release profile) and refuse it when it holds any of [`NOT_IN_PAGE`].
+fn check_page_wasm() -> Result {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root().join(t) })
+        .unwrap_or_else(|| root().join("target"));
+    let path = target
+        .join(WASM_TARGET)
+        .join("release")
+        .join("gpu-session-web.wasm");
+    let bytes = std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    page_wasm_problems(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn page_wasm_problems(wasm: &[u8]) -> Result {
+    let holds = |name: &str| wasm.windows(name.len()).any(|w| w == name.as_bytes());
+    if !holds(ALWAYS_IN_PAGE) {
+        return Err(format!(
+            "no symbol holds {ALWAYS_IN_PAGE}: the name section is missing, so nothing can be checked"
+        ));
+    }
+    let found: Vec<&str> = NOT_IN_PAGE.into_iter().filter(|n| holds(n)).collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the page's wasm carries {}: keep it in gpu-session-extras",
+            found.join(", ")
+        ))
+    }
+}
+
 fn serve() -> Result {
     ensure_web_tools()?;
     step("serving the calculator on http://127.0.0.1:8080 (Ctrl-C to stop)");
@@ -530,6 +576,8 @@ fn test() -> Result {
         "warnings",
     ]))?;
     build_site()?;
+    step("the page's wasm leaves out what only some visitors need");
+    check_page_wasm()?;
     step("tests (unit, CLI, launcher against local fakes, browser end-to-end)");
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"])
@@ -602,7 +650,19 @@ fn bench_web() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::count_before;
+    use super::{count_before, page_wasm_problems};
+
+    #[test]
+    fn refuses_a_page_wasm_with_extras_code_or_without_names() {
+        let main = "_ZN15gpu_session_web4main17h2b7E";
+        let clean = format!("..{main}.._ZN16gpu_session_core5share6decode17h7aE..");
+        assert_eq!(page_wasm_problems(clean.as_bytes()), Ok(()));
+        let heavy =
+            format!("..{main}.._ZN10serde_json2de8from_str17hE..29float_to_decimal_common_exact..");
+        let err = page_wasm_problems(heavy.as_bytes()).unwrap_err();
+        assert!(err.contains("serde_json, float_to_decimal_common"), "{err}");
+        assert!(page_wasm_problems(b"stripped").is_err());
+    }
 
     #[test]
     fn reads_cargo_summaries() {
