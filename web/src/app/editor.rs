@@ -175,7 +175,13 @@ impl HubLoader {
             .set(Some(HubStatus::Loading(format!("loading {repo}…"))));
         leptos::task::spawn_local(async move {
             let endpoint = dom::hub_endpoint();
-            let outcome = match dom::fetch_text(&actions::hf_config_url(&endpoint, &repo)).await {
+            let fetched = dom::fetch_text(&actions::hf_config_url(&endpoint, &repo)).await;
+            // A newer request, or the editor was unmounted meanwhile (its reactive
+            // scope is gone: the page has moved on).
+            if self.seq.try_get_value() != Some(seq) {
+                return;
+            }
+            let outcome = match fetched {
                 Ok(json) => {
                     let query = calc.state.with_untracked(share::encode);
                     extras::apply_hf_config(&query, &repo, &json)
@@ -193,9 +199,6 @@ impl HubLoader {
                     "{repo}: could not reach {endpoint} to read its config.json (offline?)"
                 )),
             };
-            if self.seq.get_value() != seq {
-                return;
-            }
             match outcome {
                 Ok(next) => {
                     let message = match &next.model {
