@@ -13,7 +13,9 @@
 //!   has taken over the page and its controls respond (`__gpuSessionFirstRender` on
 //!   builds from before the pre-rendered page);
 //! - slider input latency: from just before an `input` event on the context slider to
-//!   the last DOM change it causes.
+//!   the last DOM change it causes;
+//! - the editor on first click: from a click on "Your own model" (no hover, so nothing
+//!   prefetched) until the editor the on-demand module mounts is in the page.
 //!
 //! Usage: `cargo run --release -p gpu-session-tests --bin bench-web [LOADS] [INPUTS]`
 //! (defaults: 10 loads per profile, 60 slider inputs per load). The site comes from
@@ -122,6 +124,21 @@ const step = () => {
 step();
 "#;
 
+/// Click "Your own model" (no hover first, so nothing was prefetched) and time until
+/// the editor the on-demand module mounts is in the page: the price of keeping the
+/// editor out of the first download.
+const EDITOR_AFTER_CLICK: &str = r#"
+const done = arguments[arguments.length - 1];
+const t0 = performance.now();
+document.querySelector('[data-testid=model-card-custom]').click();
+const check = () => {
+  if (document.querySelector('[data-testid=custom-editor]')) done(performance.now() - t0);
+  else if (performance.now() - t0 > 60000) done(null);
+  else requestAnimationFrame(check);
+};
+check();
+"#;
+
 /// (file, raw bytes, gzip bytes) of every file of the site, largest gzip first.
 fn bundle(dir: &Path) -> Vec<(String, usize, usize)> {
     let mut files = Vec::new();
@@ -173,6 +190,7 @@ struct Measured {
     requests_before: Vec<f64>,
     latency: Vec<f64>,
     no_update: usize,
+    editor_after_click: Vec<f64>,
 }
 
 impl Measured {
@@ -188,6 +206,7 @@ impl Measured {
             "wire_bytes_before_interactive": stat(&self.wire_before),
             "wire_bytes_total": stat(&self.wire_total),
             "requests_before_interactive": stat(&self.requests_before),
+            "editor_after_click_ms": stat(&self.editor_after_click),
             "input_latency_ms": {
                 "p50": percentile(&lat, 50.0),
                 "p95": percentile(&lat, 95.0),
@@ -254,6 +273,15 @@ async fn measure(
                 m.latency.push(x);
             }
         }
+        let editor = browser
+            .client
+            .execute_async(EDITOR_AFTER_CLICK, vec![])
+            .await
+            .unwrap_or_else(|e| fail(format!("open the editor: {e}")));
+        match editor.as_f64() {
+            Some(ms) => m.editor_after_click.push(ms),
+            None => fail(format!("the editor never appeared under {}", profile.name)),
+        }
     }
     m
 }
@@ -318,20 +346,27 @@ async fn main() {
     }
     println!();
     println!(
-        "{:<12} {:>16} {:>18} {:>16} {:>12} {:>12}",
-        "profile", "KB before TTI", "first table paint", "interactive", "input p50", "input p95"
+        "{:<12} {:>16} {:>18} {:>16} {:>12} {:>12} {:>16}",
+        "profile",
+        "KB before TTI",
+        "first table paint",
+        "interactive",
+        "input p50",
+        "input p95",
+        "editor on click"
     );
     let median = |v: &[f64]| percentile(&sorted(v.to_vec()), 50.0);
     for (profile, m) in &results {
         let lat = sorted(m.latency.clone());
         println!(
-            "{:<12} {:>13.1} KB {:>15.0} ms {:>13.0} ms {:>9.2} ms {:>9.2} ms",
+            "{:<12} {:>13.1} KB {:>15.0} ms {:>13.0} ms {:>9.2} ms {:>9.2} ms {:>13.0} ms",
             profile.name,
             median(&m.wire_before) / 1024.0,
             median(&m.table_paint),
             median(&m.interactive),
             percentile(&lat, 50.0),
             percentile(&lat, 95.0),
+            median(&m.editor_after_click),
         );
     }
     println!(
