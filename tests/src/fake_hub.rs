@@ -47,6 +47,8 @@ pub struct FakeRepo {
     pub granted: Vec<String>,
     /// Text served for a file (by name), e.g. the repo's real `config.json`.
     pub texts: BTreeMap<String, String>,
+    /// How long a file download waits before it answers (a slow Hub).
+    pub resolve_delay: std::time::Duration,
 }
 
 impl FakeRepo {
@@ -70,7 +72,14 @@ impl FakeRepo {
             files,
             granted: Vec::new(),
             texts: BTreeMap::new(),
+            resolve_delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// Answer file downloads only after `delay`.
+    pub fn with_resolve_delay(mut self, delay: std::time::Duration) -> FakeRepo {
+        self.resolve_delay = delay;
+        self
     }
 
     /// The repo with `text` as its file `name` (listed with the text's size).
@@ -97,6 +106,8 @@ struct Inner {
     /// Every token the Hub knows (granted or not).
     tokens: Vec<String>,
     requests: Vec<String>,
+    /// File downloads answered (after any delay).
+    resolved: usize,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -117,6 +128,7 @@ impl FakeHub {
                 .collect(),
             tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
             requests: Vec::new(),
+            resolved: 0,
         }));
         let router = Router::new().fallback(handle).with_state(state.clone());
         let server = ServerThread::spawn("fake-hub", router)?;
@@ -135,6 +147,11 @@ impl FakeHub {
     /// "METHOD path?query" of every request so far.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.state).requests.clone()
+    }
+
+    /// How many file downloads have been answered.
+    pub fn resolved(&self) -> usize {
+        lock(&self.state).resolved
     }
 }
 
@@ -158,7 +175,31 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = lock(&state);
+    let response = answer(&state, &method, &uri, &headers);
+    if let Some(delay) = resolve_delay(&state, &uri) {
+        tokio::time::sleep(delay).await;
+        lock(&state).resolved += 1;
+    }
+    response
+}
+
+/// For a file download (`{org}/{name}/resolve/{revision}/{file}`), its repo's delay.
+fn resolve_delay(state: &Shared, uri: &Uri) -> Option<std::time::Duration> {
+    let parts: Vec<&str> = uri.path().trim_start_matches('/').splitn(5, '/').collect();
+    let [org, name, "resolve", _, _] = parts.as_slice() else {
+        return None;
+    };
+    let inner = lock(state);
+    Some(
+        inner
+            .repos
+            .get(&format!("{org}/{name}"))
+            .map_or(std::time::Duration::ZERO, |r| r.resolve_delay),
+    )
+}
+
+fn answer(state: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut inner = lock(state);
     inner.requests.push(format!(
         "{method} {}",
         uri.path_and_query().map_or(uri.path(), |p| p.as_str())
@@ -180,7 +221,7 @@ async fn handle(
     let path = uri.path().trim_start_matches('/');
     let blobs = uri.query().is_some_and(|q| q.contains("blobs=true"));
     if let Some(repo_id) = path.strip_prefix("api/models/") {
-        if method != Method::GET {
+        if *method != Method::GET {
             return error(StatusCode::METHOD_NOT_ALLOWED, None, "Method not allowed");
         }
         return model_info(&inner, repo_id, token.as_deref(), blobs);
@@ -193,7 +234,7 @@ async fn handle(
             &format!("{org}/{name}"),
             file,
             token.as_deref(),
-            method == Method::GET,
+            *method == Method::GET,
         );
         response.headers_mut().insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,

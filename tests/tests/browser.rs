@@ -765,6 +765,70 @@ async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
     b.close().await;
 }
 
+#[tokio::test]
+async fn choosing_a_built_in_model_while_a_hub_model_loads_keeps_the_built_in() {
+    let slow = Duration::from_millis(1500);
+    let hub = FakeHub::start(
+        &[(
+            QWEN3_235B_FP8_REPO,
+            FakeRepo::open(&[])
+                .with_text("config.json", QWEN3_235B_FP8_CONFIG)
+                .with_resolve_delay(slow),
+        )],
+        &[],
+    )
+    .expect("start the fake Hub");
+    let endpoint = format!("hf_endpoint={}", hub.url().trim_end_matches('/'));
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    // Every uncaught error of either wasm module (a trap is a RuntimeError) is kept.
+    b.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": "window.__errors = [];
+            addEventListener('error', (e) => window.__errors.push(String(e.message)));
+            addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));" }),
+    )
+    .await
+    .expect("CDP");
+    b.open(&format!("{}?{endpoint}", server.url())).await;
+    click(&b, "[data-testid=model-card-custom]").await;
+    b.wait_for(
+        "document.querySelector('[data-testid=hf-repo]')",
+        "the Hub box",
+    )
+    .await;
+    type_repo(&b, QWEN3_235B_FP8_REPO).await;
+    b.wait_for(
+        "document.querySelector('[data-testid=hf-loading]')",
+        "the Hub request",
+    )
+    .await;
+    // Leave the editor (the extras module unmounts it) before the Hub answers.
+    click(&b, "[data-testid=model-card][data-model-id='mistral-7b']").await;
+    b.wait_for(
+        "new URLSearchParams(location.search).get('m') === 'mistral-7b'",
+        "the built-in model in the link",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hub.resolved() == 0 {
+        assert!(Instant::now() < deadline, "the Hub never answered");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The late answer changes nothing: the page keeps the model chosen after it.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (state, view) = settled(&b).await;
+        assert_eq!(state.model, ModelChoice::Builtin("mistral-7b".into()));
+        assert_view_matches(&view, &state);
+    }
+    // And the on-demand module still works: the plan it writes is the CLI's.
+    let (state, _) = settled(&b).await;
+    assert_eq!(downloaded_plan(&b).await, cli_plan(&state));
+    assert_eq!(b.js("return window.__errors;").await, json!([]));
+    b.close().await;
+}
+
 async fn type_repo(b: &Browser, repo: &str) {
     b.js(&format!(
         "const e = document.querySelector('[data-testid=hf-repo]');
