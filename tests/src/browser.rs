@@ -321,6 +321,11 @@ fn env_or(key: &str, default: &str) -> String {
 }
 
 /// A fresh headless Chromium (own chromedriver, own temporary profile).
+/// Added to every document: keeps what would otherwise only reach the console.
+const RECORD_UNCAUGHT_ERRORS: &str = "window.__uncaughtErrors = [];
+addEventListener('error', (e) => window.__uncaughtErrors.push(String(e.message)));
+addEventListener('unhandledrejection', (e) => window.__uncaughtErrors.push(String(e.reason)));";
+
 pub struct Browser {
     pub client: Client,
     driver: Child,
@@ -371,13 +376,34 @@ impl Browser {
             .set_window_size(width, height)
             .await
             .map_err(|e| format!("set window size: {e}"))?;
+        browser
+            .cdp(
+                "Page.addScriptToEvaluateOnNewDocument",
+                serde_json::json!({ "source": RECORD_UNCAUGHT_ERRORS }),
+            )
+            .await?;
         Ok(browser)
     }
 
-    /// End the session, chromedriver and the temporary profile.
+    /// The uncaught errors and unhandled promise rejections of the current document
+    /// (a trap in either wasm module is an uncaught `RuntimeError`).
+    pub async fn uncaught_errors(&self) -> Vec<String> {
+        let errors = self.js("return window.__uncaughtErrors ?? [];").await;
+        errors
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// End the session, chromedriver and the temporary profile, after checking that
+    /// the page raised no uncaught error.
     pub async fn close(self) {
+        let errors = self.uncaught_errors().await;
         let _ = self.client.clone().close().await;
         // Drop ends chromedriver and removes the profile.
+        assert!(errors.is_empty(), "uncaught errors in the page: {errors:?}");
     }
 
     /// Run `script` (a function body) and return its value.

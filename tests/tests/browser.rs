@@ -781,15 +781,6 @@ async fn choosing_a_built_in_model_while_a_hub_model_loads_keeps_the_built_in() 
     let endpoint = format!("hf_endpoint={}", hub.url().trim_end_matches('/'));
     let server = serve("/");
     let b = browser(1280, 1000).await;
-    // Every uncaught error of either wasm module (a trap is a RuntimeError) is kept.
-    b.cdp(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": "window.__errors = [];
-            addEventListener('error', (e) => window.__errors.push(String(e.message)));
-            addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));" }),
-    )
-    .await
-    .expect("CDP");
     b.open(&format!("{}?{endpoint}", server.url())).await;
     click(&b, "[data-testid=model-card-custom]").await;
     b.wait_for(
@@ -825,7 +816,7 @@ async fn choosing_a_built_in_model_while_a_hub_model_loads_keeps_the_built_in() 
     // And the on-demand module still works: the plan it writes is the CLI's.
     let (state, _) = settled(&b).await;
     assert_eq!(downloaded_plan(&b).await, cli_plan(&state));
-    assert_eq!(b.js("return window.__errors;").await, json!([]));
+    // Nor a trap in the extras module, whose scope is gone (`close` checks it).
     b.close().await;
 }
 
