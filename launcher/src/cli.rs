@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A clap value parser for a core type: core's `FromStr` decides (so the message is
 /// core's, naming the flag), clap reports a bad value as a usage error (status 2), and
@@ -71,6 +72,47 @@ where
         Some(Box::new(
             self.names.iter().map(|name| PossibleValue::new(*name)),
         ))
+    }
+}
+
+/// A duration flag: plain seconds (`45`), or humantime's `90s`, `30m`, `2h`, `1h30m`.
+/// A clap value parser, so a bad value is a usage error (status 2) naming the flag.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("'{text}' is not a duration like 90s, 30m or 2h ({e})"))
+}
+
+/// `--ready-timeout`: `auto` (scaled with the checkpoint's size) or a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyTimeout {
+    Auto,
+    After(Duration),
+}
+
+impl FromStr for ReadyTimeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ReadyTimeout, String> {
+        if text.trim() == "auto" {
+            Ok(ReadyTimeout::Auto)
+        } else {
+            parse_duration(text)
+                .map(ReadyTimeout::After)
+                .map_err(|e| format!("{e}, or auto"))
+        }
+    }
+}
+
+impl std::fmt::Display for ReadyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadyTimeout::Auto => f.write_str("auto"),
+            ReadyTimeout::After(d) => write!(f, "{}", humantime::format_duration(*d)),
+        }
     }
 }
 
@@ -436,8 +478,8 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Keep polling for capacity this long (e.g. 30m, 2h) instead of failing.
-    #[arg(long, value_name = "DURATION")]
-    pub wait_for_capacity: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_capacity: Option<Duration>,
     /// SSH key name registered with Lambda (default: the account's only key).
     #[arg(long)]
     pub ssh_key: Option<String>,
@@ -448,12 +490,12 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub keep_on_failure: bool,
     /// Give up if the instance is not active after this long.
-    #[arg(long, value_name = "DURATION", default_value = "25m")]
-    pub boot_timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "25m", value_parser = parse_duration)]
+    pub boot_timeout: Duration,
     /// Give up if SGLang does not answer after this long; `auto` scales with the
     /// checkpoint's size (15 min + size at 50 MB/s + size at 500 MB/s).
     #[arg(long, value_name = "DURATION", default_value = "auto")]
-    pub ready_timeout: String,
+    pub ready_timeout: ReadyTimeout,
     /// Print a JSON result.
     #[arg(long)]
     pub json: bool,
@@ -527,4 +569,38 @@ pub struct ConfigureArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "h", "5x", "10m5", "-3s", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ready_timeouts() {
+        assert_eq!("auto".parse(), Ok(ReadyTimeout::Auto));
+        assert_eq!(
+            "20m".parse(),
+            Ok(ReadyTimeout::After(Duration::from_secs(1200)))
+        );
+        assert!("soon"
+            .parse::<ReadyTimeout>()
+            .unwrap_err()
+            .ends_with(", or auto"));
+        assert_eq!(
+            ReadyTimeout::After(Duration::from_secs(1200)).to_string(),
+            "20m"
+        );
+    }
 }

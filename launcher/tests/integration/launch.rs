@@ -276,6 +276,26 @@ fn invalid_key_fails_at_once_without_printing_it() {
 }
 
 #[test]
+fn a_bad_duration_flag_is_a_usage_error_and_launches_nothing() {
+    let env = Env::new();
+    for (flag, value) in [
+        ("--boot-timeout", "soon"),
+        ("--ready-timeout", "10 minutes-ish"),
+        ("--wait-for-capacity", "forever"),
+    ] {
+        let out = env.launch(&[flag, value]);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+        assert!(
+            err.contains("is not a duration like 90s, 30m or 2h"),
+            "{err}"
+        );
+    }
+    assert!(env.fake.requests().is_empty(), "no API call for a bad flag");
+}
+
+#[test]
 fn boot_timeout_terminates_the_instance() {
     let env = Env::new();
     env.fake.set_next_launch_fate(Fate::NeverActive);

@@ -9,6 +9,7 @@ use gpu_session_core::plan::Plan;
 use gpu_session_core::recommend::GpuFit;
 use indicatif::ProgressBar;
 
+use crate::cli::ReadyTimeout;
 use crate::first_start::{self, Phase, Predicted, Remote};
 use crate::hub::{self, HubCheck};
 use crate::output::Printer;
@@ -111,12 +112,11 @@ pub fn predicted(row: &GpuFit) -> Predicted {
     }
 }
 
-/// `--ready-timeout`: a duration, or `auto` for [`first_start::ready_timeout`].
-pub fn ready_timeout(flag: &str, checkpoint_bytes: Option<u64>) -> Result<Duration, String> {
-    if flag.trim() == "auto" {
-        Ok(first_start::ready_timeout(checkpoint_bytes))
-    } else {
-        super::parse_duration(flag)
+/// `--ready-timeout`: the duration given, or for `auto` [`first_start::ready_timeout`].
+pub fn ready_timeout(flag: ReadyTimeout, checkpoint_bytes: Option<u64>) -> Duration {
+    match flag {
+        ReadyTimeout::Auto => first_start::ready_timeout(checkpoint_bytes),
+        ReadyTimeout::After(d) => d,
     }
 }
 

@@ -44,21 +44,6 @@ const DEFAULT_POLL: Duration = Duration::from_secs(10);
 /// The config key `--filesystem` falls back to (`configure` writes it).
 const FILESYSTEM_KEY: &str = "lambda.filesystem_name";
 
-/// Parses a duration flag: plain seconds (`45`), or humantime's `90s`, `30m`, `2h`,
-/// `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("'{text}' is not a duration like 90s, 30m or 2h ({e})"))
-}
-
-fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
-    parse_duration(value).map_err(|e| anyhow!("--{flag}: {e}"))
-}
-
 /// A duration as whole minutes, for messages.
 fn output_duration(d: Duration) -> String {
     format!("{} min", (d.as_secs() / 60).max(1))
@@ -143,12 +128,8 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
     let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
-    let boot_timeout = duration_flag("boot-timeout", &args.boot_timeout)?;
-    let wait_for_capacity = args
-        .wait_for_capacity
-        .as_deref()
-        .map(|v| duration_flag("wait-for-capacity", v))
-        .transpose()?;
+    let boot_timeout = args.boot_timeout;
+    let wait_for_capacity = args.wait_for_capacity;
     let filesystem = filesystem(ctx, &args)?;
 
     // Recompute; never trust the file's estimate.
@@ -181,8 +162,7 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     }
     // The Hub check runs before any launch, in --dry-run too.
     let checkpoint_bytes = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
-    let ready_timeout = checks::ready_timeout(&args.ready_timeout, checkpoint_bytes)
-        .map_err(|e| anyhow!("--ready-timeout: {e}"))?;
+    let ready_timeout = checks::ready_timeout(args.ready_timeout, checkpoint_bytes);
     let predicted = checks::predicted(&row);
     let prepared = Prepared {
         checkpoint_bytes,
@@ -260,21 +240,4 @@ fn build_request(
     request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
     request.image = Some(checks::image_spec(plan));
     request
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        for bad in ["", "h", "5x", "10m5", "-3s", "99999999999999999999h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 }

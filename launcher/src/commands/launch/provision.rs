@@ -241,7 +241,7 @@ impl Session<'_> {
                 bar.finish_and_clear();
                 bail!(
                     "instance {instance_id} was not active after {} (--boot-timeout); status: {}",
-                    self.args.boot_timeout,
+                    humantime::format_duration(self.args.boot_timeout),
                     instance.status
                 );
             }
