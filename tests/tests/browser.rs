@@ -440,6 +440,59 @@ async fn a_pasted_config_json_makes_a_custom_model() {
 }
 
 #[tokio::test]
+async fn what_the_page_changes_while_the_editor_loads_survives_the_first_edit() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&server.url()).await;
+    let (before, _) = settled(&b).await;
+    // A slow link from here on: the editor's module takes seconds to arrive.
+    b.cdp("Network.enable", json!({})).await.expect("CDP");
+    b.cdp(
+        "Network.emulateNetworkConditions",
+        json!({ "offline": false, "latency": 2000, "downloadThroughput": -1, "uploadThroughput": -1 }),
+    )
+    .await
+    .expect("CDP");
+    click(&b, "[data-testid=model-card-custom]").await;
+    // Meanwhile the visitor moves the context slider (the page needs no network).
+    set_range(&b, "ctx-slider", 2).await;
+    b.wait_for(
+        &format!(
+            "new URLSearchParams(location.search).get('m') === 'custom' \
+             && new URLSearchParams(location.search).get('ctx') !== '{}'",
+            before.settings.context
+        ),
+        "the custom model and the new context in the link",
+    )
+    .await;
+    let (moved, _) = settled(&b).await;
+    let editor_there = b
+        .js("return document.querySelector('[data-testid=custom-editor]') !== null;")
+        .await;
+    assert_eq!(editor_there, json!(false), "the editor was still loading");
+    b.wait_for(
+        "document.querySelector('[data-testid=custom-name]')",
+        "the editor",
+    )
+    .await;
+    b.js(
+        "const n = document.querySelector('[data-testid=custom-name]');
+          n.value = 'Late editor';
+          n.dispatchEvent(new Event('change', { bubbles: true }));",
+    )
+    .await;
+    b.wait_for(
+        "new URLSearchParams(location.search).get('name') === 'Late editor'",
+        "the editor's name in the link",
+    )
+    .await;
+    let (edited, view) = settled(&b).await;
+    assert_eq!(edited.settings, moved.settings);
+    assert_view_matches(&view, &edited);
+    b.close().await;
+}
+
+#[tokio::test]
 async fn works_under_a_subpath_and_requests_nothing_from_elsewhere() {
     let server = serve("/calc/");
     let b = browser(1280, 1000).await;

@@ -1,5 +1,5 @@
 //! The model browser: filterable cards of the built-in models, the selected model's
-//! details, and the custom-model editor.
+//! details, and the slot the on-demand module mounts the custom-model editor into.
 
 use super::{dom, Calc};
 use crate::actions;
@@ -301,7 +301,11 @@ fn EditorSlot(calc: Calc) -> impl IntoView {
                     calc.apply(|_| next);
                 };
                 match dom::mount_editor(element.into(), &query, on_change).await {
-                    Ok(mounted) => editor.set_value(Some(mounted)),
+                    Ok(mounted) => {
+                        // The page may have changed while the module loaded.
+                        mounted.update(&calc.state.with_untracked(actions::to_transport));
+                        editor.set_value(Some(mounted));
+                    }
                     Err(e) => error.set(Some(e)),
                 }
             });
