@@ -351,6 +351,23 @@ const QWEN_CONFIG: &str = r#"{"architectures": ["Qwen2ForCausalLM"], "hidden_siz
  "sliding_window": 131072, "use_sliding_window": false, "tie_word_embeddings": false,
  "vocab_size": 152064}"#;
 
+/// Rename the custom model in the editor; return the state once the link holds it.
+async fn rename_custom_model(b: &Browser, name: &str) -> (ShareState, View) {
+    let name = serde_json::to_string(name).unwrap();
+    b.js(&format!(
+        "const n = document.querySelector('[data-testid=custom-name]');
+         n.value = {name};
+         n.dispatchEvent(new Event('change', {{ bubbles: true }}));"
+    ))
+    .await;
+    b.wait_for(
+        &format!("new URLSearchParams(location.search).get('name') === {name}"),
+        "the editor's name in the link",
+    )
+    .await;
+    settled(b).await
+}
+
 async fn paste_config(b: &Browser, text: &str) {
     b.js(&format!(
         "const t = document.querySelector('[data-testid=config-json]');
@@ -418,18 +435,7 @@ async fn a_pasted_config_json_makes_a_custom_model() {
     )
     .await;
     let (moved, _) = settled(&b).await;
-    b.js(
-        "const n = document.querySelector('[data-testid=custom-name]');
-          n.value = 'Renamed Qwen';
-          n.dispatchEvent(new Event('change', { bubbles: true }));",
-    )
-    .await;
-    b.wait_for(
-        "new URLSearchParams(location.search).get('name') === 'Renamed Qwen'",
-        "the editor's name in the link",
-    )
-    .await;
-    let (renamed, view) = settled(&b).await;
+    let (renamed, view) = rename_custom_model(&b, "Renamed Qwen").await;
     assert_eq!(renamed.settings, moved.settings);
     match &renamed.model {
         ModelChoice::Custom(spec) => assert_eq!(spec.name, "Renamed Qwen"),
@@ -475,18 +481,7 @@ async fn what_the_page_changes_while_the_editor_loads_survives_the_first_edit() 
         "the editor",
     )
     .await;
-    b.js(
-        "const n = document.querySelector('[data-testid=custom-name]');
-          n.value = 'Late editor';
-          n.dispatchEvent(new Event('change', { bubbles: true }));",
-    )
-    .await;
-    b.wait_for(
-        "new URLSearchParams(location.search).get('name') === 'Late editor'",
-        "the editor's name in the link",
-    )
-    .await;
-    let (edited, view) = settled(&b).await;
+    let (edited, view) = rename_custom_model(&b, "Late editor").await;
     assert_eq!(edited.settings, moved.settings);
     assert_view_matches(&view, &edited);
     b.close().await;
