@@ -743,16 +743,24 @@ async fn settled_hub(b: &Browser) -> (ShareState, View) {
     }
 }
 
-#[tokio::test]
-async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
-    let hub = FakeHub::start(
+/// A fake Hub holding Qwen3-235B-A22B-FP8's real config.json, answering downloads
+/// after `delay`.
+fn qwen3_hub(delay: Duration) -> FakeHub {
+    FakeHub::start(
         &[(
             QWEN3_235B_FP8_REPO,
-            FakeRepo::open(&[]).with_text("config.json", QWEN3_235B_FP8_CONFIG),
+            FakeRepo::open(&[])
+                .with_text("config.json", QWEN3_235B_FP8_CONFIG)
+                .with_resolve_delay(delay),
         )],
         &[],
     )
-    .expect("start the fake Hub");
+    .expect("start the fake Hub")
+}
+
+/// Open the page pointed at `hub` and the custom-model editor's Hub box; returns the
+/// site's server, the browser and the page parameter naming the Hub.
+async fn open_the_hub_box(hub: &FakeHub) -> (StaticServer, Browser, String) {
     let endpoint = format!("hf_endpoint={}", hub.url().trim_end_matches('/'));
     let server = serve("/");
     let b = browser(1280, 1000).await;
@@ -763,6 +771,13 @@ async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
         "the Hub box",
     )
     .await;
+    (server, b, endpoint)
+}
+
+#[tokio::test]
+async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
+    let hub = qwen3_hub(Duration::ZERO);
+    let (server, b, endpoint) = open_the_hub_box(&hub).await;
     let (_, before) = settled(&b).await;
 
     // A repo the Hub does not have: a message naming it; the page keeps its model.
@@ -815,27 +830,8 @@ async fn a_hugging_face_model_loads_by_name_and_its_link_restores_it() {
 
 #[tokio::test]
 async fn choosing_a_built_in_model_while_a_hub_model_loads_keeps_the_built_in() {
-    let slow = Duration::from_millis(1500);
-    let hub = FakeHub::start(
-        &[(
-            QWEN3_235B_FP8_REPO,
-            FakeRepo::open(&[])
-                .with_text("config.json", QWEN3_235B_FP8_CONFIG)
-                .with_resolve_delay(slow),
-        )],
-        &[],
-    )
-    .expect("start the fake Hub");
-    let endpoint = format!("hf_endpoint={}", hub.url().trim_end_matches('/'));
-    let server = serve("/");
-    let b = browser(1280, 1000).await;
-    b.open(&format!("{}?{endpoint}", server.url())).await;
-    click(&b, "[data-testid=model-card-custom]").await;
-    b.wait_for(
-        "document.querySelector('[data-testid=hf-repo]')",
-        "the Hub box",
-    )
-    .await;
+    let hub = qwen3_hub(Duration::from_millis(1500));
+    let (_server, b, _) = open_the_hub_box(&hub).await;
     type_repo(&b, QWEN3_235B_FP8_REPO).await;
     b.wait_for(
         "document.querySelector('[data-testid=hf-loading]')",
