@@ -3,14 +3,13 @@
 //! the 1-token completion and predicted vs actual. The real binary against the fake
 //! Lambda API, fake SGLang, fake Hub and the fake ssh playing the instance.
 
-use crate::{assert_exit, stderr};
+use crate::{assert_exit, plan_for, stderr, MODEL};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use gpu_session_core::gpu;
 use gpu_session_core::plan::{Plan, PlanRequest};
 use gpu_session_core::recommend::recommend;
-use gpu_session_core::registry::{builtin, builtins};
+use gpu_session_core::registry::builtins;
 use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_tests::fake_hub::{FakeHub, FakeRepo, Gate};
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig};
@@ -19,22 +18,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const LAUNCH: &str = "/instance-operations/launch";
-const MODEL: &str = "llama-3.1-8b";
 /// The fake Lambda's `public_key` of its key "gpu-session".
 const ACCOUNT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey0 gpu-session";
 const TOKEN_WITH_ACCESS: &str = "hf_granted0123456789";
 const TOKEN_WITHOUT_ACCESS: &str = "hf_notgranted0123456789";
-
-fn plan_for(model_id: &str, instance_type: &str, regions: &[&str]) -> Plan {
-    let model = builtin(model_id).expect("built-in model");
-    let mut req = PlanRequest::new(
-        model,
-        Settings::defaults_for(model),
-        gpu::find(instance_type).expect("type in catalog"),
-    );
-    req.regions = regions.iter().map(|r| (*r).to_owned()).collect();
-    Plan::build(&req).expect("plan builds")
-}
 
 /// The fakes, a private HOME with the account key's `.pub`, and a plan file.
 struct World {

@@ -2,16 +2,13 @@
 //! and the fake SGLang server (reached through a fake ssh tunnel), plus the user_data it sends (checked with
 //! `cloud-init schema` and `shellcheck`) and the lease agent run locally.
 
-use crate::{assert_exit, stderr, stdout};
+use crate::{assert_exit, plan_for, stderr, stdout, MODEL};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use gpu_session_core::gpu;
-use gpu_session_core::plan::{Plan, PlanRequest};
-use gpu_session_core::registry::builtin;
-use gpu_session_core::settings::Settings;
+use gpu_session_core::plan::Plan;
 use gpu_session_core::yaml;
 use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Fate, Fault};
@@ -20,20 +17,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const LAUNCH: &str = "/instance-operations/launch";
-const MODEL: &str = "llama-3.1-8b";
 /// The fake Lambda's `public_key` of its key "gpu-session".
 const FAKE_ACCOUNT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey0 gpu-session";
-
-fn plan_with_regions(regions: &[&str]) -> Plan {
-    let model = builtin(MODEL).expect("built-in model");
-    let mut req = PlanRequest::new(
-        model,
-        Settings::defaults_for(model),
-        gpu::find("gpu_1x_a10").expect("a10 in catalog"),
-    );
-    req.regions = regions.iter().map(|r| (*r).to_owned()).collect();
-    Plan::build(&req).expect("plan builds")
-}
 
 /// Fakes, a private HOME and config, and a plan file.
 struct Env {
@@ -45,7 +30,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env::with_plan(&plan_with_regions(&["us-east-1"]))
+        Env::with_plan(&plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]))
     }
 
     fn with_plan(plan: &Plan) -> Env {
@@ -193,7 +178,7 @@ fn json_result_is_machine_readable() {
 
 #[test]
 fn fails_over_to_the_next_region_with_capacity() {
-    let env = Env::with_plan(&plan_with_regions(&["us-west-2", "us-east-1"]));
+    let env = Env::with_plan(&plan_for(MODEL, "gpu_1x_a10", &["us-west-2", "us-east-1"]));
     env.fake.set_capacity("gpu_1x_a10", &["us-east-1"]);
     let out = env.launch(&[]);
     assert_exit(&out, 0);
@@ -537,7 +522,7 @@ fn user_data_passes_cloud_init_schema_and_shellcheck() {
 
 #[test]
 fn filesystem_in_another_region_is_refused_before_launch() {
-    let env = Env::with_plan(&plan_with_regions(&["us-west-1"]));
+    let env = Env::with_plan(&plan_for(MODEL, "gpu_1x_a10", &["us-west-1"]));
     let out = env.launch(&["--filesystem", "coding-stack"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("regional"), "{}", stderr(&out));
@@ -571,8 +556,12 @@ fn set_path(doc: &mut Value, path: &[&str], value: &str) {
 #[test]
 fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
     let env = Env::new();
-    let base: Value =
-        serde_json::from_str(&plan_with_regions(&["us-east-1"]).to_json().unwrap()).unwrap();
+    let base: Value = serde_json::from_str(
+        &plan_for(MODEL, "gpu_1x_a10", &["us-east-1"])
+            .to_json()
+            .unwrap(),
+    )
+    .unwrap();
     let fields: &[(&[&str], &str)] = &[
         (&["model", "id"], "model.id"),
         (&["model", "checkpoint"], "model.checkpoint"),

@@ -7,6 +7,27 @@ mod first_start;
 mod launch;
 mod manage;
 
+/// The built-in model the launch tests serve.
+pub(crate) const MODEL: &str = "llama-3.1-8b";
+
+/// The plan `gpu-session plan` writes for `model_id` at its defaults on
+/// `instance_type`, trying `regions` in order.
+pub(crate) fn plan_for(
+    model_id: &str,
+    instance_type: &str,
+    regions: &[&str],
+) -> gpu_session_core::plan::Plan {
+    use gpu_session_core::plan::{Plan, PlanRequest};
+    let model = gpu_session_core::registry::builtin(model_id).expect("built-in model");
+    let mut req = PlanRequest::new(
+        model,
+        gpu_session_core::settings::Settings::defaults_for(model),
+        gpu_session_core::gpu::find(instance_type).expect("type in catalog"),
+    );
+    req.regions = regions.iter().map(|r| (*r).to_owned()).collect();
+    Plan::build(&req).expect("plan builds")
+}
+
 /// The `gpu-session` binary cargo built for these tests.
 const GPU_SESSION: &str = env!("CARGO_BIN_EXE_gpu-session");
 
