@@ -364,21 +364,8 @@ fn w8a8(hf_path: &str) -> (Quantization, Checkpoint) {
 
 // Architectures, from each model's official config.json on Hugging Face.
 /// meta-llama/Llama-3.1-70B-Instruct (and deepseek-ai/DeepSeek-R1-Distill-Llama-70B,
-/// which is distilled into the same shape).
-const LLAMA_3_1_70B: Architecture = Architecture {
-    layers: 80,
-    hidden: 8192,
-    intermediate: 28672,
-    heads: 64,
-    kv_heads: 8,
-    head_dim: 128,
-    vocab: 128_256,
-    tied_embeddings: false,
-    attention_bias: false,
-    sliding_window: None,
-    max_context: 131_072,
-    ..Architecture::DENSE
-};
+/// which is distilled into the same shape): the constant tested against its config.json.
+const LLAMA_3_1_70B: Architecture = current_architectures::LLAMA_3_1_70B_INSTRUCT;
 /// meta-llama/Llama-3.1-8B-Instruct
 const LLAMA_3_1_8B: Architecture = Architecture {
     layers: 32,
