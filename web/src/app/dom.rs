@@ -181,18 +181,7 @@ fn extras_module() -> js_sys::Promise {
 /// Call `function(args…)` of `gpu-session-extras`: a string, or the error it returned
 /// (or why the module could not be loaded).
 pub async fn call_extras(function: &str, args: &[&str]) -> Result<String, String> {
-    let module = wasm_bindgen_futures::JsFuture::from(extras_module())
-        .await
-        .map_err(|e| {
-            format!(
-                "the plan and config.json tools did not load: {}",
-                describe(&e)
-            )
-        })?;
-    let f: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str(function))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| format!("gpu-session-extras has no {function}"))?;
+    let f = extras_export(function, "the plan writer").await?;
     let args: js_sys::Array = args.iter().map(|a| JsValue::from_str(a)).collect();
     match f.apply(&JsValue::NULL, &args) {
         Ok(v) => v
@@ -227,12 +216,25 @@ impl Drop for Editor {
 
 #[cfg(target_arch = "wasm32")]
 fn call_method(object: &JsValue, name: &str, arg: &JsValue) {
-    if let Some(f) = js_sys::Reflect::get(object, &JsValue::from_str(name))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-    {
+    if let Some(f) = function_property(object, name) {
         let _ = f.call1(object, arg);
     }
+}
+
+/// `object[name]` when it is a function.
+fn function_property(object: &JsValue, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(object, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+}
+
+/// The export `name` of `gpu-session-extras`, importing the module on first use;
+/// `what` says what is missing when it does not load.
+async fn extras_export(name: &str, what: &str) -> Result<js_sys::Function, String> {
+    let module = wasm_bindgen_futures::JsFuture::from(extras_module())
+        .await
+        .map_err(|e| format!("{what} did not load: {}", describe(&e)))?;
+    function_property(&module, name).ok_or_else(|| format!("gpu-session-extras has no {name}"))
 }
 
 /// Load `gpu-session-extras` and mount its custom-model editor into `slot` for the
@@ -243,13 +245,7 @@ pub async fn mount_editor(
     query: &str,
     on_change: impl Fn(String) + 'static,
 ) -> Result<Editor, String> {
-    let module = wasm_bindgen_futures::JsFuture::from(extras_module())
-        .await
-        .map_err(|e| format!("the model editor did not load: {}", describe(&e)))?;
-    let mount: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str("mount_editor"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or("gpu-session-extras has no mount_editor")?;
+    let mount = extras_export("mount_editor", "the model editor").await?;
     let on_change = wasm_bindgen::closure::Closure::<dyn Fn(String)>::new(on_change);
     let args: js_sys::Array = [
         slot.into(),
