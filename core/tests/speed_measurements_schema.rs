@@ -35,7 +35,8 @@ struct Row {
     gpu_count: u32,
     lambda_instance_type: Option<String>,
     tp: u32,
-    ep: u32,
+    /// Null where the source does not give the expert-parallel size.
+    ep: Option<u32>,
     dp_attention: bool,
     input_tokens: Option<u32>,
     output_tokens: Option<u32>,
@@ -151,15 +152,16 @@ fn check_identity(row: &Row, problems: &mut Vec<String>) {
 }
 
 fn check_deployment(row: &Row, problems: &mut Vec<String>) {
-    for (field, value) in [("gpu_count", row.gpu_count), ("tp", row.tp), ("ep", row.ep)] {
+    let ep = row.ep.unwrap_or(1);
+    for (field, value) in [("gpu_count", row.gpu_count), ("tp", row.tp), ("ep", ep)] {
         if value == 0 {
             problems.push(format!("{field} is 0"));
         }
     }
-    if row.tp > row.gpu_count || row.ep > row.gpu_count {
+    if row.tp > row.gpu_count || ep > row.gpu_count {
         problems.push(format!(
-            "tp {} / ep {} exceed gpu_count {}",
-            row.tp, row.ep, row.gpu_count
+            "tp {} / ep {ep} exceed gpu_count {}",
+            row.tp, row.gpu_count
         ));
     }
     if let Some(name) = &row.lambda_instance_type {
@@ -351,6 +353,7 @@ fn each_broken_field_is_named() {
         ),
         ("gpu_1x_h100_sxm5", "h100-1x", "not shaped like"),
         ("tp: 1", "tp: 2", "exceed gpu_count"),
+        ("ep: 1", "ep: 0", "ep is 0"),
         ("tpot_ms: 11.7", "tpot_ms: -11.7", "measured.tpot_ms"),
         ("ttft_ms: 120.5", "ttft_ms: .nan", "measured.ttft_ms"),
         ("statistic: median", "statistic: p99", "measured.statistic"),
