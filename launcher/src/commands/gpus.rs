@@ -74,7 +74,7 @@ fn render_catalog(color: bool) -> String {
             g.gpu.into(),
             memory_label(g).into(),
             format!("{} GB/s", present::thousands(u64::from(g.bandwidth_gbps))).into(),
-            if g.fp8_tensor_cores { "yes" } else { "no" }.into(),
+            if g.fp8_tensor_cores() { "yes" } else { "no" }.into(),
             present::usd(g.price_per_hour_usd()).into(),
             g.price_as_of.into(),
         ]);
