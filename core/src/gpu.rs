@@ -8,6 +8,7 @@ pub const MIB: u64 = 1024 * 1024;
 /// Bytes in one GiB.
 pub const GIB: u64 = 1024 * MIB;
 
+pub mod price_table;
 mod prices;
 
 /// One Lambda instance type.
@@ -184,6 +185,10 @@ pub const PRICE_SNAPSHOT: &str = prices::AS_OF;
 
 /// Where the catalog's prices come from, in words.
 pub const PRICE_SOURCE: &str = prices::SOURCE;
+
+/// The generated price table (`gpu/prices.rs`): every type Lambda lists, and the ones it
+/// no longer lists.
+pub const PRICES: &[Price] = prices::PRICES;
 
 /// The date `GpuType::offered` is true of: the date of Lambda's list the prices come from.
 pub const OFFERED_AS_OF: &str = prices::AS_OF;

@@ -9,7 +9,7 @@ use super::Price;
 pub const AS_OF: &str = "2026-09-20";
 
 /// Where the prices come from, shown next to them.
-pub const SOURCE: &str = "Lambda's public on-demand price list, 2026-09-20 (the /instance-types answer of 2026-05-28 agrees)";
+pub const SOURCE: &str = "Lambda's on-demand list: its /instance-types answer of 2026-05-28 and its instances page of 2026-09-20, which agree";
 
 /// Every instance type Lambda lists, and the ones it no longer lists (`offered: false`).
 #[rustfmt::skip]
