@@ -693,12 +693,30 @@ fn estimate_and_models_info_show_active_parameters_experts_and_kv_by_layer_kind(
         &["models", "info", "gpt-oss-120b"],
     ] {
         let out = sandbox.ok(args);
+        // The active count includes the input embedding and says so, next to OpenAI's
+        // figure without it (the 5.1B its model card and the model's description give).
+        let parts = arch.param_breakdown();
         let expected = format!(
-            "Parameters: {} total, {} active per token (MoE: 4 of 128 routed experts per token).",
+            "Parameters: {} total, {} active per token ({} without the input embedding); MoE: 4 of 128 routed experts per token.",
             gpu_session_core::present::params(arch.param_count()),
-            gpu_session_core::present::params(arch.active_param_count())
+            gpu_session_core::present::params(parts.active()),
+            gpu_session_core::present::params(parts.active() - parts.embedding)
         );
-        assert!(out.contains(&expected), "{args:?}: {out}");
+        // The sentence wraps at the terminal width: compare with whitespace collapsed.
+        let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&expected), "{args:?}: {out}");
+        assert!(
+            flat.contains("5.7B active per token (5.1B without the input embedding)"),
+            "{out}"
+        );
+        if args[0] == "models" {
+            assert!(
+                flat.contains(
+                    "5.7B active per token (5.1B without the input embedding, as OpenAI counts)"
+                ),
+                "the description uses the same count: {out}"
+            );
+        }
         assert!(out.contains("  Experts: "), "{args:?}: {out}");
         // gpt-oss alternates full and 128-token sliding layers (SGLang's SWA pool); per GPU
         // of its cheapest fit, 2x RTX A6000 (TP 2, half the KV heads each).
@@ -852,8 +870,13 @@ fn a_type_lambda_no_longer_offers_is_marked_wherever_shown_and_never_recommended
     let models: serde_json::Value =
         serde_json::from_str(&sandbox.ok(&["models", "--json"])).expect("JSON");
     for model in models.as_array().expect("array") {
-        let text = model.to_string();
-        assert!(!text.contains("gpu_1x_a100_sxm4_80gb"), "{text}");
+        for pick in [
+            &model["cheapest_gpu"]["instance_type"],
+            &model["serving"]["instance_type"],
+            &model["reference"]["min_gpu_type"],
+        ] {
+            assert_ne!(pick, "gpu_1x_a100_sxm4_80gb", "{model}");
+        }
     }
     assert!(!sandbox.ok(&["models"]).contains("gpu_1x_a100_sxm4_80gb"));
 }
