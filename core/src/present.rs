@@ -212,13 +212,25 @@ impl ModelFilter<'_> {
 }
 
 /// "Parameters: …": total and active parameters (one figure for a dense model), as the
-/// CLI's `estimate`/`models info` and the site's details both state them.
+/// CLI's `estimate`/`models info` and the site's details both state them. "Active"
+/// counts the input embedding, as Qwen and DeepSeek do; where the model has a separate
+/// output head, the count without it (OpenAI's and Moonshot's way) follows, so a
+/// publisher's smaller figure is explained rather than contradicted.
 pub fn parameters_sentence(model: &Model) -> String {
     let arch = model.effective_architecture().0;
     let total = model.param_count();
+    let parts = arch.param_breakdown();
+    let without_embedding = if parts.lm_head > 0 {
+        format!(
+            " ({} without the input embedding)",
+            params(parts.active() - parts.embedding)
+        )
+    } else {
+        String::new()
+    };
     match &arch.moe {
         Some(moe) => format!(
-            "Parameters: {} total, {} active per token (MoE: {} of {} routed experts per token).",
+            "Parameters: {} total, {} active per token{without_embedding}; MoE: {} of {} routed experts per token.",
             params(total),
             params(arch.active_param_count()),
             moe.experts_per_token,

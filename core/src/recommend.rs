@@ -94,7 +94,8 @@ pub struct Recommendation {
     /// The serving estimate at `settings.gpus`, sized for the selected GPU memory.
     pub serving: ServingEstimate,
     pub rows: Vec<GpuFit>,
-    /// Index into `rows` of the cheapest type that fits, if any does.
+    /// Index into `rows` of the cheapest offered type that fits, if any does: a type
+    /// Lambda no longer offers is never the recommendation.
     pub cheapest_fit: Option<usize>,
     /// When no instance fits (not even tightly): why not, in a sentence naming the
     /// model's weights and the largest instance.
@@ -344,18 +345,8 @@ pub fn evaluate_at(
     let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
     let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
 
-    let (fit, needed_bytes, reason) = if gpu.compute_capability < crate::gpu::MIN_COMPUTE_CAPABILITY
-    {
-        (
-            Fit::No,
-            serving.total(),
-            format!(
-                "{} (compute capability {}.{}) predates Ampere: no BF16, and SGLang's AWQ/FP8 kernels need 8.0",
-                gpu.gpu,
-                gpu.compute_capability / 10,
-                gpu.compute_capability % 10
-            ),
-        )
+    let (fit, needed_bytes, reason) = if let Some(reason) = gpu.unsupported_reason() {
+        (Fit::No, serving.total(), reason)
     } else if let Some(reason) = block_fp8_split_problem(model, settings, &arch, tp) {
         (Fit::No, serving.total(), reason)
     } else if !arch.heads.is_multiple_of(tp) {
@@ -613,7 +604,7 @@ pub fn recommend_at(
     let cheapest_fit = rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.fit == Fit::Fits)
+        .filter(|(_, r)| r.fit == Fit::Fits && r.gpu.offered)
         .min_by_key(|(_, r)| (r.gpu.price_cents_per_hour, r.gpu.gpu_count))
         .map(|(i, _)| i);
     let (arch, _) = model.effective_architecture();

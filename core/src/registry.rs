@@ -1,4 +1,4 @@
-//! The model registry: the seven built-in models of the reference, with the
+//! The model registry: the reference's seven built-in models and the current ones, with the
 //! architecture from each model's official `config.json` and the checkpoint SGLang
 //! must load for each quantization; custom models; the reference's selection guides.
 
@@ -26,6 +26,8 @@ pub struct ReferenceCard {
     pub est_vram_gb: u32,
     /// The card's "Min GPU" line.
     pub min_gpu: &'static str,
+    /// The Lambda instance type that line names.
+    pub min_gpu_type: &'static str,
     /// The quick-comparison table's cost per hour.
     pub cost_per_hour_usd: f64,
     /// The card's quantization line, e.g. "INT4 (GPTQ/AWQ)".
@@ -34,6 +36,17 @@ pub struct ReferenceCard {
     pub context_note: Option<&'static str>,
     /// The "⭐ Recommended" mark.
     pub recommended: bool,
+}
+
+impl ReferenceCard {
+    /// The card's "Min GPU", with "not offered on demand as of <date>" when Lambda no
+    /// longer lists the type it names.
+    pub fn min_gpu_label(&self) -> String {
+        match crate::gpu::find(self.min_gpu_type).and_then(|g| g.availability_note()) {
+            Some(note) => format!("{} ({note})", self.min_gpu),
+            None => self.min_gpu.to_string(),
+        }
+    }
 }
 
 /// A model the calculator and CLI can size: built-in or custom.
@@ -447,7 +460,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("deepseek-ai/DeepSeek-R1-Distill-Llama-70B".into()),
             gated: false,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "INT4 (GPTQ/AWQ)", context_note: None, recommended: true }),
+            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", min_gpu_type: "gpu_1x_a100_sxm4_80gb", cost_per_hour_usd: 1.29, quantization_label: "INT4 (GPTQ/AWQ)", context_note: None, recommended: true }),
         },
         Model {
             id: "qwen2.5-coder-32b".into(),
@@ -466,7 +479,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("Qwen/Qwen2.5-Coder-32B-Instruct".into()),
             gated: false,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 69, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: Some("4x longer than DeepSeek"), recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 69, min_gpu: "1x A100 SXM4 (80 GB)", min_gpu_type: "gpu_1x_a100_sxm4_80gb", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: Some("4x longer than DeepSeek"), recommended: false }),
         },
         Model {
             id: "qwen2.5-coder-32b-int4".into(),
@@ -485,7 +498,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("Qwen/Qwen2.5-Coder-32B-Instruct".into()),
             gated: false,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 22, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "INT4 (AWQ)", context_note: None, recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 22, min_gpu: "1x A10 (24 GB)", min_gpu_type: "gpu_1x_a10", cost_per_hour_usd: 0.60, quantization_label: "INT4 (AWQ)", context_note: None, recommended: false }),
         },
         Model {
             id: "llama-3.1-70b".into(),
@@ -504,7 +517,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("meta-llama/Llama-3.1-70B-Instruct".into()),
             gated: true,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "INT4", context_note: None, recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 44, min_gpu: "1x A100 SXM4 (80 GB)", min_gpu_type: "gpu_1x_a100_sxm4_80gb", cost_per_hour_usd: 1.29, quantization_label: "INT4", context_note: None, recommended: false }),
         },
         Model {
             id: "llama-3.1-8b".into(),
@@ -523,7 +536,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("meta-llama/Llama-3.1-8B-Instruct".into()),
             gated: true,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 18, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 18, min_gpu: "1x A10 (24 GB)", min_gpu_type: "gpu_1x_a10", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
         },
         Model {
             id: "codellama-34b".into(),
@@ -542,7 +555,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("codellama/CodeLlama-34b-Instruct-hf".into()),
             gated: false,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 73, min_gpu: "1x A100 SXM4 (80 GB)", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: None, recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 73, min_gpu: "1x A100 SXM4 (80 GB)", min_gpu_type: "gpu_1x_a100_sxm4_80gb", cost_per_hour_usd: 1.29, quantization_label: "FP16", context_note: None, recommended: false }),
         },
         Model {
             id: "mistral-7b".into(),
@@ -561,7 +574,7 @@ fn build_builtins() -> Vec<Model> {
             base_checkpoint: Some("mistralai/Mistral-7B-Instruct-v0.3".into()),
             gated: true,
             builtin: true,
-            reference: Some(ReferenceCard { est_vram_gb: 20, min_gpu: "1x A10 (24 GB)", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
+            reference: Some(ReferenceCard { est_vram_gb: 20, min_gpu: "1x A10 (24 GB)", min_gpu_type: "gpu_1x_a10", cost_per_hour_usd: 0.60, quantization_label: "FP16", context_note: None, recommended: false }),
         },
     ];
     models.extend(current_models());
@@ -616,22 +629,22 @@ fn current_models() -> Vec<Model> {
     vec![
         current(
             "gpt-oss-20b", "gpt-oss 20B",
-            "OpenAI's small open-weight reasoning MoE: 21B parameters, 3.6B active, in one 16 GB-class GPU.",
+            "OpenAI's small open-weight reasoning MoE: 21B parameters, 4.2B active per token (3.6B without the input embedding, as OpenAI counts), in one 16 GB-class GPU.",
             "openai/gpt-oss-20b", 20.9, Quantization::Mxfp4, 32_768,
             current_architectures::GPT_OSS_20B,
             "Cheap reasoning and tool use",
-            &["Reasoning with adjustable effort", "Tool calling and agents", "Fast decode (3.6B active)", "Fits a single A10 in MXFP4"],
+            &["Reasoning with adjustable effort", "Tool calling and agents", "Fast decode (4.2B active)", "Fits a single A10 in MXFP4"],
             &["Deep world knowledge (small model)", "Vision input (text only)"],
             "32 experts, 4 per token; MXFP4 experts (4.25 bits per weight with block scales), everything else BF16, as OpenAI ships it. Alternating 128-token sliding-window and full attention layers with attention sinks: SGLang sizes the sliding layers with its smaller SWA pool.",
             vec![mxfp4("openai/gpt-oss-20b")], None, false,
         ),
         current(
             "gpt-oss-120b", "gpt-oss 120B",
-            "OpenAI's large open-weight reasoning MoE: 117B parameters, 5.1B active, on one 80 GB GPU.",
+            "OpenAI's large open-weight reasoning MoE: 117B parameters, 5.7B active per token (5.1B without the input embedding, as OpenAI counts), on one 80 GB GPU.",
             "openai/gpt-oss-120b", 116.8, Quantization::Mxfp4, 32_768,
             current_architectures::GPT_OSS_120B,
             "Strong reasoning on one GPU",
-            &["Complex reasoning and coding", "Agentic tool use", "High throughput for its quality (5.1B active)", "Single H100 / A100 80 GB"],
+            &["Complex reasoning and coding", "Agentic tool use", "High throughput for its quality (5.7B active)", "Single H100 or GH200"],
             &["GPUs under 80 GB", "Vision input (text only)"],
             "128 experts, 4 per token, MXFP4 experts and BF16 attention as shipped; 61 GiB of weights. Alternating 128-token sliding-window and full attention with sinks.",
             vec![mxfp4("openai/gpt-oss-120b")], None, false,
@@ -649,11 +662,11 @@ fn current_models() -> Vec<Model> {
         ),
         current(
             "qwen3-30b-a3b", "Qwen3 30B-A3B",
-            "Small MoE from Qwen: 30.5B parameters, 3.3B active, fast on one GPU.",
+            "Small MoE from Qwen: 30.5B parameters, 3.4B active per token (Qwen rounds it down to 3.3B), fast on one GPU.",
             "Qwen/Qwen3-30B-A3B", 30.5, Quantization::Bf16, 32_768,
             current_architectures::QWEN3_30B_A3B,
             "Fast, cheap general model",
-            &["High-throughput chat and coding", "Fast decode (3.3B active)", "Thinking and non-thinking modes"],
+            &["High-throughput chat and coding", "Fast decode (3.4B active)", "Thinking and non-thinking modes"],
             &["Hardest reasoning (Qwen3 32B / 235B better)", "GPUs under 80 GB in BF16"],
             "128 experts, 8 per token. FP8 is Qwen's block-wise checkpoint; its 768-wide experts do not split into 128-column blocks at TP 8, so SGLang refuses it on 8 GPUs.",
             vec![fp8_block("Qwen/Qwen3-30B-A3B-FP8")], Some("Qwen/Qwen3-30B-A3B"), false,
@@ -704,7 +717,7 @@ fn current_models() -> Vec<Model> {
         ),
         current(
             "kimi-k2", "Kimi K2 Instruct",
-            "Moonshot's 1T-parameter MoE (32B active) on the DeepSeek-V3 architecture.",
+            "Moonshot's 1T-parameter MoE (32.9B active per token; 32B without the input embedding, as Moonshot counts) on the DeepSeek-V3 architecture.",
             "moonshotai/Kimi-K2-Instruct", 1026.4, Quantization::Fp8, 32_768,
             current_architectures::KIMI_K2_INSTRUCT,
             "Agentic coding at scale",
@@ -1030,6 +1043,84 @@ mod tests {
                 .unwrap()
                 .recommended
         );
+    }
+
+    #[test]
+    fn reference_min_gpus_name_catalog_types_and_say_when_lambda_no_longer_offers_them() {
+        for m in reference_models() {
+            let card = m.reference.as_ref().unwrap();
+            let gpu = crate::gpu::find(card.min_gpu_type).unwrap();
+            let memory = format!("({} GB)", gpu.nominal_memory_gb);
+            assert!(card.min_gpu.contains(&memory), "{}", m.id);
+            assert_eq!(gpu.gpu_count, 1, "{}", m.id);
+            let label = card.min_gpu_label();
+            assert_eq!(
+                label.contains("not offered on demand"),
+                !gpu.offered,
+                "{label}"
+            );
+        }
+        let deepseek = builtin("deepseek-r1-70b")
+            .unwrap()
+            .reference
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            deepseek.min_gpu_label(),
+            format!(
+                "1x A100 SXM4 (80 GB) (not offered on demand as of {})",
+                crate::gpu::OFFERED_AS_OF
+            )
+        );
+    }
+
+    /// Every "<n>B active" a model's texts state, and every "<n>B without the input
+    /// embedding", as (figure, decimals it is given to).
+    fn stated(text: &str, unit: &str) -> Vec<(f64, usize)> {
+        text.match_indices(unit)
+            .map(|(at, _)| {
+                let number: String = text[..at]
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+                (number.parse().unwrap(), decimals)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn active_parameter_figures_in_model_texts_are_the_counts_shown() {
+        let mut checked = 0;
+        for m in builtins() {
+            let parts = m.architecture.unwrap().param_breakdown();
+            let texts = std::iter::once(&m.tagline).chain(&m.good_for);
+            for text in texts {
+                for (unit, count) in [
+                    ("B active", parts.active()),
+                    (
+                        "B without the input embedding",
+                        parts.active() - parts.embedding,
+                    ),
+                ] {
+                    for (figure, decimals) in stated(text, unit) {
+                        let exact = count as f64 / 1e9;
+                        let tolerance = 0.5 / 10f64.powi(decimals as i32) + 1e-9;
+                        assert!(
+                            (figure - exact).abs() <= tolerance,
+                            "{}: '{text}' says {figure}{unit}; the count is {exact:.2}B",
+                            m.id
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 8, "{checked}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::cli::{ModeArg, SettingsArgs};
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::arch::Architecture;
-use gpu_session_core::gpu::{self, GpuType, CATALOG, PRICE_SNAPSHOT};
+use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF, PRICE_SNAPSHOT};
 use gpu_session_core::present::{self, Unit};
 use gpu_session_core::recommend::{recommend_at, Fit, GpuFit, Recommendation};
 use gpu_session_core::reference::ReferenceEstimate;
@@ -395,21 +395,24 @@ fn fit_cell(fit: Fit) -> Cell {
     Cell::styled(fit.as_str(), style)
 }
 
-/// Marks prices whose date differs from the catalog snapshot, and explains the marks.
+/// Marks prices whose date differs from the catalog snapshot, and explains the marks
+/// (and that a marked type is no longer offered, when it is not).
 #[derive(Debug)]
 pub struct PriceNotes {
-    /// Dates other than [`PRICE_SNAPSHOT`] among the prices shown, in first-seen order.
-    others: Vec<&'static str>,
+    /// Dates other than [`PRICE_SNAPSHOT`] among the prices shown, in first-seen order,
+    /// each with whether a type priced at it is no longer offered on demand.
+    others: Vec<(&'static str, bool)>,
 }
 
 const PRICE_MARKS: [&str; 4] = ["†", "‡", "§", "¶"];
 
 impl PriceNotes {
     pub fn new<'a>(gpus: impl Iterator<Item = &'a GpuType>) -> PriceNotes {
-        let mut others: Vec<&'static str> = Vec::new();
-        for g in gpus {
-            if g.price_as_of != PRICE_SNAPSHOT && !others.contains(&g.price_as_of) {
-                others.push(g.price_as_of);
+        let mut others: Vec<(&'static str, bool)> = Vec::new();
+        for g in gpus.filter(|g| g.price_as_of != PRICE_SNAPSHOT) {
+            match others.iter_mut().find(|(date, _)| *date == g.price_as_of) {
+                Some((_, not_offered)) => *not_offered |= !g.offered,
+                None => others.push((g.price_as_of, !g.offered)),
             }
         }
         PriceNotes { others }
@@ -418,7 +421,7 @@ impl PriceNotes {
     fn mark(&self, gpu: &GpuType) -> &'static str {
         self.others
             .iter()
-            .position(|d| *d == gpu.price_as_of)
+            .position(|(d, _)| *d == gpu.price_as_of)
             .map_or("", |i| PRICE_MARKS.get(i).copied().unwrap_or("*"))
     }
 
@@ -441,13 +444,17 @@ impl PriceNotes {
         format!("{}{mark}", present::usd(gpu.price_per_hour_usd()))
     }
 
-    /// `Prices: Lambda on-demand per instance-hour, as of 2025-10; † original tool docs; ...`
+    /// `Prices: Lambda on-demand per instance-hour, as of 2026-09-20; † original tool
+    /// docs, not offered on demand as of 2026-09-20.`
     pub fn footer(&self) -> String {
         let mut line =
             format!("Prices: Lambda on-demand, per instance-hour, as of {PRICE_SNAPSHOT}");
-        for (i, date) in self.others.iter().enumerate() {
+        for (i, (date, not_offered)) in self.others.iter().enumerate() {
             let mark = PRICE_MARKS.get(i).copied().unwrap_or("*");
             let _ = write!(line, "; {mark} {date}");
+            if *not_offered {
+                let _ = write!(line, ", not offered on demand as of {OFFERED_AS_OF}");
+            }
         }
         line.push('.');
         line
@@ -609,6 +616,7 @@ pub fn fit_json(row: &GpuFit) -> Value {
         map.insert("gpu_count".into(), json!(row.gpu.gpu_count));
         map.insert("memory_gb".into(), json!(row.gpu.nominal_memory_gb));
         map.insert("price_as_of".into(), json!(row.gpu.price_as_of));
+        map.insert("offered".into(), json!(row.gpu.offered));
     }
     value
 }

@@ -98,6 +98,41 @@ mod tests {
     }
 
     #[test]
+    fn the_page_states_the_model_count_the_price_date_and_what_is_not_offered() {
+        let state = ShareState::default();
+        let page = into_page(TEMPLATE, &state).unwrap();
+        let count = gpu_session_core::registry::builtins().len();
+        assert!(page.contains(&format!("{count} built-in models, or describe your own")));
+        assert!(!page.contains("Seven built-in"));
+        // The price date sits in the GPU table's caption, not only in a tooltip.
+        let caption = page
+            .split("<caption")
+            .nth(1)
+            .unwrap()
+            .split("</caption>")
+            .next()
+            .unwrap();
+        assert!(caption.contains(gpu::PRICE_SNAPSHOT), "{caption}");
+        // The type Lambda no longer offers is shown, marked, and never the cheapest fit.
+        let row = page
+            .split("data-instance=\"gpu_1x_a100_sxm4_80gb\"")
+            .nth(1)
+            .unwrap()
+            .split("</tr>")
+            .next()
+            .unwrap();
+        assert!(
+            row.contains(&format!(
+                "not offered on demand as of {}",
+                gpu::OFFERED_AS_OF
+            )),
+            "{row}"
+        );
+        assert!(!row.contains("cheapest-badge"), "{row}");
+        assert_eq!(page.matches("data-testid=\"not-offered\"").count(), 1);
+    }
+
+    #[test]
     fn a_page_is_filled_once() {
         let state = ShareState::default();
         let page = into_page(TEMPLATE, &state).unwrap();

@@ -7,6 +7,8 @@
 //! - `cargo xtask sglang-pin` the pinned SGLang resolves for the instance's Python (part of test)
 //! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed)
 //! - `cargo xtask lint-workflows` actionlint on .github/workflows
+//! - `cargo xtask prices FILE [--as-of YYYY-MM-DD]` the price table from a saved
+//!   Lambda `GET /instance-types` answer (core/src/gpu/prices.rs)
 
 use std::env;
 use std::os::unix::fs::PermissionsExt;
@@ -41,9 +43,18 @@ fn main() -> ExitCode {
         Some("sglang-pin") => check_sglang_pin(),
         Some("site") => ensure_web_tools().and_then(|()| build_site()),
         Some("lint-workflows") => check_workflows(),
+        Some("prices") => {
+            match prices_args(&args[1..]) {
+                Ok((file, as_of)) => regenerate_prices(&file, &as_of),
+                Err(usage) => {
+                    eprintln!("xtask prices: {usage}\nusage: cargo xtask prices FILE [--as-of YYYY-MM-DD]");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin | lint-workflows>"
+                "usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin | lint-workflows | prices FILE>"
             );
             return ExitCode::from(2);
         }
@@ -359,6 +370,65 @@ fn workflow_files() -> Result<Vec<PathBuf>> {
 }
 
 /// actionlint over every workflow (`cargo xtask test` calls this).
+/// `FILE [--as-of DATE]`: the saved answer and the date its prices are as of (today,
+/// UTC, when not given; core checks the date's form).
+fn prices_args(args: &[String]) -> std::result::Result<(String, String), String> {
+    match args {
+        [file] => Ok((file.clone(), today_utc())),
+        [file, flag, date] | [flag, date, file] if flag == "--as-of" => {
+            Ok((file.clone(), date.clone()))
+        }
+        [] => Err("missing FILE, a saved `GET /instance-types` answer".into()),
+        _ => Err(format!("unexpected arguments: {}", args.join(" "))),
+    }
+}
+
+/// Rewrites core/src/gpu/prices.rs from `file` through core's own parser and writer
+/// (core's `regenerate_prices` example: xtask itself depends on nothing).
+fn regenerate_prices(file: &str, as_of: &str) -> Result {
+    let file = env::current_dir()
+        .map_err(|e| format!("no current directory: {e}"))?
+        .join(file);
+    let source = format!("Lambda's GET /instance-types answer of {as_of}");
+    step("price table (core/src/gpu/prices.rs)");
+    run(cargo()
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "gpu-session-core",
+            "--example",
+            "regenerate_prices",
+            "--",
+        ])
+        .arg(&file)
+        .args([as_of, source.as_str()]))
+    .map_err(|_| {
+        format!(
+            "the price table was not changed: {} is not usable (see above)",
+            file.display()
+        )
+    })
+}
+
+/// Today's date in UTC, `YYYY-MM-DD` (days since 1970 to a civil date, after Howard
+/// Hinnant's `civil_from_days`).
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0) + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 fn check_workflows() -> Result {
     let files = workflow_files()?;
     let linter = ensure_actionlint()?;

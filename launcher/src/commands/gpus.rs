@@ -6,7 +6,7 @@ use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
 use crate::sizing::{fit_json, memory_label, Sizing};
-use gpu_session_core::gpu::{self, GpuType, CATALOG};
+use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
 use gpu_session_lambda::InstanceTypeAvailability;
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
                 s.render_fit(color)
             ))?;
         }
-        (None, true) => ctx.printer.json(CATALOG)?,
+        (None, true) => ctx.printer.json(&catalog_json())?,
         (None, false) => ctx.printer.out(&render_catalog(color))?,
     }
     Ok(ExitCode::SUCCESS)
@@ -67,6 +67,7 @@ fn render_catalog(color: bool) -> String {
         ("FP8", Align::Left),
         ("$/H", Align::Right),
         ("PRICE AS OF", Align::Left),
+        ("ON DEMAND", Align::Left),
     ]);
     for g in CATALOG {
         table.row(vec![
@@ -74,17 +75,39 @@ fn render_catalog(color: bool) -> String {
             g.gpu.into(),
             memory_label(g).into(),
             format!("{} GB/s", present::thousands(u64::from(g.bandwidth_gbps))).into(),
-            if g.fp8_tensor_cores { "yes" } else { "no" }.into(),
+            if g.fp8_tensor_cores() { "yes" } else { "no" }.into(),
             present::usd(g.price_per_hour_usd()).into(),
             g.price_as_of.into(),
+            if g.offered {
+                "yes".into()
+            } else {
+                Cell::styled("no", Style::Dim)
+            },
         ]);
     }
     let mut out = table.render(color);
     let _ = writeln!(
         out,
-        "\nMEMORY and BANDWIDTH are per GPU (nominal GB; estimates use what the driver reports).\n$/H is the on-demand price of the whole instance. Live prices and capacity: gpu-session gpus --live\nHow a model fits each type: gpu-session gpus --model ID"
+        "\nMEMORY and BANDWIDTH are per GPU (nominal GB; estimates use what the driver reports).\n$/H is the on-demand price of the whole instance. Live prices and capacity: gpu-session gpus --live\nON DEMAND: in Lambda's on-demand list as of {OFFERED_AS_OF}; types marked no stay so old plans and links resolve, and are never recommended.\nHow a model fits each type: gpu-session gpus --model ID"
     );
     out
+}
+
+/// Every catalog type as JSON: core's fields (price, its date, `offered`, datasheet
+/// peaks) plus the derived FP8 flag and CPU architecture.
+fn catalog_json() -> Value {
+    CATALOG
+        .iter()
+        .map(|g| {
+            let mut row = json!(g);
+            if let Some(map) = row.as_object_mut() {
+                map.insert("fp8_tensor_cores".into(), json!(g.fp8_tensor_cores()));
+                map.insert("cpu_architecture".into(), json!(g.cpu_architecture()));
+                map.insert("offered_as_of".into(), json!(OFFERED_AS_OF));
+            }
+            row
+        })
+        .collect()
 }
 
 /// Prices and capacity now, from `GET /instance-types`.

@@ -270,7 +270,7 @@ fn render_recommended(s: &Sizing, color: bool) -> String {
             out,
             "  The reference said: Est. VRAM {} GB, Min GPU {}, ~{}/h.",
             card.est_vram_gb,
-            card.min_gpu,
+            card.min_gpu_label(),
             present::usd(card.cost_per_hour_usd)
         );
     }

@@ -106,6 +106,12 @@ fn written_note(plan: &Plan, path: &Path) -> String {
 }
 
 fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str) {
+    if let Some(note) = row.gpu.availability_note() {
+        ctx.printer.warn(&format!(
+            "{} is {note}: launching it will likely find no capacity",
+            row.gpu.instance_type
+        ));
+    }
     match row.fit {
         Fit::No => ctx.printer.warn(&format!(
             "{model_id} does not fit {} at these settings ({}); the plan is valid, but SGLang would fail to start",
@@ -242,10 +248,12 @@ fn render_check(
         (
             "Cost",
             format!(
-                "{}/h, at most {} for the lease (price as of {})",
+                "{}/h, at most {} for the lease (price as of {}{})",
                 present::usd(row.price_per_hour_usd),
                 present::usd(lease_cost),
-                gpu.price_as_of
+                gpu.price_as_of,
+                gpu.availability_note()
+                    .map_or(String::new(), |note| format!("; {note}"))
             ),
         ),
         ("Fit", format!("{}: {}", row.fit.as_str(), row.reason)),

@@ -501,7 +501,10 @@ fn estimate_human_and_json() {
     let json = sandbox.ok(&json_args);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(value["serving"]["tp"], 8);
-    assert_eq!(value["gpus"].as_array().map(Vec::len), Some(15));
+    assert_eq!(
+        value["gpus"].as_array().map(Vec::len),
+        Some(gpu_session_core::gpu::CATALOG.len())
+    );
     insta::assert_snapshot!("estimate_llama70b_fp8_json", json);
 }
 
@@ -554,6 +557,37 @@ fn gpus_catalog_and_fit() {
     let json = sandbox.ok(&["gpus", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(value[0]["instance_type"], "gpu_1x_a10");
+    // Every catalog type, with its price, the price's date and whether Lambda offers it.
+    let rows = value.as_array().expect("array");
+    assert_eq!(rows.len(), gpu_session_core::gpu::CATALOG.len());
+    for (row, g) in rows.iter().zip(gpu_session_core::gpu::CATALOG) {
+        assert_eq!(row["instance_type"], g.instance_type);
+        assert_eq!(row["price_cents_per_hour"], g.price_cents_per_hour);
+        assert_eq!(row["price_as_of"], g.price_as_of);
+        assert_eq!(row["offered"], g.offered);
+        assert_eq!(row["tflops_16bit"], g.tflops_16bit);
+    }
+    let a100_80 = rows
+        .iter()
+        .find(|r| r["instance_type"] == "gpu_1x_a100_sxm4_80gb")
+        .expect("the 1x A100 80 GB stays findable");
+    assert_eq!(a100_80["offered"], false);
+    let b200 = rows
+        .iter()
+        .find(|r| r["instance_type"] == "gpu_1x_b200_sxm6")
+        .expect("1x B200");
+    assert_eq!(
+        (
+            &b200["offered"],
+            &b200["price_cents_per_hour"],
+            &b200["tflops_fp4"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(699),
+            &serde_json::json!(9000.0)
+        )
+    );
     let stderr = sandbox.fails(&["gpus", "--context", "4096"], 2);
     assert!(stderr.contains("add --model ID"), "{stderr}");
 }
@@ -659,16 +693,35 @@ fn estimate_and_models_info_show_active_parameters_experts_and_kv_by_layer_kind(
         &["models", "info", "gpt-oss-120b"],
     ] {
         let out = sandbox.ok(args);
+        // The active count includes the input embedding and says so, next to OpenAI's
+        // figure without it (the 5.1B its model card and the model's description give).
+        let parts = arch.param_breakdown();
         let expected = format!(
-            "Parameters: {} total, {} active per token (MoE: 4 of 128 routed experts per token).",
+            "Parameters: {} total, {} active per token ({} without the input embedding); MoE: 4 of 128 routed experts per token.",
             gpu_session_core::present::params(arch.param_count()),
-            gpu_session_core::present::params(arch.active_param_count())
+            gpu_session_core::present::params(parts.active()),
+            gpu_session_core::present::params(parts.active() - parts.embedding)
         );
-        assert!(out.contains(&expected), "{args:?}: {out}");
-        assert!(out.contains("  Experts: "), "{args:?}: {out}");
-        // gpt-oss alternates full and 128-token sliding layers (SGLang's SWA pool).
+        // The sentence wraps at the terminal width: compare with whitespace collapsed.
+        let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&expected), "{args:?}: {out}");
         assert!(
-            out.contains("KV by layer kind: 18 full-attention layers 36,864 B/token; 18 sliding/chunked layers (window 128"),
+            flat.contains("5.7B active per token (5.1B without the input embedding)"),
+            "{out}"
+        );
+        if args[0] == "models" {
+            assert!(
+                flat.contains(
+                    "5.7B active per token (5.1B without the input embedding, as OpenAI counts)"
+                ),
+                "the description uses the same count: {out}"
+            );
+        }
+        assert!(out.contains("  Experts: "), "{args:?}: {out}");
+        // gpt-oss alternates full and 128-token sliding layers (SGLang's SWA pool); per GPU
+        // of its cheapest fit, 2x RTX A6000 (TP 2, half the KV heads each).
+        assert!(
+            out.contains("KV by layer kind: 18 full-attention layers 18,432 B/token; 18 sliding/chunked layers (window 128"),
             "{args:?}: {out}"
         );
     }
@@ -777,6 +830,55 @@ fn plan_writes_a_file_and_warns_when_the_gpu_is_too_small() {
         check.stderr.contains("does not fit gpu_1x_a10"),
         "{check:#?}"
     );
+}
+
+#[test]
+fn a_type_lambda_no_longer_offers_is_marked_wherever_shown_and_never_recommended() {
+    let sandbox = Sandbox::new();
+    let not_offered = format!(
+        "not offered on demand as of {}",
+        gpu_session_core::gpu::OFFERED_AS_OF
+    );
+    // It stays findable: a plan for it is written, with a warning, and its check says so.
+    let run = sandbox.run(&[
+        "plan",
+        "--model",
+        "gemma-3-27b",
+        "--gpu",
+        "gpu_1x_a100_sxm4_80gb",
+        "-o",
+        "plan.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains(&format!("gpu_1x_a100_sxm4_80gb is {not_offered}")),
+        "{run:#?}"
+    );
+    let check = sandbox.run(&["plan", "check", "plan.yaml"]);
+    assert_eq!(check.code, 0, "{check:#?}");
+    assert!(check.stdout.contains(&not_offered), "{check:#?}");
+    assert!(check.stderr.contains(&not_offered), "{check:#?}");
+    // The fit table marks its price and explains the mark.
+    let estimate = sandbox.ok(&["estimate", "gemma-3-27b"]);
+    assert!(
+        estimate.contains(&format!("† original tool docs, {not_offered}")),
+        "{estimate}"
+    );
+    // Never a recommendation: the models it once was the cheapest fit of now name an
+    // offered type, in the table and in JSON.
+    let models: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["models", "--json"])).expect("JSON");
+    for model in models.as_array().expect("array") {
+        for pick in [
+            &model["cheapest_gpu"]["instance_type"],
+            &model["serving"]["instance_type"],
+            &model["reference"]["min_gpu_type"],
+        ] {
+            assert_ne!(pick, "gpu_1x_a100_sxm4_80gb", "{model}");
+        }
+    }
+    assert!(!sandbox.ok(&["models"]).contains("gpu_1x_a100_sxm4_80gb"));
 }
 
 #[test]

@@ -126,7 +126,10 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
             <div class="section-head">
                 <h2 id="models-title">"1. Choose a model"</h2>
                 <p class="muted">
-                    "Seven built-in models, or describe your own. VRAM and cost at each model's defaults."
+                    {format!(
+                        "{} built-in models, or describe your own. VRAM and cost at each model's defaults.",
+                        builtins().len()
+                    )}
                 </p>
             </div>
             <div class="filters" role="search">
@@ -269,7 +272,7 @@ fn ModelDetail(calc: Calc) -> impl IntoView {
                                             "The reference card: {} · est. {} GB VRAM · min GPU {} · ${}/hr",
                                             c.quantization_label,
                                             c.est_vram_gb,
-                                            c.min_gpu,
+                                            c.min_gpu_label(),
                                             Fixed::<2>(c.cost_per_hour_usd),
                                         )}
                                     </p>

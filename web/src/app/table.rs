@@ -58,13 +58,15 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                 <h2 id="gpus-title">"3. Pick a GPU"</h2>
                 <p class="muted">
                     "Every Lambda instance type at these settings. Click a row to choose it; "
-                    "the cheapest type that fits is highlighted. Prices: "
-                    <span data-testid="price-snapshot">{PRICE_SNAPSHOT}</span>
-                    " snapshot (each price's date in its tooltip)."
+                    "the cheapest offered type that fits is highlighted."
                 </p>
             </div>
             <div class="table-scroll" tabindex="0" role="region" aria-label="GPU table, scrolls sideways">
                 <table class="gpus" data-testid="gpu-table">
+                    <caption data-testid="price-caption">
+                        "Lambda on-demand prices per instance-hour, as of "
+                        <span data-testid="price-snapshot">{PRICE_SNAPSHOT}</span>
+                    </caption>
                     <thead>
                         <tr>{Column::ALL.into_iter().map(header).collect_view()}</tr>
                     </thead>
@@ -110,6 +112,9 @@ fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
                 <Show when=cheapest>
                     <span class="pill accent small" data-testid="cheapest-badge">"Cheapest fit"</span>
                 </Show>
+                {gpu.availability_note().map(|note| view! {
+                    <span class="gpu-note" data-testid="not-offered">{note}</span>
+                })}
             </th>
             <td data-col="memory" class="num">
                 {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
