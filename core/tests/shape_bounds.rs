@@ -1,0 +1,158 @@
+//! No custom model shape inside the accepted bounds (`Architecture::validate`, the
+//! settings' context and sequence limits) makes the estimate panic: the KV-bytes
+//! arithmetic of the widest shapes (1,024 KV heads × 1,024 head dim × 1,000 layers ×
+//! 16 M tokens × 512 sequences) exceeds u64, so it must saturate, never wrap or panic.
+
+use gpu_session_core::arch::{Architecture, LinearAttention, LocalAttention, LocalKind, Mla, Moe};
+use gpu_session_core::quant::{KvDtype, Quantization};
+use gpu_session_core::recommend::{recommend_at, Fit};
+use gpu_session_core::registry::{CustomModel, Model};
+use gpu_session_core::settings::{EstimateMode, Settings, MAX_SEQS};
+use proptest::prelude::*;
+
+/// A value in `lo..=hi`, the bounds themselves half of the time (overflow lives there).
+fn edge(lo: u32, hi: u32) -> impl Strategy<Value = u32> {
+    prop_oneof![Just(lo), Just(hi), lo..=hi]
+}
+
+fn mla() -> impl Strategy<Value = Option<Mla>> {
+    prop::option::of(
+        (
+            edge(0, 1 << 16),
+            edge(1, 1 << 16),
+            edge(0, 1_024),
+            edge(1, 1_024),
+            edge(1, 1_024),
+        )
+            .prop_map(|(q, kv, nope, rope, v)| Mla {
+                q_lora_rank: q,
+                kv_lora_rank: kv,
+                qk_nope_head_dim: nope,
+                qk_rope_head_dim: rope,
+                v_head_dim: v,
+            }),
+    )
+}
+
+fn moe(layers: u32) -> impl Strategy<Value = Option<Moe>> {
+    prop::option::of(
+        (
+            edge(1, 4_096),
+            edge(1, 1 << 19),
+            edge(0, 1 << 19),
+            edge(0, layers - 1),
+        )
+            .prop_flat_map(|(experts, inter, shared, dense)| {
+                edge(1, experts).prop_map(move |per_token| Moe {
+                    experts,
+                    experts_per_token: per_token,
+                    expert_intermediate: inter,
+                    shared_intermediate: shared,
+                    dense_layers: dense,
+                    router_bias: false,
+                    expert_bias: false,
+                    shared_expert_gate: false,
+                })
+            }),
+    )
+}
+
+fn local(layers: u32) -> impl Strategy<Value = Option<LocalAttention>> {
+    let kind = prop_oneof![
+        (edge(1, 1 << 24), any::<bool>())
+            .prop_map(|(window, pooled)| LocalKind::SlidingWindow { window, pooled }),
+        edge(1, 1 << 24).prop_map(|chunk| LocalKind::Chunked { chunk }),
+        (
+            edge(1, 1_024),
+            edge(1, 1_024),
+            edge(1, 1_024),
+            edge(1, 1_024),
+            edge(2, 64),
+            edge(1, 4)
+        )
+            .prop_map(|(kh, vh, kd, vd, conv, bytes)| LocalKind::Linear(LinearAttention {
+                key_heads: kh,
+                value_heads: vh,
+                key_head_dim: kd,
+                value_head_dim: vd,
+                conv_kernel: conv,
+                state_bytes: bytes,
+            })),
+    ];
+    prop::option::of((edge(1, layers), kind).prop_map(|(layers, kind)| LocalAttention { layers, kind }))
+}
+
+/// Any architecture `Architecture::validate` accepts (shapes it refuses are skipped).
+fn architecture() -> impl Strategy<Value = Architecture> {
+    (
+        edge(1, 1_000),
+        edge(1, 1 << 17),
+        edge(1, 1 << 19),
+        edge(1, 1_024),
+        edge(1, 1_024),
+        edge(1, 1 << 22),
+        edge(512, 1 << 24),
+        edge(0, 8),
+    )
+        .prop_flat_map(|(layers, hidden, inter, heads, head_dim, vocab, ctx, norms)| {
+            // kv_heads: a divisor of heads (validate's rule), often heads itself.
+            let divisors: Vec<u32> = (1..=heads).filter(|d| heads % d == 0).collect();
+            (
+                prop::sample::select(divisors),
+                mla(),
+                moe(layers),
+                local(layers),
+            )
+                .prop_map(move |(kv_heads, mla, moe, local_attention)| Architecture {
+                    layers,
+                    hidden,
+                    intermediate: inter,
+                    heads,
+                    kv_heads,
+                    head_dim,
+                    vocab,
+                    max_context: ctx,
+                    extra_norms_per_layer: norms,
+                    mla,
+                    moe,
+                    local_attention,
+                    ..Architecture::DENSE
+                })
+        })
+        .prop_filter("Architecture::validate accepts it", |a| a.validate().is_ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn no_shape_inside_the_bounds_panics(
+        arch in architecture(),
+        quantization in prop::sample::select(Quantization::ALL.to_vec()),
+        kv_dtype in prop::sample::select(KvDtype::ALL.to_vec()),
+        seqs in edge(1, MAX_SEQS),
+        user_fraction in prop::option::of(prop_oneof![Just(0.5), Just(0.95)]),
+    ) {
+        let custom = CustomModel {
+            architecture: Some(arch),
+            ..CustomModel::new("org/model", 7.0, quantization, arch.max_context)
+        };
+        let model = Model::custom("shape", &custom);
+        let settings = Settings {
+            quantization,
+            context: arch.max_context,
+            seqs,
+            kv_dtype,
+            gpus: 1,
+        };
+        for mode in [EstimateMode::Serving, EstimateMode::Reference] {
+            let rec = recommend_at(&model, &settings, mode, None, user_fraction);
+            for row in &rec.rows {
+                // A shape too big for a GPU must say so, not wrap round to a small figure.
+                if row.serving.kv_cache == u64::MAX {
+                    prop_assert_eq!(row.fit, Fit::No, "{}", row.gpu.instance_type);
+                }
+            }
+        }
+    }
+}
