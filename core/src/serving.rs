@@ -604,9 +604,10 @@ pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
         weights,
         // Saturating: 1,024 KV heads × 1,024 head dim × 1,000 layers × 16 M tokens × 512
         // sequences is inside the bounds and past u64 (tests/shape_bounds.rs).
-        kv_cache: kv_bytes_per_token
-            .saturating_mul(tokens)
-            .saturating_add(kv.state_bytes_per_seq.saturating_mul(u64::from(seqs.max(1)))),
+        kv_cache: kv_bytes_per_token.saturating_mul(tokens).saturating_add(
+            kv.state_bytes_per_seq
+                .saturating_mul(u64::from(seqs.max(1))),
+        ),
         activations,
         cuda_context,
         workspaces: (attention_backend.workspace_mib(family) + CUBLAS_WORKSPACE_MIB) * MIB + nccl,

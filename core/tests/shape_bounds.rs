@@ -71,16 +71,20 @@ fn local(layers: u32) -> impl Strategy<Value = Option<LocalAttention>> {
             edge(2, 64),
             edge(1, 4)
         )
-            .prop_map(|(kh, vh, kd, vd, conv, bytes)| LocalKind::Linear(LinearAttention {
-                key_heads: kh,
-                value_heads: vh,
-                key_head_dim: kd,
-                value_head_dim: vd,
-                conv_kernel: conv,
-                state_bytes: bytes,
-            })),
+            .prop_map(
+                |(kh, vh, kd, vd, conv, bytes)| LocalKind::Linear(LinearAttention {
+                    key_heads: kh,
+                    value_heads: vh,
+                    key_head_dim: kd,
+                    value_head_dim: vd,
+                    conv_kernel: conv,
+                    state_bytes: bytes,
+                })
+            ),
     ];
-    prop::option::of((edge(1, layers), kind).prop_map(|(layers, kind)| LocalAttention { layers, kind }))
+    prop::option::of(
+        (edge(1, layers), kind).prop_map(|(layers, kind)| LocalAttention { layers, kind }),
+    )
 }
 
 /// Any architecture `Architecture::validate` accepts (shapes it refuses are skipped).
@@ -95,32 +99,38 @@ fn architecture() -> impl Strategy<Value = Architecture> {
         edge(512, 1 << 24),
         edge(0, 8),
     )
-        .prop_flat_map(|(layers, hidden, inter, heads, head_dim, vocab, ctx, norms)| {
-            // kv_heads: a divisor of heads (validate's rule), often heads itself.
-            let divisors: Vec<u32> = (1..=heads).filter(|d| heads % d == 0).collect();
-            (
-                prop::sample::select(divisors),
-                mla(),
-                moe(layers),
-                local(layers),
-            )
-                .prop_map(move |(kv_heads, mla, moe, local_attention)| Architecture {
-                    layers,
-                    hidden,
-                    intermediate: inter,
-                    heads,
-                    kv_heads,
-                    head_dim,
-                    vocab,
-                    max_context: ctx,
-                    extra_norms_per_layer: norms,
-                    mla,
-                    moe,
-                    local_attention,
-                    ..Architecture::DENSE
-                })
+        .prop_flat_map(
+            |(layers, hidden, inter, heads, head_dim, vocab, ctx, norms)| {
+                // kv_heads: a divisor of heads (validate's rule), often heads itself.
+                let divisors: Vec<u32> = (1..=heads).filter(|d| heads % d == 0).collect();
+                (
+                    prop::sample::select(divisors),
+                    mla(),
+                    moe(layers),
+                    local(layers),
+                )
+                    .prop_map(move |(kv_heads, mla, moe, local_attention)| {
+                        Architecture {
+                            layers,
+                            hidden,
+                            intermediate: inter,
+                            heads,
+                            kv_heads,
+                            head_dim,
+                            vocab,
+                            max_context: ctx,
+                            extra_norms_per_layer: norms,
+                            mla,
+                            moe,
+                            local_attention,
+                            ..Architecture::DENSE
+                        }
+                    })
+            },
+        )
+        .prop_filter("Architecture::validate accepts it", |a| {
+            a.validate().is_ok()
         })
-        .prop_filter("Architecture::validate accepts it", |a| a.validate().is_ok())
 }
 
 fn check_shape(

@@ -594,7 +594,16 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        for bad in ["", "h", "5x", "10m5", "-3s", "99999999999999999999h", "9223372036854775808", "366d"] {
+        for bad in [
+            "",
+            "h",
+            "5x",
+            "10m5",
+            "-3s",
+            "99999999999999999999h",
+            "9223372036854775808",
+            "366d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -160,7 +160,10 @@ pub fn lease_hours(instance: &Instance) -> Option<u32> {
 
 /// The SGLang port from the instance's tags.
 pub fn sglang_port(instance: &Instance) -> Option<u16> {
-    tag(instance, TAG_SGLANG_PORT)?.parse().ok().filter(|p| *p != 0)
+    tag(instance, TAG_SGLANG_PORT)?
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
 }
 
 /// The model id from the instance's tags.

@@ -27,7 +27,10 @@ pub fn read(path: &Path) -> anyhow::Result<Plan> {
             .map(|m| m.len())
             .ok()
             .filter(|len| *len > MAX_PLAN_BYTES)
-            .map_or_else(|| "more than 1 MiB".to_owned(), |len| format!("{len} bytes"));
+            .map_or_else(
+                || "more than 1 MiB".to_owned(),
+                |len| format!("{len} bytes"),
+            );
         bail!(
             "plan file {} is {size}, larger than a plan can be ({MAX_PLAN_BYTES} bytes); is it the right file?",
             path.display()

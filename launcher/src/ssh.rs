@@ -318,7 +318,10 @@ mod tests {
     fn interactive_argv() {
         let mut want = HOST_KEY_OPTIONS.to_vec();
         want.push("ubuntu@1.2.3.4");
-        assert_eq!(strings(interactive_args("1.2.3.4", None, &host_keys())), want);
+        assert_eq!(
+            strings(interactive_args("1.2.3.4", None, &host_keys())),
+            want
+        );
     }
 
     #[test]
@@ -326,7 +329,10 @@ mod tests {
         let mut want = vec!["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
         want.extend(HOST_KEY_OPTIONS);
         want.extend(["ubuntu@1.2.3.4", "true"]);
-        assert_eq!(strings(batch_args("1.2.3.4", None, &host_keys(), "true")), want);
+        assert_eq!(
+            strings(batch_args("1.2.3.4", None, &host_keys(), "true")),
+            want
+        );
     }
 
     #[test]

@@ -1156,14 +1156,21 @@ fn another_sglang_version_is_refused_by_check_and_launch() {
     let env = Env::new();
     edited_plan(
         &env,
-        &[("version: 0.5.23", "version: 0.4.0"), ("mem_fraction_static:", "mem_fraction_static: 0.5")],
+        &[
+            ("version: 0.5.23", "version: 0.4.0"),
+            ("mem_fraction_static:", "mem_fraction_static: 0.5"),
+        ],
     );
     let check = env
         .command(&["plan", "check", env.plan.to_str().unwrap()])
         .output()
         .unwrap();
     assert_exit(&check, 1);
-    assert!(stderr(&check).contains("serving.version"), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains("serving.version"),
+        "{}",
+        stderr(&check)
+    );
     assert!(stderr(&check).contains("0.4.0"), "{}", stderr(&check));
     let out = env.launch(&[]);
     assert_exit(&out, 1);
@@ -1174,13 +1181,20 @@ fn another_sglang_version_is_refused_by_check_and_launch() {
 #[test]
 fn check_shows_the_fraction_launch_sends() {
     let env = Env::new();
-    edited_plan(&env, &[("mem_fraction_static:", "mem_fraction_static: 0.5")]);
+    edited_plan(
+        &env,
+        &[("mem_fraction_static:", "mem_fraction_static: 0.5")],
+    );
     let check = env
         .command(&["plan", "check", env.plan.to_str().unwrap()])
         .output()
         .unwrap();
     assert_exit(&check, 0);
-    assert!(stdout(&check).contains("--mem-fraction-static 0.5 "), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("--mem-fraction-static 0.5 "),
+        "{}",
+        stdout(&check)
+    );
     let json = env
         .command(&["plan", "check", env.plan.to_str().unwrap(), "--json"])
         .output()
@@ -1200,7 +1214,10 @@ fn check_shows_the_fraction_launch_sends() {
         .expect("the SGLang arguments file");
     let sent: Vec<&str> = sent.2.lines().collect();
     assert_eq!(sent, shown, "check shows exactly what launch sends");
-    let at = sent.iter().position(|a| *a == "--mem-fraction-static").unwrap();
+    let at = sent
+        .iter()
+        .position(|a| *a == "--mem-fraction-static")
+        .unwrap();
     assert_eq!(sent[at + 1], "0.5");
 }
 
@@ -1281,7 +1298,10 @@ fn remote_text_is_printed_without_control_characters() {
     let err = stderr(&out);
     assert!(err.contains("disk ]0;ownedfull[2J"), "{err}");
     assert!(err.contains("Traceback [31mred[0m"), "{err}");
-    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\r'), "{err:?}");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\r'),
+        "{err:?}"
+    );
     assert_eq!(env.fake.live_instance_count(), 0);
 }
 

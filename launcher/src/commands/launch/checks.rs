@@ -164,16 +164,14 @@ impl PhaseWatch {
         }
         if let Phase::Failed(reason) = phase {
             bar.finish_and_clear();
+            let reason = printable(&reason);
             let tail = remote.log_tail().await;
             printer.warn(&format!(
                 "the instance reports a failed first start: {reason}\n--- last lines of {} on the instance ---\n{}",
                 first_start::LOG_FILE,
                 printable(tail.trim_end())
             ));
-            bail!(
-                "first start failed on the instance: {}",
-                printable(&reason)
-            );
+            bail!("first start failed on the instance: {reason}");
         }
         Ok(())
     }

@@ -87,7 +87,9 @@ impl<'a> Forward<'a> {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(printable(stderr.lines().last().unwrap_or("no output").trim()))
+        Err(printable(
+            stderr.lines().last().unwrap_or("no output").trim(),
+        ))
     }
 
     /// An error unless the API still reports the instance active.
@@ -164,13 +166,21 @@ impl<'a> Forward<'a> {
         if self.reopens >= TUNNEL_REOPENS {
             bail!(
                 "{exited}; re-opened {TUNNEL_REOPENS} times already, giving up{}",
-                if tail.is_empty() { String::new() } else { format!("\nssh said: {tail}") }
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nssh said: {tail}")
+                }
             );
         }
         self.reopens += 1;
         note(&format!(
             "The SSH tunnel dropped ({}); re-opening it (attempt {} of {TUNNEL_REOPENS}).",
-            if tail.is_empty() { exited.to_string() } else { tail },
+            if tail.is_empty() {
+                exited.to_string()
+            } else {
+                tail
+            },
             self.reopens
         ));
         self.check_healthy().await?;

@@ -13,7 +13,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::checks;
 use super::cleanup::{InFlight, Launched};
-use super::{build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared};
+use super::forward::Forward;
+use super::{
+    build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared,
+};
 use crate::cli::LaunchArgs;
 use crate::context::Context;
 use crate::first_start;
@@ -22,7 +25,6 @@ use crate::instances;
 use crate::output::{printable, Style};
 use crate::sglang::{self, SglangClient};
 use crate::ssh;
-use super::forward::Forward;
 use gpu_session_lambda::{InstanceStatus, LambdaClient};
 
 /// One launch in progress.
@@ -184,7 +186,10 @@ impl Session<'_> {
                 ));
                 self.set_launched(Launched::Maybe);
                 let answer = client.launch(&request).await;
-                if answer.as_ref().is_err_and(|e| !e.is_server_error() && !e.is_connect()) {
+                if answer
+                    .as_ref()
+                    .is_err_and(|e| !e.is_server_error() && !e.is_connect())
+                {
                     // A definite refusal (capacity, validation): nothing was created.
                     self.set_launched(Launched::Nothing);
                 }
@@ -397,7 +402,7 @@ impl Session<'_> {
         ));
         let deadline = deadline_after(p.ready_timeout);
         loop {
-            let note = |m: &str| bar.suspend(|| self.note(m));
+            let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
             if let Err(e) = forward.keep_open(&note).await {
                 bar.finish_and_clear();
                 return Err(e);
