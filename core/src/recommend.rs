@@ -251,7 +251,9 @@ fn choose_pool(
     let ceiling =
         (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::settings::MEM_FRACTION_RANGE.1);
     for target in [wanted, one_sequence] {
-        let bytes = serving.weights + target * serving.kv_bytes_per_token;
+        let bytes = serving
+            .weights
+            .saturating_add(target.saturating_mul(serving.kv_bytes_per_token));
         let fraction = (bytes as f64 / free * 200.0).ceil() / 200.0;
         if fraction > default && fraction <= ceiling {
             let tokens = serving.kv_pool_tokens_at(fraction);
@@ -387,7 +389,9 @@ pub fn evaluate_at(
     } else {
         reason
     };
-    let headroom_bytes = memory as i64 - needed_bytes as i64;
+    // A saturated `needed_bytes` (u64::MAX) must stay negative headroom, not wrap.
+    let headroom_bytes =
+        i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed_bytes).unwrap_or(i64::MAX);
 
     // Each decode step reads this GPU's weight shard (of the routed experts, only those
     // the running sequences' tokens are sent to) and the KV of every running sequence.
@@ -396,7 +400,10 @@ pub fn evaluate_at(
     let embedding_bytes = embedding_bytes_per_gpu(&arch, settings.quantization, tp) as f64;
     let bytes_per_step = serving.weights as f64 - expert_bytes - embedding_bytes
         + expert_bytes * experts_touched_fraction(&arch, running)
-        + (serving.kv_layout.bytes_read_per_sequence(context) * running) as f64;
+        + serving
+            .kv_layout
+            .bytes_read_per_sequence(context)
+            .saturating_mul(running) as f64;
     let bandwidth = f64::from(gpu.bandwidth_gbps) * 1e9 * DECODE_BANDWIDTH_EFFICIENCY;
     let allreduce = if tp > 1 {
         2.0 * f64::from(arch.layers) * ALLREDUCE_LATENCY_S

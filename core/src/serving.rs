@@ -309,7 +309,12 @@ pub struct ServingEstimate {
 impl ServingEstimate {
     /// Everything held on one GPU.
     pub fn total(&self) -> u64 {
-        self.weights + self.kv_cache + self.overhead() + self.activations
+        // Saturating: the widest shapes inside the bounds hold more KV than u64 counts
+        // (tests/shape_bounds.rs); a saturated total is simply "does not fit".
+        self.weights
+            .saturating_add(self.kv_cache)
+            .saturating_add(self.overhead())
+            .saturating_add(self.activations)
     }
 
     /// CUDA context, workspaces and CUDA graphs.
@@ -322,7 +327,7 @@ impl ServingEstimate {
     /// `1 - mem_fraction_static` share of `pre_model_load_free`.
     pub fn outside_static_pool(&self) -> u64 {
         let before_baseline = self.cuda_context + nccl_buffers(self.tp);
-        self.total() - self.weights - self.kv_cache - before_baseline
+        (self.overhead() + self.activations).saturating_sub(before_baseline)
     }
 
     /// Tokens the KV pool holds at `fraction`: SGLang's `rest_memory`,
@@ -465,9 +470,13 @@ pub struct KvLayout {
 impl KvLayout {
     /// Bytes of KV and state one decode step reads for a sequence of `context` tokens.
     pub fn bytes_read_per_sequence(&self, context: u64) -> u64 {
-        self.full_bytes_per_token * context
-            + self.swa_bytes_per_token * context.min(u64::from(self.swa_window))
-            + self.state_bytes_per_seq
+        self.full_bytes_per_token
+            .saturating_mul(context)
+            .saturating_add(
+                self.swa_bytes_per_token
+                    .saturating_mul(context.min(u64::from(self.swa_window))),
+            )
+            .saturating_add(self.state_bytes_per_seq)
     }
 }
 
@@ -593,7 +602,12 @@ pub fn serving_estimate(input: ServingInput<'_>) -> ServingEstimate {
     ServingEstimate {
         tp,
         weights,
-        kv_cache: kv_bytes_per_token * tokens + kv.state_bytes_per_seq * u64::from(seqs.max(1)),
+        // Saturating: 1,024 KV heads × 1,024 head dim × 1,000 layers × 16 M tokens × 512
+        // sequences is inside the bounds and past u64 (tests/shape_bounds.rs).
+        kv_cache: kv_bytes_per_token.saturating_mul(tokens).saturating_add(
+            kv.state_bytes_per_seq
+                .saturating_mul(u64::from(seqs.max(1))),
+        ),
         activations,
         cuda_context,
         workspaces: (attention_backend.workspace_mib(family) + CUBLAS_WORKSPACE_MIB) * MIB + nccl,

@@ -32,6 +32,11 @@ pub fn resolve_base_url() -> String {
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
 }
 
+/// Looks by name after a launch whose answer was lost, before launching again (a
+/// second instance would bill twice and share the first one's hostname): three looks
+/// with the retry back-off between them.
+const LOOKUPS_BEFORE_RELAUNCH: u32 = 3;
+
 /// A Lambda Cloud API client.
 ///
 /// Retries 429, 5xx and transport failures with jittered exponential backoff
@@ -168,7 +173,7 @@ impl LambdaClient {
                 };
                 // If the lookup itself fails, relaunching could orphan an
                 // instance, so report the original error instead.
-                match self.find_live_by_name(name).await {
+                match self.find_created(name).await {
                     Ok(Some(id)) => {
                         return Ok(LaunchResponse {
                             instance_ids: vec![id],
@@ -221,6 +226,21 @@ impl LambdaClient {
     /// `GET /file-systems`.
     pub async fn list_file_systems(&self) -> Result<Vec<FileSystem>, LambdaError> {
         self.call(Method::GET, &["file-systems"], None).await
+    }
+
+    /// After an ambiguous launch failure: the instance named `name` if it was created.
+    /// Looks [`LOOKUPS_BEFORE_RELAUNCH`] times, backing off between looks, because the
+    /// list can lag the launch and one empty answer is not proof.
+    async fn find_created(&self, name: &str) -> Result<Option<String>, LambdaError> {
+        for look in 1..=LOOKUPS_BEFORE_RELAUNCH {
+            if let Some(id) = self.find_live_by_name(name).await? {
+                return Ok(Some(id));
+            }
+            if look < LOOKUPS_BEFORE_RELAUNCH {
+                tokio::time::sleep(self.options.retry.delay(look, None)).await;
+            }
+        }
+        Ok(None)
     }
 
     async fn find_live_by_name(&self, name: &str) -> Result<Option<String>, LambdaError> {

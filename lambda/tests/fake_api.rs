@@ -415,6 +415,22 @@ async fn lost_launch_response_adopts_the_instance_instead_of_relaunching() {
 }
 
 #[tokio::test]
+async fn lost_launch_response_with_a_lagging_list_adopts_the_instance() {
+    let fake = fake();
+    fake.lose_next_launch_response(500);
+    // The new instance shows in the list only from its third list on.
+    fake.set_list_lag(2);
+    let launched = client(&fake)
+        .launch(&a10_request("lagging-list"))
+        .await
+        .unwrap();
+    let instances = fake.instances();
+    assert_eq!(instances.len(), 1, "no duplicate launch");
+    assert_eq!(launched.instance_ids, [instances[0].id.clone()]);
+    assert_eq!(fake.requests_to(LAUNCH).len(), 1);
+}
+
+#[tokio::test]
 async fn lost_launch_response_without_a_name_is_reported_not_retried() {
     let fake = fake();
     fake.lose_next_launch_response(503);
@@ -447,6 +463,9 @@ async fn launch_5xx_before_creation_is_retried() {
         paths,
         [
             (LAUNCH.to_owned(), 503),
+            // Three looks by name before relaunching: the list may lag the launch.
+            ("/instances".to_owned(), 200),
+            ("/instances".to_owned(), 200),
             ("/instances".to_owned(), 200),
             (LAUNCH.to_owned(), 200),
         ]

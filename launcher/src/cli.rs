@@ -79,12 +79,24 @@ where
 /// A clap value parser, so a bad value is a usage error (status 2) naming the flag.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    let duration = match t.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|e| format!("'{text}' is not a duration like 90s, 30m or 2h ({e})"))?,
+    };
+    if duration > MAX_DURATION_FLAG {
+        return Err(format!(
+            "'{text}' is longer than {} days, the longest wait a duration flag takes",
+            MAX_DURATION_FLAG.as_secs() / 86_400
+        ));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("'{text}' is not a duration like 90s, 30m or 2h ({e})"))
+    Ok(duration)
 }
+
+/// The longest value a duration flag takes: a year. Policy: no wait of `launch` is
+/// meaningful past a lease (at most days), and the bound keeps `Instant + flag` far
+/// from overflowing (a panic after the instance exists, issue 16).
+pub const MAX_DURATION_FLAG: Duration = Duration::from_secs(365 * 86_400);
 
 /// `--ready-timeout`: `auto` (scaled with the checkpoint's size) or a duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -582,7 +594,16 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        for bad in ["", "h", "5x", "10m5", "-3s", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "h",
+            "5x",
+            "10m5",
+            "-3s",
+            "99999999999999999999h",
+            "9223372036854775808",
+            "366d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -27,7 +27,16 @@ impl Cloud {
     /// Resolve the key (`LAMBDA_API_KEY`, `~/.lambda_cloud/lambda_keys`, then the config
     /// file's `lambda.api_key`); a missing key is an error that says how to configure one.
     pub fn connect(ctx: &Context) -> anyhow::Result<Cloud> {
-        let config_key = ctx.config()?.get("lambda.api_key");
+        // A broken config file must not keep `down` or `status` from a key the
+        // environment or Lambda's own key file gives: warn and go on without it.
+        let config_key = match ctx.config() {
+            Ok(config) => config.get("lambda.api_key"),
+            Err(err) => {
+                ctx.printer
+                    .warn(&format!("ignoring the config file: {err:#}"));
+                None
+            }
+        };
         let (key, source) = resolve_api_key(config_key.as_deref())
             .map_err(|err| anyhow::anyhow!("{err}; or run `gpu-session configure`"))?;
         ctx.printer
@@ -56,7 +65,7 @@ impl Cloud {
     }
 }
 
-fn client_options() -> ClientOptions {
+pub(crate) fn client_options() -> ClientOptions {
     if TestHooks::get().fast_api {
         ClientOptions::fast_for_tests()
     } else {

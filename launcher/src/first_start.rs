@@ -86,24 +86,12 @@ impl Phase {
 pub struct Remote {
     pub ip: String,
     pub key: Option<PathBuf>,
+    pub host_keys: ssh::HostKeys,
 }
 
 impl Remote {
     async fn run(&self, command: &str) -> Result<String, String> {
-        let mut args = vec![
-            "-o".to_owned(),
-            "BatchMode=yes".to_owned(),
-            "-o".to_owned(),
-            "ConnectTimeout=10".to_owned(),
-            "-o".to_owned(),
-            "StrictHostKeyChecking=accept-new".to_owned(),
-        ];
-        if let Some(key) = &self.key {
-            args.push("-i".to_owned());
-            args.push(key.display().to_string());
-        }
-        args.push(format!("{}@{}", ssh::SSH_USER, self.ip));
-        args.push(command.to_owned());
+        let args = ssh::batch_args(&self.ip, self.key.as_deref(), &self.host_keys, command);
         let run = tokio::process::Command::new(ssh::ssh_program())
             .args(&args)
             .stdin(std::process::Stdio::null())

@@ -20,6 +20,8 @@ pub const TAG_MODEL: &str = "gpu-session:model";
 pub const TAG_LAUNCHED_AT: &str = "gpu-session:launched-at";
 /// Tag holding the lease length in hours at launch (`extend` may push it on the instance).
 pub const TAG_LEASE_HOURS: &str = "gpu-session:lease-hours";
+/// Tag holding the port SGLang listens on (the plan's `serving.port`), for `tunnel`.
+pub const TAG_SGLANG_PORT: &str = "gpu-session:sglang-port";
 /// Longest hostname Lambda (and DNS) accepts.
 pub const MAX_HOSTNAME_LEN: usize = 63;
 /// Random hex characters at the end of a name.
@@ -102,7 +104,12 @@ pub fn instance_name(model_id: &str, suffix: &str) -> String {
 }
 
 /// Tags recording what was launched and when.
-pub fn launch_tags(model_id: &str, launched_at: u64, lease_hours: u32) -> Vec<Tag> {
+pub fn launch_tags(
+    model_id: &str,
+    launched_at: u64,
+    lease_hours: u32,
+    sglang_port: u16,
+) -> Vec<Tag> {
     let model: String = model_id.chars().take(128).collect();
     vec![
         Tag {
@@ -116,6 +123,10 @@ pub fn launch_tags(model_id: &str, launched_at: u64, lease_hours: u32) -> Vec<Ta
         Tag {
             key: TAG_LEASE_HOURS.to_owned(),
             value: lease_hours.to_string(),
+        },
+        Tag {
+            key: TAG_SGLANG_PORT.to_owned(),
+            value: sglang_port.to_string(),
         },
     ]
 }
@@ -145,6 +156,14 @@ pub fn launched_at(instance: &Instance) -> Option<u64> {
 /// The lease length from the instance's tags, hours.
 pub fn lease_hours(instance: &Instance) -> Option<u32> {
     tag(instance, TAG_LEASE_HOURS)?.parse().ok()
+}
+
+/// The SGLang port from the instance's tags.
+pub fn sglang_port(instance: &Instance) -> Option<u16> {
+    tag(instance, TAG_SGLANG_PORT)?
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
 }
 
 /// The model id from the instance's tags.
@@ -386,7 +405,7 @@ mod tests {
     fn ours_by_tag_or_prefix() {
         let mut other = inst("1", Some("my-box"));
         assert!(!is_ours(&other));
-        other.tags = launch_tags("llama-3.1-8b", 100, 4);
+        other.tags = launch_tags("llama-3.1-8b", 100, 4, 30000);
         assert!(is_ours(&other));
         assert_eq!(lease_deadline(&other), Some(100 + 4 * 3600));
         assert!(is_ours(&inst("2", Some("gpu-session-x-1"))));

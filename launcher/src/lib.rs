@@ -17,6 +17,7 @@ pub mod instances;
 pub(crate) mod lease;
 pub(crate) mod model_flags;
 pub(crate) mod output;
+pub(crate) mod plan_file;
 pub(crate) mod preflight;
 pub(crate) mod sglang;
 pub(crate) mod sizing;
@@ -67,6 +68,11 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
         let _ = clap_err.print();
         return ExitCode::from(u8::try_from(clap_err.exit_code()).unwrap_or(EXIT_USAGE));
     }
-    let _ = writeln!(std::io::stderr().lock(), "error: {err:#}");
+    // The chain may quote remote text (an API's message): printed without control codes.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "error: {}",
+        output::printable(&format!("{err:#}"))
+    );
     ExitCode::from(EXIT_ERROR)
 }

@@ -143,6 +143,15 @@ impl Printer {
     }
 }
 
+/// Text from elsewhere (an instance's log and phase, an API's error message) as it
+/// may be printed: control characters other than newline and tab are dropped, so
+/// remote text cannot move the cursor, recolour or retitle the user's terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
 /// One line on stderr. Failures (stderr closed) are ignored: there is nowhere to report them.
 fn write_stderr(line: &str) {
     let _ = writeln!(io::stderr().lock(), "{line}");
@@ -362,6 +371,14 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_drops_control_characters() {
+        assert_eq!(
+            printable("ok\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nnext\tcol\u{9b}2J"),
+            "ok]0;pwned[31mred\nnext\tcol2J"
+        );
+    }
 
     #[test]
     fn tables_align_on_plain_text_even_with_colour() {

@@ -15,6 +15,13 @@ pub const SSH_ENV: &str = "GPU_SESSION_SSH";
 pub const SSH_USER: &str = "ubuntu";
 /// Where SGLang listens on the instance.
 pub const REMOTE_HOST: &str = "127.0.0.1";
+/// Seconds ssh waits for a TCP connection before giving up (`ConnectTimeout`): a
+/// booting instance or a dropped network then fails fast and is retried, the way
+/// SkyPilot's provisioner waits for SSH (sky/provision/provisioner.py), instead of
+/// hanging for the kernel's two-minute SYN timeout.
+pub const CONNECT_TIMEOUT_S: u32 = 10;
+/// Our known-hosts file's name, next to the config file.
+pub const KNOWN_HOSTS_FILE: &str = "known_hosts";
 
 /// Errors starting or running ssh.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +39,61 @@ pub enum SshError {
     NoIp,
     #[error("could not find a free local port: {0}")]
     NoPort(std::io::Error),
+    #[error("instance id {0:?} is not a Lambda instance id (letters, digits and '-' only)")]
+    BadInstanceId(String),
+}
+
+/// Host keys of the instances this tool launched: in our own known-hosts file, each
+/// under its instance id (`HostKeyAlias`), never the user's `~/.ssh/known_hosts`.
+/// Lambda reuses public IPs, so a new instance on an old IP is a new host, not a
+/// changed key; a changed key under the same instance id is still refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeys {
+    file: PathBuf,
+    alias: String,
+}
+
+impl HostKeys {
+    /// The key of instance `id`, kept in `file`.
+    pub fn new(file: PathBuf, instance_id: &str) -> Result<HostKeys, SshError> {
+        let valid = !instance_id.is_empty()
+            && instance_id.len() <= 64
+            && instance_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid {
+            return Err(SshError::BadInstanceId(instance_id.to_owned()));
+        }
+        Ok(HostKeys {
+            file,
+            alias: format!("gpu-session-{instance_id}"),
+        })
+    }
+
+    /// Our known-hosts file next to the config file `config_path` (its directory is
+    /// created, as ssh would not).
+    pub fn file_beside(config_path: &Path) -> PathBuf {
+        let dir = config_path.parent().unwrap_or(Path::new("."));
+        let _ = std::fs::create_dir_all(dir);
+        dir.join(KNOWN_HOSTS_FILE)
+    }
+
+    fn options(&self) -> Vec<OsString> {
+        // ssh splits this option's value on spaces (it takes a list): quote the path.
+        let mut file = OsString::from("UserKnownHostsFile=\"");
+        file.push(self.file.as_os_str());
+        file.push("\"");
+        vec![
+            "-o".into(),
+            file,
+            "-o".into(),
+            "GlobalKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            format!("HostKeyAlias={}", self.alias).into(),
+            "-o".into(),
+            "StrictHostKeyChecking=accept-new".into(),
+        ]
+    }
 }
 
 /// The ssh program: `$GPU_SESSION_SSH`, else `ssh`.
@@ -49,8 +111,8 @@ pub fn cannot_start(program: &Path) -> String {
     )
 }
 
-fn common_options(key: Option<&Path>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["-o".into(), "StrictHostKeyChecking=accept-new".into()];
+fn common_options(key: Option<&Path>, host_keys: &HostKeys) -> Vec<OsString> {
+    let mut args = host_keys.options();
     if let Some(key) = key {
         args.push("-i".into());
         args.push(key.as_os_str().to_owned());
@@ -59,22 +121,23 @@ fn common_options(key: Option<&Path>) -> Vec<OsString> {
 }
 
 /// Arguments (without the program) for an interactive session:
-/// `-o StrictHostKeyChecking=accept-new [-i KEY] ubuntu@IP`.
-pub fn interactive_args(ip: &str, key: Option<&Path>) -> Vec<OsString> {
-    let mut args = common_options(key);
+/// `HOST-KEY OPTIONS [-i KEY] ubuntu@IP`.
+pub fn interactive_args(ip: &str, key: Option<&Path>, host_keys: &HostKeys) -> Vec<OsString> {
+    let mut args = common_options(key, host_keys);
     args.push(format!("{SSH_USER}@{ip}").into());
     args
 }
 
 /// Arguments (without the program) for a tunnel from `127.0.0.1:local_port` to
 /// SGLang's `127.0.0.1:remote_port` on the instance:
-/// `-N -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE -o ExitOnForwardFailure=yes
-///  -o StrictHostKeyChecking=accept-new [-i KEY] ubuntu@IP`.
+/// `-N -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE -o ExitOnForwardFailure=yes ...
+///  HOST-KEY OPTIONS [-i KEY] ubuntu@IP`.
 pub fn tunnel_args(
     ip: &str,
     local_port: u16,
     remote_port: u16,
     key: Option<&Path>,
+    host_keys: &HostKeys,
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![
         "-N".into(),
@@ -84,16 +147,39 @@ pub fn tunnel_args(
         "ExitOnForwardFailure=yes".into(),
         "-o".into(),
         "ServerAliveInterval=30".into(),
+        "-o".into(),
+        format!("ConnectTimeout={CONNECT_TIMEOUT_S}").into(),
     ];
-    args.extend(common_options(key));
+    args.extend(common_options(key, host_keys));
     args.push(format!("{SSH_USER}@{ip}").into());
     args
 }
 
+/// Arguments (without the program) to run `command` on the instance without a
+/// terminal or prompts: `-o BatchMode=yes -o ConnectTimeout=10 HOST-KEY OPTIONS
+/// [-i KEY] ubuntu@IP COMMAND`. `command` is ours, never from a plan.
+pub fn batch_args(
+    ip: &str,
+    key: Option<&Path>,
+    host_keys: &HostKeys,
+    command: &str,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "-o".into(),
+        "BatchMode=yes".into(),
+        "-o".into(),
+        format!("ConnectTimeout={CONNECT_TIMEOUT_S}").into(),
+    ];
+    args.extend(common_options(key, host_keys));
+    args.push(format!("{SSH_USER}@{ip}").into());
+    args.push(command.into());
+    args
+}
+
 /// A `Command` for an interactive session (inherits the terminal).
-pub fn interactive_command(ip: &str, key: Option<&Path>) -> Command {
+pub fn interactive_command(ip: &str, key: Option<&Path>, host_keys: &HostKeys) -> Command {
     let mut cmd = Command::new(ssh_program());
-    cmd.args(interactive_args(ip, key));
+    cmd.args(interactive_args(ip, key, host_keys));
     cmd
 }
 
@@ -121,6 +207,7 @@ impl Tunnel {
         local_port: u16,
         remote_port: u16,
         key: Option<&Path>,
+        host_keys: &HostKeys,
         log: Option<&Path>,
     ) -> Result<Tunnel, SshError> {
         let program = ssh_program();
@@ -128,7 +215,7 @@ impl Tunnel {
             .and_then(|path| std::fs::File::create(path).ok())
             .map_or_else(Stdio::null, Stdio::from);
         let child = Command::new(&program)
-            .args(tunnel_args(ip, local_port, remote_port, key))
+            .args(tunnel_args(ip, local_port, remote_port, key, host_keys))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -187,6 +274,21 @@ mod tests {
             .collect()
     }
 
+    fn host_keys() -> HostKeys {
+        HostKeys::new(PathBuf::from("/c/known_hosts"), "0123abcd").unwrap()
+    }
+
+    const HOST_KEY_OPTIONS: [&str; 8] = [
+        "-o",
+        "UserKnownHostsFile=\"/c/known_hosts\"",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "HostKeyAlias=gpu-session-0123abcd",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+    ];
+
     #[test]
     fn tunnel_argv() {
         let args = strings(tunnel_args(
@@ -194,32 +296,50 @@ mod tests {
             30001,
             30000,
             Some(Path::new("/k/id_ed25519")),
+            &host_keys(),
         ));
-        assert_eq!(
-            args,
-            [
-                "-N",
-                "-L",
-                "127.0.0.1:30001:127.0.0.1:30000",
-                "-o",
-                "ExitOnForwardFailure=yes",
-                "-o",
-                "ServerAliveInterval=30",
-                "-o",
-                "StrictHostKeyChecking=accept-new",
-                "-i",
-                "/k/id_ed25519",
-                "ubuntu@1.2.3.4"
-            ]
-        );
+        let mut want = vec![
+            "-N",
+            "-L",
+            "127.0.0.1:30001:127.0.0.1:30000",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "ServerAliveInterval=30",
+            "-o",
+            "ConnectTimeout=10",
+        ];
+        want.extend(HOST_KEY_OPTIONS);
+        want.extend(["-i", "/k/id_ed25519", "ubuntu@1.2.3.4"]);
+        assert_eq!(args, want);
     }
 
     #[test]
     fn interactive_argv() {
+        let mut want = HOST_KEY_OPTIONS.to_vec();
+        want.push("ubuntu@1.2.3.4");
         assert_eq!(
-            strings(interactive_args("1.2.3.4", None)),
-            ["-o", "StrictHostKeyChecking=accept-new", "ubuntu@1.2.3.4"]
+            strings(interactive_args("1.2.3.4", None, &host_keys())),
+            want
         );
+    }
+
+    #[test]
+    fn batch_argv() {
+        let mut want = vec!["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
+        want.extend(HOST_KEY_OPTIONS);
+        want.extend(["ubuntu@1.2.3.4", "true"]);
+        assert_eq!(
+            strings(batch_args("1.2.3.4", None, &host_keys(), "true")),
+            want
+        );
+    }
+
+    #[test]
+    fn host_key_alias_takes_only_instance_ids() {
+        for bad in ["", "a b", "x;reboot", "a/b", &"a".repeat(65)] {
+            assert!(HostKeys::new(PathBuf::from("k"), bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

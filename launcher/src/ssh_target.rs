@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail};
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instances;
+use crate::ssh;
 use gpu_session_lambda::Instance;
 
 /// The key `ssh.key_path` falls back to, as in the original tool.
@@ -20,6 +21,7 @@ pub struct SshTarget {
     pub instance: Instance,
     pub ip: String,
     pub key: Option<PathBuf>,
+    pub host_keys: ssh::HostKeys,
 }
 
 /// Find the instance the user named (or the only one) and how to reach it over SSH.
@@ -28,7 +30,19 @@ pub fn ssh_target(ctx: &Context, instance: Option<&str>) -> anyhow::Result<SshTa
     let instance = cloud.block_on(instances::find_ours(&cloud.client, instance))?;
     let ip = public_ip(&instance)?.to_owned();
     let key = key_path(ctx)?;
-    Ok(SshTarget { instance, ip, key })
+    let host_keys = host_keys(ctx, &instance.id)?;
+    Ok(SshTarget {
+        instance,
+        ip,
+        key,
+        host_keys,
+    })
+}
+
+/// Where ssh keeps instance `id`'s host key: our known-hosts file, beside the config.
+pub fn host_keys(ctx: &Context, instance_id: &str) -> anyhow::Result<ssh::HostKeys> {
+    let file = ssh::HostKeys::file_beside(&ctx.config_path()?);
+    Ok(ssh::HostKeys::new(file, instance_id)?)
 }
 
 /// The instance's public IP, or an error saying it has none yet.

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GPU_SESSION_TEST_POLL_INTERVAL_MS` | pause between status, capacity and readiness polls of `launch` (default 10 s) |
 //! | `GPU_SESSION_TEST_FAST_API=1` | millisecond retry backoff and launch spacing for the Lambda client |
+//! | `GPU_SESSION_TEST_PANIC_AFTER_ACTIVE=1` | `launch` panics once the instance is active (proves clean-up on a crash) |
 //!
 //! Variables a user may set are not hooks and are read where they are used:
 //! `GPU_SESSION_CONFIG` (the config file), `LAMBDA_API_URL` and `LAMBDA_API_KEY` (the
@@ -19,6 +20,9 @@ pub const POLL_INTERVAL_MS_ENV: &str = "GPU_SESSION_TEST_POLL_INTERVAL_MS";
 /// `1`: the Lambda client's fast options for a local fake API.
 pub const FAST_API_ENV: &str = "GPU_SESSION_TEST_FAST_API";
 
+/// `1`: `launch` panics once its instance is active.
+pub const PANIC_AFTER_ACTIVE_ENV: &str = "GPU_SESSION_TEST_PANIC_AFTER_ACTIVE";
+
 /// The hooks' values; unset (or unparsable) hooks leave the normal behaviour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TestHooks {
@@ -26,6 +30,8 @@ pub(crate) struct TestHooks {
     pub(crate) poll_interval: Option<Duration>,
     /// Use `ClientOptions::fast_for_tests` instead of the real API's timings.
     pub(crate) fast_api: bool,
+    /// Panic in `launch` after the instance is active.
+    pub(crate) panic_after_active: bool,
 }
 
 impl TestHooks {
@@ -42,6 +48,7 @@ impl TestHooks {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_millis),
             fast_api: lookup(FAST_API_ENV).is_some_and(|v| v.trim() == "1"),
+            panic_after_active: lookup(PANIC_AFTER_ACTIVE_ENV).is_some_and(|v| v.trim() == "1"),
         }
     }
 }

@@ -360,6 +360,8 @@ pub struct FakeInstance {
     polls_since_terminate: u32,
     launched_at: Instant,
     serial: u32,
+    /// `GET /instances` calls since creation (for the list lag).
+    lists: u32,
 }
 
 struct StateInner {
@@ -369,6 +371,13 @@ struct StateInner {
     faults: VecDeque<Fault>,
     next_fate: Option<Fate>,
     lose_next_launch_response: Option<u16>,
+    /// The next launch's answer waits this long after the instance exists.
+    delay_next_launch_response: Option<Duration>,
+    /// A response delay the handler applies once the state lock is released.
+    pending_delay: Option<Duration>,
+    /// `GET /instances` hides an instance for this many lists after its creation
+    /// (the list is eventually consistent).
+    list_lag: u32,
     account_inactive: bool,
     last_launch: Option<Instant>,
     serial: u32,
@@ -402,6 +411,9 @@ impl FakeLambda {
             faults: VecDeque::new(),
             next_fate: None,
             lose_next_launch_response: None,
+            delay_next_launch_response: None,
+            pending_delay: None,
+            list_lag: 0,
             account_inactive: false,
             last_launch: None,
             serial: 0,
@@ -479,6 +491,18 @@ impl FakeLambda {
     /// any status) as if the response were lost: the orphan scenario.
     pub fn lose_next_launch_response(&self, status: u16) {
         self.lock().lose_next_launch_response = Some(status);
+    }
+
+    /// The next launch creates its instance at once but answers only after `delay`:
+    /// a client interrupted meanwhile never learns the id.
+    pub fn delay_next_launch_response(&self, delay: Duration) {
+        self.lock().delay_next_launch_response = Some(delay);
+    }
+
+    /// `GET /instances` leaves out each new instance for its first `lists` lists, as an
+    /// eventually consistent list does right after a launch.
+    pub fn set_list_lag(&self, lists: u32) {
+        self.lock().list_lag = lists;
     }
 
     /// Forces an instance's status (e.g. an active instance going `unhealthy`
@@ -676,14 +700,29 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The state lock is released before any response delay.
+    let (response, delay) = answer(&state, &method, &uri, &headers, &body);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn answer(
+    state: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (Response, Option<Duration>) {
     let full_path = uri.path().to_owned();
     let path = full_path
         .strip_prefix(API_PREFIX)
         .unwrap_or(&full_path)
         .to_owned();
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let body = String::from_utf8_lossy(body).into_owned();
 
-    let mut state = lock(&state);
+    let mut state = lock(state);
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -705,7 +744,7 @@ async fn handle(
                     Some("Make sure you have verified your email address and have a valid payment method. Contact Support if problems continue."),
                 )
             } else {
-                route(&mut state, &method, &path, &body)
+                route(&mut state, method, &path, &body)
             };
             (reply.status.as_u16(), reply.into_response())
         }
@@ -718,7 +757,8 @@ async fn handle(
         authorized,
         status,
     });
-    response
+    let delay = state.pending_delay.take();
+    (response, delay)
 }
 
 fn take_fault(state: &mut StateInner, path: &str) -> Option<(u16, Response)> {
@@ -763,10 +803,15 @@ fn route(state: &mut StateInner, method: &Method, path: &str, body: &str) -> Rep
         ("GET", ["instances"]) => {
             let now = Instant::now();
             let config = state.config.clone();
+            let lag = state.list_lag;
             let list: Vec<Value> = state
                 .instances
                 .iter_mut()
                 .filter(|i| i.status != Status::Terminated)
+                .filter_map(|i| {
+                    i.lists += 1;
+                    (i.lists > lag).then_some(i)
+                })
                 .map(|i| {
                     observe(i, &config, now);
                     i.clone()
@@ -870,9 +915,11 @@ fn launch(state: &mut StateInner, body: &str) -> Reply {
         polls_since_terminate: 0,
         launched_at: now,
         serial,
+        lists: 0,
     };
     let id = instance.id.clone();
     state.instances.push(instance);
+    state.pending_delay = state.delay_next_launch_response.take();
 
     if let Some(status) = state.lose_next_launch_response.take() {
         return Reply::for_status(status);

@@ -256,15 +256,26 @@ impl Plan {
 
     /// This build's verdict for the plan (serving estimate, the user's fraction when the
     /// plan carries one): what `launch` and `plan --check` show instead of the file's.
+    ///
+    /// Judged at the `--mem-fraction-static` launch sends (the file's
+    /// `serving.mem_fraction_static`): where an older or edited file carries another
+    /// fraction than this build computes, the verdict is the one for what will run.
     pub fn evaluate(&self) -> Result<GpuFit, PlanError> {
         let model = self.resolve_model()?;
-        Ok(evaluate_at(
-            &model,
-            &self.settings(),
-            self.gpu_type()?,
-            EstimateMode::Serving,
-            self.user_mem_fraction_static(),
-        ))
+        let at = |fraction: Option<f64>| -> Result<GpuFit, PlanError> {
+            Ok(evaluate_at(
+                &model,
+                &self.settings(),
+                self.gpu_type()?,
+                EstimateMode::Serving,
+                fraction,
+            ))
+        };
+        let row = at(self.user_mem_fraction_static())?;
+        if row.mem_fraction_static == self.serving.mem_fraction_static {
+            return Ok(row);
+        }
+        at(Some(self.serving.mem_fraction_static))
     }
 
     /// SGLang's defaults as core computes them for this plan's GPU and request limit;
@@ -601,6 +612,7 @@ mod tests {
                 "version: 0.5.23; curl x",
                 "serving.version",
             ),
+            ("version: 0.5.23", "version: 0.4.0", "serving.version"),
             (
                 "tensor_parallel: 1",
                 "tensor_parallel: 2",

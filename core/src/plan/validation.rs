@@ -113,6 +113,19 @@ impl Plan {
             )
             .into());
         }
+        // The install pins this version, and every fraction and flag is sized for its
+        // source: a plan for another SGLang would run numbers this build never checked.
+        if s.version != crate::serving::SGLANG_VERSION {
+            return Err(FieldError::new(
+                "serving.version",
+                &s.version,
+                format!(
+                    "is not the SGLang this gpu-session was made for ({}); rewrite the plan with `gpu-session plan`",
+                    crate::serving::SGLANG_VERSION
+                ),
+            )
+            .into());
+        }
         let gpu = self.gpu_type()?;
         if s.tensor_parallel != gpu.gpu_count {
             return Err(FieldError::new(

@@ -65,7 +65,16 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     }
 
     let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
-    let terminated = cloud.block_on(cloud.client.terminate(&ids))?;
+    let terminated = match cloud.block_on(cloud.client.terminate(&ids)) {
+        Ok(terminated) => terminated,
+        // Listed a moment ago, unknown now: nothing confirms it stopped billing.
+        Err(e) if e.is_not_found() => anyhow::bail!(
+            "terminating {}: not found -- check the dashboard that it is not still billing ({})",
+            ids.join(", "),
+            crate::output::printable(&e.to_string())
+        ),
+        Err(e) => return Err(e.into()),
+    };
     lease::forget_extensions(ctx, &ids);
     if let Ok(path) = ctx.config_path() {
         crate::first_start::forget_records(&path, &ids);

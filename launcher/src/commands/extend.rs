@@ -30,12 +30,18 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
             args.hours
         )));
     }
-    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
-    let ip = ip.as_str();
-
-    let mut argv = vec!["-o".into(), "BatchMode=yes".into()];
-    argv.extend(ssh::interactive_args(ip, key.as_deref()));
-    argv.push(lease_agent::extend_command(args.hours).into());
+    let SshTarget {
+        instance,
+        ip,
+        key,
+        host_keys,
+    } = ssh_target(ctx, args.instance.as_deref())?;
+    let argv = ssh::batch_args(
+        &ip,
+        key.as_deref(),
+        &host_keys,
+        &lease_agent::extend_command(args.hours),
+    );
     let program = ssh::ssh_program();
     ctx.printer.detail(&format!(
         "Running {} on {ip} to extend the lease",

@@ -4,6 +4,7 @@
 use crate::cli::{ModeArg, PlanArgs, PlanCheckArgs, PlanCommand};
 use crate::config_file;
 use crate::context::Context;
+use crate::instance::cloud_init;
 use crate::output::{Align, Cell, Style, Table};
 use crate::sizing::{find_gpu, settings_from};
 use anyhow::{anyhow, Context as _};
@@ -130,14 +131,18 @@ fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str) {
 
 fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
     let path = &args.file;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file {}", path.display()))?;
+    let plan = crate::plan_file::read(path)?;
     let in_file = |e: &dyn std::fmt::Display| anyhow!("{}: {e}", path.display());
-    let plan = Plan::parse(&text).map_err(|e| in_file(&e))?;
     let rebuilt = plan.rebuild().map_err(|e| in_file(&e))?;
     let model = plan.resolve_model().map_err(|e| in_file(&e))?;
     let row = plan.evaluate().map_err(|e| in_file(&e))?;
     let differences = differences(&plan, &rebuilt);
+    // Exactly the flags `launch` writes into user_data: one function builds both.
+    let launch_args: Vec<String> = cloud_init::sglang_args(&plan)
+        .map_err(|e| in_file(&e))?
+        .lines()
+        .map(str::to_owned)
+        .collect();
     if args.json {
         ctx.printer.json(&json!({
             "file": path.display().to_string(),
@@ -145,16 +150,15 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
             "plan": plan,
             "estimate": rebuilt.estimate,
             "fit_reason": row.reason,
-            "sglang_args": rebuilt.sglang_args(),
+            "sglang_args": launch_args,
             "differences": differences,
         }))?;
     } else {
-        let summary = render_check(path, &plan, &rebuilt, &model, &row, ctx.printer.color());
+        let summary = render_check(path, &plan, &launch_args, &model, &row, ctx.printer.color());
         ctx.printer.out(&summary)?;
     }
     for difference in &differences {
-        ctx.printer
-            .warn(&format!("{difference}; launch uses this build's numbers"));
+        ctx.printer.warn(difference);
     }
     warn_about_fit(ctx, &row, &plan.model.id);
     Ok(ExitCode::SUCCESS)
@@ -194,7 +198,12 @@ fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
         .into_iter()
         .filter(|(_, theirs, ours)| theirs != ours)
         .map(|(field, theirs, ours)| {
-            format!("{field} is {theirs} in the file but {ours} by this build")
+            let used = if field.starts_with("serving.") {
+                format!("launch sends the file's {theirs}")
+            } else {
+                "launch shows this build's estimate".to_string()
+            };
+            format!("{field} is {theirs} in the file but {ours} by this build; {used}")
         })
         .collect()
 }
@@ -202,7 +211,7 @@ fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
 fn render_check(
     path: &Path,
     plan: &Plan,
-    rebuilt: &Plan,
+    launch_args: &[String],
     model: &Model,
     row: &GpuFit,
     color: bool,
@@ -271,7 +280,7 @@ fn render_check(
     for (label, value) in facts {
         table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
     }
-    for (i, line) in flag_lines(&rebuilt.sglang_args()).into_iter().enumerate() {
+    for (i, line) in flag_lines(launch_args).into_iter().enumerate() {
         let label = if i == 0 { "SGLang flags" } else { "" };
         table.row(vec![Cell::styled(label, Style::Dim), line.into()]);
     }
@@ -279,7 +288,7 @@ fn render_check(
         "{} is a valid plan (version {}, SGLang {}).\n",
         Style::Bold.paint(&path.display().to_string(), color),
         plan.version,
-        rebuilt.serving.version
+        plan.serving.version
     );
     // The two-column table's header line is empty; drop it.
     let rendered = table.render(color);

@@ -12,12 +12,17 @@ use crate::ssh;
 use crate::ssh_target::{ssh_target, SshTarget};
 
 pub fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<ExitCode> {
-    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
+    let SshTarget {
+        instance,
+        ip,
+        key,
+        host_keys,
+    } = ssh_target(ctx, args.instance.as_deref())?;
     ctx.printer.note(&format!(
         "Connecting to {} at {ip}...",
         instances::describe(&instance)
     ));
-    let command = ssh::interactive_command(&ip, key.as_deref());
+    let command = ssh::interactive_command(&ip, key.as_deref(), &host_keys);
     exec(command)
 }
 

@@ -9,6 +9,7 @@ use gpu_session_core::serving::SGLANG_PORT;
 use crate::cli::TunnelArgs;
 use crate::context::Context;
 use crate::instances;
+use crate::output::printable;
 use crate::ssh;
 use crate::ssh_target::{exit_code, ssh_target, SshTarget};
 
@@ -18,19 +19,32 @@ pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
             "--local-port must be from 1 to 65535, got 0",
         ));
     }
-    let SshTarget { instance, ip, key } = ssh_target(ctx, args.instance.as_deref())?;
+    let SshTarget {
+        instance,
+        ip,
+        key,
+        host_keys,
+    } = ssh_target(ctx, args.instance.as_deref())?;
     let ip = ip.as_str();
     let port = args.local_port;
+    // The plan's `serving.port`, which launch recorded in a tag.
+    let remote_port = instances::sglang_port(&instance).unwrap_or(SGLANG_PORT);
     ctx.printer.out(&format!(
-        "Forwarding http://127.0.0.1:{port} to SGLang on {} ({ip}:{SGLANG_PORT}).\n\
+        "Forwarding http://127.0.0.1:{port} to SGLang on {} ({ip}:{remote_port}).\n\
          OpenAI-compatible endpoint: http://127.0.0.1:{port}/v1\n\
          Press Ctrl-C to stop the tunnel.\n",
-        instances::describe(&instance)
+        printable(&instances::describe(&instance))
     ))?;
     let program = ssh::ssh_program();
     // Ctrl-C reaches ssh too (same process group); it exits and so do we.
     let status = Command::new(&program)
-        .args(ssh::tunnel_args(ip, port, SGLANG_PORT, key.as_deref()))
+        .args(ssh::tunnel_args(
+            ip,
+            port,
+            remote_port,
+            key.as_deref(),
+            &host_keys,
+        ))
         .status()
         .map_err(|err| anyhow!(err).context(ssh::cannot_start(&program)))?;
     if !status.success() && status.code().is_some() {

@@ -940,7 +940,7 @@ fn plan_check_names_the_bad_field() {
         fs::write(sandbox.path("bad.yaml"), yaml.replacen(from, to, 1)).expect("write");
         let stderr = sandbox.fails(&["plan", "check", "bad.yaml"], 1);
         assert!(
-            stderr.starts_with(&format!("error: bad.yaml: {expected}")),
+            stderr.starts_with(&format!("error: plan file bad.yaml: {expected}")),
             "{to}: {stderr}"
         );
     }

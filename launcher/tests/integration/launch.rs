@@ -984,3 +984,340 @@ fn dry_run_uses_the_configured_filesystem() {
     );
     assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
 }
+
+// ---------------------------------------------------------------------------------
+// Issue 16: the safety net (signals, panics, races, SSH readiness, what check shows)
+
+/// Spawns `launch --yes` and waits until the fake reports its instance active.
+fn spawn_until_active(env: &Env, extra_env: &[(&str, &str)]) -> Child {
+    let mut cmd = env.command(&["launch", env.plan.to_str().unwrap(), "--yes"]);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gpu-session");
+    let start = Instant::now();
+    let active = || {
+        env.fake
+            .instances()
+            .iter()
+            .any(|i| i.status == gpu_session_tests::fake_lambda::Status::Active)
+    };
+    while !active() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(active(), "the instance became active");
+    child
+}
+
+fn signal_after_active_terminates(signal: &str, status: i32) {
+    let env = Env::new();
+    env.sglang.set_readiness(Readiness::Never);
+    let mut child = spawn_until_active(&env, &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let code = wait_with_timeout(&mut child, Duration::from_secs(30));
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    assert_eq!(code, Some(status), "{err}");
+    assert!(err.contains(&format!("interrupted (SIG{signal})")), "{err}");
+    assert!(err.contains("Terminated instance"), "{err}");
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn sigterm_after_active_terminates_the_instance() {
+    signal_after_active_terminates("TERM", 143);
+}
+
+#[test]
+fn sighup_after_active_terminates_the_instance() {
+    signal_after_active_terminates("HUP", 129);
+}
+
+#[test]
+fn a_panic_after_active_terminates_the_instance() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env("GPU_SESSION_TEST_PANIC_AFTER_ACTIVE", "1")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert!(err.contains("Terminated instance"), "{err}");
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_duration_flag_that_overflows_is_a_usage_error() {
+    let env = Env::new();
+    for flag in ["--boot-timeout", "--ready-timeout", "--wait-for-capacity"] {
+        let out = env.launch(&[flag, "9223372036854775808"]);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+}
+
+#[test]
+fn ssh_refused_for_the_first_20_s_still_serves_the_model() {
+    let env = Env::new();
+    let up_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 20.0;
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes", "--json"])
+        .env("FAKE_SSH_REFUSE_UNTIL", up_at.to_string())
+        .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "500")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(pid) = v["tunnel_pid"].as_u64() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    assert_eq!(env.fake.live_instance_count(), 1);
+    // The host key went to our own file, under the instance id, not ~/.ssh/known_hosts.
+    let id = v["instance_id"].as_str().unwrap();
+    let ours = std::fs::read_to_string(env.dir.path().join("known_hosts")).unwrap();
+    assert!(ours.starts_with(&format!("gpu-session-{id} ")), "{ours}");
+    assert!(!env.dir.path().join(".ssh/known_hosts").exists());
+}
+
+#[test]
+fn a_tunnel_that_drops_while_waiting_is_reopened() {
+    let env = Env::new();
+    // Ready after about 50 polls (1 s): the first tunnel drops after 300 ms.
+    env.sglang.set_readiness(Readiness::AfterCalls(50));
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes", "--json"])
+        .env("FAKE_SSH_DROP_FIRST_TUNNEL_MS", "300")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(pid) = v["tunnel_pid"].as_u64() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    assert!(stderr(&out).contains("re-opening"), "{}", stderr(&out));
+    let log = std::fs::read_to_string(env.ssh_log()).unwrap();
+    assert!(log.lines().filter(|l| *l == "-N").count() >= 2, "{log}");
+}
+
+#[test]
+fn no_tunnel_log_is_left_behind() {
+    let env = Env::new();
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes", "--json"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(pid) = v["tunnel_pid"].as_u64() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The plan file with `from` replaced by `to` (e.g. another SGLang or fraction).
+fn edited_plan(env: &Env, edits: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(&env.plan).unwrap();
+    for (from, to) in edits {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(from))
+            .unwrap_or_else(|| panic!("{from} in the plan"))
+            .to_owned();
+        let indent = &line[..line.len() - line.trim_start().len()];
+        text = text.replace(&line, &format!("{indent}{to}"));
+    }
+    std::fs::write(&env.plan, text).unwrap();
+}
+
+#[test]
+fn another_sglang_version_is_refused_by_check_and_launch() {
+    let env = Env::new();
+    edited_plan(
+        &env,
+        &[
+            ("version: 0.5.23", "version: 0.4.0"),
+            ("mem_fraction_static:", "mem_fraction_static: 0.5"),
+        ],
+    );
+    let check = env
+        .command(&["plan", "check", env.plan.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_exit(&check, 1);
+    assert!(
+        stderr(&check).contains("serving.version"),
+        "{}",
+        stderr(&check)
+    );
+    assert!(stderr(&check).contains("0.4.0"), "{}", stderr(&check));
+    let out = env.launch(&[]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("serving.version"), "{}", stderr(&out));
+    assert!(env.fake.requests_to(LAUNCH).is_empty(), "nothing billed");
+}
+
+#[test]
+fn check_shows_the_fraction_launch_sends() {
+    let env = Env::new();
+    edited_plan(
+        &env,
+        &[("mem_fraction_static:", "mem_fraction_static: 0.5")],
+    );
+    let check = env
+        .command(&["plan", "check", env.plan.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_exit(&check, 0);
+    assert!(
+        stdout(&check).contains("--mem-fraction-static 0.5 "),
+        "{}",
+        stdout(&check)
+    );
+    let json = env
+        .command(&["plan", "check", env.plan.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let shown: Vec<String> = serde_json::from_value(shown["sglang_args"].clone()).unwrap();
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(pid) = v["tunnel_pid"].as_u64() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let user_data = env.fake.user_data().pop().unwrap();
+    let sent = written_files(&user_data)
+        .into_iter()
+        .find(|f| f.0.ends_with("sglang.args"))
+        .expect("the SGLang arguments file");
+    let sent: Vec<&str> = sent.2.lines().collect();
+    assert_eq!(sent, shown, "check shows exactly what launch sends");
+    let at = sent
+        .iter()
+        .position(|a| *a == "--mem-fraction-static")
+        .unwrap();
+    assert_eq!(sent[at + 1], "0.5");
+}
+
+#[test]
+fn ctrl_c_while_the_launch_call_is_in_flight_terminates_what_it_created() {
+    let env = Env::new();
+    env.fake.delay_next_launch_response(Duration::from_secs(20));
+    // The list shows a new instance only from its third list on.
+    env.fake.set_list_lag(2);
+    let mut child = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gpu-session");
+    let start = Instant::now();
+    while env.fake.instances().is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(env.fake.instances().len(), 1, "the launch call created it");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("Terminated instance"), "{err}");
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_lost_launch_response_with_a_lagging_list_launches_once() {
+    let env = Env::new();
+    env.fake.lose_next_launch_response(502);
+    env.fake.set_list_lag(2);
+    let out = env.launch(&["--json"]);
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(pid) = v["tunnel_pid"].as_u64() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    assert_eq!(env.fake.instances().len(), 1, "one instance, not two");
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 1);
+}
+
+#[test]
+fn a_404_on_terminate_is_not_reported_as_terminated() {
+    let env = Env::new();
+    env.fake.set_next_launch_fate(Fate::NeverActive);
+    env.fake
+        .inject(Fault::status(404).on("/instance-operations/terminate"));
+    let out = env.launch(&["--boot-timeout", "1s"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("not found -- check the dashboard"), "{err}");
+    assert!(!err.contains("Terminated instance"), "{err}");
+}
+
+#[test]
+fn remote_text_is_printed_without_control_characters() {
+    let env = Env::new();
+    let phases = env.dir.path().join("phases");
+    std::fs::write(&phases, "failed: disk \u{1b}]0;owned\u{7}full\u{1b}[2J\n").unwrap();
+    let tail = env.dir.path().join("tail");
+    std::fs::write(&tail, "Traceback \u{1b}[31mred\u{1b}[0m\r\nOOM\n").unwrap();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env("FAKE_SSH_PHASES", &phases)
+        .env("FAKE_SSH_LOG_TAIL", &tail)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("disk ]0;ownedfull[2J"), "{err}");
+    assert!(err.contains("Traceback [31mred[0m"), "{err}");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\r'),
+        "{err:?}"
+    );
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_plan_file_over_the_size_limit_is_refused() {
+    let env = Env::new();
+    let big = env.dir.path().join("big.yaml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    for args in [
+        vec!["plan", "check", big.to_str().unwrap()],
+        vec!["launch", big.to_str().unwrap(), "--yes"],
+    ] {
+        let out = env.command(&args).output().unwrap();
+        assert_exit(&out, 1);
+        let err = stderr(&out);
+        assert!(err.contains("big.yaml"), "{err}");
+        assert!(err.contains("2097152 bytes"), "{err}");
+    }
+}

@@ -114,7 +114,8 @@ impl Env {
         request.name = Some(name.to_owned());
         if ours {
             request.hostname = Some(name.to_owned());
-            request.tags = instances::launch_tags("llama-3.1-8b", instances::now_unix() - 1800, 4);
+            request.tags =
+                instances::launch_tags("llama-3.1-8b", instances::now_unix() - 1800, 4, 30000);
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -589,4 +590,71 @@ fn configure_plan_and_launch_share_the_region_and_filesystem_rules() {
         }
     }
     assert_eq!(accepted, ["models", "coding-stack", "hf_cache"]);
+}
+
+/// A config file that does not parse warns but does not block `down` or `status`
+/// when the environment holds the key (issue 16, point 8).
+#[test]
+fn down_and_status_work_with_a_malformed_config() {
+    let env = Env::new();
+    let a = env.seed("gpu-session-a-111111", true);
+    std::fs::create_dir_all(env.config_path().parent().unwrap()).unwrap();
+    std::fs::write(env.config_path(), "lambda: [unclosed\n  api_key: {\n").unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ignoring the config file"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["down", &a, "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ignoring the config file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+/// `tunnel` forwards to the port the plan's `serving.port` gave SGLang, which launch
+/// recorded on the instance; and uses our own known-hosts file under the instance id.
+#[test]
+fn tunnel_uses_the_plans_sglang_port_and_our_known_hosts() {
+    let env = Env::new();
+    let client = LambdaClient::new(
+        &env.fake.base_url(),
+        ApiKey::new(DEFAULT_API_KEY).unwrap(),
+        ClientOptions::fast_for_tests(),
+    )
+    .unwrap();
+    let mut request = LaunchRequest::new("us-east-1", "gpu_1x_a10", "gpu-session");
+    request.name = Some("gpu-session-p-222222".to_owned());
+    request.tags = instances::launch_tags("llama-3.1-8b", instances::now_unix(), 4, 31234);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = runtime
+        .block_on(client.launch(&request))
+        .unwrap()
+        .instance_ids[0]
+        .clone();
+    let out = env.run(&["tunnel", &id, "--local-port", "30001"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let args = env.ssh_args();
+    assert!(
+        args.contains(&"127.0.0.1:30001:127.0.0.1:31234".to_owned()),
+        "{args:?}"
+    );
+    assert!(stdout(&out).contains(":31234"), "{}", stdout(&out));
+    let known_hosts = env.config_path().with_file_name("known_hosts");
+    assert!(
+        args.contains(&format!("UserKnownHostsFile=\"{}\"", known_hosts.display())),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&format!("HostKeyAlias=gpu-session-{id}")),
+        "{args:?}"
+    );
 }

@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 use crate::cli::ReadyTimeout;
 use crate::first_start::{self, Phase, Predicted, Remote};
 use crate::hub::{self, HubCheck};
-use crate::output::Printer;
+use crate::output::{printable, Printer};
 use crate::preflight;
 use gpu_session_lambda::{ImageSpecification, InstanceTypes, LambdaClient};
 
@@ -151,7 +151,7 @@ impl PhaseWatch {
         let elapsed = self.started.elapsed().as_secs();
         let text = format!(
             "{} [{}:{:02}]",
-            phase.describe(),
+            printable(&phase.describe()),
             elapsed / 60,
             elapsed % 60
         );
@@ -164,11 +164,12 @@ impl PhaseWatch {
         }
         if let Phase::Failed(reason) = phase {
             bar.finish_and_clear();
+            let reason = printable(&reason);
             let tail = remote.log_tail().await;
             printer.warn(&format!(
                 "the instance reports a failed first start: {reason}\n--- last lines of {} on the instance ---\n{}",
                 first_start::LOG_FILE,
-                tail.trim_end()
+                printable(tail.trim_end())
             ));
             bail!("first start failed on the instance: {reason}");
         }

@@ -16,11 +16,12 @@
 mod checks;
 mod cleanup;
 mod dry_run;
+mod forward;
 mod provision;
 
 use std::cell::RefCell;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::lease;
@@ -47,6 +48,15 @@ const FILESYSTEM_KEY: &str = "lambda.filesystem_name";
 /// A duration as whole minutes, for messages.
 fn output_duration(d: Duration) -> String {
     format!("{} min", (d.as_secs() / 60).max(1))
+}
+
+/// `now + d`, or a year from now should `d` overflow the clock (flags cannot ask for
+/// more: `cli::MAX_DURATION_FLAG`), never a panic after an instance exists.
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(crate::cli::MAX_DURATION_FLAG))
+        .unwrap_or(now)
 }
 
 fn poll_interval() -> Duration {
@@ -125,9 +135,7 @@ impl Prepared {
 }
 
 pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.plan)
-        .with_context(|| format!("cannot read plan file {}", args.plan.display()))?;
-    let plan = Plan::parse(&text).map_err(|e| anyhow!("plan file {}: {e}", args.plan.display()))?;
+    let plan = crate::plan_file::read(&args.plan)?;
     let boot_timeout = args.boot_timeout;
     let wait_for_capacity = args.wait_for_capacity;
     let filesystem = filesystem(ctx, &args)?;
@@ -217,9 +225,18 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         lambda_key: cloud.key.expose_secret(),
         base_url: &cloud.base_url,
         ssh_key_path,
-        launched: RefCell::new(None),
+        launched: RefCell::new(cleanup::Launched::Nothing),
     };
-    cloud.block_on(session.run())
+    cleanup::InFlight::arm(cleanup::InFlight {
+        base_url: cloud.base_url.clone(),
+        key: cloud.key.clone(),
+        name: prepared.name.clone(),
+        launched: cleanup::Launched::Nothing,
+        keep: args.keep_on_failure,
+    });
+    let result = cloud.block_on(session.run());
+    cleanup::InFlight::disarm();
+    result
 }
 
 /// The launch request for `region`, named and tagged as ours.
@@ -237,7 +254,12 @@ fn build_request(
     request.hostname = Some(name.to_owned());
     request.user_data = Some(user_data.to_owned());
     request.file_system_names = filesystem.map(|f| vec![f.to_owned()]).unwrap_or_default();
-    request.tags = instances::launch_tags(&plan.model.id, launched_at, plan.lease.hours);
+    request.tags = instances::launch_tags(
+        &plan.model.id,
+        launched_at,
+        plan.lease.hours,
+        plan.serving.port,
+    );
     request.image = Some(checks::image_spec(plan));
     request
 }

@@ -12,15 +12,19 @@ use gpu_session_core::lease;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::checks;
-use super::{build_request, output_duration, poll_interval, LaunchResult, Prepared};
+use super::cleanup::{InFlight, Launched};
+use super::forward::Forward;
+use super::{
+    build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared,
+};
 use crate::cli::LaunchArgs;
 use crate::context::Context;
 use crate::first_start;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instances;
-use crate::output::Style;
+use crate::output::{printable, Style};
 use crate::sglang::{self, SglangClient};
-use crate::ssh::{self, Tunnel};
+use crate::ssh;
 use gpu_session_lambda::{InstanceStatus, LambdaClient};
 
 /// One launch in progress.
@@ -32,13 +36,13 @@ pub(super) struct Session<'a> {
     pub(super) lambda_key: &'a str,
     pub(super) base_url: &'a str,
     pub(super) ssh_key_path: Option<PathBuf>,
-    /// The instance id once the API has created one.
-    pub(super) launched: RefCell<Option<String>>,
+    /// What the launch request has (or may have) created.
+    pub(super) launched: RefCell<Launched>,
 }
 
 enum Outcome {
     Ready(Box<LaunchResult>),
-    Interrupted,
+    Interrupted(&'static str),
 }
 
 impl Session<'_> {
@@ -67,26 +71,38 @@ impl Session<'_> {
     }
 
     pub(super) async fn run(&self) -> anyhow::Result<ExitCode> {
+        // Listening before anything is sent: SIGTERM and SIGHUP clean up like Ctrl-C.
+        let mut signals = Signals::listen();
         let outcome = tokio::select! {
             result = self.flow() => result.map(|r| Outcome::Ready(Box::new(r))),
-            _ = tokio::signal::ctrl_c() => Ok(Outcome::Interrupted),
+            name = signals.recv() => Ok(Outcome::Interrupted(name)),
         };
         match outcome {
             Ok(Outcome::Ready(result)) => {
+                // The instance is the user's now: a later panic must not terminate it.
+                InFlight::disarm();
                 self.print_result(&result)?;
                 Ok(ExitCode::SUCCESS)
             }
-            Ok(Outcome::Interrupted) => {
-                self.ctx.printer.warn("interrupted (Ctrl-C)");
+            Ok(Outcome::Interrupted(name)) => {
+                self.ctx.printer.warn(&format!("interrupted ({name})"));
                 self.clean_up().await;
-                Ok(ExitCode::from(130))
+                Ok(ExitCode::from(signal_exit_status(name)))
             }
             Err(err) => {
-                self.ctx.printer.warn(&format!("launch failed: {err:#}"));
+                self.ctx
+                    .printer
+                    .warn(&printable(&format!("launch failed: {err:#}")));
                 self.clean_up().await;
                 Err(err)
             }
         }
+    }
+
+    /// Records what the launch has created, for clean-up and the panic hook.
+    fn set_launched(&self, launched: Launched) {
+        InFlight::record(launched.clone());
+        *self.launched.borrow_mut() = launched;
     }
 
     async fn flow(&self) -> anyhow::Result<LaunchResult> {
@@ -140,7 +156,7 @@ impl Session<'_> {
         user_data_at(instances::now_unix())?;
 
         // Capacity: try regions in order; optionally wait.
-        let capacity_deadline = p.wait_for_capacity.map(|d| Instant::now() + d);
+        let capacity_deadline = p.wait_for_capacity.map(deadline_after);
         let mut waiting: Option<ProgressBar> = None;
         let (instance_id, region, launched_at) = loop {
             let availability = types.get(&plan.gpu.instance_type);
@@ -168,12 +184,21 @@ impl Session<'_> {
                     "Launching {} in {region}...",
                     plan.gpu.instance_type
                 ));
-                match client.launch(&request).await {
+                self.set_launched(Launched::Maybe);
+                let answer = client.launch(&request).await;
+                if answer
+                    .as_ref()
+                    .is_err_and(|e| !e.is_server_error() && !e.is_connect())
+                {
+                    // A definite refusal (capacity, validation): nothing was created.
+                    self.set_launched(Launched::Nothing);
+                }
+                match answer {
                     Ok(response) => {
                         let id = response.instance_ids.into_iter().next().ok_or_else(|| {
                             anyhow!("the launch succeeded but returned no instance id")
                         })?;
-                        *self.launched.borrow_mut() = Some(id.clone());
+                        self.set_launched(Launched::Instance(id.clone()));
                         launched = Some((id, region.clone(), launched_at));
                         break;
                     }
@@ -222,7 +247,7 @@ impl Session<'_> {
 
         // Boot.
         let bar = self.spinner(format!("Waiting for {} to boot", p.name));
-        let boot_deadline = Instant::now() + p.boot_timeout;
+        let boot_deadline = deadline_after(p.boot_timeout);
         let instance = loop {
             let instance = client.get_instance(&instance_id).await?;
             match instance.status {
@@ -248,34 +273,46 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         };
         bar.finish_and_clear();
+        if crate::test_hooks::TestHooks::get().panic_after_active {
+            panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
+        }
         let ip = instance.ip.clone();
         self.note(&format!(
             "Instance is active at {}.",
             ip.as_deref().unwrap_or("?")
         ));
 
-        // Readiness, through a tunnel.
+        // Readiness, through a tunnel, once sshd answers.
         let host = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
+        let host_keys = match self.ctx.config_path() {
+            Ok(config) => ssh::HostKeys::new(ssh::HostKeys::file_beside(&config), &instance_id)?,
+            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
+        };
         let port = ssh::free_local_port()?;
-        let log = std::env::temp_dir().join(format!("{}-tunnel.log", p.name));
-        self.ctx
-            .printer
-            .detail(&format!("ssh tunnel log: {}", log.display()));
-        let mut tunnel = Some(Tunnel::spawn(
-            host,
+        let mut forward = Forward::new(
+            client,
+            instance_id.clone(),
+            host.to_owned(),
             port,
             plan.serving.port,
-            self.ssh_key_path.as_deref(),
-            Some(&log),
-        )?);
+            self.ssh_key_path.clone(),
+            host_keys.clone(),
+        );
+        let bar = self.spinner(format!("Waiting for SSH on {host}"));
+        forward
+            .wait_for_ssh(&|why| bar.set_message(format!("Waiting for SSH on {host}: {why}")))
+            .await?;
+        bar.finish_and_clear();
+        forward.open()?;
         let sglang_url = format!("http://127.0.0.1:{port}");
         let sglang = SglangClient::new(&sglang_url, &p.sglang_key)?;
         let remote = first_start::Remote {
             ip: host.to_owned(),
             key: self.ssh_key_path.clone(),
+            host_keys,
         };
         let comparison = self
-            .wait_ready(&sglang, &mut tunnel, checks::PhaseWatch::new(remote))
+            .wait_ready(&sglang, &mut forward, checks::PhaseWatch::new(remote))
             .await?;
         self.report_comparison(&instance_id, comparison);
 
@@ -292,7 +329,7 @@ impl Session<'_> {
             lease_deadline,
             lease_deadline_utc: instances::format_utc(lease_deadline),
             price_cents_per_hour: price,
-            tunnel_pid: tunnel.and_then(Tunnel::detach),
+            tunnel_pid: forward.detach(),
             predicted_vs_actual: comparison,
         })
     }
@@ -355,7 +392,7 @@ impl Session<'_> {
     async fn wait_ready(
         &self,
         sglang: &SglangClient,
-        tunnel: &mut Option<Tunnel>,
+        forward: &mut Forward<'_>,
         mut phases: checks::PhaseWatch,
     ) -> anyhow::Result<Option<first_start::Comparison>> {
         let p = self.prepared;
@@ -363,13 +400,12 @@ impl Session<'_> {
             "Waiting for SGLang to load {} (downloads can take a while)",
             p.plan.model.checkpoint
         ));
-        let deadline = Instant::now() + p.ready_timeout;
+        let deadline = deadline_after(p.ready_timeout);
         loop {
-            if let Some(t) = tunnel.as_mut() {
-                if let Err(e) = t.check_alive() {
-                    bar.finish_and_clear();
-                    return Err(e.into());
-                }
+            let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
+            if let Err(e) = forward.keep_open(&note).await {
+                bar.finish_and_clear();
+                return Err(e);
             }
             phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
             let why = match sglang.ready(&p.plan.model.id).await {
@@ -458,5 +494,50 @@ impl Session<'_> {
             r.instance_id
         ));
         self.ctx.printer.out(&out)
+    }
+}
+
+/// The signals that stop a launch and clean up: Ctrl-C, and on Unix SIGTERM (a
+/// service manager, `kill`) and SIGHUP (a closed terminal or SSH session).
+struct Signals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let unix = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::hangup())?)))
+                .ok();
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The name of the first signal that arrives.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((term, hup)) = self.unix.as_mut() {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// The shell's status for death by a signal: 128 + its number.
+fn signal_exit_status(name: &str) -> u8 {
+    match name {
+        "SIGHUP" => 128 + 1,
+        "SIGTERM" => 128 + 15,
+        _ => 128 + 2,
     }
 }
