@@ -101,6 +101,8 @@ impl World {
             .env("LAMBDA_API_KEY", self.lambda.api_key())
             .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "20")
             .env("GPU_SESSION_TEST_FAST_API", "1")
+            // The fake API is on loopback, and so is the "instance" running the agent.
+            .env("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API", "1")
             .env("HF_ENDPOINT", self.hub.url())
             .env("GPU_SESSION_SSH", crate::launch::fake_ssh())
             .env("FAKE_SSH_LOG", self.dir.path().join("ssh.log"))
