@@ -994,3 +994,83 @@ fn a_loopback_lambda_api_url_is_refused_before_launch() {
     );
     assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
 }
+
+#[test]
+fn sglang_runs_as_a_user_that_cannot_read_the_lambda_key() {
+    let env = Env::new();
+    let out = env.launch(&[]);
+    assert_exit(&out, 0);
+    let user_data = env.fake.user_data().pop().unwrap();
+    // Measured: about 430 kB, the lock most of it; the API takes up to 1 MiB
+    // (the Lambda client's MAX_USER_DATA_BYTES), so this keeps 40 % free.
+    assert!(
+        user_data.len() < 1024 * 1024 * 3 / 5,
+        "user_data is {} bytes",
+        user_data.len()
+    );
+    let doc: yaml::Value = yaml::from_str(&user_data).unwrap();
+    let files = doc["write_files"].as_sequence().unwrap();
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str() == Some(path))
+            .unwrap_or_else(|| panic!("{path} not written"))
+    };
+    // Secrets: root's alone. The agent (root) reads the key; systemd (root) reads
+    // SGLang's settings before it drops to the SGLang user.
+    for secret in [
+        "/etc/gpu-session/lambda-api-key",
+        "/etc/gpu-session/lease.env",
+        "/etc/gpu-session/sglang.env",
+    ] {
+        assert_eq!(
+            file(secret)["permissions"].as_str(),
+            Some("0600"),
+            "{secret}"
+        );
+        assert_eq!(
+            file(secret)["owner"].as_str(),
+            Some("root:root"),
+            "{secret}"
+        );
+    }
+    // What SGLang itself reads is readable by others, in a directory it may enter but
+    // not list.
+    assert_eq!(
+        file("/etc/gpu-session/sglang.args")["permissions"].as_str(),
+        Some("0644")
+    );
+    assert!(doc["runcmd"].as_sequence().unwrap().iter().any(|c| c
+        .as_sequence()
+        .map(|c| c.iter().filter_map(|a| a.as_str()).collect::<Vec<_>>())
+        == Some(vec!["chmod", "0711", "/etc/gpu-session"])));
+    let sglang_unit = file("/etc/systemd/system/gpu-session-sglang.service")["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        sglang_unit.contains("\nUser=gpu-session-sglang\nGroup=gpu-session-sglang\n"),
+        "{sglang_unit}"
+    );
+    let agent_unit = file("/etc/systemd/system/gpu-session-lease.service")["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !agent_unit.contains("User="),
+        "the agent stays root: {agent_unit}"
+    );
+    // SGLang comes from the shipped lock, every file checked against its hashes.
+    let lock = file("/etc/gpu-session/sglang-lock.txt")["content"]
+        .as_str()
+        .unwrap();
+    assert!(lock.contains("\nsglang==0.5.23 \\\n    --hash=sha256:"));
+    let install = file("/usr/local/bin/gpu-session-install")["content"]
+        .as_str()
+        .unwrap();
+    assert!(install.contains("uv\" pip sync --require-hashes"));
+    assert!(
+        !install
+            .lines()
+            .any(|l| l.trim_end().ends_with("| sh") || l.contains("| sh ")),
+        "no installer piped to a shell"
+    );
+}
