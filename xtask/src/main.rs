@@ -5,7 +5,8 @@
 //! - `cargo xtask bench`     criterion benchmark of the core recommendation table
 //! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
 //! - `cargo xtask sglang-pin` resolves the pinned SGLang for the instance's Python and
-//!   writes the hashed locks the instance installs from (`test` checks they are current)
+//!   writes the hashed locks the instance installs from (`--check`, part of test: they
+//!   are current)
 //! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed)
 //! - `cargo xtask lint-workflows` actionlint on .github/workflows
 
@@ -39,6 +40,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("bench-web") => bench_web(),
+        Some("sglang-pin") if args.get(1).map(String::as_str) == Some("--check") => {
+            check_sglang_pin(LockMode::Check)
+        }
         Some("sglang-pin") => check_sglang_pin(LockMode::Write),
         Some("site") => ensure_web_tools().and_then(|()| build_site()),
         Some("lint-workflows") => check_workflows(),
@@ -497,10 +501,10 @@ enum LockMode {
 /// Resolve `sglang==<pin>` for the instance's Python on every instance platform with
 /// `uv pip compile --generate-hashes`, so a pin whose dependencies vanish or conflict
 /// fails here, not on a billing GPU, and the instance installs exactly this resolution.
-/// `Write` (`cargo xtask sglang-pin`) writes the locks into the repository; `Check`
-/// (`cargo xtask test`) resolves again, starting from the committed lock (uv keeps its
-/// versions when they still resolve), and fails when the result differs or a lock is
-/// missing. Offline (no package index), it says plainly that it skipped.
+/// `Write` (`cargo xtask sglang-pin`) resolves afresh and writes the locks into the
+/// repository; `Check` (`cargo xtask sglang-pin --check`, part of `test`) resolves
+/// again with the committed versions as constraints and fails when a lock is missing,
+/// its versions no longer resolve, or its hashes differ from the index's. Offline (no package index), it says plainly that it skipped.
 fn check_sglang_pin(mode: LockMode) -> Result {
     let sglang_version = core_constant("SGLANG_VERSION")?;
     let python_version = core_constant("SGLANG_PYTHON_VERSION")?;
@@ -532,19 +536,21 @@ fn check_sglang_pin(mode: LockMode) -> Result {
         let name = lock_name(&sglang_version, platform);
         let committed = locks_dir().join(&name);
         let scratch = dir.join(&name);
-        // The committed lock is uv's starting point (its versions are kept when they
-        // still resolve); without one, a fresh resolution.
-        match std::fs::copy(&committed, &scratch) {
-            Ok(_) => {}
-            Err(_) if mode == LockMode::Write => {
-                let _ = std::fs::remove_file(&scratch);
-            }
-            Err(e) => {
-                return Err(format!(
+        let _ = std::fs::remove_file(&scratch);
+        // Checking: the committed versions as constraints, hashes fresh from the index
+        // (uv would carry an existing output file's hashes over unchecked).
+        let constraints = dir.join(format!("{name}.constraints"));
+        let mut pins = Vec::new();
+        if mode == LockMode::Check {
+            let text = std::fs::read_to_string(&committed).map_err(|e| {
+                format!(
                     "no SGLang lock {} ({e}): run `cargo xtask sglang-pin` and commit it",
                     committed.display()
-                ))
-            }
+                )
+            })?;
+            std::fs::write(&constraints, lock_pins(&text))
+                .map_err(|e| format!("{}: {e}", constraints.display()))?;
+            pins = vec!["--constraint".to_owned(), format!("{name}.constraints")];
         }
         let child = Command::new("uv")
             .current_dir(&dir)
@@ -553,6 +559,7 @@ fn check_sglang_pin(mode: LockMode) -> Result {
                 "compile",
                 "--quiet",
                 "--generate-hashes",
+                "--no-annotate",
                 "--custom-compile-command",
                 "cargo xtask sglang-pin",
                 "--python-version",
@@ -563,6 +570,7 @@ fn check_sglang_pin(mode: LockMode) -> Result {
                 &name,
                 "requirements.in",
             ])
+            .args(&pins)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -586,6 +594,14 @@ fn check_sglang_pin(mode: LockMode) -> Result {
         compare_or_write_lock(mode, &dir.join(&name), &locks_dir().join(&name))?;
     }
     Ok(())
+}
+
+/// The `name==version` lines of a lock, without their hashes.
+fn lock_pins(lock: &str) -> String {
+    lock.lines()
+        .filter(|l| !l.starts_with([' ', '#']) && l.contains("=="))
+        .map(|l| format!("{}\n", l.trim_end_matches('\\').trim()))
+        .collect()
 }
 
 /// `sglang-0.5.23-x86_64.txt` for platform `x86_64-manylinux_2_35`.
