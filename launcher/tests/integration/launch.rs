@@ -914,9 +914,12 @@ fn launch_succeeds_once_the_real_agent_reports_it_is_armed() {
     assert_eq!(env.fake.live_instance_count(), 1);
 }
 
+/// What a test changes in the agent's command.
+type AgentChange = fn(&mut Command);
+
 #[test]
 fn an_agent_that_cannot_arm_fails_the_launch_and_terminates() {
-    let cases: [(&str, &str, fn(&mut Command)); 3] = [
+    let cases: [(&str, &str, AgentChange); 3] = [
         (
             "revoked",
             "the Lambda API refused the key (HTTP 401)",
