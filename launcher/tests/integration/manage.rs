@@ -86,6 +86,8 @@ impl Env {
         cmd.args(args)
             .env_remove("LAMBDA_API_KEY")
             .env("LAMBDA_API_URL", self.fake.base_url())
+            // The fake API is on loopback: launch may hand it to the agent in tests.
+            .env("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API", "1")
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
             .env("GPU_SESSION_CONFIG", self.config_path())
