@@ -17,6 +17,17 @@ use crate::ssh;
 pub const PHASE_FILE: &str = "/var/lib/gpu-session/phase";
 /// Install and SGLang output on the instance.
 pub const LOG_FILE: &str = "/var/log/gpu-session/first-start.log";
+/// The lease agent's status file on the instance (`assets/lease-agent.sh` writes it).
+pub const AGENT_STATUS_FILE: &str = "/var/lib/gpu-session/agent-status";
+/// Separates the phase from the agent's status in one SSH answer.
+const STATUS_SEPARATOR: &str = "--- lease agent";
+/// How long after the instance is active `launch` waits for the lease agent to report
+/// `armed` before it terminates the instance. cloud-init starts the agent in its final
+/// stage, typically one to two minutes after Lambda reports the instance active, and
+/// the agent retries every 30 s (`GPU_SESSION_POLL_SECONDS`); 10 minutes leaves room
+/// for a slow boot and a late sshd while bounding what an instance nothing would stop
+/// costs before launch gives up (an 8x B200 at about $54/h: about $9).
+pub const ARM_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Lines of the instance's log shown on a failure.
 pub const LOG_TAIL_LINES: u32 = 40;
 
@@ -81,6 +92,38 @@ impl Phase {
     }
 }
 
+/// What the lease agent says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentStatus {
+    /// No word yet (SSH not up, the agent not started, or it has not finished its
+    /// first try); the detail says which.
+    Unknown(String),
+    /// It found the live instances carrying its hostname and can terminate them.
+    Armed(Vec<String>),
+    /// Still trying after a failure that may pass (network, an API error).
+    Arming(String),
+    /// It cannot act (key refused, no instance with its hostname, unusable API URL).
+    Error(String),
+}
+
+impl AgentStatus {
+    /// Parses the status file's first line.
+    pub fn parse(text: &str) -> AgentStatus {
+        let line = text.lines().next().unwrap_or("").trim();
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim().to_owned();
+        match word {
+            "armed" if !rest.is_empty() => {
+                AgentStatus::Armed(rest.split_whitespace().map(str::to_owned).collect())
+            }
+            "arming" => AgentStatus::Arming(rest),
+            "error" => AgentStatus::Error(rest),
+            "" => AgentStatus::Unknown("the lease agent has not written its status yet".to_owned()),
+            _ => AgentStatus::Unknown(format!("unexpected lease agent status '{line}'")),
+        }
+    }
+}
+
 /// Reads the phase file and log over SSH (`ubuntu@IP`, the launch's key).
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -115,14 +158,18 @@ impl Remote {
         }
     }
 
-    /// The instance's current phase; SSH failures mean it is still booting.
-    pub async fn phase(&self) -> Phase {
-        match self
-            .run(&format!("cat {PHASE_FILE} 2>/dev/null || true"))
-            .await
-        {
-            Ok(text) => Phase::parse(&text),
-            Err(why) => Phase::Booting(why),
+    /// The instance's current phase and its lease agent's status, in one SSH call;
+    /// SSH failures mean it is still booting.
+    pub async fn look(&self) -> (Phase, AgentStatus) {
+        let command = format!(
+            "cat {PHASE_FILE} 2>/dev/null; echo; echo '{STATUS_SEPARATOR}'; cat {AGENT_STATUS_FILE} 2>/dev/null; true"
+        );
+        match self.run(&command).await {
+            Ok(text) => parse_look(&text),
+            Err(why) => (
+                Phase::Booting(why.clone()),
+                AgentStatus::Unknown(format!("cannot read its status: {why}")),
+            ),
         }
     }
 
@@ -136,6 +183,14 @@ impl Remote {
             Err(why) => format!("(could not read {LOG_FILE}: {why})"),
         }
     }
+}
+
+/// Splits the answer of [`Remote::look`] into the phase and the agent's status.
+fn parse_look(text: &str) -> (Phase, AgentStatus) {
+    let marker = format!("\n{STATUS_SEPARATOR}\n");
+    let text = format!("\n{text}");
+    let (phase, agent) = text.split_once(&marker).unwrap_or((&text, ""));
+    (Phase::parse(phase.trim_start()), AgentStatus::parse(agent))
 }
 
 /// Assumed download rate from the Hub to a Lambda instance, bytes/s: 50 MB/s, a
@@ -322,6 +377,38 @@ mod tests {
         );
         assert_eq!(Phase::parse("").kind(), "booting");
         assert_eq!(Phase::parse("weird").kind(), "booting");
+    }
+
+    #[test]
+    fn agent_status_parses() {
+        assert_eq!(
+            AgentStatus::parse("armed abc def\n"),
+            AgentStatus::Armed(vec!["abc".into(), "def".into()])
+        );
+        assert_eq!(
+            AgentStatus::parse("error the Lambda API refused the key (HTTP 401)"),
+            AgentStatus::Error("the Lambda API refused the key (HTTP 401)".into())
+        );
+        assert_eq!(
+            AgentStatus::parse("arming cannot reach"),
+            AgentStatus::Arming("cannot reach".into())
+        );
+        assert!(matches!(AgentStatus::parse(""), AgentStatus::Unknown(_)));
+        assert!(matches!(
+            AgentStatus::parse("armed"),
+            AgentStatus::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn one_answer_carries_phase_and_agent_status() {
+        let (phase, agent) = parse_look("loading\n\n--- lease agent\narmed i-1\n");
+        assert_eq!(phase, Phase::Loading);
+        assert_eq!(agent, AgentStatus::Armed(vec!["i-1".into()]));
+        // No phase file yet, no status file yet.
+        let (phase, agent) = parse_look("\n--- lease agent\n");
+        assert_eq!(phase.kind(), "booting");
+        assert!(matches!(agent, AgentStatus::Unknown(_)));
     }
 
     #[test]

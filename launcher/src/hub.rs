@@ -28,6 +28,26 @@ pub const ENDPOINT_ENV: &str = "HF_ENDPOINT";
 /// How long one Hub request may take before the Hub counts as unreachable.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `HF_ENDPOINT` is plain http to another machine: a token sent there travels in clear.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HF_ENDPOINT ({endpoint}) is plain http to another machine: refusing to send HF_TOKEN over it unencrypted; use an https:// address (plain http is accepted only for a loopback address), or unset HF_TOKEN")]
+pub struct PlainHttpEndpoint {
+    pub endpoint: String,
+}
+
+/// Refuses to send `token` to a plain-http `endpoint` that is not this machine.
+pub fn check_token_endpoint(endpoint: &str, token: Option<&str>) -> Result<(), PlainHttpEndpoint> {
+    let plain_http = endpoint
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+    if token.is_some() && plain_http && !crate::loopback::is_loopback_url(endpoint) {
+        return Err(PlainHttpEndpoint {
+            endpoint: endpoint.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// What the Hub said about a checkpoint the user may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubCheck {
@@ -36,10 +56,23 @@ pub enum HubCheck {
     Readable {
         download_bytes: Option<u64>,
         gated: bool,
+        private: bool,
     },
     /// The Hub could not be asked (no network here, or it failed): not a reason to stop,
     /// since the instance has its own network.
     Unreachable(String),
+}
+
+impl HubCheck {
+    /// Whether the instance needs `HF_TOKEN` to download the checkpoint: for a gated
+    /// or private repo, and when the Hub could not say (the instance may need it).
+    /// Never for a repo the Hub reports public.
+    pub fn instance_needs_token(&self) -> bool {
+        match self {
+            HubCheck::Readable { gated, private, .. } => *gated || *private,
+            HubCheck::Unreachable(_) => true,
+        }
+    }
 }
 
 /// The checkpoint cannot be read: launching would pay for a GPU that never serves.
@@ -55,12 +88,16 @@ pub enum HubError {
     GatedNoAccess { repo: String, endpoint: String },
     #[error("HF_TOKEN was refused by the Hub for {repo} (401): the token is invalid or expired; create a new one at {endpoint}/settings/tokens")]
     BadToken { repo: String, endpoint: String },
+    #[error(transparent)]
+    PlainHttp(#[from] PlainHttpEndpoint),
 }
 
 #[derive(Debug, Deserialize)]
 struct ModelInfo {
     #[serde(default)]
     gated: Gated,
+    #[serde(default)]
+    private: bool,
     #[serde(default)]
     siblings: Vec<Sibling>,
 }
@@ -140,6 +177,7 @@ pub async fn check_checkpoint(
     repo: &str,
     token: Option<&str>,
 ) -> Result<HubCheck, HubError> {
+    check_token_endpoint(endpoint, token)?;
     let http = match reqwest::Client::builder()
         .no_proxy()
         .timeout(TIMEOUT)
@@ -225,6 +263,7 @@ pub async fn check_checkpoint(
     Ok(HubCheck::Readable {
         download_bytes: download_bytes(&info.siblings),
         gated,
+        private: info.private,
     })
 }
 
@@ -293,6 +332,8 @@ pub enum ConfigFetchError {
         why: String,
         cache: String,
     },
+    #[error("--hf: {0}")]
+    PlainHttp(#[from] PlainHttpEndpoint),
 }
 
 /// Reads `repo`'s `config.json` from the Hub (with `token` when given) and caches it;
@@ -304,6 +345,7 @@ pub fn fetch_config(
     token: Option<&str>,
     cache: Option<&Path>,
 ) -> Result<FetchedConfig, ConfigFetchError> {
+    check_token_endpoint(endpoint, token)?;
     let answer = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -452,6 +494,33 @@ mod tests {
             ))
         );
         assert_eq!(p(None, None), None);
+    }
+
+    #[test]
+    fn a_token_goes_over_plain_http_only_to_this_machine() {
+        let token = Some("hf_x");
+        assert!(check_token_endpoint("https://hub.example", token).is_ok());
+        assert!(check_token_endpoint("http://127.0.0.1:8080", token).is_ok());
+        assert!(check_token_endpoint("http://localhost", token).is_ok());
+        assert!(check_token_endpoint("http://hub.example", None).is_ok());
+        let err = check_token_endpoint("HTTP://hub.example", token).unwrap_err();
+        assert!(
+            err.to_string().contains("HF_ENDPOINT (HTTP://hub.example)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_a_gated_private_or_unknown_repo_needs_the_token_on_the_instance() {
+        let readable = |gated, private| HubCheck::Readable {
+            download_bytes: None,
+            gated,
+            private,
+        };
+        assert!(!readable(false, false).instance_needs_token());
+        assert!(readable(true, false).instance_needs_token());
+        assert!(readable(false, true).instance_needs_token());
+        assert!(HubCheck::Unreachable("offline".into()).instance_needs_token());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod hub;
 pub mod instance;
 pub mod instances;
 pub(crate) mod lease;
+pub(crate) mod loopback;
 pub(crate) mod model_flags;
 pub(crate) mod output;
 pub(crate) mod plan_file;

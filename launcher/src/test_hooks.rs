@@ -6,6 +6,8 @@
 //! | `GPU_SESSION_TEST_POLL_INTERVAL_MS` | pause between status, capacity and readiness polls of `launch` (default 10 s) |
 //! | `GPU_SESSION_TEST_FAST_API=1` | millisecond retry backoff and launch spacing for the Lambda client |
 //! | `GPU_SESSION_TEST_PANIC_AFTER_ACTIVE=1` | `launch` panics once the instance is active (proves clean-up on a crash) |
+//! | `GPU_SESSION_TEST_LOOPBACK_LAMBDA_API=1` | the lease agent may be given a loopback `LAMBDA_API_URL` (the local fake) |
+//! | `GPU_SESSION_TEST_ARM_TIMEOUT_MS` | how long `launch` waits for the lease agent to report it is armed (default 10 min) |
 //!
 //! Variables a user may set are not hooks and are read where they are used:
 //! `GPU_SESSION_CONFIG` (the config file), `LAMBDA_API_URL` and `LAMBDA_API_KEY` (the
@@ -22,6 +24,10 @@ pub const FAST_API_ENV: &str = "GPU_SESSION_TEST_FAST_API";
 
 /// `1`: `launch` panics once its instance is active.
 pub const PANIC_AFTER_ACTIVE_ENV: &str = "GPU_SESSION_TEST_PANIC_AFTER_ACTIVE";
+/// `1`: a loopback `LAMBDA_API_URL` may go to the (local, fake) instance's agent.
+pub const LOOPBACK_LAMBDA_API_ENV: &str = "GPU_SESSION_TEST_LOOPBACK_LAMBDA_API";
+/// Milliseconds `launch` waits for the lease agent to be armed.
+pub const ARM_TIMEOUT_MS_ENV: &str = "GPU_SESSION_TEST_ARM_TIMEOUT_MS";
 
 /// The hooks' values; unset (or unparsable) hooks leave the normal behaviour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +38,10 @@ pub(crate) struct TestHooks {
     pub(crate) fast_api: bool,
     /// Panic in `launch` after the instance is active.
     pub(crate) panic_after_active: bool,
+    /// Let the lease agent call a loopback Lambda API (tests run it on this machine).
+    pub(crate) loopback_lambda_api: bool,
+    /// Replaces the wait for the lease agent to be armed.
+    pub(crate) arm_timeout: Option<Duration>,
 }
 
 impl TestHooks {
@@ -49,6 +59,10 @@ impl TestHooks {
                 .map(Duration::from_millis),
             fast_api: lookup(FAST_API_ENV).is_some_and(|v| v.trim() == "1"),
             panic_after_active: lookup(PANIC_AFTER_ACTIVE_ENV).is_some_and(|v| v.trim() == "1"),
+            loopback_lambda_api: lookup(LOOPBACK_LAMBDA_API_ENV).is_some_and(|v| v.trim() == "1"),
+            arm_timeout: lookup(ARM_TIMEOUT_MS_ENV)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis),
         }
     }
 }
@@ -69,15 +83,27 @@ mod tests {
     fn unset_hooks_change_nothing() {
         assert_eq!(hooks(&[]), TestHooks::default());
         assert_eq!(
-            hooks(&[(POLL_INTERVAL_MS_ENV, "soon"), (FAST_API_ENV, "yes")]),
+            hooks(&[
+                (POLL_INTERVAL_MS_ENV, "soon"),
+                (FAST_API_ENV, "yes"),
+                (LOOPBACK_LAMBDA_API_ENV, "true"),
+                (ARM_TIMEOUT_MS_ENV, "1m"),
+            ]),
             TestHooks::default()
         );
     }
 
     #[test]
     fn set_hooks_are_read() {
-        let h = hooks(&[(POLL_INTERVAL_MS_ENV, " 20 "), (FAST_API_ENV, "1")]);
+        let h = hooks(&[
+            (POLL_INTERVAL_MS_ENV, " 20 "),
+            (FAST_API_ENV, "1"),
+            (LOOPBACK_LAMBDA_API_ENV, "1"),
+            (ARM_TIMEOUT_MS_ENV, "1500"),
+        ]);
         assert_eq!(h.poll_interval, Some(Duration::from_millis(20)));
         assert!(h.fast_api);
+        assert!(h.loopback_lambda_api);
+        assert_eq!(h.arm_timeout, Some(Duration::from_millis(1500)));
     }
 }

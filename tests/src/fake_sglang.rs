@@ -83,6 +83,8 @@ struct Inner {
     health_generate_calls: u32,
     completions: u64,
     num_running_reqs: u32,
+    /// When set, `/metrics` answers this status with no metrics (a failed server).
+    metrics_status: Option<u16>,
     requests: Vec<SglangRequest>,
     /// Bodies of the chat completion requests, in order.
     chat_bodies: Vec<Value>,
@@ -113,6 +115,7 @@ impl FakeSglang {
             health_generate_calls: 0,
             completions: 0,
             num_running_reqs: 0,
+            metrics_status: None,
             requests: Vec::new(),
             chat_bodies: Vec::new(),
         }));
@@ -147,6 +150,12 @@ impl FakeSglang {
     /// The `sglang:num_running_reqs` gauge in `/metrics` (for idle detection).
     pub fn set_num_running_reqs(&self, n: u32) {
         self.lock().num_running_reqs = n;
+    }
+
+    /// Makes `/metrics` answer `status` (e.g. 401 or 500) instead of the metrics;
+    /// `None` restores them.
+    pub fn set_metrics_status(&self, status: Option<u16>) {
+        self.lock().metrics_status = status;
     }
 
     /// Calls to `/health_generate` since start or the last `set_readiness`.
@@ -194,7 +203,13 @@ async fn handle(
     };
     let open = path.starts_with("/health") || path.starts_with("/metrics");
 
-    let response = if !open && !authorized {
+    let metrics_fault = state
+        .metrics_status
+        .filter(|_| path.starts_with("/metrics"))
+        .and_then(|s| StatusCode::from_u16(s).ok());
+    let response = if let Some(status) = metrics_fault {
+        (status, Json(json!({ "error": status.to_string() }))).into_response()
+    } else if !open && !authorized {
         (
             StatusCode::UNAUTHORIZED,
             Json(json!({ "error": "Unauthorized" })),

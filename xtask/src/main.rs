@@ -4,7 +4,9 @@
 //! - `cargo xtask test`      every check and test, including the browser tests on the release site
 //! - `cargo xtask bench`     criterion benchmark of the core recommendation table
 //! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
-//! - `cargo xtask sglang-pin` the pinned SGLang resolves for the instance's Python (part of test)
+//! - `cargo xtask sglang-pin` resolves the pinned SGLang for the instance's Python and
+//!   writes the hashed locks the instance installs from (`--check`, part of test: they
+//!   are current)
 //! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed)
 //! - `cargo xtask lint-workflows` actionlint on .github/workflows
 //! - `cargo xtask prices FILE [--as-of YYYY-MM-DD]` the price table from a saved
@@ -40,7 +42,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("bench-web") => bench_web(),
-        Some("sglang-pin") => check_sglang_pin(),
+        Some("sglang-pin") if args.get(1).map(String::as_str) == Some("--check") => {
+            check_sglang_pin(LockMode::Check)
+        }
+        Some("sglang-pin") => check_sglang_pin(LockMode::Write),
         Some("site") => ensure_web_tools().and_then(|()| build_site()),
         Some("lint-workflows") => check_workflows(),
         Some("prices") => {
@@ -530,9 +535,6 @@ fn check_core_dependencies() -> Result {
 /// GH200 (arm64). Ubuntu 24.04 has glibc 2.39; sglang 0.5.23 ships manylinux_2_34 wheels.
 const INSTANCE_PLATFORMS: [&str; 2] = ["x86_64-manylinux_2_35", "aarch64-manylinux_2_35"];
 
-/// Resolve `sglang==<pin>` for the instance's Python on every instance platform with
-/// `uv pip compile`, so a pin whose dependencies vanish or conflict fails here, not on a
-/// billing GPU. Offline (no package index), it says plainly that it skipped.
 /// A `pub const NAME: &str = "..."` of the core crate, read from its source: xtask
 /// stays free of dependencies so that `cargo xtask` starts in seconds on a fresh clone
 /// (depending on core would build serde for a second feature set first).
@@ -553,7 +555,27 @@ fn core_constant(name: &str) -> Result<String> {
     Err(format!("no `{prefix}...\";` in {}", src.display()))
 }
 
-fn check_sglang_pin() -> Result {
+/// Where the SGLang locks live: shipped in user_data, installed with `uv pip sync
+/// --require-hashes` by the instance's install script.
+fn locks_dir() -> PathBuf {
+    root().join("launcher/src/instance/assets/locks")
+}
+
+/// Whether `sglang-pin` rewrites the committed locks or only checks them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LockMode {
+    Write,
+    Check,
+}
+
+/// Resolve `sglang==<pin>` for the instance's Python on every instance platform with
+/// `uv pip compile --generate-hashes`, so a pin whose dependencies vanish or conflict
+/// fails here, not on a billing GPU, and the instance installs exactly this resolution.
+/// `Write` (`cargo xtask sglang-pin`) resolves afresh and writes the locks into the
+/// repository; `Check` (`cargo xtask sglang-pin --check`, part of `test`) resolves
+/// again with the committed versions as constraints and fails when a lock is missing,
+/// its versions no longer resolve, or its hashes differ from the index's. Offline (no package index), it says plainly that it skipped.
+fn check_sglang_pin(mode: LockMode) -> Result {
     let sglang_version = core_constant("SGLANG_VERSION")?;
     let python_version = core_constant("SGLANG_PYTHON_VERSION")?;
     if !on_path("uv") {
@@ -569,47 +591,108 @@ fn check_sglang_pin() -> Result {
     }
     let dir = root().join("target").join("sglang-pin");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let requirement = dir.join("requirements.in");
-    std::fs::write(&requirement, format!("sglang=={sglang_version}\n"))
-        .map_err(|e| format!("{}: {e}", requirement.display()))?;
+    std::fs::write(
+        dir.join("requirements.in"),
+        format!("sglang=={sglang_version}\n"),
+    )
+    .map_err(|e| format!("{}: {e}", dir.display()))?;
     step(&format!(
-        "sglang=={sglang_version} resolves for Python {python_version} on {}",
+        "sglang=={sglang_version} resolves for Python {python_version} on {} and matches its lock",
         INSTANCE_PLATFORMS.join(" and ")
     ));
     // Both resolutions at once: each mostly waits on the package index.
     let mut children = Vec::new();
     for platform in INSTANCE_PLATFORMS {
+        let name = lock_name(&sglang_version, platform);
+        let committed = locks_dir().join(&name);
+        let scratch = dir.join(&name);
+        let _ = std::fs::remove_file(&scratch);
+        // Checking: the committed versions as constraints, hashes fresh from the index
+        // (uv would carry an existing output file's hashes over unchecked).
+        let constraints = dir.join(format!("{name}.constraints"));
+        let mut pins = Vec::new();
+        if mode == LockMode::Check {
+            let text = std::fs::read_to_string(&committed).map_err(|e| {
+                format!(
+                    "no SGLang lock {} ({e}): run `cargo xtask sglang-pin` and commit it",
+                    committed.display()
+                )
+            })?;
+            std::fs::write(&constraints, lock_pins(&text))
+                .map_err(|e| format!("{}: {e}", constraints.display()))?;
+            pins = vec!["--constraint".to_owned(), format!("{name}.constraints")];
+        }
         let child = Command::new("uv")
+            .current_dir(&dir)
             .args([
                 "pip",
                 "compile",
                 "--quiet",
+                "--generate-hashes",
+                "--no-annotate",
+                "--custom-compile-command",
+                "cargo xtask sglang-pin",
                 "--python-version",
                 &python_version,
+                "--python-platform",
+                platform,
+                "--output-file",
+                &name,
+                "requirements.in",
             ])
-            .args(["--python-platform", platform, "--output-file"])
-            .arg(dir.join(format!("{platform}.txt")))
-            .arg(&requirement)
+            .args(&pins)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not start uv: {e}"))?;
-        children.push((platform, child));
+        children.push((platform, name, child));
     }
-    for (platform, child) in children {
+    for (platform, name, child) in children {
         let out = child
             .wait_with_output()
             .map_err(|e| format!("uv for {platform}: {e}"))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status.success() {
+        if !out.status.success() {
+            if stderr.contains("No solution found") || stderr.contains("unsatisfiable") {
+                return Err(format!(
+                    "sglang=={sglang_version} does not resolve for Python {python_version} on {platform}:\n{stderr}"
+                ));
+            }
+            eprintln!("SKIPPED: the SGLang pin check on {platform}: the package index could not be reached:\n{stderr}");
             continue;
         }
-        if stderr.contains("No solution found") || stderr.contains("unsatisfiable") {
-            return Err(format!(
-                "sglang=={sglang_version} does not resolve for Python {python_version} on {platform}:\n{stderr}"
-            ));
-        }
-        eprintln!("SKIPPED: the SGLang pin check on {platform}: the package index could not be reached:\n{stderr}");
+        compare_or_write_lock(mode, &dir.join(&name), &locks_dir().join(&name))?;
+    }
+    Ok(())
+}
+
+/// The `name==version` lines of a lock, without their hashes.
+fn lock_pins(lock: &str) -> String {
+    lock.lines()
+        .filter(|l| !l.starts_with([' ', '#']) && l.contains("=="))
+        .map(|l| format!("{}\n", l.trim_end_matches('\\').trim()))
+        .collect()
+}
+
+/// `sglang-0.5.23-x86_64.txt` for platform `x86_64-manylinux_2_35`.
+fn lock_name(sglang_version: &str, platform: &str) -> String {
+    let arch = platform.split('-').next().unwrap_or(platform);
+    format!("sglang-{sglang_version}-{arch}.txt")
+}
+
+fn compare_or_write_lock(mode: LockMode, fresh: &Path, committed: &Path) -> Result {
+    let fresh_text = std::fs::read(fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
+    if mode == LockMode::Write {
+        std::fs::create_dir_all(locks_dir()).map_err(|e| format!("{e}"))?;
+        return std::fs::write(committed, &fresh_text)
+            .map_err(|e| format!("{}: {e}", committed.display()));
+    }
+    if std::fs::read(committed).ok().as_deref() != Some(fresh_text.as_slice()) {
+        return Err(format!(
+            "the SGLang lock {} is out of date (a fresh resolution differs, see {}): run `cargo xtask sglang-pin` and commit the result",
+            committed.display(),
+            fresh.display()
+        ));
     }
     Ok(())
 }
@@ -617,7 +700,7 @@ fn check_sglang_pin() -> Result {
 fn test() -> Result {
     ensure_debian_packages(&TEST_PACKAGES)?;
     ensure_web_tools()?;
-    check_sglang_pin()?;
+    check_sglang_pin(LockMode::Check)?;
     check_workflows()?;
     step("rustfmt");
     run(cargo().args(["fmt", "--all", "--check"]))?;

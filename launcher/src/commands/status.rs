@@ -154,6 +154,7 @@ fn render(ctx: &Context, report: &Report) -> String {
         ]);
     }
     let mut text = table.render(ctx.printer.color());
+    text.push_str(&agent_not_acting(report));
     if report.instances.len() > 1 {
         text.push_str(&format!(
             "Total: {} instances, ${:.2} so far, ${:.2}/h\n",
@@ -163,6 +164,29 @@ fn render(ctx: &Context, report: &Report) -> String {
         ));
     }
     text
+}
+
+/// Past its lease deadline by more than this, a running instance means its lease agent
+/// is not acting: the instance's own deadline counts from its boot, a few minutes after
+/// the launch time its tags hold, and the agent checks every 30 s.
+const AGENT_LATE_SECS: i64 = 10 * 60;
+
+/// One line per running instance whose lease agent should have ended it by now.
+fn agent_not_acting(report: &Report) -> String {
+    report
+        .instances
+        .iter()
+        .filter(|r| r.lease_left_secs.is_some_and(|left| left < -AGENT_LATE_SECS))
+        .filter(|r| r.status == "active" || r.status == "booting" || r.status == "unhealthy")
+        .map(|r| {
+            format!(
+                "{}: past its lease end and still {}: agent not acting — run `gpu-session down {}`\n",
+                short_id(&r.id),
+                r.status,
+                r.id
+            )
+        })
+        .collect()
 }
 
 fn money(value: Option<f64>) -> String {

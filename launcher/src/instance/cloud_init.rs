@@ -12,6 +12,7 @@ use super::{lease_agent, systemd_service};
 use gpu_session_core::plan::Plan;
 use gpu_session_core::validate::{self, FieldError};
 use serde::Serialize;
+use std::time::Duration;
 
 /// SGLang's settings, read by systemd (`EnvironmentFile`), never sourced by a shell.
 pub const SGLANG_ENV_FILE: &str = "/etc/gpu-session/sglang.env";
@@ -27,8 +28,22 @@ pub const SGLANG_UNIT: &str = "gpu-session-sglang.service";
 /// Scripts installed on the instance, for tests and `--dry-run` readers.
 pub const SGLANG_RUN_SCRIPT: &str = include_str!("assets/sglang-run.sh");
 pub const INSTALL_SCRIPT: &str = include_str!("assets/install-sglang.sh");
+/// The lock the install script installs SGLang from (`uv pip sync --require-hashes`).
+pub const SGLANG_LOCK_FILE: &str = "/etc/gpu-session/sglang-lock.txt";
+/// The SGLang release the locks pin (core's `SGLANG_VERSION`; a test keeps them equal).
+pub const LOCKED_SGLANG_VERSION: &str = "0.5.23";
+/// `cargo xtask sglang-pin`'s hashed resolution of `sglang==0.5.23` for Python 3.12,
+/// per instance CPU (Lambda's x86_64 types; GH200 is aarch64).
+pub const SGLANG_LOCK_X86_64: &str = include_str!("assets/locks/sglang-0.5.23-x86_64.txt");
+pub const SGLANG_LOCK_AARCH64: &str = include_str!("assets/locks/sglang-0.5.23-aarch64.txt");
 /// Hugging Face cache when no file system is attached.
 pub const LOCAL_HF_HOME: &str = "/opt/gpu-session/huggingface";
+/// The unprivileged system user SGLang runs as (created by the install script): it
+/// cannot read the Lambda API key (root, 0600), which only the root lease agent uses.
+pub const SGLANG_USER: &str = "gpu-session-sglang";
+/// Mode of `/etc/gpu-session`: others may enter it (SGLang reads its argument file
+/// there) but not list it; every secret in it is a root-only 0600 file.
+pub const CONFIG_DIR_MODE: &str = "0711";
 
 /// A value that may not go into user_data.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +54,12 @@ pub enum CloudInitError {
     FileSystemName(#[from] FieldError),
     #[error("could not encode user_data: {0}")]
     Yaml(String),
+    #[error("serving.version is {version}, but this gpu-session installs SGLang only from its lock for {LOCKED_SGLANG_VERSION} (set serving.version: {LOCKED_SGLANG_VERSION})")]
+    NoLock { version: String },
+    #[error(transparent)]
+    Plan(#[from] gpu_session_core::plan::PlanError),
+    #[error("LAMBDA_API_URL is a loopback address ({url}): the lease agent on the instance would call the instance itself and could never terminate it; unset LAMBDA_API_URL or set it to an address the instance can reach")]
+    LoopbackApiUrl { url: String },
 }
 
 /// Everything user_data is built from besides the plan.
@@ -57,8 +78,9 @@ pub struct UserDataInput<'a> {
     pub hf_token: Option<&'a str>,
     /// Persistent file system holding the Hugging Face cache.
     pub filesystem: Option<&'a str>,
-    /// Lease deadline, Unix seconds (launch time + lease hours).
-    pub lease_deadline: u64,
+    /// How long the first start may take (launch's ready timeout): until then a silent
+    /// SGLang is starting, after it a silent SGLang counts as idle for the lease agent.
+    pub first_start_limit: Duration,
     /// Bytes SGLang downloads for the checkpoint (from the Hub check), so the instance
     /// can report download progress; None when the Hub did not say.
     pub checkpoint_bytes: Option<u64>,
@@ -178,6 +200,15 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let mut env =
         String::from("# Written by gpu-session at launch; read by gpu-session-lease.service.\n");
     env_line(&mut env, "GPU_SESSION_LAMBDA_API_URL", input.lambda_api_url)?;
+    if crate::loopback::is_loopback_url(input.lambda_api_url) {
+        if !crate::test_hooks::TestHooks::get().loopback_lambda_api {
+            return Err(CloudInitError::LoopbackApiUrl {
+                url: input.lambda_api_url.to_owned(),
+            });
+        }
+        // Tests run the agent on this machine, where the fake API is.
+        env_line(&mut env, "GPU_SESSION_ALLOW_LOOPBACK_API", "1")?;
+    }
     env_line(&mut env, "GPU_SESSION_KEY_FILE", lease_agent::KEY_FILE)?;
     env_line(
         &mut env,
@@ -188,6 +219,16 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         &mut env,
         "GPU_SESSION_LEASE_HOURS",
         &plan.lease.hours.to_string(),
+    )?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_MAX_LEASE_HOURS",
+        &gpu_session_core::plan::MAX_LEASE_HOURS.to_string(),
+    )?;
+    env_line(
+        &mut env,
+        "GPU_SESSION_STARTUP_SECONDS",
+        &input.first_start_limit.as_secs().to_string(),
     )?;
     env_line(&mut env, "GPU_SESSION_HOSTNAME", input.hostname)?;
     env_line(
@@ -204,6 +245,19 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     Ok(env)
 }
 
+/// The SGLang lock for the plan's instance CPU; an error for a version without one.
+pub fn sglang_lock(plan: &Plan) -> Result<&'static str, CloudInitError> {
+    if plan.serving.version != LOCKED_SGLANG_VERSION {
+        return Err(CloudInitError::NoLock {
+            version: plan.serving.version.clone(),
+        });
+    }
+    Ok(match plan.gpu_type()?.cpu_architecture() {
+        gpu_session_core::gpu::CpuArchitecture::X86_64 => SGLANG_LOCK_X86_64,
+        gpu_session_core::gpu::CpuArchitecture::Arm64 => SGLANG_LOCK_AARCH64,
+    })
+}
+
 /// SGLang's systemd unit.
 pub fn sglang_unit() -> String {
     systemd_service(
@@ -211,6 +265,7 @@ pub fn sglang_unit() -> String {
         SGLANG_ENV_FILE,
         SGLANG_RUN_PATH,
         10,
+        Some(SGLANG_USER),
     )
 }
 
@@ -236,11 +291,6 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
                 lease_agent::KEY_FILE,
                 "0600",
                 format!("{}\n", input.lambda_api_key),
-            ),
-            WriteFile::new(
-                lease_agent::DEADLINE_FILE,
-                "0644",
-                format!("{}\n", input.lease_deadline),
             ),
             WriteFile::new(
                 lease_agent::AGENT_PATH,
@@ -269,9 +319,14 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
                 sglang_unit(),
             ),
             WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
+            WriteFile::new(
+                SGLANG_LOCK_FILE,
+                "0644",
+                sglang_lock(input.plan)?.to_owned(),
+            ),
         ],
         runcmd: [
-            vec!["chmod", "0700", "/etc/gpu-session"],
+            vec!["chmod", CONFIG_DIR_MODE, "/etc/gpu-session"],
             vec!["systemctl", "daemon-reload"],
             // The lease first: if anything after this fails, the instance still ends.
             vec!["systemctl", "enable", "--now", lease_agent::UNIT_NAME],
@@ -305,6 +360,37 @@ mod tests {
         assert_eq!(k.len(), 32);
         assert!(k.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(k, generate_sglang_api_key());
+    }
+
+    #[test]
+    fn the_locks_pin_core_s_sglang_release_with_hashes() {
+        assert_eq!(
+            LOCKED_SGLANG_VERSION,
+            gpu_session_core::serving::SGLANG_VERSION
+        );
+        for lock in [SGLANG_LOCK_X86_64, SGLANG_LOCK_AARCH64] {
+            let pin = format!("\nsglang=={LOCKED_SGLANG_VERSION} \\\n    --hash=sha256:");
+            assert!(lock.contains(&pin), "the lock pins sglang with its hashes");
+            // Every requirement line carries at least one hash.
+            let requirements = lock
+                .lines()
+                .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.is_empty());
+            for line in requirements {
+                assert!(line.ends_with(" \\"), "no hash for {line}");
+            }
+        }
+        assert_ne!(SGLANG_LOCK_X86_64, SGLANG_LOCK_AARCH64);
+    }
+
+    #[test]
+    fn the_install_script_and_the_unit_name_the_same_sglang_user() {
+        assert!(INSTALL_SCRIPT.contains(&format!("\nSGLANG_USER={SGLANG_USER}\n")));
+        let unit = sglang_unit();
+        assert!(unit.contains(&format!("\nUser={SGLANG_USER}\n")), "{unit}");
+        assert!(
+            !lease_agent::unit().contains("User="),
+            "the agent stays root"
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn unit() -> String {
         ENV_FILE,
         AGENT_PATH,
         30,
+        None,
     )
 }
 

@@ -5,8 +5,18 @@
 pub mod cloud_init;
 pub mod lease_agent;
 
-/// A long-running systemd service that reads `env_file` and restarts on failure.
-pub fn systemd_service(description: &str, env_file: &str, exec: &str, restart_sec: u32) -> String {
+/// A long-running systemd service that reads `env_file` (systemd reads it as root, before
+/// dropping to `user`) and restarts on failure; it runs as root when `user` is None.
+pub fn systemd_service(
+    description: &str,
+    env_file: &str,
+    exec: &str,
+    restart_sec: u32,
+    user: Option<&str>,
+) -> String {
+    let user = user
+        .map(|u| format!("User={u}\nGroup={u}\n"))
+        .unwrap_or_default();
     format!(
         "[Unit]\n\
          Description={description}\n\
@@ -16,6 +26,7 @@ pub fn systemd_service(description: &str, env_file: &str, exec: &str, restart_se
          [Service]\n\
          Type=simple\n\
          EnvironmentFile={env_file}\n\
+         {user}\
          ExecStart={exec}\n\
          Restart=on-failure\n\
          RestartSec={restart_sec}\n\

@@ -101,6 +101,8 @@ impl World {
             .env("LAMBDA_API_KEY", self.lambda.api_key())
             .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "20")
             .env("GPU_SESSION_TEST_FAST_API", "1")
+            // The fake API is on loopback, and so is the "instance" running the agent.
+            .env("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API", "1")
             .env("HF_ENDPOINT", self.hub.url())
             .env("GPU_SESSION_SSH", crate::launch::fake_ssh())
             .env("FAKE_SSH_LOG", self.dir.path().join("ssh.log"))
@@ -586,5 +588,132 @@ fn dry_run_with_a_key_makes_the_lambda_checks() {
         stderr(&out).contains("lambda-stack-24-04"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// The `HF_TOKEN=` line of the SGLang settings in the user_data of the last launch.
+fn sent_hf_token(world: &World) -> Option<String> {
+    let user_data = world.lambda.user_data().pop().expect("user_data sent");
+    let files = crate::launch::written_files(&user_data);
+    let env = &files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.env")
+        .expect("sglang.env")
+        .2;
+    env.lines()
+        .find_map(|l| l.strip_prefix("HF_TOKEN="))
+        .map(str::to_owned)
+}
+
+#[test]
+fn hf_token_goes_to_the_instance_only_for_a_gated_checkpoint() {
+    for (gate, sent) in [(Gate::Open, None), (Gate::Auto, Some(TOKEN_WITH_ACCESS))] {
+        let world = World::new(
+            plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
+            Some(gate),
+            FakeSglangConfig::default(),
+        );
+        world.script_instance(&["ready"], "");
+        let out = world
+            .command(&["launch", world.plan_path.to_str().unwrap(), "--yes"])
+            .env("HF_TOKEN", TOKEN_WITH_ACCESS)
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        assert_eq!(sent_hf_token(&world).as_deref(), sent, "{gate:?}");
+        assert!(
+            !world
+                .lambda
+                .user_data()
+                .iter()
+                .any(|u| sent.is_none() && u.contains(TOKEN_WITH_ACCESS)),
+            "the token is nowhere in a public checkpoint's user_data"
+        );
+    }
+}
+
+#[test]
+fn hf_endpoint_over_plain_http_never_receives_the_token() {
+    let world = World::a10();
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec!["launch", world.plan_path.to_str().unwrap(), "--yes"];
+        args.extend_from_slice(extra);
+        let out = world
+            .command(&args)
+            .env("HF_ENDPOINT", "http://hub.example.invalid")
+            .env("HF_TOKEN", TOKEN_WITH_ACCESS)
+            .output()
+            .unwrap();
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains(
+                "HF_ENDPOINT (http://hub.example.invalid) is plain http to another machine"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(world.lambda.requests_to(LAUNCH).is_empty());
+}
+
+#[test]
+fn the_install_script_refuses_a_uv_wheel_whose_checksum_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // A driver new enough, and a "download" that is not the pinned wheel.
+    let fakes = [
+        ("nvidia-smi", "#!/bin/sh\necho 580.65.06\n".to_owned()),
+        (
+            "curl",
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && printf 'not uv' > \"$2\"; shift; done\n"
+                .to_owned(),
+        ),
+    ];
+    for (name, body) in fakes {
+        let path = bin.join(name);
+        std::fs::write(&path, body).unwrap();
+        assert!(Command::new("chmod")
+            .args(["+x", path.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::fs::write(
+        dir.path().join("sglang.env"),
+        "SGLANG_VERSION=0.5.23\nSGLANG_PYTHON_VERSION=3.12\n",
+    )
+    .unwrap();
+    let lock = dir.path().join("lock.txt");
+    std::fs::write(&lock, gpu_session::instance::cloud_init::SGLANG_LOCK_X86_64).unwrap();
+    let script = dir.path().join("install.sh");
+    std::fs::write(&script, gpu_session::instance::cloud_init::INSTALL_SCRIPT).unwrap();
+    let out = Command::new("bash")
+        .arg(&script)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GPU_SESSION_SGLANG_ENV", dir.path().join("sglang.env"))
+        .env("GPU_SESSION_SGLANG_LOCK", &lock)
+        .env("GPU_SESSION_PHASE_FILE", dir.path().join("state/phase"))
+        .env(
+            "GPU_SESSION_LOG_FILE",
+            dir.path().join("log/first-start.log"),
+        )
+        .env("GPU_SESSION_OPT", dir.path().join("opt"))
+        .output()
+        .unwrap();
+    let phase = std::fs::read_to_string(dir.path().join("state/phase")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(1), "{phase}");
+    if std::env::consts::ARCH == "x86_64" || std::env::consts::ARCH == "aarch64" {
+        assert_eq!(
+            phase.trim(),
+            "failed: uv 0.13.9's wheel does not match its pinned sha256; refusing to run it"
+        );
+    }
+    assert!(
+        !dir.path().join("opt/bin/uv").exists(),
+        "unverified uv kept"
     );
 }

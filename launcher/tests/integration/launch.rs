@@ -2,6 +2,7 @@
 //! and the fake SGLang server (reached through a fake ssh tunnel), plus the user_data it sends (checked with
 //! `cloud-init schema` and `shellcheck`) and the lease agent run locally.
 
+use crate::agent::now;
 use crate::{assert_exit, plan_for, stderr, stdout, MODEL};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use gpu_session_core::plan::Plan;
 use gpu_session_core::yaml;
-use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Fate, Fault};
 use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig, Readiness};
 use serde_json::Value;
@@ -78,6 +78,8 @@ impl Env {
             .env("FAKE_SSH_TARGET", self.sglang.addr().to_string())
             .env("GPU_SESSION_TEST_POLL_INTERVAL_MS", "20")
             .env("GPU_SESSION_TEST_FAST_API", "1")
+            // The fake API is on loopback, and so is the "instance" running the agent.
+            .env("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API", "1")
             .env("NO_COLOR", "1")
             // A Hub that refuses at once: the check warns and the launch goes on.
             .env("HF_ENDPOINT", "http://127.0.0.1:9")
@@ -658,178 +660,6 @@ fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
     }
 }
 
-// ---- the lease agent, run locally ------------------------------------------
-
-fn agent_script(dir: &Path) -> PathBuf {
-    let path = dir.join("lease-agent.sh");
-    std::fs::write(&path, gpu_session::lease_agent::SCRIPT).unwrap();
-    path
-}
-
-fn launch_directly(fake: &FakeLambda, hostname: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = LambdaClient::new(
-            &fake.base_url(),
-            ApiKey::new(fake.api_key()).unwrap(),
-            ClientOptions::fast_for_tests(),
-        )
-        .unwrap();
-        let mut req = LaunchRequest::new("us-east-1", "gpu_1x_a10", "gpu-session");
-        req.name = Some(hostname.to_owned());
-        req.hostname = Some(hostname.to_owned());
-        client.launch(&req).await.unwrap().instance_ids[0].clone()
-    })
-}
-
-struct Agent {
-    child: Child,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent(
-    fake: &FakeLambda,
-    sglang: &FakeSglang,
-    dir: &Path,
-    deadline: u64,
-    idle_secs: u32,
-) -> Agent {
-    let key = dir.join("key");
-    std::fs::write(&key, format!("{}\n", fake.api_key())).unwrap();
-    let deadline_file = dir.join("deadline");
-    std::fs::write(&deadline_file, format!("{deadline}\n")).unwrap();
-    let child = Command::new("bash")
-        .arg(agent_script(dir))
-        .env("GPU_SESSION_LAMBDA_API_URL", fake.base_url())
-        .env("GPU_SESSION_KEY_FILE", &key)
-        .env("GPU_SESSION_DEADLINE_FILE", &deadline_file)
-        .env("GPU_SESSION_HOSTNAME", "gpu-session-agent-test-1")
-        .env(
-            "GPU_SESSION_METRICS_URL",
-            format!("{}/metrics", sglang.url()),
-        )
-        .env("GPU_SESSION_IDLE_SECONDS", idle_secs.to_string())
-        .env("GPU_SESSION_POLL_SECONDS", "1")
-        .env("GPU_SESSION_STATE_DIR", dir.join("state"))
-        .env("GPU_SESSION_COUNT_SSH", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bash");
-    Agent { child }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-#[test]
-fn lease_agent_terminates_at_the_deadline() {
-    let fake = FakeLambda::start_default().unwrap();
-    let sglang = FakeSglang::start(FakeSglangConfig::default()).unwrap();
-    let other = launch_directly(&fake, "someone-elses-box");
-    let id = launch_directly(&fake, "gpu-session-agent-test-1");
-    let dir = tempfile::tempdir().unwrap();
-    let _agent = start_agent(&fake, &sglang, dir.path(), now() + 2, 0);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(fake.live_instance_count(), 2, "not before the deadline");
-    assert!(wait_until(Duration::from_secs(15), || fake
-        .live_instance_count()
-        == 1));
-    let ours = fake.instance(&id).unwrap();
-    assert!(ours.status.is_gone());
-    assert!(!fake.instance(&other).unwrap().status.is_gone());
-    let terminate = fake.requests_to("/instance-operations/terminate");
-    assert_eq!(terminate.len(), 1);
-    assert!(terminate[0].authorized);
-    assert_eq!(
-        terminate[0].json().unwrap()["instance_ids"],
-        serde_json::json!([id])
-    );
-}
-
-#[test]
-fn lease_watchdog_terminates_only_past_the_deadline_and_grace() {
-    // Active at once: the watchdog makes a single pass, with no retry loop to wait out a boot.
-    let fake = FakeLambda::start(FakeLambdaConfig {
-        boot: Boot::AfterPolls(0),
-        ..FakeLambdaConfig::default()
-    })
-    .unwrap();
-    let id = launch_directly(&fake, "gpu-session-agent-test-1");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key");
-    std::fs::write(&key, format!("{}\n", fake.api_key())).unwrap();
-    let deadline_file = dir.path().join("deadline");
-    let watchdog = |deadline: u64| {
-        std::fs::write(&deadline_file, format!("{deadline}\n")).unwrap();
-        Command::new("bash")
-            .arg(agent_script(dir.path()))
-            .arg("--watchdog")
-            .env("GPU_SESSION_LAMBDA_API_URL", fake.base_url())
-            .env("GPU_SESSION_KEY_FILE", &key)
-            .env("GPU_SESSION_DEADLINE_FILE", &deadline_file)
-            .env("GPU_SESSION_HOSTNAME", "gpu-session-agent-test-1")
-            .env("GPU_SESSION_WATCHDOG_GRACE_SECONDS", "60")
-            .env("GPU_SESSION_STATE_DIR", dir.path().join("state"))
-            .output()
-            .expect("bash")
-    };
-    // Within the grace period the agent's own loop is trusted to act.
-    assert!(watchdog(now() - 30).status.success());
-    assert_eq!(fake.live_instance_count(), 1);
-    assert!(watchdog(now() + 3600).status.success());
-    assert_eq!(fake.live_instance_count(), 1);
-    // Past deadline + grace the one-shot check terminates the instance itself.
-    let out = watchdog(now() - 61);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(fake.live_instance_count(), 0);
-    assert!(fake.instance(&id).unwrap().status.is_gone());
-}
-
-#[test]
-fn lease_agent_terminates_when_idle_but_not_while_busy() {
-    let fake = FakeLambda::start_default().unwrap();
-    let sglang = FakeSglang::start(FakeSglangConfig::default()).unwrap();
-    launch_directly(&fake, "gpu-session-agent-test-1");
-    sglang.set_num_running_reqs(1);
-    let dir = tempfile::tempdir().unwrap();
-    let _agent = start_agent(&fake, &sglang, dir.path(), now() + 3600, 2);
-    std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(fake.live_instance_count(), 1, "busy SGLang is not idle");
-    sglang.set_num_running_reqs(0);
-    assert!(wait_until(Duration::from_secs(15), || fake
-        .live_instance_count()
-        == 0));
-}
-
 // ---- the SSH tunnel, with a fake ssh ------------------------------------------
 
 /// The fake ssh script (tunnel to the fake SGLang, phases and log of the instance).
@@ -924,20 +754,42 @@ fn a_lost_launch_response_does_not_launch_twice() {
 }
 
 #[test]
-fn user_data_carries_the_lease_deadline() {
+fn the_instance_computes_its_own_deadline_from_the_lease_it_is_given() {
     let env = Env::new();
     let before = now();
     let out = env.launch(&["--json"]);
     assert_exit(&out, 0);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // What launch shows: from this machine's clock.
     let deadline = v["lease_deadline"].as_u64().unwrap();
     assert!(deadline >= before + 4 * 3600 && deadline <= now() + 4 * 3600);
+    // What the instance gets: the lease and its cap, never this machine's clock; the
+    // agent writes boot + lease itself.
     let user_data = env.fake.user_data().pop().unwrap();
-    let file = written_files(&user_data)
-        .into_iter()
-        .find(|f| f.0 == "/etc/gpu-session/lease-deadline")
-        .expect("deadline file");
-    assert_eq!(file.2.trim(), deadline.to_string());
+    let files = written_files(&user_data);
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.0 == "/etc/gpu-session/lease-deadline"),
+        "user_data carries a deadline from the laptop's clock"
+    );
+    let lease_env = &files
+        .iter()
+        .find(|f| f.0 == "/etc/gpu-session/lease.env")
+        .expect("lease.env")
+        .2;
+    for line in [
+        "GPU_SESSION_LEASE_HOURS=4\n",
+        "GPU_SESSION_MAX_LEASE_HOURS=24\n",
+        "GPU_SESSION_ALLOW_LOOPBACK_API=1\n",
+    ] {
+        assert!(lease_env.contains(line), "{line} missing:\n{lease_env}");
+    }
+    // The first-start allowance is launch's ready timeout (auto: the Hub gave no size).
+    assert!(
+        lease_env.contains("GPU_SESSION_STARTUP_SECONDS=3600\n"),
+        "{lease_env}"
+    );
 }
 
 /// `launch` without `--filesystem` attaches the config file's `lambda.filesystem_name`
@@ -983,6 +835,247 @@ fn dry_run_uses_the_configured_filesystem() {
         stderr(&out)
     );
     assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+}
+
+// ---- the lease agent must be armed -------------------------------------------
+
+/// Plays the instance for a launch in progress: once the launch's user_data reached
+/// the fake, runs the real lease agent with the lease.env it carries (its files moved
+/// into `dir`, holding `key`), after `change`.
+fn agent_for_launch(
+    env: &Env,
+    dir: &Path,
+    key: &str,
+    change: impl FnOnce(&mut Command),
+) -> crate::agent::Agent {
+    assert!(
+        crate::agent::wait_until(Duration::from_secs(30), || !env.fake.user_data().is_empty()),
+        "launch sent no user_data"
+    );
+    let user_data = env.fake.user_data().pop().unwrap();
+    let lease_env = written_files(&user_data)
+        .into_iter()
+        .find(|f| f.0 == "/etc/gpu-session/lease.env")
+        .expect("lease.env")
+        .2;
+    let mut cmd = crate::agent::agent_command(dir, &env.fake.base_url(), key);
+    cmd.env_remove("GPU_SESSION_ALLOW_LOOPBACK_API");
+    for line in lease_env.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.split_once('=').expect("KEY=value");
+        // The instance's paths stay in `dir`; everything else is what launch sent.
+        if !matches!(
+            name,
+            "GPU_SESSION_KEY_FILE" | "GPU_SESSION_DEADLINE_FILE" | "GPU_SESSION_METRICS_URL"
+        ) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env(
+        "GPU_SESSION_METRICS_URL",
+        format!("{}/metrics", env.sglang.url()),
+    );
+    change(&mut cmd);
+    crate::agent::spawn_agent(cmd, dir)
+}
+
+/// `launch` with the instance's lease agent played by the real script (see
+/// [`agent_for_launch`]); returns the launch's output and the agent's log.
+fn launch_with_agent(env: &Env, key: &str, change: impl FnOnce(&mut Command)) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env(
+            "FAKE_SSH_AGENT_STATUS",
+            crate::agent::agent_status_file(dir.path()),
+        )
+        // A bound for a test that goes wrong; the agent answers in about a second.
+        .env("GPU_SESSION_TEST_ARM_TIMEOUT_MS", "60000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent = agent_for_launch(env, dir.path(), key, change);
+    let out = launch.wait_with_output().unwrap();
+    env.assert_no_key_leak(&out);
+    (out, agent.log())
+}
+
+#[test]
+fn launch_succeeds_once_the_real_agent_reports_it_is_armed() {
+    let env = Env::new();
+    let (out, log) = launch_with_agent(&env, &env.fake.api_key(), |_| {});
+    assert_exit(&out, 0);
+    let id = &env.fake.instances()[0].id;
+    assert!(
+        stderr(&out).contains(&format!("Lease agent armed: it will terminate {id}")),
+        "{}\nagent: {log}",
+        stderr(&out)
+    );
+    assert_eq!(env.fake.live_instance_count(), 1);
+}
+
+/// What a test changes in the agent's command.
+type AgentChange = fn(&mut Command);
+
+#[test]
+fn an_agent_that_cannot_arm_fails_the_launch_and_terminates() {
+    let cases: [(&str, &str, AgentChange); 3] = [
+        (
+            "revoked",
+            "the Lambda API refused the key (HTTP 401)",
+            |_| {},
+        ),
+        (
+            "hostname",
+            "no live instance has the hostname other-host",
+            |cmd| {
+                cmd.env("GPU_SESSION_HOSTNAME", "other-host");
+            },
+        ),
+        (
+            "loopback",
+            "is a loopback address, which on this instance is the instance itself",
+            |cmd| {
+                cmd.env_remove("GPU_SESSION_ALLOW_LOOPBACK_API");
+            },
+        ),
+    ];
+    for (case, why, change) in cases {
+        let env = Env::new();
+        let key = if case == "revoked" {
+            "a-key-revoked-since".to_owned()
+        } else {
+            env.fake.api_key()
+        };
+        let (out, log) = launch_with_agent(&env, &key, change);
+        assert_exit(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("the lease agent on the instance cannot act") && err.contains(why),
+            "{case}: {err}\nagent: {log}"
+        );
+        assert_eq!(env.fake.live_instance_count(), 0, "{case}: {err}");
+    }
+}
+
+#[test]
+fn an_agent_that_never_reports_fails_the_launch_and_terminates() {
+    let env = Env::new();
+    let missing = env.dir.path().join("no-agent-status");
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env("FAKE_SSH_AGENT_STATUS", &missing)
+        .env("GPU_SESSION_TEST_ARM_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the lease agent did not report that it is armed within 300ms"),
+        "{err}"
+    );
+    assert!(err.contains("has not written its status yet"), "{err}");
+    assert_eq!(env.fake.live_instance_count(), 0);
+}
+
+#[test]
+fn a_loopback_lambda_api_url_is_refused_before_launch() {
+    let env = Env::new();
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--yes"])
+        .env_remove("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "LAMBDA_API_URL is a loopback address ({})",
+            env.fake.base_url()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.fake.requests_to(LAUNCH).len(), 0);
+}
+
+#[test]
+fn sglang_runs_as_a_user_that_cannot_read_the_lambda_key() {
+    let env = Env::new();
+    let out = env.launch(&[]);
+    assert_exit(&out, 0);
+    let user_data = env.fake.user_data().pop().unwrap();
+    // Measured: about 430 kB, the lock most of it; the API takes up to 1 MiB
+    // (the Lambda client's MAX_USER_DATA_BYTES), so this keeps 40 % free.
+    assert!(
+        user_data.len() < 1024 * 1024 * 3 / 5,
+        "user_data is {} bytes",
+        user_data.len()
+    );
+    let doc: yaml::Value = yaml::from_str(&user_data).unwrap();
+    let files = doc["write_files"].as_sequence().unwrap();
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str() == Some(path))
+            .unwrap_or_else(|| panic!("{path} not written"))
+    };
+    // Secrets: root's alone. The agent (root) reads the key; systemd (root) reads
+    // SGLang's settings before it drops to the SGLang user.
+    for secret in [
+        "/etc/gpu-session/lambda-api-key",
+        "/etc/gpu-session/lease.env",
+        "/etc/gpu-session/sglang.env",
+    ] {
+        assert_eq!(
+            file(secret)["permissions"].as_str(),
+            Some("0600"),
+            "{secret}"
+        );
+        assert_eq!(
+            file(secret)["owner"].as_str(),
+            Some("root:root"),
+            "{secret}"
+        );
+    }
+    // What SGLang itself reads is readable by others, in a directory it may enter but
+    // not list.
+    assert_eq!(
+        file("/etc/gpu-session/sglang.args")["permissions"].as_str(),
+        Some("0644")
+    );
+    assert!(doc["runcmd"].as_sequence().unwrap().iter().any(|c| c
+        .as_sequence()
+        .map(|c| c.iter().filter_map(|a| a.as_str()).collect::<Vec<_>>())
+        == Some(vec!["chmod", "0711", "/etc/gpu-session"])));
+    let sglang_unit = file("/etc/systemd/system/gpu-session-sglang.service")["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        sglang_unit.contains("\nUser=gpu-session-sglang\nGroup=gpu-session-sglang\n"),
+        "{sglang_unit}"
+    );
+    let agent_unit = file("/etc/systemd/system/gpu-session-lease.service")["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !agent_unit.contains("User="),
+        "the agent stays root: {agent_unit}"
+    );
+    // SGLang comes from the shipped lock, every file checked against its hashes.
+    let lock = file("/etc/gpu-session/sglang-lock.txt")["content"]
+        .as_str()
+        .unwrap();
+    assert!(lock.contains("\nsglang==0.5.23 \\\n    --hash=sha256:"));
+    let install = file("/usr/local/bin/gpu-session-install")["content"]
+        .as_str()
+        .unwrap();
+    assert!(install.contains("uv\" pip sync --require-hashes"));
+    // uv is checked before it runs; no installer script is fetched and run.
+    assert!(install.contains("| sha256sum --check --status"));
+    assert!(
+        !install.contains("install.sh"),
+        "an installer script is fetched"
+    );
 }
 
 // ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! (`CARGO_BIN_EXE_gpu-session`, built by cargo for this test) against a sandboxed
 //! home, the fake Lambda API, the fake SGLang and a fake ssh.
 
+mod agent;
 mod cli;
 mod first_start;
 mod launch;

@@ -86,6 +86,8 @@ impl Env {
         cmd.args(args)
             .env_remove("LAMBDA_API_KEY")
             .env("LAMBDA_API_URL", self.fake.base_url())
+            // The fake API is on loopback: launch may hand it to the agent in tests.
+            .env("GPU_SESSION_TEST_LOOPBACK_LAMBDA_API", "1")
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
             .env("GPU_SESSION_CONFIG", self.config_path())
@@ -104,6 +106,11 @@ impl Env {
 
     /// Launches an instance straight through the API, as `launch` would name and tag it.
     fn seed(&self, name: &str, ours: bool) -> String {
+        self.seed_launched(name, ours, instances::now_unix() - 1800)
+    }
+
+    /// [`Env::seed`], launched (by its tags, with a 4 h lease) at `launched_at`.
+    fn seed_launched(&self, name: &str, ours: bool, launched_at: u64) -> String {
         let client = LambdaClient::new(
             &self.fake.base_url(),
             ApiKey::new(DEFAULT_API_KEY).unwrap(),
@@ -114,8 +121,7 @@ impl Env {
         request.name = Some(name.to_owned());
         if ours {
             request.hostname = Some(name.to_owned());
-            request.tags =
-                instances::launch_tags("llama-3.1-8b", instances::now_unix() - 1800, 4, 30000);
+            request.tags = instances::launch_tags("llama-3.1-8b", launched_at, 4, 30000);
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -180,6 +186,36 @@ fn status_lists_only_our_instances() {
     assert!((first["cost_so_far_usd"].as_f64().unwrap() - 0.38).abs() < 0.02);
     assert_eq!(first["estimated_total_usd"].as_f64().unwrap(), 3.0);
     assert!(json["total_cost_so_far_usd"].as_f64().is_some());
+}
+
+#[test]
+fn status_says_when_a_lease_agent_is_not_acting() {
+    let env = Env::new();
+    let now = instances::now_unix();
+    // 30 min past its 4 h lease: its agent should have ended it long ago.
+    let overdue = env.seed_launched(
+        "gpu-session-llama-3-1-8b-cccccc",
+        true,
+        now - 4 * 3600 - 1800,
+    );
+    // 2 min past: the instance's own deadline counts from its boot, a little later.
+    let just_ended = env.seed_launched(
+        "gpu-session-llama-3-1-8b-dddddd",
+        true,
+        now - 4 * 3600 - 120,
+    );
+    env.seed("gpu-session-llama-3-1-8b-eeeeee", true);
+    let out = env.run(&["status"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "agent not acting — run `gpu-session down {overdue}`"
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("agent not acting").count(), 1, "{text}");
+    assert!(!text.contains(&format!("down {just_ended}")), "{text}");
 }
 
 #[test]

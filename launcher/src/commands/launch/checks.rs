@@ -10,20 +10,28 @@ use gpu_session_core::recommend::GpuFit;
 use indicatif::ProgressBar;
 
 use crate::cli::ReadyTimeout;
-use crate::first_start::{self, Phase, Predicted, Remote};
+use crate::first_start::{self, AgentStatus, Phase, Predicted, Remote};
 use crate::hub::{self, HubCheck};
 use crate::output::{printable, Printer};
 use crate::preflight;
 use gpu_session_lambda::{ImageSpecification, InstanceTypes, LambdaClient};
 
+/// What the Hub check tells the launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubFacts {
+    /// The bytes SGLang will download, when known.
+    pub checkpoint_bytes: Option<u64>,
+    /// Whether `HF_TOKEN` goes to the instance ([`HubCheck::instance_needs_token`]).
+    pub instance_needs_token: bool,
+}
+
 /// Asks the Hub (before any launch; in `--dry-run` too). A missing or unreadable
-/// checkpoint is an error; an unreachable Hub only a warning. Returns the bytes
-/// SGLang will download, when known.
+/// checkpoint is an error; an unreachable Hub only a warning.
 pub fn check_hub(
     printer: &Printer,
     plan: &Plan,
     hf_token: Option<&str>,
-) -> anyhow::Result<Option<u64>> {
+) -> anyhow::Result<HubFacts> {
     let endpoint = hub::endpoint();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -33,7 +41,14 @@ pub fn check_hub(
         &plan.model.checkpoint,
         hf_token,
     ))?;
-    match checked {
+    let instance_needs_token = checked.instance_needs_token();
+    if hf_token.is_some() && !instance_needs_token {
+        printer.detail(&format!(
+            "{} is public: HF_TOKEN stays on this machine",
+            plan.model.checkpoint
+        ));
+    }
+    let checkpoint_bytes = match checked {
         HubCheck::Readable { download_bytes, .. } => {
             if let Some(b) = download_bytes {
                 printer.detail(&format!(
@@ -42,16 +57,20 @@ pub fn check_hub(
                     b as f64 / 1e9
                 ));
             }
-            Ok(download_bytes)
+            download_bytes
         }
         HubCheck::Unreachable(why) => {
             printer.warn(&format!(
                 "could not check {} on the Hugging Face Hub from here ({why}); the instance will try anyway",
                 plan.model.checkpoint
             ));
-            Ok(None)
+            None
         }
-    }
+    };
+    Ok(HubFacts {
+        checkpoint_bytes,
+        instance_needs_token,
+    })
 }
 
 /// The launch request's image: the plan's family.
@@ -120,34 +139,50 @@ pub fn ready_timeout(flag: ReadyTimeout, checkpoint_bytes: Option<u64>) -> Durat
     }
 }
 
-/// Follows the instance's phase file while SGLang starts. Prints a line per new phase
-/// (and keeps the spinner's message current); a `failed:` phase prints the log tail
-/// and returns the reason as an error.
+/// Follows the instance's phase file while SGLang starts, and its lease agent's status.
+/// Prints a line per new phase (and keeps the spinner's message current); a `failed:`
+/// phase prints the log tail and returns the reason as an error. An agent that reports
+/// it cannot act, or has not reported `armed` for this instance within
+/// [`first_start::ARM_TIMEOUT`], is an error too: nothing would end the instance's
+/// billing once `launch` is gone.
 pub struct PhaseWatch {
     remote: Remote,
+    instance_id: String,
     last_kind: Option<&'static str>,
     started: Instant,
+    armed: bool,
+    arm_timeout: Duration,
 }
 
 impl PhaseWatch {
-    /// Watches the instance at `remote` over SSH.
-    pub fn new(remote: Remote) -> Self {
+    /// Watches instance `instance_id` at `remote` over SSH.
+    pub fn new(remote: Remote, instance_id: &str) -> Self {
         PhaseWatch {
             remote,
+            instance_id: instance_id.to_owned(),
             last_kind: None,
             started: Instant::now(),
+            armed: false,
+            arm_timeout: crate::test_hooks::TestHooks::get()
+                .arm_timeout
+                .unwrap_or(first_start::ARM_TIMEOUT),
         }
     }
 
-    /// One look at the phase.
+    /// Whether the lease agent has reported it is armed for this instance.
+    pub fn is_armed(&self) -> bool {
+        self.armed
+    }
+
+    /// One look at the phase and the agent.
     pub async fn poll(
         &mut self,
         printer: &Printer,
         quiet_json: bool,
         bar: &ProgressBar,
     ) -> anyhow::Result<()> {
-        let remote = &self.remote;
-        let phase = remote.phase().await;
+        let (phase, agent) = self.remote.look().await;
+        self.check_agent(agent, printer, quiet_json, bar)?;
         let elapsed = self.started.elapsed().as_secs();
         let text = format!(
             "{} [{}:{:02}]",
@@ -165,13 +200,59 @@ impl PhaseWatch {
         if let Phase::Failed(reason) = phase {
             bar.finish_and_clear();
             let reason = printable(&reason);
-            let tail = remote.log_tail().await;
+            let tail = self.remote.log_tail().await;
             printer.warn(&format!(
                 "the instance reports a failed first start: {reason}\n--- last lines of {} on the instance ---\n{}",
                 first_start::LOG_FILE,
                 printable(tail.trim_end())
             ));
             bail!("first start failed on the instance: {reason}");
+        }
+        Ok(())
+    }
+
+    /// Notes the agent's arming; an error when it cannot act or is late.
+    fn check_agent(
+        &mut self,
+        agent: AgentStatus,
+        printer: &Printer,
+        quiet_json: bool,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<()> {
+        if self.armed {
+            return Ok(());
+        }
+        let waiting = match agent {
+            AgentStatus::Armed(ids) if ids.contains(&self.instance_id) => {
+                self.armed = true;
+                if !quiet_json {
+                    printer.note(&format!(
+                        "Lease agent armed: it will terminate {} at the lease end or when idle.",
+                        ids.join(", ")
+                    ));
+                }
+                return Ok(());
+            }
+            AgentStatus::Armed(ids) => {
+                bar.finish_and_clear();
+                bail!(
+                    "the lease agent armed itself for {} but not for this instance ({}), so nothing would end this instance's billing",
+                    ids.join(", "),
+                    self.instance_id
+                );
+            }
+            AgentStatus::Error(why) => {
+                bar.finish_and_clear();
+                bail!("the lease agent on the instance cannot act, so nothing would end its billing: {why}");
+            }
+            AgentStatus::Arming(why) | AgentStatus::Unknown(why) => why,
+        };
+        if self.started.elapsed() >= self.arm_timeout {
+            bar.finish_and_clear();
+            bail!(
+                "the lease agent did not report that it is armed within {} of the instance becoming active ({waiting}), so nothing would end its billing",
+                humantime::format_duration(self.arm_timeout)
+            );
         }
         Ok(())
     }

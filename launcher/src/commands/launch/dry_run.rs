@@ -37,7 +37,7 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         lambda_api_url: &base_url,
         hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
         filesystem: p.filesystem.as_deref(),
-        lease_deadline: p.lease_deadline(instances::now_unix()),
+        first_start_limit: p.ready_timeout,
         checkpoint_bytes: p.checkpoint_bytes,
     })?;
     cloud_checks(ctx, args, p)?;

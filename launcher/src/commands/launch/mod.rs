@@ -169,7 +169,10 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
     }
     // The Hub check runs before any launch, in --dry-run too.
-    let checkpoint_bytes = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let hub = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let checkpoint_bytes = hub.checkpoint_bytes;
+    // The instance gets the token only for a checkpoint that needs it (gated, private).
+    let hf_token = hf_token.filter(|_| hub.instance_needs_token);
     let ready_timeout = checks::ready_timeout(args.ready_timeout, checkpoint_bytes);
     let predicted = checks::predicted(&row);
     let prepared = Prepared {

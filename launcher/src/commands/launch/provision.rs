@@ -139,21 +139,18 @@ impl Session<'_> {
         )
         .await?;
 
-        let user_data_at = |launched_at: u64| {
-            cloud_init::user_data(&UserDataInput {
-                plan,
-                hostname: &p.name,
-                sglang_api_key: &p.sglang_key,
-                lambda_api_key: self.lambda_key,
-                lambda_api_url: self.base_url,
-                hf_token: p.hf_token.as_deref(),
-                filesystem: p.filesystem.as_deref(),
-                lease_deadline: p.lease_deadline(launched_at),
-                checkpoint_bytes: p.checkpoint_bytes,
-            })
-        };
-        // Fail on a bad value before any launch.
-        user_data_at(instances::now_unix())?;
+        // Built before any launch, so a bad value fails first.
+        let user_data = cloud_init::user_data(&UserDataInput {
+            plan,
+            hostname: &p.name,
+            sglang_api_key: &p.sglang_key,
+            lambda_api_key: self.lambda_key,
+            lambda_api_url: self.base_url,
+            hf_token: p.hf_token.as_deref(),
+            filesystem: p.filesystem.as_deref(),
+            first_start_limit: p.ready_timeout,
+            checkpoint_bytes: p.checkpoint_bytes,
+        })?;
 
         // Capacity: try regions in order; optionally wait.
         let capacity_deadline = p.wait_for_capacity.map(deadline_after);
@@ -170,7 +167,6 @@ impl Session<'_> {
                     continue;
                 }
                 let launched_at = instances::now_unix();
-                let user_data = user_data_at(launched_at)?;
                 let request = build_request(
                     plan,
                     region,
@@ -312,7 +308,11 @@ impl Session<'_> {
             host_keys,
         };
         let comparison = self
-            .wait_ready(&sglang, &mut forward, checks::PhaseWatch::new(remote))
+            .wait_ready(
+                &sglang,
+                &mut forward,
+                checks::PhaseWatch::new(remote, &instance_id),
+            )
             .await?;
         self.report_comparison(&instance_id, comparison);
 
@@ -409,7 +409,8 @@ impl Session<'_> {
             }
             phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
             let why = match sglang.ready(&p.plan.model.id).await {
-                Ok(()) => break,
+                Ok(()) if phases.is_armed() => break,
+                Ok(()) => "SGLang is ready; the lease agent has not reported armed yet".to_owned(),
                 Err(why) => why,
             };
             if Instant::now() >= deadline {

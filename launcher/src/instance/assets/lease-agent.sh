@@ -1,19 +1,38 @@
 #!/bin/bash
 # gpu-session lease agent: terminates this instance through the Lambda Cloud API
-# when its lease deadline passes or SGLang has been idle too long.
+# when its lease deadline passes, SGLang has been idle (or dead) too long, or the first
+# start failed.
+#
+# At start it proves it can act: it finds its own instance id (every live instance
+# carrying its hostname) with the key it holds, and writes `armed <id>...` to its
+# status file, or `error <why>` when it cannot act (key refused, no such instance, no
+# usable API address) or `arming <why>` while it retries a passing failure. `gpu-session
+# launch` reads that file over SSH and terminates an instance whose agent is not armed.
 #
 # Everything is configurable through the environment (defaults are what
 # gpu-session's cloud-init installs), so it can also run against a local fake:
 #   GPU_SESSION_LAMBDA_API_URL  Lambda API base URL (.../api/v1)
+#   GPU_SESSION_ALLOW_LOOPBACK_API
+#                               1: accept a loopback API URL (local tests only; on an
+#                               instance loopback is the instance itself)
 #   GPU_SESSION_KEY_FILE        file holding the Lambda API key (root-only, 0600)
-#   GPU_SESSION_DEADLINE_FILE   lease deadline, Unix seconds (`gpu-session extend` rewrites it)
+#   GPU_SESSION_DEADLINE_FILE   lease deadline, Unix seconds (`gpu-session extend` rewrites
+#                               it; the agent creates it from the boot time when missing)
 #   GPU_SESSION_LEASE_HOURS     lease used to create the deadline file when it is missing
+#   GPU_SESSION_MAX_LEASE_HOURS no deadline, whoever wrote it, goes past boot + this
+#   GPU_SESSION_BOOT_TIME       Unix seconds of boot (default: from /proc/uptime; for tests)
 #   GPU_SESSION_HOSTNAME        this instance's hostname, used to find its id
 #   GPU_SESSION_METRICS_URL     SGLang /metrics URL
+#   GPU_SESSION_PHASE_FILE      the first start's phase file
+#   GPU_SESSION_STARTUP_SECONDS how long SGLang may take to answer for the first time
+#                               before a silent SGLang counts as idle
+#   GPU_SESSION_FAILED_GRACE_SECONDS
+#                               how long a `failed: ...` phase may stand (with nobody
+#                               logged in) before the agent terminates (default 900)
 #   GPU_SESSION_IDLE_MINUTES    idle limit in minutes, 0 disables it
 #   GPU_SESSION_IDLE_SECONDS    idle limit in seconds (overrides the minutes; for tests)
 #   GPU_SESSION_POLL_SECONDS    seconds between checks
-#   GPU_SESSION_STATE_DIR       where the agent keeps its activity record
+#   GPU_SESSION_STATE_DIR       where the agent keeps its status file and activity record
 #   GPU_SESSION_COUNT_SSH       1 (default): logged-in SSH sessions count as activity
 #   GPU_SESSION_WATCHDOG_GRACE_SECONDS
 #                               with --watchdog: how long past the deadline before the
@@ -25,17 +44,24 @@
 set -u
 
 API_URL="${GPU_SESSION_LAMBDA_API_URL:-https://cloud.lambda.ai/api/v1}"
+ALLOW_LOOPBACK_API="${GPU_SESSION_ALLOW_LOOPBACK_API:-0}"
 KEY_FILE="${GPU_SESSION_KEY_FILE:-/etc/gpu-session/lambda-api-key}"
 DEADLINE_FILE="${GPU_SESSION_DEADLINE_FILE:-/etc/gpu-session/lease-deadline}"
 LEASE_HOURS="${GPU_SESSION_LEASE_HOURS:-4}"
+MAX_LEASE_HOURS="${GPU_SESSION_MAX_LEASE_HOURS:-24}"
 HOST_NAME="${GPU_SESSION_HOSTNAME:-$(hostname)}"
 METRICS_URL="${GPU_SESSION_METRICS_URL:-http://127.0.0.1:30000/metrics}"
+PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
+STARTUP_SECONDS="${GPU_SESSION_STARTUP_SECONDS:-3600}"
+FAILED_GRACE="${GPU_SESSION_FAILED_GRACE_SECONDS:-900}"
 IDLE_MINUTES="${GPU_SESSION_IDLE_MINUTES:-30}"
 IDLE_SECONDS="${GPU_SESSION_IDLE_SECONDS:-$((IDLE_MINUTES * 60))}"
 POLL_SECONDS="${GPU_SESSION_POLL_SECONDS:-30}"
 STATE_DIR="${GPU_SESSION_STATE_DIR:-/var/lib/gpu-session}"
 COUNT_SSH="${GPU_SESSION_COUNT_SSH:-1}"
 WATCHDOG_GRACE="${GPU_SESSION_WATCHDOG_GRACE_SECONDS:-600}"
+
+STATUS_FILE="$STATE_DIR/agent-status"
 
 log() {
     printf 'gpu-session-lease: %s\n' "$*" >&2
@@ -48,55 +74,177 @@ is_number() {
     esac
 }
 
-# curl with the API key passed on stdin as a config line, never on the command line.
+for setting in LEASE_HOURS MAX_LEASE_HOURS STARTUP_SECONDS FAILED_GRACE POLL_SECONDS WATCHDOG_GRACE; do
+    if ! is_number "${!setting}"; then
+        log "$setting is not a number (${!setting}); using the safe default"
+        case "$setting" in
+            LEASE_HOURS) LEASE_HOURS=4 ;;
+            MAX_LEASE_HOURS) MAX_LEASE_HOURS=24 ;;
+            STARTUP_SECONDS) STARTUP_SECONDS=3600 ;;
+            FAILED_GRACE) FAILED_GRACE=900 ;;
+            POLL_SECONDS) POLL_SECONDS=30 ;;
+            WATCHDOG_GRACE) WATCHDOG_GRACE=600 ;;
+        esac
+    fi
+done
+
+BOOT_TIME="${GPU_SESSION_BOOT_TIME:-$(($(date +%s) - $(cut -d. -f1 /proc/uptime 2>/dev/null || echo 0)))}"
+is_number "$BOOT_TIME" || BOOT_TIME="$(date +%s)"
+# No deadline goes past this, whatever the deadline file says (extend caps there too).
+DEADLINE_CAP=$((BOOT_TIME + MAX_LEASE_HOURS * 3600))
+
+# The API's last answer: API_BODY on success; API_ERROR and API_FATAL (1 when retrying
+# cannot help: the key is refused or missing) on failure. The key goes to curl on
+# stdin as a config line, never on the command line.
 api() {
-    local key
-    if ! key="$(tr -d ' \r\n\t' <"$KEY_FILE")" || [ -z "$key" ]; then
-        log "cannot read the API key from $KEY_FILE"
+    local key response rc code
+    API_BODY=""
+    API_ERROR=""
+    API_FATAL=0
+    if ! key="$(tr -d ' \r\n\t' <"$KEY_FILE" 2>/dev/null)" || [ -z "$key" ]; then
+        API_ERROR="cannot read the Lambda API key from $KEY_FILE"
+        API_FATAL=1
         return 1
     fi
-    printf 'header = "Authorization: Bearer %s"\n' "$key" |
-        curl --silent --show-error --fail --max-time 30 --config - "$@"
-}
-
-# Prints this instance's id: the live instance whose hostname is ours.
-find_instance_id() {
-    local listing
-    listing="$(api "$API_URL/instances")" || return 1
-    printf '%s' "$listing" | python3 -c '
-import json, sys
-want = sys.argv[1]
-data = json.load(sys.stdin).get("data", [])
-ids = [i["id"] for i in data
-       if i.get("hostname") == want and i.get("status") not in ("terminating", "terminated")]
-if len(ids) != 1:
-    sys.exit(1)
-print(ids[0])
-' "$HOST_NAME"
-}
-
-terminate_self() {
-    local reason="$1" id body
-    log "terminating: $reason"
-    if ! id="$(find_instance_id)"; then
-        log "could not find exactly one live instance with hostname $HOST_NAME; will retry"
+    response="$(printf 'header = "Authorization: Bearer %s"\n' "$key" |
+        curl --silent --show-error --max-time 30 --config - --write-out '\n%{http_code}' "$@" 2>&1)"
+    rc=$?
+    code="${response##*$'\n'}"
+    API_BODY="${response%$'\n'*}"
+    if [ "$rc" -ne 0 ]; then
+        API_ERROR="cannot reach the Lambda API at $API_URL (curl exit $rc: $(printf '%s' "$API_BODY" | tail -n 1))"
         return 1
     fi
-    body="$(printf '{"instance_ids":["%s"]}' "$id")"
-    if api -X POST -H 'Content-Type: application/json' --data "$body" \
-        "$API_URL/instance-operations/terminate" >/dev/null; then
-        log "terminate requested for instance $id"
-        return 0
-    fi
-    log "terminate call failed; will retry"
+    case "$code" in
+        2??) return 0 ;;
+        401 | 403)
+            API_ERROR="the Lambda API refused the key (HTTP $code): it was revoked or is not valid"
+            API_FATAL=1
+            ;;
+        *) API_ERROR="the Lambda API answered HTTP $code" ;;
+    esac
     return 1
 }
 
-# A fingerprint of SGLang's request counters; empty when /metrics is unreachable.
-metrics_fingerprint() {
-    curl --silent --fail --max-time 10 "$METRICS_URL" 2>/dev/null |
-        grep -E '^sglang:(num_running_reqs|num_queue_reqs|prompt_tokens_total|generation_tokens_total|num_requests_total)' |
-        tr -s ' \t' ' '
+# Sets LIVE_IDS to every live instance whose hostname is ours (after a lost launch
+# response there can be two: both are ours to end). Fails with API_ERROR set.
+find_instance_ids() {
+    LIVE_IDS=""
+    api "$API_URL/instances" || return 1
+    if ! LIVE_IDS="$(printf '%s' "$API_BODY" | python3 -c '
+import json, sys
+want = sys.argv[1]
+data = json.load(sys.stdin).get("data", [])
+print(" ".join(i["id"] for i in data
+               if i.get("hostname") == want
+               and i.get("status") not in ("terminating", "terminated")))
+' "$HOST_NAME")"; then
+        API_ERROR="could not read the Lambda API's instance list"
+        return 1
+    fi
+    if [ -z "$LIVE_IDS" ]; then
+        API_ERROR="no live instance has the hostname $HOST_NAME"
+        API_FATAL=1
+        return 1
+    fi
+}
+
+write_status() {
+    mkdir -p "$STATE_DIR"
+    printf '%s\n' "$*" >"$STATUS_FILE.tmp" && chmod 0644 "$STATUS_FILE.tmp" &&
+        mv -f "$STATUS_FILE.tmp" "$STATUS_FILE"
+}
+
+is_loopback_url() {
+    case "$1" in
+        http://127.* | https://127.* | http://localhost[:/]* | https://localhost[:/]* | \
+            http://localhost | https://localhost | http://\[::1\]* | https://\[::1\]*)
+            return 0
+            ;;
+    esac
+    return 1
+}
+
+# Proves the agent can act, and says so in the status file. Returns 0 when armed.
+arm() {
+    local tool
+    for tool in curl python3; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+            write_status "error $tool is not installed on this image; the agent cannot call the Lambda API"
+            return 1
+        fi
+    done
+    if [ "$ALLOW_LOOPBACK_API" != "1" ] && is_loopback_url "$API_URL"; then
+        write_status "error the Lambda API URL $API_URL is a loopback address, which on this instance is the instance itself"
+        return 1
+    fi
+    if find_instance_ids; then
+        write_status "armed $LIVE_IDS"
+        log "armed for instance(s) $LIVE_IDS"
+        return 0
+    fi
+    if [ "$API_FATAL" -eq 1 ]; then
+        write_status "error $API_ERROR"
+    else
+        write_status "arming $API_ERROR"
+    fi
+    log "not armed: $API_ERROR"
+    return 1
+}
+
+terminate_self() {
+    local reason="$1" body
+    log "terminating: $reason"
+    if ! find_instance_ids; then
+        log "cannot find this instance ($API_ERROR); will retry"
+        return 1
+    fi
+    body="$(printf '{"instance_ids":["%s"]}' "${LIVE_IDS// /\",\"}")"
+    if api -X POST -H 'Content-Type: application/json' --data "$body" \
+        "$API_URL/instance-operations/terminate"; then
+        log "terminate requested for instance(s) $LIVE_IDS"
+        return 0
+    fi
+    log "terminate call failed ($API_ERROR); will retry"
+    return 1
+}
+
+# The first deadline, from this machine's own clock: boot + the lease.
+initial_deadline() {
+    echo $((BOOT_TIME + LEASE_HOURS * 3600))
+}
+
+# The deadline in force: the file's (or the initial one when there is no file), never
+# past DEADLINE_CAP; 0 (over) when the file holds something that is not a number.
+current_deadline() {
+    local deadline
+    if [ ! -s "$DEADLINE_FILE" ]; then
+        deadline="$(initial_deadline)"
+    else
+        deadline="$(tr -d ' \r\n\t' <"$DEADLINE_FILE" 2>/dev/null || true)"
+        if ! is_number "$deadline"; then
+            log "lease deadline file $DEADLINE_FILE is not a number; treating the lease as over"
+            deadline=0
+        fi
+    fi
+    if [ "$deadline" -gt "$DEADLINE_CAP" ]; then
+        deadline="$DEADLINE_CAP"
+    fi
+    echo "$deadline"
+}
+
+# SGLang's /metrics: sets METRICS_OK (1 when it answered 200 with SGLang's metrics) and
+# FINGERPRINT (its request counters). A refused connection, 401 or 5xx is not an answer.
+read_metrics() {
+    local text
+    METRICS_OK=0
+    FINGERPRINT=""
+    if text="$(curl --silent --fail --max-time 10 "$METRICS_URL" 2>/dev/null)" &&
+        grep -q '^sglang:' <<<"$text"; then
+        METRICS_OK=1
+        FINGERPRINT="$(grep -E '^sglang:(num_running_reqs|num_queue_reqs|prompt_tokens_total|generation_tokens_total|num_requests_total)' <<<"$text" |
+            tr -s ' \t' ' ')"
+    fi
 }
 
 running_requests() {
@@ -112,9 +260,8 @@ ssh_sessions() {
 }
 
 if [ "${1:-}" = "--watchdog" ]; then
-    deadline="$(tr -d ' \r\n\t' <"$DEADLINE_FILE" 2>/dev/null || true)"
-    is_number "$WATCHDOG_GRACE" || WATCHDOG_GRACE=600
-    if is_number "$deadline" && [ "$(date +%s)" -ge $((deadline + WATCHDOG_GRACE)) ]; then
+    deadline="$(current_deadline)"
+    if [ "$(date +%s)" -ge $((deadline + WATCHDOG_GRACE)) ]; then
         terminate_self "watchdog: the lease ended at $deadline and the instance is still running"
         exit $?
     fi
@@ -122,43 +269,64 @@ if [ "${1:-}" = "--watchdog" ]; then
 fi
 
 mkdir -p "$STATE_DIR"
+chmod 0755 "$STATE_DIR"
 ACTIVITY_FILE="$STATE_DIR/last-activity"
 FINGERPRINT_FILE="$STATE_DIR/metrics-fingerprint"
+ANSWERED_FILE="$STATE_DIR/sglang-answered"
+FAILED_SINCE_FILE="$STATE_DIR/failed-since"
 
 if [ ! -s "$DEADLINE_FILE" ]; then
-    if ! is_number "$LEASE_HOURS"; then
-        LEASE_HOURS=4
-    fi
-    echo "$(($(date +%s) + LEASE_HOURS * 3600))" >"$DEADLINE_FILE"
-    log "lease deadline set $LEASE_HOURS h from now"
+    initial_deadline >"$DEADLINE_FILE"
+    log "lease deadline set $LEASE_HOURS h from boot"
 fi
 date +%s >"$ACTIVITY_FILE"
+armed=0
 
 while true; do
     now="$(date +%s)"
-    deadline="$(tr -d ' \r\n\t' <"$DEADLINE_FILE" 2>/dev/null || true)"
-    if ! is_number "$deadline"; then
-        log "lease deadline file $DEADLINE_FILE is missing or not a number; treating the lease as over"
-        deadline=0
+    if [ "$armed" -eq 0 ] && arm; then
+        armed=1
     fi
+    deadline="$(current_deadline)"
+    read_metrics
+    sessions="$(ssh_sessions)"
+    phase="$(head -n 1 "$PHASE_FILE" 2>/dev/null || true)"
+    if [ "$METRICS_OK" -eq 1 ]; then
+        touch "$ANSWERED_FILE"
+        rm -f "$FAILED_SINCE_FILE"
+    elif [ "${phase#failed:}" != "$phase" ] && [ ! -s "$FAILED_SINCE_FILE" ]; then
+        echo "$now" >"$FAILED_SINCE_FILE"
+    fi
+    failed_since="$(cat "$FAILED_SINCE_FILE" 2>/dev/null || true)"
+
     if [ "$now" -ge "$deadline" ]; then
         if terminate_self "lease deadline passed"; then
             exit 0
         fi
+    elif is_number "$failed_since" && [ $((now - failed_since)) -ge "$FAILED_GRACE" ] &&
+        [ "$sessions" -eq 0 ]; then
+        # systemd restarts SGLang after a failure; only a server that has not come
+        # back (answered) within the grace ends the instance.
+        if terminate_self "the first start failed ($phase) and SGLang has not recovered for $((now - failed_since)) s"; then
+            exit 0
+        fi
     elif is_number "$IDLE_SECONDS" && [ "$IDLE_SECONDS" -gt 0 ]; then
-        fingerprint="$(metrics_fingerprint)"
         previous="$(cat "$FINGERPRINT_FILE" 2>/dev/null || true)"
         active=0
-        if [ -z "$fingerprint" ]; then
-            # SGLang not answering (still loading, or restarting): not idle.
-            active=1
-        elif [ "$fingerprint" != "$previous" ] || [ "$(running_requests "$fingerprint")" -gt 0 ]; then
+        if [ "$METRICS_OK" -eq 1 ]; then
+            if [ "$FINGERPRINT" != "$previous" ] || [ "$(running_requests "$FINGERPRINT")" -gt 0 ]; then
+                active=1
+            fi
+        elif [ ! -e "$ANSWERED_FILE" ] && [ $((now - BOOT_TIME)) -lt "$STARTUP_SECONDS" ] &&
+            [ "${phase#failed:}" = "$phase" ]; then
+            # The first start (install, download, load) is still within its time.
             active=1
         fi
-        if [ "$(ssh_sessions)" -gt 0 ]; then
+        # Otherwise a dead, failed or refusing SGLang is idle: it serves nobody.
+        if [ "$sessions" -gt 0 ]; then
             active=1
         fi
-        printf '%s' "$fingerprint" >"$FINGERPRINT_FILE"
+        printf '%s' "$FINGERPRINT" >"$FINGERPRINT_FILE"
         if [ "$active" -eq 1 ]; then
             echo "$now" >"$ACTIVITY_FILE"
         fi

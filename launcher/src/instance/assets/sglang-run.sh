@@ -11,10 +11,10 @@ PHASE_FILE=/var/lib/gpu-session/phase
 LOG_FILE=/var/log/gpu-session/first-start.log
 VENV=/opt/gpu-session/venv
 
+# Runs as the unprivileged SGLang user, which owns the phase file but not its root-owned
+# directory: the line is rewritten in place (one short write).
 phase() {
-    printf '%s\n' "$*" >"$PHASE_FILE.tmp"
-    chmod 0644 "$PHASE_FILE.tmp"
-    mv -f "$PHASE_FILE.tmp" "$PHASE_FILE"
+    printf '%s\n' "$*" >"$PHASE_FILE"
 }
 
 mapfile -t args < /etc/gpu-session/sglang.args
@@ -23,7 +23,6 @@ export HF_HOME
 if [ -n "${HF_TOKEN:-}" ]; then
     export HF_TOKEN
 fi
-mkdir -p "$HF_HOME"
 
 # FlashInfer JIT-compiles with CUDA_HOME's nvcc: use the CUDA 13 nvcc pip installed in
 # the venv (the image's /usr/local/cuda is CUDA 12.x on Lambda Stack).
