@@ -89,6 +89,25 @@ impl Column {
     }
 }
 
+/// The manual's chapter of formulas, relative to the site's root (the Pages workflow
+/// publishes the book under `book/`).
+pub const FORMULAS: &str = "book/estimates.html";
+
+impl Column {
+    /// The anchor of the column's formula in [`FORMULAS`].
+    pub fn formula(self) -> &'static str {
+        match self {
+            Column::Gpu | Column::Memory => "the-gpu-catalog",
+            Column::Fit => "fit",
+            Column::Headroom => "headroom",
+            Column::KvPool => "kv-pool",
+            Column::MaxContext => "longest-context-and-most-sequences",
+            Column::TokensPerS => "decode-speed",
+            Column::PricePerHour | Column::PricePerMillion => "price-and-cost",
+        }
+    }
+}
+
 fn fit_rank(fit: Fit) -> u8 {
     match fit {
         Fit::Fits => 0,

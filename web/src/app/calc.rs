@@ -1,6 +1,7 @@
 //! The calculator: serving controls, the per-GPU total and its stacked breakdown.
 
 use super::Calc;
+use crate::sort::FORMULAS;
 use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
@@ -466,10 +467,10 @@ fn Results(calc: Calc) -> impl IntoView {
                 <line class="cap" x1=marker_x x2=marker_x y1="0" y2="48"></line>
             </svg>
             <ul class="legend">
-                {["weights", "kv", "activations", "overhead"]
+                {[("weights", "weights"), ("kv", "kv-cache"), ("activations", "activations"), ("overhead", "overhead")]
                     .into_iter()
                     .enumerate()
-                    .map(|(k, key)| {
+                    .map(|(k, (key, formula))| {
                         view! {
                             <li>
                                 <span class=format!("swatch seg-{k}")></span>
@@ -477,6 +478,13 @@ fn Results(calc: Calc) -> impl IntoView {
                                 <b data-testid=format!("breakdown-{key}")>
                                     {move || breakdown.with(|b| present::amount(b.parts()[k].1, b.unit))}
                                 </b>
+                                <a
+                                    class="how"
+                                    href=format!("{FORMULAS}#{formula}")
+                                    title="How this part is computed"
+                                >
+                                    "?"
+                                </a>
                             </li>
                         }
                     })
