@@ -1,7 +1,7 @@
 //! The calculator: serving controls, the per-GPU total and its stacked breakdown.
 
 use super::Calc;
-use crate::sort::FORMULAS;
+use crate::sort::{FORMULAS, PART_FORMULAS};
 use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
@@ -467,8 +467,9 @@ fn Results(calc: Calc) -> impl IntoView {
                 <line class="cap" x1=marker_x x2=marker_x y1="0" y2="48"></line>
             </svg>
             <ul class="legend">
-                {[("weights", "weights"), ("kv", "kv-cache"), ("activations", "activations"), ("overhead", "overhead")]
+                {["weights", "kv", "activations", "overhead"]
                     .into_iter()
+                    .zip(PART_FORMULAS)
                     .enumerate()
                     .map(|(k, (key, formula))| {
                         view! {
