@@ -85,7 +85,10 @@ fn every_include_names_a_file() {
             if file.extension().is_some_and(|e| e == "snap") {
                 // insta's header is the lines up to the second `---`.
                 let header = text.lines().position(|l| l == "---").and_then(|first| {
-                    text.lines().skip(first + 1).position(|l| l == "---").map(|n| first + n + 2)
+                    text.lines()
+                        .skip(first + 1)
+                        .position(|l| l == "---")
+                        .map(|n| first + n + 2)
                 });
                 assert_eq!(
                     lines,
@@ -133,7 +136,10 @@ fn the_estimates_chapter_names_only_listed_constants() {
     );
     // The check itself: a made-up name and a wrong module are both caught.
     assert_eq!(
-        unlisted_constants("`serving::NOT_A_CONSTANT` and recommend::CUDA_CONTEXT_MIB", &listed),
+        unlisted_constants(
+            "`serving::NOT_A_CONSTANT` and recommend::CUDA_CONTEXT_MIB",
+            &listed
+        ),
         ["serving::NOT_A_CONSTANT", "recommend::CUDA_CONTEXT_MIB"]
     );
 }
@@ -147,12 +153,14 @@ fn unlisted_constants(text: &str, listed: &[String]) -> Vec<String> {
             let name = word.rsplit("::").next().unwrap_or(word);
             name.len() > 3
                 && name.contains('_')
-                && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         })
         .filter(|word| {
-            !listed.iter().any(|l| {
-                l == word || (!word.contains("::") && l.rsplit("::").next() == Some(word))
-            })
+            !listed
+                .iter()
+                .any(|l| l == word || (!word.contains("::") && l.rsplit("::").next() == Some(word)))
         })
         .map(str::to_owned)
         .collect()
@@ -163,7 +171,11 @@ fn every_listed_constant_says_where_it_comes_from() {
     for (_, list) in book::tables::constant_groups() {
         for c in list {
             let short = c.name.rsplit("::").next().unwrap();
-            assert!(book::tables::doc_comment(c.file, short).len() > 10, "{}", c.name);
+            assert!(
+                book::tables::doc_comment(c.file, short).len() > 10,
+                "{}",
+                c.name
+            );
         }
     }
 }

@@ -540,12 +540,22 @@ async fn every_column_and_memory_part_links_to_its_formula_in_the_manual() {
              manual: document.querySelector('[data-testid=manual-link]').getAttribute('href') };")
         .await;
     let hrefs = |key: &str| -> Vec<String> { serde_json::from_value(links[key].clone()).unwrap() };
-    assert_eq!(links["headers"], json!(hrefs("columns").len()), "one link per column: {links}");
+    assert_eq!(
+        links["headers"],
+        json!(hrefs("columns").len()),
+        "one link per column: {links}"
+    );
     assert_eq!(
         hrefs("parts"),
-        ["weights", "kv-cache", "activations", "overhead"].map(|a| format!("book/estimates.html#{a}")),
+        ["weights", "kv-cache", "activations", "overhead"]
+            .map(|a| format!("book/estimates.html#{a}")),
     );
-    assert!(hrefs("columns").iter().all(|h| h.starts_with("book/estimates.html#")), "{links}");
+    assert!(
+        hrefs("columns")
+            .iter()
+            .all(|h| h.starts_with("book/estimates.html#")),
+        "{links}"
+    );
     assert_eq!(links["manual"], json!("book/"));
     // The link lands on the formula: the manual is published under the site.
     click(&b, "th.col-kv-pool a.how").await;

@@ -178,9 +178,15 @@ mod tests {
             .collect();
         let anchors = Column::ALL.map(Column::formula);
         for anchor in anchors.iter().chain(&PART_FORMULAS) {
-            assert!(ids.iter().any(|id| id == anchor), "no heading #{anchor} in {FORMULAS}: {ids:?}");
+            assert!(
+                ids.iter().any(|id| id == anchor),
+                "no heading #{anchor} in {FORMULAS}: {ids:?}"
+            );
         }
-        assert_eq!(heading_id("Fit, headroom and the KV pool"), "fit-headroom-and-the-kv-pool");
+        assert_eq!(
+            heading_id("Fit, headroom and the KV pool"),
+            "fit-headroom-and-the-kv-pool"
+        );
     }
     use gpu_session_core::registry::builtin;
     use gpu_session_core::{recommend, EstimateMode, Settings};

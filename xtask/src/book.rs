@@ -245,7 +245,11 @@ mod tests {
         );
         write(&dir, "book/estimates.html", r#"<h2 id="kv-cache">KV</h2>"#);
         write(&dir, "book/cli/models.html", r#"<h2 id="list">L</h2>"#);
-        write(&dir, "book/404.html", r#"<base href="/"><a href="nowhere.html">x</a>"#);
+        write(
+            &dir,
+            "book/404.html",
+            r#"<base href="/"><a href="nowhere.html">x</a>"#,
+        );
         let broken = broken_links(&dir).unwrap();
         let shown: Vec<String> = broken
             .iter()
@@ -260,15 +264,27 @@ mod tests {
                 "index.html book/gone.html",
             ]
         );
-        assert!(broken[2].problem.contains("no id \"missing\""), "{}", broken[2]);
-        assert!(broken[3].problem.contains("no file book/gone.html"), "{}", broken[3]);
+        assert!(
+            broken[2].problem.contains("no id \"missing\""),
+            "{}",
+            broken[2]
+        );
+        assert!(
+            broken[3].problem.contains("no file book/gone.html"),
+            "{}",
+            broken[3]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_missing_anchor_on_the_same_page_is_broken() {
         let dir = scratch("self");
-        write(&dir, "index.html", r##"<a href="#nope">x</a><a href="#%C3%A9t%C3%A9">y</a><h1 id="été"></h1>"##);
+        write(
+            &dir,
+            "index.html",
+            r##"<a href="#nope">x</a><a href="#%C3%A9t%C3%A9">y</a><h1 id="été"></h1>"##,
+        );
         let broken = broken_links(&dir).unwrap();
         assert_eq!(broken.len(), 1, "{broken:?}");
         assert_eq!(broken[0].link, "#nope");

@@ -6,7 +6,7 @@
 //! - `cargo xtask bench-web` bundle size, first render and input latency in headless Chromium
 //! - `cargo xtask sglang-pin` the pinned SGLang resolves for the instance's Python (part of test)
 //! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed),
-//!                           with the manual under target/site/book, every link checked
+//!   with the manual under target/site/book, every link checked
 //! - `cargo xtask book`      the manual (mdBook, docs/) into target/site/book, links checked
 //! - `cargo xtask book-tables` regenerate the manual's tables of core's numbers (docs/src/generated)
 //! - `cargo xtask lint-workflows` actionlint on .github/workflows

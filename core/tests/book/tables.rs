@@ -55,7 +55,10 @@ pub fn constant_groups() -> Vec<(&'static str, Vec<Constant>)> {
             vec![
                 constant!(serving::INT4_GROUP_SIZE, "elements"),
                 constant!(serving::INT4_GROUP_OVERHEAD_BYTES, "bytes per group"),
-                constant!(serving::INT8_CHANNEL_SCALE_BYTES, "bytes per output channel"),
+                constant!(
+                    serving::INT8_CHANNEL_SCALE_BYTES,
+                    "bytes per output channel"
+                ),
                 constant!(quant::MXFP4_BLOCK, "elements per scale"),
                 constant!(recommend::FP8_SCALE_BLOCK, "columns"),
             ],
@@ -106,7 +109,10 @@ pub fn constant_groups() -> Vec<(&'static str, Vec<Constant>)> {
         (
             "speed",
             vec![
-                constant!(recommend::DECODE_BANDWIDTH_EFFICIENCY, "share of peak bandwidth"),
+                constant!(
+                    recommend::DECODE_BANDWIDTH_EFFICIENCY,
+                    "share of peak bandwidth"
+                ),
                 constant!(recommend::ALLREDUCE_LATENCY_S, "seconds per all-reduce"),
                 constant!(gpu::PRICE_SNAPSHOT, "date of the catalog's prices"),
             ],
@@ -151,7 +157,8 @@ fn cell(text: &str) -> String {
 
 /// One group's constants as a Markdown table.
 pub fn constants_table(constants: &[Constant]) -> String {
-    let mut out = String::from("| constant | value | unit | where it comes from |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| constant | value | unit | where it comes from |\n|---|---|---|---|\n");
     for c in constants {
         let short = c.name.rsplit("::").next().unwrap_or(c.name);
         writeln!(
@@ -247,7 +254,12 @@ pub fn sglang_defaults_table() -> String {
 pub fn kv_pools_table() -> String {
     let mut out = String::from("| model | cheapest fit | fit | --mem-fraction-static | KV-pool tokens |\n|---|---|---|---|---|\n");
     for model in builtins() {
-        let r = recommend(model, &Settings::defaults_for(model), EstimateMode::Serving, None);
+        let r = recommend(
+            model,
+            &Settings::defaults_for(model),
+            EstimateMode::Serving,
+            None,
+        );
         match r.cheapest() {
             Some(row) => writeln!(
                 out,
@@ -320,7 +332,12 @@ pub fn models_table() -> String {
 pub fn reference_comparison_table() -> String {
     let mut out = String::from("| model | quick table | reference formula | serving estimate (cheapest fit) | cheapest fit | $/h | tok/s |\n|---|---|---|---|---|---|---|\n");
     for model in reference_models() {
-        let r = recommend(model, &Settings::defaults_for(model), EstimateMode::Serving, None);
+        let r = recommend(
+            model,
+            &Settings::defaults_for(model),
+            EstimateMode::Serving,
+            None,
+        );
         let quick = model.reference.as_ref().map_or(0, |c| c.est_vram_gb);
         match r.cheapest() {
             Some(fit) => writeln!(
@@ -363,7 +380,10 @@ pub fn worked_example() -> String {
         ("KV bytes per token", format!("{} B", s.kv_bytes_per_token)),
         ("tokens held (context × sequences)", s.tokens.to_string()),
         ("KV cache", gib(s.kv_cache)),
-        ("prefill chunk (SGLang's default here)", format!("{} tokens", s.sglang.chunked_prefill_size)),
+        (
+            "prefill chunk (SGLang's default here)",
+            format!("{} tokens", s.sglang.chunked_prefill_size),
+        ),
         ("activations", mib(s.activations)),
         ("CUDA context", mib(s.cuda_context)),
         (
@@ -372,14 +392,26 @@ pub fn worked_example() -> String {
         ),
         ("CUDA graphs", mib(s.cuda_graphs)),
         ("total per GPU", gib(s.total())),
-        ("SGLang's reserve", format!("{:.0} MiB", s.sglang.reserved_mib)),
-        ("default --mem-fraction-static", format!("{:.3}", s.sglang.mem_fraction_static)),
+        (
+            "SGLang's reserve",
+            format!("{:.0} MiB", s.sglang.reserved_mib),
+        ),
+        (
+            "default --mem-fraction-static",
+            format!("{:.3}", s.sglang.mem_fraction_static),
+        ),
         ("free at SGLang's baseline", gib(s.pre_model_load_free)),
         ("KV pool", format!("{} tokens", row.kv_pool_tokens)),
         ("verdict", format!("{} ({})", row.fit.as_str(), row.reason)),
         ("decode speed", format!("{:.1} tokens/s", row.tokens_per_s)),
         ("price", format!("${:.2}/hour", row.price_per_hour_usd)),
-        ("cost", format!("${:.2} per million output tokens", row.usd_per_million_tokens)),
+        (
+            "cost",
+            format!(
+                "${:.2} per million output tokens",
+                row.usd_per_million_tokens
+            ),
+        ),
     ];
     let mut out = String::from("| term | value |\n|---|---|\n");
     for (term, value) in lines {
@@ -403,10 +435,30 @@ pub fn accuracy_facts() -> String {
         r.row(gpu.instance_type).expect("a row per type").clone()
     };
     let gib = |b: u64| format!("{:.1} GiB", b as f64 / GIB as f64);
-    let llama70 = at("llama-3.1-70b", Quantization::Bf16, 8192, "gpu_8x_a100_80gb_sxm4");
-    let llama70_tp1 = at("llama-3.1-70b", Quantization::Bf16, 8192, "gpu_1x_a100_sxm4_80gb");
-    let coder = at("qwen2.5-coder-32b", Quantization::Bf16, 32768, "gpu_1x_gh200");
-    let coder_int4 = at("qwen2.5-coder-32b-int4", Quantization::Int4, 32768, "gpu_1x_a6000");
+    let llama70 = at(
+        "llama-3.1-70b",
+        Quantization::Bf16,
+        8192,
+        "gpu_8x_a100_80gb_sxm4",
+    );
+    let llama70_tp1 = at(
+        "llama-3.1-70b",
+        Quantization::Bf16,
+        8192,
+        "gpu_1x_a100_sxm4_80gb",
+    );
+    let coder = at(
+        "qwen2.5-coder-32b",
+        Quantization::Bf16,
+        32768,
+        "gpu_1x_gh200",
+    );
+    let coder_int4 = at(
+        "qwen2.5-coder-32b-int4",
+        Quantization::Int4,
+        32768,
+        "gpu_1x_a6000",
+    );
     let on_a10 = at("llama-3.1-8b", Quantization::Fp16, 8192, "gpu_1x_a10");
     let on_h100 = at("llama-3.1-8b", Quantization::Fp16, 8192, "gpu_1x_h100_sxm5");
     let rows = [
@@ -458,7 +510,10 @@ pub fn all() -> Vec<(String, String)> {
         ("sglang-defaults.md".to_owned(), sglang_defaults_table()),
         ("kv-pools.md".to_owned(), kv_pools_table()),
         ("models.md".to_owned(), models_table()),
-        ("reference-comparison.md".to_owned(), reference_comparison_table()),
+        (
+            "reference-comparison.md".to_owned(),
+            reference_comparison_table(),
+        ),
         ("worked-example.md".to_owned(), worked_example()),
         ("accuracy-facts.md".to_owned(), accuracy_facts()),
     ]);
