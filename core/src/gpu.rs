@@ -146,7 +146,7 @@ impl CpuArchitecture {
 
     /// Image families Lambda offers for this architecture: GH200 (arm64, us-east-3)
     /// has only the Lambda Stack families; x86_64 types have all six
-    /// (`GET /images` as observed in 2026-12, see the image notes in the README).
+    /// (`GET /images` as observed in 2026-12, see "Launching on Lambda" in the manual).
     pub fn image_families(self) -> &'static [&'static str] {
         match self {
             CpuArchitecture::X86_64 => &IMAGE_FAMILIES,

@@ -61,6 +61,19 @@ pub const PREFILL_GRAPH_MIB_PER_BUCKET: u64 = 8;
 /// ... or a flat 1.5 GiB for MLA models ("MLA backend overhead is much higher than
 /// expected with fa3", same file).
 pub const MLA_PREFILL_GRAPH_MIB: u64 = 1536;
+/// SGLang reserves 1.5 MB of activation memory per token of the prefill chunk
+/// (`chunked_prefill_size * 1.5`, sglang 0.5.23 srt/arg_groups/memory_hook.py) ...
+pub const RESERVE_MIB_PER_CHUNK_TOKEN: f64 = 1.5;
+/// ... for a chunk of at least 2048 tokens (`max(chunked_prefill_size, 2048)`, same file).
+pub const RESERVE_MIN_CHUNK_TOKENS: u32 = 2048;
+/// ... plus `tp × pp / 8` GiB for the parallel group: 128 MiB per tensor-parallel rank
+/// (pp is 1 here; same file).
+pub const RESERVE_MIB_PER_TP_RANK: f64 = 128.0;
+/// ... and never less than 10 GiB in all on a GPU above [`RESERVE_FLOOR_ABOVE_MIB`]
+/// (same file).
+pub const RESERVE_FLOOR_MIB: f64 = 10_240.0;
+/// The GPU size above which the reserve floor applies: 60 GiB (same file).
+pub const RESERVE_FLOOR_ABOVE_MIB: u64 = 60 * 1024;
 /// Logits are materialised in FP32 after the vocab-parallel gather (LogitsProcessor).
 pub const LOGIT_BYTES: u64 = 4;
 /// Activations are held in the model's 16-bit dtype.
@@ -161,11 +174,12 @@ pub fn sglang_defaults(input: SglangDefaultsInput) -> SglangDefaults {
     // tp × pp / 8 GiB for large parallel sizes (pp is 1 here), the graphs; at least
     // 10 GiB on GPUs above 60 GiB.
     let mut reserved_mib = CUDA_CONTEXT_MIB as f64
-        + f64::from(chunked_prefill_size.max(2048)) * 1.5
-        + f64::from(tp) / 8.0 * 1024.0
+        + f64::from(chunked_prefill_size.max(RESERVE_MIN_CHUNK_TOKENS))
+            * RESERVE_MIB_PER_CHUNK_TOKEN
+        + f64::from(tp) * RESERVE_MIB_PER_TP_RANK
         + graph_mib;
-    if gpu_memory_mib > gib(60) {
-        reserved_mib = reserved_mib.max(10.0 * 1024.0);
+    if gpu_memory_mib > RESERVE_FLOOR_ABOVE_MIB {
+        reserved_mib = reserved_mib.max(RESERVE_FLOOR_MIB);
     }
     let total = gpu_memory_mib as f64;
     let mem_fraction_static = (((total - reserved_mib) / total) * 1000.0).round() / 1000.0;

@@ -162,7 +162,10 @@ Examples:
   gpu-session estimate --hf Qwen/Qwen3-235B-A22B-FP8
   gpu-session gpus --model qwen2.5-coder-32b-int4
   gpu-session plan --model llama-3.1-8b --gpu gpu_1x_a10 -o plan.yaml
-  gpu-session launch plan.yaml";
+  gpu-session launch plan.yaml
+
+The manual (every command, launching on Lambda, how each number is computed):
+  https://gpu-session.github.io/gpu-session/book/";
 
 /// Size, price and launch LLM servers on Lambda Cloud GPUs.
 #[derive(Debug, Parser)]

@@ -528,6 +528,47 @@ async fn works_under_a_subpath_and_requests_nothing_from_elsewhere() {
 }
 
 #[tokio::test]
+async fn every_column_and_memory_part_links_to_its_formula_in_the_manual() {
+    let server = serve("/calc/");
+    let b = browser(1280, 1000).await;
+    b.open(&server.url()).await;
+    settled(&b).await;
+    let links = b
+        .js("return { headers: document.querySelectorAll('table.gpus thead th').length, \
+             columns: [...document.querySelectorAll('table.gpus thead th a.how')].map(a => a.getAttribute('href')), \
+             parts: [...document.querySelectorAll('.legend a.how')].map(a => a.getAttribute('href')), \
+             manual: document.querySelector('[data-testid=manual-link]').getAttribute('href') };")
+        .await;
+    let hrefs = |key: &str| -> Vec<String> { serde_json::from_value(links[key].clone()).unwrap() };
+    assert_eq!(
+        links["headers"],
+        json!(hrefs("columns").len()),
+        "one link per column: {links}"
+    );
+    assert_eq!(
+        hrefs("parts"),
+        ["weights", "kv-cache", "activations", "overhead"]
+            .map(|a| format!("book/estimates.html#{a}")),
+    );
+    assert!(
+        hrefs("columns")
+            .iter()
+            .all(|h| h.starts_with("book/estimates.html#")),
+        "{links}"
+    );
+    assert_eq!(links["manual"], json!("book/"));
+    // The link lands on the formula: the manual is published under the site.
+    click(&b, "th.col-kv-pool a.how").await;
+    b.wait_for(
+        "location.pathname === '/calc/book/estimates.html' && !!document.getElementById(location.hash.slice(1))",
+        "the KV-pool formula in the manual",
+    )
+    .await;
+    assert_eq!(b.js("return location.hash;").await, json!("#kv-pool"));
+    b.close().await;
+}
+
+#[tokio::test]
 async fn fits_a_phone_screen_without_sideways_scrolling() {
     let server = serve("/");
     let b = browser(375, 812).await;

@@ -89,6 +89,29 @@ impl Column {
     }
 }
 
+/// The manual's chapter of formulas, relative to the site's root (the Pages workflow
+/// publishes the book under `book/`).
+pub const FORMULAS: &str = "book/estimates.html";
+
+/// The anchors in [`FORMULAS`] of the memory breakdown's parts, in the order
+/// `MemoryBreakdown::parts` stacks them (weights, KV cache, activations, overhead).
+pub const PART_FORMULAS: [&str; 4] = ["weights", "kv-cache", "activations", "overhead"];
+
+impl Column {
+    /// The anchor of the column's formula in [`FORMULAS`].
+    pub fn formula(self) -> &'static str {
+        match self {
+            Column::Gpu | Column::Memory => "the-gpu-catalog",
+            Column::Fit => "fit",
+            Column::Headroom => "headroom",
+            Column::KvPool => "kv-pool",
+            Column::MaxContext => "longest-context-and-most-sequences",
+            Column::TokensPerS => "decode-speed",
+            Column::PricePerHour | Column::PricePerMillion => "price-and-cost",
+        }
+    }
+}
+
 fn fit_rank(fit: Fit) -> u8 {
     match fit {
         Fit::Fits => 0,
@@ -131,6 +154,40 @@ pub fn order(rows: &[GpuFit], column: Option<Column>, descending: bool) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// mdBook's id for a heading: lowercase, spaces to `-`, other punctuation dropped.
+    fn heading_id(heading: &str) -> String {
+        heading
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_formula_link_names_a_heading_of_the_manual() {
+        let chapter = include_str!("../../docs/src/estimates.md");
+        let ids: Vec<String> = chapter
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| heading_id(l.trim_start_matches('#').trim()))
+            .collect();
+        let anchors = Column::ALL.map(Column::formula);
+        for anchor in anchors.iter().chain(&PART_FORMULAS) {
+            assert!(
+                ids.iter().any(|id| id == anchor),
+                "no heading #{anchor} in {FORMULAS}: {ids:?}"
+            );
+        }
+        assert_eq!(
+            heading_id("Fit, headroom and the KV pool"),
+            "fit-headroom-and-the-kv-pool"
+        );
+    }
     use gpu_session_core::registry::builtin;
     use gpu_session_core::{recommend, EstimateMode, Settings};
 

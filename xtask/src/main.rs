@@ -7,10 +7,15 @@
 //! - `cargo xtask sglang-pin` resolves the pinned SGLang for the instance's Python and
 //!   writes the hashed locks the instance installs from (`--check`, part of test: they
 //!   are current)
-//! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed)
+//! - `cargo xtask site`      the release site into target/site (pre-rendered, wasm-opt'ed),
+//!   with the manual under target/site/book, every link checked
+//! - `cargo xtask book`      the manual (mdBook, docs/) into target/site/book, links checked
+//! - `cargo xtask book-tables` regenerate the manual's tables of core's numbers (docs/src/generated)
 //! - `cargo xtask lint-workflows` actionlint on .github/workflows
 //! - `cargo xtask prices FILE [--as-of YYYY-MM-DD]` the price table from a saved
 //!   Lambda `GET /instance-types` answer (core/src/gpu/prices.rs)
+
+mod book;
 
 use std::env;
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +24,10 @@ use std::process::{Command, ExitCode};
 
 /// Tool versions proven on this machine kind (see ARCHITECTURE.md, "Toolchain").
 const TRUNK_VERSION: &str = "0.21.14";
+/// mdBook for the manual in docs/ (0.5.4 needs rustc 1.88). Installed at opt-level 0 with
+/// only the `search` feature: 1.8 CPU-minutes measured here (8 minutes of wall clock on
+/// two cores shared with other builds); it still renders the book in about a second.
+const MDBOOK_VERSION: &str = "0.5.4";
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// npm's `binaryen` ships a wasm-opt that reads current rustc output (Debian's 108 does
@@ -46,7 +55,12 @@ fn main() -> ExitCode {
             check_sglang_pin(LockMode::Check)
         }
         Some("sglang-pin") => check_sglang_pin(LockMode::Write),
-        Some("site") => ensure_web_tools().and_then(|()| build_site()),
+        Some("site") => ensure_web_tools()
+            .and_then(|()| build_site())
+            .and_then(|()| build_book())
+            .and_then(|()| check_links(&site_dir())),
+        Some("book") => build_book().and_then(|()| check_links(&book_dir())),
+        Some("book-tables") => regenerate_book_tables(),
         Some("lint-workflows") => check_workflows(),
         Some("prices") => {
             match prices_args(&args[1..]) {
@@ -59,7 +73,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve | test | bench | bench-web | site | sglang-pin | lint-workflows | prices FILE>"
+                "usage: cargo xtask <serve | test | bench | bench-web | site | book | book-tables | sglang-pin | lint-workflows | prices FILE>"
             );
             return ExitCode::from(2);
         }
@@ -127,6 +141,7 @@ fn ensure_cargo_tool(
     version: &str,
     locked: bool,
     opt_level: &str,
+    extra_args: &[&str],
 ) -> Result {
     let have = output(Command::new(binary).arg("--version")).unwrap_or_default();
     if have
@@ -150,7 +165,7 @@ fn ensure_cargo_tool(
     if locked {
         cmd.arg("--locked");
     }
-    run(&mut cmd)
+    run(cmd.args(extra_args))
 }
 
 fn ensure_web_tools() -> Result {
@@ -160,7 +175,7 @@ fn ensure_web_tools() -> Result {
         step("adding the wasm32 target");
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
-    ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true, "0")?;
+    ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true, "0", &[])?;
     // wasm-bindgen-cli's own lockfile names a crate version the registry lacks: no --locked.
     ensure_cargo_tool(
         "wasm-bindgen",
@@ -169,6 +184,7 @@ fn ensure_web_tools() -> Result {
         false,
         // wasm-bindgen rewrites every built wasm module, so it keeps some optimisation.
         "1",
+        &[],
     )?;
     run(cargo().args(["fetch", "--quiet"]))
 }
@@ -278,6 +294,56 @@ fn page_wasm_problems(wasm: &[u8]) -> Result {
             found.join(", ")
         ))
     }
+}
+
+/// Where the built manual goes: under the site, so one upload publishes both.
+fn book_dir() -> PathBuf {
+    site_dir().join("book")
+}
+
+/// The manual: mdBook renders docs/ into target/site/book (after the site's build,
+/// which replaces target/site as a whole).
+fn build_book() -> Result {
+    ensure_cargo_tool(
+        "mdbook",
+        "mdbook",
+        MDBOOK_VERSION,
+        true,
+        "0",
+        // Only the search index: `serve` and `watch` would build tokio and axum.
+        &["--no-default-features", "--features", "search"],
+    )?;
+    step("building the manual (docs/) into target/site/book");
+    run(Command::new("mdbook")
+        .current_dir(root())
+        .args(["build", "docs", "--dest-dir"])
+        .arg(book_dir()))
+}
+
+/// Every link in the built HTML under `dir` resolves (files and `#anchors`; offline,
+/// so links to other hosts are not followed).
+fn check_links(dir: &Path) -> Result {
+    step(&format!("links in {}", dir.display()));
+    let broken = book::broken_links(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if broken.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = broken.iter().map(|b| format!("  {b}")).collect();
+    Err(format!(
+        "{} broken link(s) under {}:\n{}",
+        broken.len(),
+        dir.display(),
+        list.join("\n")
+    ))
+}
+
+/// Rewrite docs/src/generated/ from core as it is now (the test that compares them
+/// is `cargo test -p gpu-session-core --test book_tables`).
+fn regenerate_book_tables() -> Result {
+    step("writing docs/src/generated from core");
+    run(cargo()
+        .args(["test", "-p", "gpu-session-core", "--test", "book_tables"])
+        .env("GPU_SESSION_UPDATE_BOOK", "1"))
 }
 
 fn serve() -> Result {
@@ -731,6 +797,9 @@ fn test() -> Result {
     build_site()?;
     step("the page's wasm leaves out what only some visitors need");
     check_page_wasm()?;
+    build_book()?;
+    // The whole site: the book's own links and the site's links into it.
+    check_links(&site_dir())?;
     step("tests (unit, CLI, launcher against local fakes, browser end-to-end)");
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"])

@@ -175,6 +175,15 @@ fn completions_are_generated_for_each_shell() {
 // models
 
 #[test]
+fn help_lists_the_commands_and_points_to_the_manual() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run_command(sandbox.bare_command(), &["--help"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:#?}");
+    assert!(run.stdout.contains("/book/"), "{}", run.stdout);
+    insta::assert_snapshot!("help", run.stdout);
+}
+
+#[test]
 fn models_table() {
     let stdout = Sandbox::new().ok(&["models"]);
     assert!(stdout.ends_with("Custom models: 0 configured\n"));

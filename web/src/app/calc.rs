@@ -1,6 +1,7 @@
 //! The calculator: serving controls, the per-GPU total and its stacked breakdown.
 
 use super::Calc;
+use crate::sort::{FORMULAS, PART_FORMULAS};
 use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
@@ -468,8 +469,9 @@ fn Results(calc: Calc) -> impl IntoView {
             <ul class="legend">
                 {["weights", "kv", "activations", "overhead"]
                     .into_iter()
+                    .zip(PART_FORMULAS)
                     .enumerate()
-                    .map(|(k, key)| {
+                    .map(|(k, (key, formula))| {
                         view! {
                             <li>
                                 <span class=format!("swatch seg-{k}")></span>
@@ -477,6 +479,13 @@ fn Results(calc: Calc) -> impl IntoView {
                                 <b data-testid=format!("breakdown-{key}")>
                                     {move || breakdown.with(|b| present::amount(b.parts()[k].1, b.unit))}
                                 </b>
+                                <a
+                                    class="how"
+                                    href=format!("{FORMULAS}#{formula}")
+                                    title="How this part is computed"
+                                >
+                                    "?"
+                                </a>
                             </li>
                         }
                     })

@@ -184,6 +184,12 @@ fn App(decoded: Decoded) -> impl IntoView {
                 "check Lambda before you launch. After it loads, this page makes no network requests "
                 "except, when you ask for one, a model's config.json from the Hugging Face Hub."
             </p>
+            <p>
+                <a href="book/" data-testid="manual-link">"The manual"</a>
+                ": every command, launching on Lambda, and "
+                <a href=crate::sort::FORMULAS>"how every number is computed"</a>
+                "."
+            </p>
         </footer>
     }
 }

@@ -48,6 +48,13 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                         }}
                     </span>
                 </button>
+                <a
+                    class="how"
+                    href=format!("{}#{}", sort::FORMULAS, c.formula())
+                    title=format!("How {} is computed", c.label())
+                >
+                    "?"
+                </a>
             </th>
         }
     };
