@@ -19,6 +19,7 @@ pub mod registry;
 pub mod serving;
 pub mod settings;
 pub mod share;
+pub mod speed;
 pub mod validate;
 pub mod yaml;
 
