@@ -346,6 +346,22 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
     None
 }
 
+/// Sends `signal` (e.g. "INT") to the running `gpu-session`, waits up to `timeout` for
+/// it to exit, and returns its exit code and standard error.
+fn signal_and_wait(child: &mut Child, signal: &str, timeout: Duration) -> (Option<i32>, String) {
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let code = wait_with_timeout(child, timeout);
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    (code, err)
+}
+
 #[test]
 fn ctrl_c_during_boot_terminates_the_instance() {
     let env = Env::new();
@@ -362,16 +378,7 @@ fn ctrl_c_during_boot_terminates_the_instance() {
     }
     assert_eq!(env.fake.live_instance_count(), 1, "instance launched");
     std::thread::sleep(Duration::from_millis(200));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
-    let mut err = String::new();
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
+    let (code, err) = signal_and_wait(&mut child, "INT", Duration::from_secs(20));
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("Terminated instance"), "{err}");
     assert_eq!(env.fake.live_instance_count(), 0);
@@ -1111,16 +1118,7 @@ fn signal_after_active_terminates(signal: &str, status: i32) {
     env.sglang.set_readiness(Readiness::Never);
     let mut child = spawn_until_active(&env, &[]);
     std::thread::sleep(Duration::from_millis(200));
-    let kill = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let code = wait_with_timeout(&mut child, Duration::from_secs(30));
-    let mut err = String::new();
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
+    let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(30));
     assert_eq!(code, Some(status), "{err}");
     assert!(err.contains(&format!("interrupted (SIG{signal})")), "{err}");
     assert!(err.contains("Terminated instance"), "{err}");
@@ -1331,16 +1329,7 @@ fn ctrl_c_while_the_launch_call_is_in_flight_terminates_what_it_created() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(env.fake.instances().len(), 1, "the launch call created it");
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
-    let mut err = String::new();
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
+    let (code, err) = signal_and_wait(&mut child, "INT", Duration::from_secs(20));
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("Terminated instance"), "{err}");
     assert_eq!(env.fake.live_instance_count(), 0);
