@@ -118,6 +118,25 @@ pub fn region(field: &str, value: &str) -> Result<(), FieldError> {
 /// Longest Lambda file system name accepted.
 pub const MAX_FILESYSTEM_NAME_LEN: usize = 60;
 
+/// Lambda's type names: lowercase letters, digits and '_', e.g. `gpu_8x_h100_sxm5`.
+pub fn instance_type_name(field: &str, value: &str) -> Result<(), FieldError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            value,
+            "is not a Lambda instance type name (lowercase letters, digits and '_')",
+        ))
+    }
+}
+
 /// A Lambda file system name: letters, digits, '-' and '_', starting with a letter or
 /// digit, at most [`MAX_FILESYSTEM_NAME_LEN`] characters. It becomes a path on the
 /// instance (`/lambda/nfs/<name>/huggingface`), so no '.' or '/'.

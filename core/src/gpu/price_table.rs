@@ -57,7 +57,7 @@ pub fn parse_answer(json: &str) -> Result<Vec<AnswerPrice>, PriceTableError> {
         .map(|(key, item)| {
             let entry = item.instance_type;
             let field = format!("data.{key}.instance_type");
-            instance_type_name(&format!("{field}.name"), &entry.name)?;
+            crate::validate::instance_type_name(&format!("{field}.name"), &entry.name)?;
             if entry.name != key {
                 return Err(FieldError::new(
                     format!("{field}.name"),
@@ -80,25 +80,6 @@ pub fn parse_answer(json: &str) -> Result<Vec<AnswerPrice>, PriceTableError> {
             })
         })
         .collect()
-}
-
-/// Lambda's type names: lowercase letters, digits and '_', e.g. `gpu_8x_h100_sxm5`.
-fn instance_type_name(field: &str, value: &str) -> Result<(), FieldError> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            field,
-            value,
-            "is not a Lambda instance type name (lowercase letters, digits and '_')",
-        ))
-    }
 }
 
 /// An ISO date, `YYYY-MM-DD`.
