@@ -4,15 +4,20 @@
 //!
 //! The model, per GPU of a tensor-parallel group:
 //! - a prefill pass over `n` tokens takes max(weights read / bandwidth, FLOPs / achievable
-//!   FLOPS) + per-pass overhead + TP all-reduce; prompts longer than SGLang's
-//!   `chunked_prefill_size` take several passes, and short prompts share one pass;
+//!   FLOPS) + per-pass overhead + a fixed cost per layer (prefill runs without CUDA
+//!   graphs) + TP all-reduce; prompts longer than SGLang's `chunked_prefill_size` take
+//!   several passes, and short prompts share one pass with those waiting with them;
 //! - a decode step for `b` running requests takes max(memory time, compute time) +
-//!   overhead + all-reduce, where memory is the dense weights, the routed experts the
-//!   batch touches, and the KV of the `b` requests at their average length;
+//!   overhead + fixed costs per layer and per request + all-reduce, where memory is the
+//!   dense weights, the routed experts the batch touches, and the KV of the `b` requests
+//!   at their average length;
 //! - SGLang runs waiting prefills before decode steps (`get_next_batch_to_run` in
 //!   srt/managers/scheduler.py: a new prefill batch first, else the running decode batch;
 //!   mixed chunks are off by default, `--enable-mixed-chunk`), so every running request's
-//!   decode waits out the other requests' prefills once per lifetime.
+//!   decode waits out the other requests' prefills once per lifetime, and requests that
+//!   arrive together (an offline batch) wait for the prefills ahead of their own;
+//! - the free constants ([`Calibration`]) are fitted once against published
+//!   measurements (`examples/fit_speed.rs`).
 
 use crate::arch::Architecture;
 use crate::gpu::GpuType;
@@ -495,8 +500,8 @@ pub fn speed_with_arrivals(
         Arrivals::Staggered => c.prefill_own_s + c.step_s / 2.0,
         Arrivals::Together => burst_ttft_s(shard, hw, cal, w, running).max(c.prefill_own_s),
     };
-    // Whatever of the latency Little's law gives is not first token and decode is
-    // waiting for a place in the KV pool.
+    // The part of Little's-law latency that is neither the first token nor the decode
+    // is waiting for a place in the KV pool.
     let queue_s = (e2e - first_token_s - (output - 1.0) * c.tpot_s).max(0.0);
     let ttft_s = first_token_s + queue_s;
     let requests_per_s = match w.load {
