@@ -12,6 +12,9 @@ use gpu_session_core::serving::{
 use gpu_session_core::{builtin, builtins, recommend, EstimateMode, KvDtype, Settings};
 use std::fmt::Write;
 
+#[path = "speed_accuracy.rs"]
+pub mod speed_accuracy;
+
 /// One estimation constant of core: its path, `{:?}` value, unit, and the file it is in.
 pub struct Constant {
     pub name: &'static str,
@@ -516,6 +519,7 @@ pub fn all() -> Vec<(String, String)> {
         ),
         ("worked-example.md".to_owned(), worked_example()),
         ("accuracy-facts.md".to_owned(), accuracy_facts()),
+        ("speed-accuracy.md".to_owned(), speed_accuracy::page()),
     ]);
     files
 }
