@@ -11,6 +11,7 @@
 use crate::arch::{Architecture, LocalAttention};
 use crate::decimal::Fixed;
 use crate::gpu::{GpuType, CATALOG, GIB};
+use crate::quant::QuantMethod;
 use crate::recommend::{choose_pool, input, sharding_problem, Fit, Recommendation};
 use crate::registry::Model;
 use crate::serving::{
@@ -390,27 +391,28 @@ fn layout_estimate(
         .max()
         .unwrap_or(0);
     let per_gpu_bytes = stages.iter().map(|s| s.serving.total()).max().unwrap_or(0);
-    let (fit, needed, reason) =
-        if let Some(reason) = sharding_problem(model, settings, arch, tp, gpu) {
-            (Fit::No, per_gpu_bytes, reason)
-        } else if model.quantizes_at_load(settings.quantization) && load_peak > memory {
-            (
-                Fit::No,
-                load_peak,
-                format!(
-                    "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
-                    Fixed::<1>(load_peak as f64 / GIB as f64),
-                    Fixed::<1>(memory as f64 / GIB as f64),
-                ),
-            )
-        } else {
-            let (pool, why) = &pools[fuller];
-            (
-                pool.fit,
-                per_gpu_bytes,
-                format!("{}{why}", stage_name(fuller)),
-            )
-        };
+    let problem = sharding_problem(model, settings, arch, tp, gpu)
+        .or_else(|| fp8_block_without_fp8_cores(model, settings, gpu));
+    let (fit, needed, reason) = if let Some(reason) = problem {
+        (Fit::No, per_gpu_bytes, reason)
+    } else if model.quantizes_at_load(settings.quantization) && load_peak > memory {
+        (
+            Fit::No,
+            load_peak,
+            format!(
+                "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
+                Fixed::<1>(load_peak as f64 / GIB as f64),
+                Fixed::<1>(memory as f64 / GIB as f64),
+            ),
+        )
+    } else {
+        let (pool, why) = &pools[fuller];
+        (
+            pool.fit,
+            per_gpu_bytes,
+            format!("{}{why}", stage_name(fuller)),
+        )
+    };
     let (cross_bytes, crossings, allreduces) = cross_node_traffic(arch, layout);
     let speed = two_node_speed(model, settings, arch, gpu, layout, kv_pool_tokens, workload);
     LayoutEstimate {
@@ -430,6 +432,26 @@ fn layout_estimate(
         cross_node_allreduces_per_step: allreduces,
         speed,
     }
+}
+
+/// SGLang 0.5.23 runs block-quantized FP8 checkpoints (DeepSeek-R1, Kimi K2) through
+/// Triton kernels on the `fp8e4nv` type, which GPUs without FP8 tensor cores (Ampere)
+/// refuse: "type fp8e4nv not supported in this architecture" (sgl-project/sglang issue
+/// #38291, an FP8 MoE on A100, open as of 2026-09; the Marlin weight-only fallback for
+/// FP8 MoE on Ampere, feature request #12887, was closed unimplemented). The one-instance
+/// table does not check this yet; two instances are never offered on such a type.
+pub fn fp8_block_without_fp8_cores(
+    model: &Model,
+    settings: &Settings,
+    gpu: &GpuType,
+) -> Option<String> {
+    let checkpoint = model.checkpoint_for(settings.quantization).ok()?;
+    (checkpoint.method == QuantMethod::Fp8Block && !gpu.fp8_tensor_cores()).then(|| {
+        format!(
+            "{} is block-quantized FP8, which SGLang's Triton kernels run only on GPUs with FP8 tensor cores, not on {}",
+            checkpoint.hf_path, gpu.gpu
+        )
+    })
 }
 
 /// Bytes per token, crossings and node-spanning all-reduces of one forward pass.

@@ -262,3 +262,21 @@ fn two_node_options_are_cheaper_than_one_instance_or_the_only_fit() {
         }
     }
 }
+
+#[test]
+fn block_fp8_checkpoints_need_fp8_tensor_cores() {
+    let m = builtin("deepseek-r1-671b").unwrap();
+    let a100 = crate::gpu::find("gpu_8x_a100_80gb_sxm4").unwrap();
+    let two = on_two("deepseek-r1-671b", a100);
+    for l in &two.layouts {
+        assert_eq!(l.fit, Fit::No);
+        assert!(l.reason.contains("FP8 tensor cores"), "{}", l.reason);
+    }
+    assert_eq!(two.recommended, None);
+    let s = Settings::defaults_for(m);
+    assert!(fp8_block_without_fp8_cores(m, &s, h100x8()).is_none());
+    // A 16-bit model is fine on Ampere.
+    let llama = builtin("llama-3.1-8b").unwrap();
+    let s = Settings::defaults_for(llama);
+    assert!(fp8_block_without_fp8_cores(llama, &s, a100).is_none());
+}
