@@ -44,7 +44,7 @@ pub fn run(
             map.insert("model".into(), serde_json::to_value(ModelJson::new(model))?);
             map.insert(
                 "settings".into(),
-                serde_json::to_value(&sizing.rec.settings)?,
+                serde_json::to_value(sizing.rec.settings)?,
             );
             map.insert(
                 "single_instance".into(),
