@@ -12,7 +12,9 @@ use crate::arch::{Architecture, LocalAttention};
 use crate::decimal::Fixed;
 use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::quant::QuantMethod;
-use crate::recommend::{choose_pool, input, sharding_problem, Fit, Recommendation};
+use crate::recommend::{
+    choose_pool, expert_parallel_size, input, sharding_problem, Fit, Recommendation,
+};
 use crate::registry::Model;
 use crate::serving::{
     serving_estimate, sglang_defaults, ServingEstimate, SglangDefaultsInput, ACTIVATION_BYTES,
@@ -178,6 +180,8 @@ pub struct LayoutEstimate {
     pub tp: u32,
     pub pp: u32,
     pub fit: Fit,
+    /// `--ep-size` a launch passes (`recommend::expert_parallel_size` at this TP).
+    pub expert_parallel: u32,
     /// Why the verdict is what it is (naming the stage that decides it, for PP).
     pub reason: String,
     /// Bytes on each GPU of the fuller stage, which decides the fit.
@@ -392,7 +396,15 @@ fn layout_estimate(
         .unwrap_or(0);
     let per_gpu_bytes = stages.iter().map(|s| s.serving.total()).max().unwrap_or(0);
     let problem = sharding_problem(model, settings, arch, tp, gpu)
-        .or_else(|| fp8_block_without_fp8_cores(model, settings, gpu));
+        .or_else(|| fp8_block_without_fp8_cores(model, settings, gpu))
+        .or_else(|| {
+            (arch.layers < pp).then(|| {
+                format!(
+                    "{pp} pipeline stages need at least {pp} layers; the model has {}",
+                    arch.layers
+                )
+            })
+        });
     let (fit, needed, reason) = if let Some(reason) = problem {
         (Fit::No, per_gpu_bytes, reason)
     } else if model.quantizes_at_load(settings.quantization) && load_peak > memory {
@@ -420,6 +432,9 @@ fn layout_estimate(
         tp,
         pp,
         fit,
+        expert_parallel: model
+            .checkpoint_for(settings.quantization)
+            .map_or(1, |c| expert_parallel_size(c.method, arch, tp)),
         reason,
         per_gpu_bytes: needed,
         headroom_bytes: i64::try_from(memory).unwrap_or(i64::MAX)

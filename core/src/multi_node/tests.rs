@@ -280,3 +280,35 @@ fn block_fp8_checkpoints_need_fp8_tensor_cores() {
     let s = Settings::defaults_for(llama);
     assert!(fp8_block_without_fp8_cores(llama, &s, a100).is_none());
 }
+
+#[test]
+fn a_pipeline_needs_a_layer_per_stage_and_experts_split_as_one_instance_would() {
+    let m = builtin("llama-3.1-8b").unwrap();
+    let s = Settings::defaults_for(m);
+    let one_layer = Model {
+        architecture: Some(Architecture {
+            layers: 1,
+            ..m.architecture.unwrap()
+        }),
+        ..m.clone()
+    };
+    let two = two_nodes(&one_layer, &s, h100x8(), &Workload::concurrent(1)).unwrap();
+    let pp = two.layout(Layout::Pp2Tp8).unwrap();
+    assert_eq!(pp.fit, Fit::No);
+    assert!(pp.reason.contains("at least 2 layers"), "{}", pp.reason);
+    assert_eq!(two.recommended, Some(Layout::Tp16));
+    // Qwen3-235B-A22B-FP8's 1536-wide experts split into 128-column blocks at neither
+    // TP 8 nor TP 16 (192, 96 columns): both layouts keep experts whole (--ep-size).
+    let qwen = on_two("qwen3-235b-a22b", h100x8());
+    let ep: Vec<u32> = qwen.layouts.iter().map(|l| l.expert_parallel).collect();
+    let q = builtin("qwen3-235b-a22b").unwrap();
+    assert_eq!(
+        q.checkpoint_for(q.quantization).unwrap().method,
+        QuantMethod::Fp8Block
+    );
+    assert_eq!(ep, vec![16, 8]);
+    assert_eq!(
+        on_two("deepseek-r1-671b", h100x8()).layouts[0].expert_parallel,
+        1
+    );
+}
