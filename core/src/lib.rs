@@ -10,6 +10,7 @@ pub mod decimal;
 pub mod gpu;
 pub mod hf_config;
 pub mod lease;
+pub mod multi_node;
 pub mod plan;
 pub mod present;
 pub mod quant;

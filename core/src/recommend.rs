@@ -114,7 +114,7 @@ impl Recommendation {
     }
 }
 
-fn input<'a>(
+pub(crate) fn input<'a>(
     model: &Model,
     model_arch: &'a Architecture,
     s: &Settings,
@@ -142,10 +142,10 @@ pub const RAISED_FRACTION_MARGIN: f64 = 0.02;
 /// raised `--mem-fraction-static` the plan passes when the default is too small, or the
 /// user's own.
 #[derive(Debug, Clone, Copy)]
-struct PoolChoice {
-    fraction: f64,
-    kv_pool_tokens: u64,
-    fit: Fit,
+pub(crate) struct PoolChoice {
+    pub(crate) fraction: f64,
+    pub(crate) kv_pool_tokens: u64,
+    pub(crate) fit: Fit,
 }
 
 /// A `--mem-fraction-static` the user chose: the pool is sized at it, never raised.
@@ -209,7 +209,7 @@ fn user_pool(
 }
 
 /// Pick the static-pool fraction and verdict for the serving estimate.
-fn choose_pool(
+pub(crate) fn choose_pool(
     serving: &ServingEstimate,
     settings: &Settings,
     memory: u64,
@@ -347,19 +347,10 @@ pub fn evaluate_at(
     let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
     let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
 
-    let (fit, needed_bytes, reason) = if let Some(reason) = gpu.unsupported_reason() {
+    let (fit, needed_bytes, reason) = if let Some(reason) =
+        sharding_problem(model, settings, &arch, tp, gpu)
+    {
         (Fit::No, serving.total(), reason)
-    } else if let Some(reason) = block_fp8_split_problem(model, settings, &arch, tp) {
-        (Fit::No, serving.total(), reason)
-    } else if !arch.heads.is_multiple_of(tp) {
-        (
-            Fit::No,
-            serving.total(),
-            format!(
-                "tensor parallel {tp} does not divide the model's {} attention heads",
-                arch.heads
-            ),
-        )
     } else {
         match mode {
             // Only online FP8 loads more than it keeps; other weights that do not fit
@@ -433,6 +424,29 @@ pub fn evaluate_at(
         expert_parallel,
         usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
         serving,
+    }
+}
+
+/// Why SGLang cannot serve the model at TP `tp` on GPUs of `gpu` whatever the memory:
+/// the GPU generation, FP8 scale blocks that do not split, or heads TP does not divide.
+pub fn sharding_problem(
+    model: &Model,
+    settings: &Settings,
+    arch: &Architecture,
+    tp: u32,
+    gpu: &GpuType,
+) -> Option<String> {
+    if let Some(reason) = gpu.unsupported_reason() {
+        Some(reason)
+    } else if let Some(reason) = block_fp8_split_problem(model, settings, arch, tp) {
+        Some(reason)
+    } else if !arch.heads.is_multiple_of(tp) {
+        Some(format!(
+            "tensor parallel {tp} does not divide the model's {} attention heads",
+            arch.heads
+        ))
+    } else {
+        None
     }
 }
 

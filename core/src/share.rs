@@ -79,7 +79,16 @@ pub struct ShareState {
     /// The instance type chosen in the GPU table, if any.
     pub gpu: Option<String>,
     pub mode: EstimateMode,
+    /// Instances one model spans: 1, or 2 (`multi_node`: TP 16 or PP 2 × TP 8 over two
+    /// 8-GPU instances of `gpu`). Link key `nd`, written only when not 1.
+    pub nodes: u32,
+    /// Instances serving the model side by side behind the gateway, 1 to
+    /// [`MAX_REPLICAS`]. Link key `rep`, written only when not 1.
+    pub replicas: u32,
 }
+
+/// Most replicas a link carries (issue 17's range for plans and links).
+pub const MAX_REPLICAS: u32 = 16;
 
 impl Default for ShareState {
     fn default() -> Self {
@@ -89,6 +98,8 @@ impl Default for ShareState {
             settings: Settings::defaults_for(model),
             gpu: None,
             mode: EstimateMode::Serving,
+            nodes: 1,
+            replicas: 1,
         }
     }
 }
@@ -380,6 +391,12 @@ pub fn encode(state: &ShareState) -> String {
     if state.mode != EstimateMode::Serving {
         parts.push(("est", state.mode.as_str().into()));
     }
+    if state.nodes != 1 {
+        parts.push(("nd", state.nodes.to_string()));
+    }
+    if state.replicas != 1 {
+        parts.push(("rep", state.replicas.to_string()));
+    }
     parts
         .iter()
         .map(|(k, v)| format!("{k}={}", percent_encode(v)))
@@ -407,8 +424,9 @@ pub fn decode(query: &str) -> Decoded {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 16] = [
         "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est",
+        "nd", "rep",
     ];
     for (k, _) in &pairs {
         if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
@@ -572,6 +590,25 @@ pub fn decode(query: &str) -> Decoded {
                 EstimateMode::Serving
             }
         });
+    // Two nodes need an 8-GPU type when the link names one.
+    let two_node_gpu = |v: &str| {
+        v != "2"
+            || gpu
+                .as_deref()
+                .and_then(gpu::find)
+                .is_none_or(|g| crate::multi_node::check_two_node_gpu(g).is_ok())
+    };
+    let nodes = parsed("nd", &|v| {
+        v.parse::<u32>()
+            .is_ok_and(|n| crate::multi_node::check_nodes(n).is_ok())
+            && two_node_gpu(v)
+    })
+    .map_or(1, |v| v.parse().expect("checked"));
+    let replicas = parsed("rep", &|v| {
+        v.parse::<u32>()
+            .is_ok_and(|n| (1..=MAX_REPLICAS).contains(&n))
+    })
+    .map_or(1, |v| v.parse().expect("checked"));
     let state = ShareState {
         model: model_choice,
         settings: Settings {
@@ -583,6 +620,8 @@ pub fn decode(query: &str) -> Decoded {
         },
         gpu,
         mode,
+        nodes,
+        replicas,
     };
     Decoded { state, ignored }
 }
@@ -740,10 +779,64 @@ mod tests {
             },
             gpu: Some("gpu_2x_a100".into()),
             mode: EstimateMode::Reference,
+            nodes: 1,
+            replicas: 1,
         };
         let d = decode(&encode(&state));
         assert!(d.ignored.is_empty(), "{:?}", d.ignored);
         assert_eq!(d.state, state);
+    }
+
+    #[test]
+    fn nodes_and_replicas_ride_in_short_keys_only_when_not_one() {
+        // Old links (no `nd`, no `rep`) decode to one instance, and a one-instance state
+        // writes neither key, so every existing link stays as it was.
+        let old = "v=1&m=llama-3.1-70b&q=int4&ctx=8192&seq=4&n=8&gpu=gpu_8x_h100_sxm5";
+        let d = decode(old);
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!((d.state.nodes, d.state.replicas), (1, 1));
+        assert_eq!(encode(&d.state), old);
+        let two = ShareState {
+            model: ModelChoice::Builtin("deepseek-r1-671b".into()),
+            gpu: Some("gpu_8x_h100_sxm5".into()),
+            nodes: 2,
+            replicas: 3,
+            ..ShareState::default()
+        };
+        let query = encode(&two);
+        assert!(
+            query.ends_with("&gpu=gpu_8x_h100_sxm5&nd=2&rep=3"),
+            "{query}"
+        );
+        let d = decode(&query);
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!((d.state.nodes, d.state.replicas), (2, 3));
+        assert_eq!(decode("rep=16").state.replicas, 16);
+    }
+
+    #[test]
+    fn bad_nodes_and_replicas_fall_back_to_one_and_are_reported() {
+        for (query, field) in [
+            ("nd=3", "nd"),
+            ("nd=0", "nd"),
+            ("nd=two", "nd"),
+            ("nd=-1", "nd"),
+            // Two nodes of a one-GPU type cannot hold TP 16 or PP 2 × TP 8.
+            ("gpu=gpu_1x_a10&nd=2", "nd"),
+            ("rep=0", "rep"),
+            ("rep=17", "rep"),
+            ("rep=1.5", "rep"),
+        ] {
+            let d = decode(query);
+            assert_eq!(d.ignored, vec![field.to_string()], "{query}");
+            assert_eq!((d.state.nodes, d.state.replicas), (1, 1), "{query}");
+        }
+        // The rest of the link still applies.
+        let d = decode("gpu=gpu_1x_a10&nd=2&seq=4");
+        assert_eq!(
+            (d.state.gpu.as_deref(), d.state.settings.seqs),
+            (Some("gpu_1x_a10"), 4)
+        );
     }
 
     fn arb_state() -> impl Strategy<Value = ShareState> {
@@ -806,9 +899,22 @@ mod tests {
                     .collect::<Vec<_>>(),
             )),
             prop::bool::ANY,
+            1u32..=crate::multi_node::MAX_NODES,
+            1u32..=MAX_REPLICAS,
         )
             .prop_map(
-                |(model, quantization, ctx_share, seqs, kv_dtype, gpus, gpu, reference)| {
+                |(
+                    model,
+                    quantization,
+                    ctx_share,
+                    seqs,
+                    kv_dtype,
+                    gpus,
+                    gpu,
+                    reference,
+                    nodes,
+                    replicas,
+                )| {
                     let probe = ShareState {
                         model: model.clone(),
                         ..ShareState::default()
@@ -819,6 +925,12 @@ mod tests {
                         _ => probe.resolve_model().max_context(),
                     };
                     let context = MIN_CONTEXT + ((f64::from(max - MIN_CONTEXT)) * ctx_share) as u32;
+                    // Two nodes only with no type or an 8-GPU one.
+                    let eight = gpu
+                        .as_deref()
+                        .and_then(gpu::find)
+                        .is_none_or(|g| g.gpu_count == crate::multi_node::GPUS_PER_NODE);
+                    let nodes = if eight { nodes } else { 1 };
                     ShareState {
                         model,
                         settings: Settings {
@@ -834,6 +946,8 @@ mod tests {
                         } else {
                             EstimateMode::Serving
                         },
+                        nodes,
+                        replicas,
                     }
                 },
             )

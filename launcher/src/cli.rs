@@ -416,6 +416,10 @@ pub struct EstimateArgs {
     /// Instance type to size the headline breakdown for (e.g. gpu_1x_a100_sxm4).
     #[arg(long)]
     pub gpu: Option<String>,
+    /// Instances the model spans: 1, or 2 to size it across two 8-GPU instances of --gpu
+    /// (TP 16 and PP 2 x TP 8, with the traffic between them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=2), conflicts_with_all = ["tp", "mem_fraction_static"])]
+    pub nodes: Option<u32>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

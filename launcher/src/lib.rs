@@ -25,6 +25,7 @@ pub(crate) mod sizing;
 pub(crate) mod ssh;
 pub(crate) mod ssh_target;
 pub(crate) mod test_hooks;
+pub(crate) mod two_nodes;
 
 /// The lease agent, where the integration tests look for it.
 pub use instance::lease_agent;

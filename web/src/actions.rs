@@ -28,6 +28,8 @@ pub fn select_builtin(state: &ShareState, id: &str) -> ShareState {
         settings: Settings::defaults_for(model),
         gpu: None,
         mode: state.mode,
+        nodes: state.nodes,
+        replicas: state.replicas,
     }
 }
 

@@ -120,6 +120,22 @@ pub fn constant_groups() -> Vec<(&'static str, Vec<Constant>)> {
                 constant!(gpu::PRICE_SNAPSHOT, "date of the catalog's prices"),
             ],
         ),
+        (
+            "two-nodes",
+            vec![
+                constant!(multi_node::MAX_NODES, "instances"),
+                constant!(multi_node::GPUS_PER_NODE, "GPUs per instance"),
+                constant!(multi_node::ETHERNET_CONSERVATIVE_BITS_PER_S, "bits/s"),
+                constant!(multi_node::ETHERNET_OPTIMISTIC_BITS_PER_S, "bits/s"),
+                constant!(multi_node::INTER_NODE_BYTES_PER_S, "bytes/s each way"),
+                constant!(multi_node::TCP_CROSSING_LATENCY_S, "seconds per crossing"),
+                constant!(
+                    multi_node::TP_CROSSINGS_PER_ALLREDUCE,
+                    "crossings per all-reduce"
+                ),
+                constant!(multi_node::PP_CROSSINGS_PER_PASS, "crossings per pass"),
+            ],
+        ),
     ]
 }
 

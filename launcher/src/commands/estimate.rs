@@ -17,6 +17,9 @@ const AD_HOC_ID: &str = "ad-hoc";
 pub fn run(ctx: &Context, args: EstimateArgs) -> anyhow::Result<ExitCode> {
     let gpu = args.gpu.as_deref().map(find_gpu).transpose()?;
     let model = estimate_model(ctx, &args)?;
+    if args.nodes == Some(2) {
+        return super::estimate_nodes::run(ctx, &args, &model, gpu);
+    }
     let sizing = Sizing::new(&model, &args.settings, gpu)?;
     if args.json {
         ctx.printer.json(&sizing.to_json()?)?;

@@ -1,14 +1,17 @@
 //! `gpu-session gpus`: the Lambda instance-type catalog; with `--model`, how that model
 //! fits each type; with `--live`, prices and capacity from the Lambda API.
 
-use crate::cli::{GpusArgs, SettingsArgs};
+use crate::cli::{GpusArgs, ModeArg, SettingsArgs};
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
 use crate::sizing::{fit_json, memory_label, Sizing};
+use crate::two_nodes;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF};
+use gpu_session_core::multi_node::{self, TwoNodeEstimate};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
+use gpu_session_core::speed::Workload;
 use gpu_session_lambda::InstanceTypeAvailability;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -33,19 +36,42 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
         return live(ctx, sizing.as_ref(), args.json);
     }
     let color = ctx.printer.color();
+    let options = sizing
+        .as_ref()
+        .map_or_else(Vec::new, |s| two_node_options(s, &args.settings));
     match (&sizing, args.json) {
-        (Some(s), true) => ctx.printer.json(&s.to_json()?)?,
+        (Some(s), true) => {
+            let mut value = s.to_json()?;
+            if let Some(map) = value.as_object_mut() {
+                let rows: Vec<Value> = options.iter().map(two_nodes::to_json).collect();
+                map.insert("two_node_options".into(), json!(rows));
+            }
+            ctx.printer.json(&value)?;
+        }
         (Some(s), false) => {
-            ctx.printer.out(&format!(
-                "{}\n{}",
-                s.render_heading(color),
-                s.render_fit(color)
-            ))?;
+            let mut text = format!("{}\n{}", s.render_heading(color), s.render_fit(color));
+            if !options.is_empty() {
+                text.push('\n');
+                text.push_str(&two_nodes::render_options(&s.model.id, &options, color));
+            }
+            ctx.printer.out(&text)?;
         }
         (None, true) => ctx.printer.json(&catalog_json())?,
         (None, false) => ctx.printer.out(&render_catalog(color))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Two instances of an 8-GPU type, where cheaper than one instance or the only fit (core's
+/// rule). Only for the serving estimate at SGLang's own pool sizing: a `--mode reference`
+/// or `--mem-fraction-static` table has no two-node counterpart.
+fn two_node_options(sizing: &Sizing, args: &SettingsArgs) -> Vec<TwoNodeEstimate> {
+    if args.mode.is_some_and(|m| m == ModeArg::Reference) || args.mem_fraction_static.is_some() {
+        return Vec::new();
+    }
+    let settings = &sizing.rec.settings;
+    let workload = Workload::concurrent(settings.seqs.max(1));
+    multi_node::two_node_options(sizing.model, settings, &sizing.rec, &workload)
 }
 
 fn settings_given(s: &SettingsArgs) -> bool {

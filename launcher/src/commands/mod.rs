@@ -4,6 +4,7 @@ pub mod completions;
 pub mod configure;
 pub mod down;
 pub mod estimate;
+pub mod estimate_nodes;
 pub mod extend;
 pub mod gpus;
 pub mod launch;

@@ -602,6 +602,123 @@ fn gpus_catalog_and_fit() {
 }
 
 #[test]
+fn estimate_across_two_nodes_sizes_both_layouts() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "estimate",
+        "deepseek-r1-671b",
+        "--nodes",
+        "2",
+        "--gpu",
+        "gpu_8x_h100_sxm5",
+    ];
+    insta::assert_snapshot!("estimate_deepseek_two_nodes", sandbox.ok(&args));
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = sandbox.ok(&json_args);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(
+        (&value["nodes"], &value["gpus"], &value["recommended"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(16),
+            &serde_json::json!("pp2_tp8")
+        )
+    );
+    // One 8x H100 cannot hold it; both two-node layouts can.
+    assert_eq!(value["single_instance"]["fit"], "no");
+    let layouts = value["layouts"].as_array().expect("layouts");
+    let names: Vec<_> = layouts.iter().map(|l| l["layout"].clone()).collect();
+    assert_eq!(
+        names,
+        [serde_json::json!("tp16"), serde_json::json!("pp2_tp8")]
+    );
+    for l in layouts {
+        assert_eq!(l["fits"], true, "{l}");
+        assert!(l["per_gpu_bytes"].as_u64().expect("bytes") < 80_000_000_000);
+        assert!(l["tpot_ms"].as_f64().expect("tpot") > 0.0);
+    }
+    assert_eq!(layouts[1]["cross_node_bytes_per_token"], 28_672);
+    assert_eq!(layouts[1]["stages"][1]["first_layer"], 30);
+    insta::assert_snapshot!("estimate_deepseek_two_nodes_json", json);
+}
+
+#[test]
+fn estimate_nodes_rejects_bad_values_and_combinations() {
+    let sandbox = Sandbox::new();
+    let base = ["estimate", "deepseek-r1-671b"];
+    let with = |extra: &[&'static str]| {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        args
+    };
+    // Not 1 or 2: a usage error naming the flag and the value.
+    for bad in ["0", "3", "x"] {
+        let stderr = sandbox.fails(&with(&["--nodes", bad]), 2);
+        assert!(
+            stderr.starts_with(&format!("error: invalid value '{bad}' for '--nodes <N>'")),
+            "{stderr}"
+        );
+    }
+    // Two nodes need an 8-GPU type.
+    assert_eq!(
+        sandbox.fails(&with(&["--nodes", "2", "--gpu", "gpu_1x_a10"]), 1),
+        "error: --gpu: 'gpu_1x_a10' has 1 GPU(s); two nodes need an instance type with 8 GPUs (TP 16 or PP 2 × TP 8)\n"
+    );
+    // The layout sets TP and the pool; the reference estimate has no two-node form.
+    let stderr = sandbox.fails(&with(&["--nodes", "2", "--tp", "8"]), 2);
+    assert!(
+        stderr.contains("'--nodes <N>' cannot be used with '--tp <TP>'"),
+        "{stderr}"
+    );
+    let stderr = sandbox.fails(&with(&["--nodes", "2", "--mem-fraction-static", "0.8"]), 2);
+    assert!(stderr.contains("--mem-fraction-static"), "{stderr}");
+    let stderr = sandbox.fails(&with(&["--nodes", "2", "--mode", "reference"]), 2);
+    assert!(
+        stderr.starts_with("error: --nodes 2 sizes the serving estimate"),
+        "{stderr}"
+    );
+    // --nodes 1 is the ordinary estimate.
+    assert_eq!(
+        sandbox.ok(&["estimate", "llama-3.1-8b", "--nodes", "1"]),
+        sandbox.ok(&["estimate", "llama-3.1-8b"])
+    );
+}
+
+const HUGE_MODEL_CONFIG: &str = "\
+custom_models:
+  huge-800b:
+    hf_path: org/huge-800b
+    params_billions: 800
+    quantization: bf16
+    context_length: 8192
+";
+
+#[test]
+fn gpus_lists_two_instances_only_when_cheaper_or_the_only_fit() {
+    // 1.6 TB of BF16 fits no single instance: two 8x B200 are the only fit.
+    let sandbox = Sandbox::with_config(HUGE_MODEL_CONFIG);
+    let text = sandbox.ok(&["gpus", "--model", "huge-800b"]);
+    insta::assert_snapshot!("gpus_huge_two_instances", text);
+    let json = sandbox.ok(&["gpus", "--model", "huge-800b", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["cheapest_fit"], serde_json::Value::Null);
+    let options = value["two_node_options"].as_array().expect("options");
+    assert_eq!(options.len(), 1, "{options:?}");
+    assert_eq!(options[0]["instance_type"], "gpu_8x_b200_sxm6");
+    assert_eq!(options[0]["price_per_hour_usd"], 2.0 * 53.52);
+    assert_eq!(options[0]["recommended"], "pp2_tp8");
+    // DeepSeek-R1 fits one 8x B200 ($53.52/h) for less than two 8x H100 ($63.84/h),
+    // and its block-FP8 checkpoint does not run on A100: no two-instance option.
+    let sandbox = Sandbox::new();
+    let text = sandbox.ok(&["gpus", "--model", "deepseek-r1-671b"]);
+    assert!(!text.contains("Two instances"), "{text}");
+    let json = sandbox.ok(&["gpus", "--model", "deepseek-r1-671b", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["two_node_options"], serde_json::json!([]));
+}
+
+#[test]
 fn gpus_live_needs_an_api_key() {
     let stderr = Sandbox::new().fails(&["gpus", "--live"], 1);
     assert!(
