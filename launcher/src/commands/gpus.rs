@@ -5,6 +5,7 @@ use crate::cli::{GpusArgs, SettingsArgs};
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
+use crate::service_level;
 use crate::sizing::{fit_json, memory_label, Sizing};
 use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF};
 use gpu_session_core::present;
@@ -15,9 +16,16 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
-    if args.model.is_none() && settings_given(&args.settings) {
+    if args.model.is_none() && (settings_given(&args.settings) || args.service_level.given()) {
         return Err(crate::usage_error_in(&["gpus"], 
-            "--quantization, --context, --seqs, --kv-dtype, --tp, --mode and --mem-fraction-static size a model: add --model ID",
+            "--quantization, --context, --seqs, --input-tokens, --output-tokens, --rate, --kv-dtype, --tp, --mode, --mem-fraction-static, --ttft-max and --tpot-max size a model: add --model ID",
+        ));
+    }
+    let targets = service_level::targets(&args.settings, &args.service_level, &["gpus"])?;
+    if targets.is_some() && args.live {
+        return Err(crate::usage_error_in(
+            &["gpus"],
+            "--ttft-max and --tpot-max choose from the catalog's prices: drop --live",
         ));
     }
     let model = args
@@ -33,14 +41,25 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
         return live(ctx, sizing.as_ref(), args.json);
     }
     let color = ctx.printer.color();
+    let level = match (&model, &sizing, &targets) {
+        (Some(m), Some(s), Some(t)) => Some(service_level::choose(m, &s.rec, t)),
+        _ => None,
+    };
     match (&sizing, args.json) {
-        (Some(s), true) => ctx.printer.json(&s.to_json()?)?,
+        (Some(s), true) => {
+            let mut value = s.to_json()?;
+            if let (Some(level), Some(map)) = (&level, value.as_object_mut()) {
+                map.insert("service_level".into(), service_level::to_json(level)?);
+            }
+            ctx.printer.json(&value)?;
+        }
         (Some(s), false) => {
-            ctx.printer.out(&format!(
-                "{}\n{}",
-                s.render_heading(color),
-                s.render_fit(color)
-            ))?;
+            let mut text = format!("{}\n{}", s.render_heading(color), s.render_fit(color));
+            if let Some(level) = &level {
+                text.push('\n');
+                text.push_str(&service_level::render(level, color));
+            }
+            ctx.printer.out(&text)?;
         }
         (None, true) => ctx.printer.json(&catalog_json())?,
         (None, false) => ctx.printer.out(&render_catalog(color))?,
@@ -52,6 +71,9 @@ fn settings_given(s: &SettingsArgs) -> bool {
     s.quantization.is_some()
         || s.context.is_some()
         || s.seqs.is_some()
+        || s.input_tokens.is_some()
+        || s.output_tokens.is_some()
+        || s.rate.is_some()
         || s.kv_dtype.is_some()
         || s.tp.is_some()
         || s.mode.is_some()
