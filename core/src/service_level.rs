@@ -298,9 +298,9 @@ fn service_row(
         Binding::Memory if n == MAX_SEQS => {
             format!("SGLang runs at most {MAX_SEQS} requests at once")
         }
-        Binding::Memory => format!("the KV pool holds {n} requests of this length"),
-        Binding::Ttft => format!("more than {n} requests at once would exceed the TTFT target"),
-        Binding::Tpot => format!("more than {n} requests at once would exceed the TPOT target"),
+        Binding::Memory => "the KV pool holds no more of this length".to_string(),
+        Binding::Ttft => "more would exceed the TTFT target".to_string(),
+        Binding::Tpot => "more would exceed the TPOT target".to_string(),
         Binding::Rate => String::new(),
     };
     ServiceRow {
@@ -314,8 +314,7 @@ fn service_row(
         usd_per_hour: f64::from(replicas) * row.price_per_hour_usd,
         binding,
         reason: format!(
-            "{replicas} × {} at up to {n} requests each ({} req/s per replica): {limit}",
-            row.gpu.instance_type,
+            "{n} requests at once per replica sustain {} req/s; {limit}",
             crate::decimal::Fixed::<2>(max_rate),
         ),
     }

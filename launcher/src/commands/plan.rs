@@ -148,12 +148,21 @@ fn choose_by_service_level(
         rate: Some(Rate::new("--rate", share).unwrap_or(targets.rate)),
         ..settings
     };
+    let replicas = if choice.replicas == 1 {
+        "the one replica the rate needs".to_string()
+    } else {
+        format!(
+            "one of the {} replicas the rate needs (`launch` starts one instance per plan)",
+            choice.replicas
+        )
+    };
     let note = format!(
-        "{} This plan describes one replica, at {} req/s with --max-running-requests {}; the rate needs {} of them, which `launch` does not start for you.",
+        "{} This plan describes {replicas}, at {} req/s with --max-running-requests {}.",
         service_level::choice_sentence(&level),
-        decimal::shortest(share),
+        per_replica
+            .rate
+            .map_or_else(|| decimal::shortest(share), |r| r.to_string()),
         per_replica.seqs,
-        choice.replicas,
     );
     Ok((choice.gpu, per_replica, note))
 }
