@@ -229,4 +229,23 @@ mod tests {
         assert_eq!(r[by_fit[0]].fit, Fit::Fits);
         assert_eq!(r[*by_fit.last().unwrap()].fit, Fit::No);
     }
+
+    #[test]
+    fn queueing_rows_sort_after_tight_and_before_no() {
+        // Llama 3.1 8B at 8K context, 32 sequences: the small cards queue.
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = Settings {
+            seqs: 32,
+            ..Settings::defaults_for(m)
+        };
+        let r = recommend(m, &s, EstimateMode::Serving, None).rows;
+        assert!(r.iter().any(|row| row.fit == Fit::Queues));
+        let ranks: Vec<u8> = order(&r, Some(Column::Fit), false)
+            .into_iter()
+            .map(|i| fit_rank(r[i].fit))
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+        assert!(fit_rank(Fit::Tight) < fit_rank(Fit::Queues));
+        assert!(fit_rank(Fit::Queues) < fit_rank(Fit::No));
+    }
 }

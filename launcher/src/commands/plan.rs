@@ -135,12 +135,8 @@ fn choose_by_service_level(
     );
     let level = service_level::choose(model, &rec, targets);
     let Some(choice) = level.choice() else {
-        return Err(anyhow!(
-            "{}",
-            service_level::choice_sentence(&level)
-                .trim_end_matches('.')
-                .to_string()
-        ));
+        let why = service_level::choice_sentence(&level);
+        return Err(anyhow!("{}", why.trim_end_matches('.')));
     };
     let share = targets.rate.per_s() / f64::from(choice.replicas);
     let per_replica = Settings {
