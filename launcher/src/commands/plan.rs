@@ -280,7 +280,8 @@ fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
     }
     pairs
         .into_iter()
-        .filter(|(_, theirs, ours)| theirs != ours)
+        // An older file without a field (`-`) is not a difference.
+        .filter(|(_, theirs, ours)| theirs != ours && theirs != "-")
         .map(|(field, theirs, ours)| {
             let used = if field.starts_with("serving.") {
                 format!("launch sends the file's {theirs}")

@@ -1141,6 +1141,40 @@ fn plan_check_shows_what_will_launch() {
 }
 
 #[test]
+fn plan_check_reads_a_plan_from_before_the_workload() {
+    // No `workload:` section and the estimate's old `tokens_per_s`: valid, priced at the
+    // default 1k/1k workload, and the fields it lacks are not reported as differences.
+    let sandbox = Sandbox::new();
+    let yaml = sandbox.ok(&["plan", "--model", "llama-3.1-8b"]);
+    let mut old = Vec::new();
+    let mut in_workload = false;
+    for line in yaml.lines() {
+        in_workload = line == "workload:" || (in_workload && line.starts_with("  "));
+        let new_field = ["ttft_ms", "tpot_ms", "usd_per_million"]
+            .iter()
+            .any(|k| line.trim_start().starts_with(k));
+        if !in_workload && !new_field {
+            old.push(line.replace("output_tokens_per_s:", "tokens_per_s:"));
+        }
+    }
+    let old = old.join("\n") + "\n";
+    assert!(
+        !old.contains("workload") && old.contains("  tokens_per_s: "),
+        "{old}"
+    );
+    fs::write(sandbox.path("plan.yaml"), old).expect("write");
+    let run = sandbox.run(&["plan", "check", "plan.yaml"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stderr, "", "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("Workload      1 concurrent 1k/1k requests"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn plan_check_warns_when_the_file_estimate_differs() {
     let sandbox = Sandbox::new();
     let yaml = sandbox.ok(&["plan", "--model", "llama-3.1-8b"]);
