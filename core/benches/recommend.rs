@@ -46,5 +46,27 @@ fn full_table(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, full_table);
+/// Choosing by service level: one model over the whole catalog (each offered type's
+/// largest concurrency within the targets, its replicas, and its speed at the rate).
+fn service_level(c: &mut Criterion) {
+    use gpu_session_core::service_level::{choose, Targets};
+    use gpu_session_core::settings::Rate;
+    let model = gpu_session_core::builtin("llama-3.1-8b").expect("built in");
+    let targets = Targets {
+        ttft_max_ms: Some(500.0),
+        tpot_max_ms: Some(30.0),
+        rate: Rate::new("rate", 5.0).expect("in range"),
+    };
+    c.bench_function("service level: one model, all GPU types", |b| {
+        b.iter(|| {
+            choose(
+                black_box(model),
+                black_box(&Settings::defaults_for(model)),
+                black_box(&targets),
+            )
+        });
+    });
+}
+
+criterion_group!(benches, full_table, service_level);
 criterion_main!(benches);

@@ -17,6 +17,7 @@ pub mod quant;
 pub mod recommend;
 pub mod reference;
 pub mod registry;
+pub mod service_level;
 pub mod serving;
 pub mod settings;
 pub mod share;

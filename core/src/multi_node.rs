@@ -13,7 +13,8 @@ use crate::decimal::Fixed;
 use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::quant::QuantMethod;
 use crate::recommend::{
-    choose_pool, expert_parallel_size, input, sharding_problem, Fit, Recommendation,
+    choose_pool, expert_parallel_size, input, running_bytes, sharding_problem, speed_pool_tokens,
+    Fit, Recommendation,
 };
 use crate::registry::Model;
 use crate::serving::{
@@ -347,7 +348,8 @@ fn fit_rank(fit: Fit) -> u8 {
     match fit {
         Fit::Fits => 0,
         Fit::Tight => 1,
-        Fit::No => 2,
+        Fit::Queues => 2,
+        Fit::No => 3,
     }
 }
 
@@ -419,14 +421,24 @@ fn layout_estimate(
         )
     } else {
         let (pool, why) = &pools[fuller];
-        (
-            pool.fit,
-            per_gpu_bytes,
-            format!("{}{why}", stage_name(fuller)),
-        )
+        // When requests queue, what runs is the fuller stage's pool of them, not all.
+        let needed = if pool.fit == Fit::Queues {
+            running_bytes(&stages[fuller].serving, kv_pool_tokens)
+        } else {
+            per_gpu_bytes
+        };
+        (pool.fit, needed, format!("{}{why}", stage_name(fuller)))
     };
     let (cross_bytes, crossings, allreduces) = cross_node_traffic(arch, layout);
-    let speed = two_node_speed(model, settings, arch, gpu, layout, kv_pool_tokens, workload);
+    let speed = two_node_speed(
+        model,
+        settings,
+        arch,
+        gpu,
+        layout,
+        speed_pool_tokens(settings, kv_pool_tokens),
+        workload,
+    );
     LayoutEstimate {
         layout,
         tp,

@@ -140,6 +140,20 @@ pub fn tokens_per_s(x: f64) -> String {
     }
 }
 
+/// A duration in milliseconds for the TTFT and TPOT columns: `1,234`, `45.6`, `7.25`
+/// (three significant figures below 100 ms, whole milliseconds above).
+pub fn milliseconds(ms: f64) -> String {
+    if ms >= 1000.0 {
+        thousands(ms.round() as u64)
+    } else if ms >= 100.0 {
+        Fixed::<0>(ms).to_string()
+    } else if ms >= 10.0 {
+        Fixed::<1>(ms).to_string()
+    } else {
+        Fixed::<2>(ms).to_string()
+    }
+}
+
 /// Dollars with cents: `$1.29`.
 pub fn usd(x: f64) -> String {
     format!("${}", Fixed::<2>(x))
@@ -330,6 +344,10 @@ mod tests {
         assert_eq!(context(1500), "1,500");
         assert_eq!(tokens_per_s(145.4), "145");
         assert_eq!(tokens_per_s(12.34), "12.3");
+        assert_eq!(milliseconds(12_345.4), "12,345");
+        assert_eq!(milliseconds(456.7), "457");
+        assert_eq!(milliseconds(45.66), "45.7");
+        assert_eq!(milliseconds(7.254), "7.25");
         assert_eq!(usd(1.289), "$1.29");
         assert_eq!(usd_fine(0.4321), "$0.432");
         assert_eq!(usd_fine(12.345), "$12.35");

@@ -1,5 +1,6 @@
 //! For a model and settings: every GPU type with its verdict, headroom, KV-pool
-//! capacity, limits, decode speed and cost; and the cheapest type that fits.
+//! capacity, limits, serving speed for the settings' workload (`speed`) and cost; and
+//! the cheapest type that fits.
 
 use crate::arch::Architecture;
 use crate::decimal::Fixed;
@@ -7,20 +8,11 @@ use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATION};
 use crate::registry::Model;
 use crate::registry::QuantMethod;
-use crate::serving::{
-    embedding_bytes_per_gpu, expert_weights_per_gpu, serving_estimate, ModelFamily,
-    ServingEstimate, ServingInput,
-};
+use crate::serving::{serving_estimate, ModelFamily, ServingEstimate, ServingInput};
 use crate::settings::{EstimateMode, Settings, MAX_SEQS};
+use crate::speed::{speed_of, Speed};
 use serde::{Deserialize, Serialize};
 
-/// Share of peak memory bandwidth a decode step achieves. Batch-1 decode of
-/// Llama-3.1-8B in BF16 (16 GB read per token) is measured at roughly 150–170 tokens/s on
-/// an H100 SXM (3.35 TB/s) in SGLang's and vLLM's published benchmarks: 16 × 160 / 3350 ≈ 0.76.
-pub const DECODE_BANDWIDTH_EFFICIENCY: f64 = 0.75;
-/// Latency of one small all-reduce between GPUs of an NVLink board (SGLang's custom
-/// all-reduce kernel, ~5–10 µs for decode-sized messages); each layer does two.
-pub const ALLREDUCE_LATENCY_S: f64 = 8e-6;
 /// A verdict is "tight" when less than this share of the GPU would stay free. Our policy,
 /// not a measurement: 5 % of an 80 GB card is 4 GB, about one chunked-prefill step's
 /// activations for a 70B model plus allocator slack.
@@ -31,7 +23,12 @@ pub const TIGHT_HEADROOM: f64 = 0.05;
 #[serde(rename_all = "lowercase")]
 pub enum Fit {
     Fits,
+    /// Everything requested fits, but under [`TIGHT_HEADROOM`] of memory stays free, or
+    /// only with a raised `--mem-fraction-static`.
     Tight,
+    /// It runs, but the KV pool holds fewer of the requested sequences than asked: the
+    /// rest queue (`GpuFit::max_seqs` of `Settings::seqs` at once).
+    Queues,
     No,
 }
 
@@ -40,7 +37,17 @@ impl Fit {
         match self {
             Fit::Fits => "fits",
             Fit::Tight => "tight",
+            Fit::Queues => "queues",
             Fit::No => "no",
+        }
+    }
+
+    /// The verdict as the tables show it: "queues: 3 of 8 at once" says how many of the
+    /// requested sequences run, the others are their name.
+    pub fn label(self, running: u32, requested: u32) -> String {
+        match self {
+            Fit::Queues => format!("queues: {running} of {requested} at once"),
+            other => other.as_str().to_string(),
         }
     }
 }
@@ -56,7 +63,8 @@ pub struct GpuFit {
     pub reason: String,
     /// Bytes the estimate in force needs on each GPU.
     pub needed_bytes: u64,
-    /// Memory each GPU has left at these settings (negative when it does not fit).
+    /// Memory each GPU has left at these settings (negative when it does not fit). When
+    /// sequences queue, the headroom of what runs: the KV pool's sequences, not all.
     pub headroom_bytes: i64,
     /// `headroom_bytes` as a share of the GPU's memory.
     pub headroom_fraction: f64,
@@ -72,16 +80,17 @@ pub struct GpuFit {
     pub max_context: u32,
     /// Most sequences of the chosen context that fit at once.
     pub max_seqs: u32,
-    /// Decode speed of each sequence, tokens/s.
-    pub tokens_per_s_per_seq: f64,
-    /// Decode speed of all sequences that run at once, tokens/s.
-    pub tokens_per_s: f64,
     pub price_per_hour_usd: f64,
     /// `--ep-size` the plan passes: 1 (SGLang's default, experts split over TP) or the
     /// TP size when the checkpoint needs whole experts per GPU (`expert_parallel_size`).
     pub expert_parallel: u32,
-    /// Dollars per million output tokens at full concurrency.
-    pub usd_per_million_tokens: f64,
+    /// TTFT, TPOT, output tokens/s (whole instance, per GPU, per user), requests/s and
+    /// $ per million input and output tokens for the settings' workload
+    /// (`Settings::workload`), of one instance at this verdict's KV pool.
+    #[serde(flatten)]
+    pub speed: Speed,
+    /// What the speed is for: "32 concurrent 1k/1k" or "2.5 req/s 1k/1k".
+    pub speed_basis: String,
     pub serving: ServingEstimate,
 }
 
@@ -190,7 +199,7 @@ fn user_pool(
             settings.seqs,
             fraction = Fixed::<3>(fraction),
         );
-        return (pool(Fit::Tight), reason);
+        return (pool(Fit::Queues), reason);
     }
     let needed = serving.total();
     let headroom = memory.saturating_sub(needed) as f64 / memory as f64;
@@ -257,21 +266,21 @@ pub(crate) fn choose_pool(
         let fraction = (bytes as f64 / free * 200.0).ceil() / 200.0;
         if fraction > default && fraction <= ceiling {
             let tokens = serving.kv_pool_tokens_at(fraction);
-            let queued = if target < wanted {
-                format!(
-                    "; {} of {} sequences run at once",
-                    tokens / one_sequence,
-                    settings.seqs
+            let (queued, fit) = if target < wanted {
+                let at_once = tokens / one_sequence;
+                (
+                    format!("; {at_once} of {} sequences run at once", settings.seqs),
+                    Fit::Queues,
                 )
             } else {
-                String::new()
+                (String::new(), Fit::Tight)
             };
             let reason = format!("needs --mem-fraction-static {fraction} (SGLang's default {default} holds {default_tokens} tokens){queued}", fraction = Fixed::<3>(fraction), default = Fixed::<3>(default));
             return (
                 PoolChoice {
                     fraction,
                     kv_pool_tokens: tokens,
-                    fit: Fit::Tight,
+                    fit,
                 },
                 reason,
             );
@@ -287,7 +296,7 @@ pub(crate) fn choose_pool(
             PoolChoice {
                 fraction: default,
                 kv_pool_tokens: default_tokens,
-                fit: Fit::Tight,
+                fit: Fit::Queues,
             },
             reason,
         );
@@ -380,31 +389,24 @@ pub fn evaluate_at(
     } else {
         reason
     };
+    // When sequences queue, what runs is the KV pool's worth of them, not all.
+    let needed_bytes = if fit == Fit::Queues {
+        running_bytes(&serving, pool.kv_pool_tokens)
+    } else {
+        needed_bytes
+    };
     // A saturated `needed_bytes` (u64::MAX) must stay negative headroom, not wrap.
     let headroom_bytes =
         i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed_bytes).unwrap_or(i64::MAX);
-
-    // Each decode step reads this GPU's weight shard (of the routed experts, only those
-    // the running sequences' tokens are sent to) and the KV of every running sequence.
-    let running = seqs.min(u64::from(max_seqs).max(1));
-    let expert_bytes = expert_weights_per_gpu(&arch, settings.quantization, tp) as f64;
-    let embedding_bytes = embedding_bytes_per_gpu(&arch, settings.quantization, tp) as f64;
-    let bytes_per_step = serving.weights as f64 - expert_bytes - embedding_bytes
-        + expert_bytes * experts_touched_fraction(&arch, running)
-        + serving
-            .kv_layout
-            .bytes_read_per_sequence(context)
-            .saturating_mul(running) as f64;
-    let bandwidth = f64::from(gpu.bandwidth_gbps) * 1e9 * DECODE_BANDWIDTH_EFFICIENCY;
-    let allreduce = if tp > 1 {
-        2.0 * f64::from(arch.layers) * ALLREDUCE_LATENCY_S
-    } else {
-        0.0
-    };
-    let step_seconds = bytes_per_step / bandwidth + allreduce;
-    let tokens_per_s_per_seq = 1.0 / step_seconds;
-    let tokens_per_s = tokens_per_s_per_seq * running as f64;
-    let price = gpu.price_per_hour_usd();
+    let workload = settings.workload();
+    let speed = speed_of(
+        &arch,
+        settings.quantization,
+        &serving,
+        speed_pool_tokens(settings, pool.kv_pool_tokens),
+        gpu,
+        &workload,
+    );
     GpuFit {
         gpu,
         tp,
@@ -418,11 +420,10 @@ pub fn evaluate_at(
         kv_pool_tokens: pool.kv_pool_tokens,
         max_context,
         max_seqs,
-        tokens_per_s_per_seq,
-        tokens_per_s,
-        price_per_hour_usd: price,
+        price_per_hour_usd: gpu.price_per_hour_usd(),
         expert_parallel,
-        usd_per_million_tokens: price / (tokens_per_s * 3600.0) * 1e6,
+        speed,
+        speed_basis: workload.basis(),
         serving,
     }
 }
@@ -450,18 +451,23 @@ pub fn sharding_problem(
     }
 }
 
-/// Share of a layer's routed experts one decode step touches when `running` sequences
-/// each route one token to `experts_per_token` of `experts`, assuming uniform routing
-/// (a router trained with a load-balancing loss, as every MoE here is):
-/// 1 − (1 − k/E)^running. 1 for a dense model.
-pub fn experts_touched_fraction(arch: &Architecture, running: u64) -> f64 {
-    match &arch.moe {
-        None => 1.0,
-        Some(moe) => {
-            let miss = 1.0 - f64::from(moe.experts_per_token) / f64::from(moe.experts);
-            1.0 - miss.powi(i32::try_from(running).unwrap_or(i32::MAX))
-        }
-    }
+/// Bytes per GPU when the KV pool holds `pool_tokens` tokens: the estimate with its KV
+/// for the requested sequences replaced by the pool's (what runs when the rest queue).
+pub(crate) fn running_bytes(serving: &ServingEstimate, pool_tokens: u64) -> u64 {
+    serving
+        .total()
+        .saturating_sub(serving.kv_cache)
+        .saturating_add(pool_tokens.saturating_mul(serving.kv_bytes_per_token))
+}
+
+/// The KV pool the speed model may fill: the pool, but never more requests of the
+/// workload's average length than `seqs`, SGLang's `--max-running-requests` in a plan
+/// (with a rate, more requests than that wait rather than run).
+pub fn speed_pool_tokens(settings: &Settings, kv_pool_tokens: u64) -> u64 {
+    // seqs × (input + output / 2), rounded up so the pool holds exactly `seqs` of them.
+    let twice_average = 2 * u64::from(settings.input_tokens) + u64::from(settings.output_tokens);
+    let seqs_tokens = (u64::from(settings.seqs) * twice_average).div_ceil(2);
+    kv_pool_tokens.min(seqs_tokens)
 }
 
 /// How SGLang must shard a model's routed experts at TP `tp`: 1 means its default,
@@ -665,7 +671,9 @@ mod tests {
                 .cheapest()
                 .unwrap_or_else(|| panic!("{} fits nowhere", m.id));
             assert_eq!(cheapest.fit, Fit::Fits);
-            assert!(cheapest.tokens_per_s > 0.0 && cheapest.usd_per_million_tokens > 0.0);
+            let speed = &cheapest.speed;
+            assert!(speed.output_tokens_per_s > 0.0 && speed.usd_per_million_output_tokens > 0.0);
+            assert!(speed.ttft_ms > 0.0 && speed.tpot_ms > 0.0, "{}", m.id);
         }
     }
 
@@ -689,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn more_sequences_shrink_the_longest_context_and_can_make_a_fit_tight() {
+    fn more_sequences_shrink_the_longest_context_and_can_make_some_queue() {
         let m = builtin("llama-3.1-8b").unwrap();
         let one = Settings::defaults_for(m);
         let many = Settings { seqs: 64, ..one };
@@ -700,8 +708,8 @@ mod tests {
         let a6000 = |r: &Recommendation| r.row("gpu_1x_a6000").unwrap().clone();
         assert!(a6000(&b).max_context < a6000(&a).max_context);
         assert_eq!(a6000(&a).fit, Fit::Fits);
-        assert_eq!(a6000(&b).fit, Fit::Tight);
-        assert!(a6000(&b).tokens_per_s > a6000(&a).tokens_per_s);
+        assert_eq!(a6000(&b).fit, Fit::Queues, "{}", a6000(&b).reason);
+        assert!(a6000(&b).speed.output_tokens_per_s > a6000(&a).speed.output_tokens_per_s);
     }
 
     #[test]
@@ -839,11 +847,79 @@ mod tests {
     fn decode_speed_follows_bandwidth() {
         let m = builtin("llama-3.1-8b").unwrap();
         let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
-        let h100 = r.row("gpu_1x_h100_sxm5").unwrap().tokens_per_s;
-        let a100 = r.row("gpu_1x_a100_sxm4_80gb").unwrap().tokens_per_s;
-        assert!(h100 > a100 * 1.5, "{h100} {a100}");
-        // 16 GB + 1 GiB of KV at 3.35 TB/s × 0.75: about 145 tokens/s.
-        assert!((130.0..160.0).contains(&h100), "{h100}");
+        let tpot = |t: &str| r.row(t).unwrap().speed.tpot_ms;
+        let (h100, a100) = (tpot("gpu_1x_h100_sxm5"), tpot("gpu_1x_a100_sxm4_80gb"));
+        assert!(a100 > h100 * 1.3, "{h100} {a100}");
+        // One 1k/1k request: 16 GB of weights plus 1.5K tokens of KV per step at
+        // 3.35 TB/s × the bandwidth share, plus the step overhead.
+        assert!((5.0..12.0).contains(&h100), "{h100}");
+        let row = r.row("gpu_1x_h100_sxm5").unwrap();
+        assert_eq!(row.speed_basis, "1 concurrent 1k/1k");
+        assert_eq!(row.speed.running, 1.0);
+    }
+
+    #[test]
+    fn the_speed_is_speed_of_at_the_pool_of_what_runs() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = Settings {
+            seqs: 32,
+            context: 4096,
+            input_tokens: 2000,
+            output_tokens: 500,
+            ..Settings::defaults_for(m)
+        };
+        let gpu = crate::gpu::find("gpu_1x_h100_sxm5").unwrap();
+        let row = evaluate(m, &s, gpu, EstimateMode::Serving);
+        let (arch, _) = m.effective_architecture();
+        let expected = speed_of(
+            &arch,
+            s.quantization,
+            &row.serving,
+            row.kv_pool_tokens,
+            gpu,
+            &s.workload(),
+        );
+        assert_eq!(row.speed, expected);
+        assert_eq!(row.speed.running, 32.0);
+        assert_eq!(row.speed_basis, "32 concurrent 2k/500");
+        // At a rate, no more than `seqs` run at once (the plan's --max-running-requests):
+        // a rate beyond what 2 running requests complete saturates.
+        let two_at_a_rate = Settings {
+            seqs: 2,
+            rate: Some(crate::settings::Rate::new("rate", 1000.0).unwrap()),
+            ..s
+        };
+        let row = evaluate(m, &two_at_a_rate, gpu, EstimateMode::Serving);
+        assert!(row.speed.saturated, "{:?}", row.speed);
+        assert_eq!(row.speed.running, 2.0);
+        assert_eq!(speed_pool_tokens(&two_at_a_rate, 1 << 30), 2 * 2250);
+    }
+
+    #[test]
+    fn queueing_sequences_are_not_called_tight_and_show_the_headroom_of_what_runs() {
+        // Llama 3.1 8B at 128K context, 8 sequences, on one A100 80 GB: the pool holds
+        // a few 128K sequences, the rest queue.
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = Settings {
+            seqs: 8,
+            context: 131_072,
+            ..Settings::defaults_for(m)
+        };
+        let gpu = crate::gpu::find("gpu_1x_a100_sxm4_80gb").unwrap();
+        let row = evaluate(m, &s, gpu, EstimateMode::Serving);
+        assert_eq!(row.fit, Fit::Queues, "{}", row.reason);
+        assert!(row.max_seqs >= 1 && row.max_seqs < 8, "{}", row.max_seqs);
+        assert_eq!(
+            row.fit.label(row.max_seqs, s.seqs),
+            format!("queues: {} of 8 at once", row.max_seqs)
+        );
+        assert!(row.headroom_bytes >= 0, "{}", row.headroom_bytes);
+        assert!(row.needed_bytes <= gpu.memory_bytes());
+        assert!(row.needed_bytes < row.serving.total());
+        // Tight is only "little memory stays free" or "needs a raised fraction".
+        assert_eq!(Fit::Tight.label(1, 8), "tight");
+        let one = evaluate(m, &Settings { seqs: 1, ..s }, gpu, EstimateMode::Serving);
+        assert_ne!(one.fit, Fit::Queues, "{}", one.reason);
     }
 
     #[test]

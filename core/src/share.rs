@@ -1,5 +1,7 @@
 //! Share links: the calculator's whole state as a short, versioned, human-readable
 //! query string, e.g. `v=1&m=llama-3.1-70b&q=int4&ctx=8192&seq=4&gpu=gpu_1x_a100_sxm4`.
+//! The workload rides along when it is not the default: `in` and `out` (tokens per
+//! request) and `rps` (requests per second; without it, `seq` requests are in flight).
 //!
 //! Decoding never fails as a whole: a bad or unknown value falls back to the default
 //! for that field and the field is reported as ignored.
@@ -11,7 +13,8 @@ use crate::registry::CustomModel;
 use crate::registry::{
     builtin, Model, CUSTOM_DEFAULT_CONTEXT, CUSTOM_DEFAULT_QUANTIZATION, DEFAULT_MODEL_ID,
 };
-use crate::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
+use crate::settings::{EstimateMode, Rate, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
+use crate::speed::{DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, MAX_WORKLOAD_TOKENS};
 use crate::validate;
 
 /// The link format this build writes.
@@ -87,8 +90,8 @@ pub struct ShareState {
     pub replicas: u32,
 }
 
-/// Most replicas a link carries (issue 17's range for plans and links).
-pub const MAX_REPLICAS: u32 = 16;
+/// Most replicas a link carries: as many as a service-level choice may use.
+pub use crate::service_level::MAX_REPLICAS;
 
 impl Default for ShareState {
     fn default() -> Self {
@@ -385,6 +388,15 @@ pub fn encode(state: &ShareState) -> String {
     if s.gpus != 1 {
         parts.push(("n", s.gpus.to_string()));
     }
+    if s.input_tokens != DEFAULT_INPUT_TOKENS {
+        parts.push(("in", s.input_tokens.to_string()));
+    }
+    if s.output_tokens != DEFAULT_OUTPUT_TOKENS {
+        parts.push(("out", s.output_tokens.to_string()));
+    }
+    if let Some(rate) = s.rate {
+        parts.push(("rps", rate.to_string()));
+    }
     if let Some(gpu) = &state.gpu {
         parts.push(("gpu", gpu.clone()));
     }
@@ -424,9 +436,9 @@ pub fn decode(query: &str) -> Decoded {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    const KNOWN: [&str; 16] = [
+    const KNOWN: [&str; 19] = [
         "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est",
-        "nd", "rep",
+        "in", "out", "rps", "nd", "rep",
     ];
     for (k, _) in &pairs {
         if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
@@ -581,6 +593,15 @@ pub fn decode(query: &str) -> Decoded {
         v.parse::<u32>().is_ok_and(|n| GPU_COUNTS.contains(&n))
     })
     .map_or(1, |v| v.parse().expect("checked"));
+    let tokens = |v: &str| {
+        v.parse::<u32>()
+            .is_ok_and(|t| (1..=MAX_WORKLOAD_TOKENS).contains(&t))
+    };
+    let input_tokens =
+        parsed("in", &tokens).map_or(DEFAULT_INPUT_TOKENS, |v| v.parse().expect("checked"));
+    let output_tokens =
+        parsed("out", &tokens).map_or(DEFAULT_OUTPUT_TOKENS, |v| v.parse().expect("checked"));
+    let rate = parsed("rps", &|v| v.parse::<Rate>().is_ok()).and_then(|v| v.parse().ok());
     let gpu = parsed("gpu", &|v| gpu::find(v).is_some());
     let mode =
         parsed("est", &|v| v == "reference" || v == "serving").map_or(EstimateMode::Serving, |v| {
@@ -617,6 +638,9 @@ pub fn decode(query: &str) -> Decoded {
             seqs,
             kv_dtype,
             gpus,
+            input_tokens,
+            output_tokens,
+            rate,
         },
         gpu,
         mode,
@@ -725,6 +749,40 @@ mod tests {
     }
 
     #[test]
+    fn the_workload_rides_in_the_link_and_old_links_get_the_default() {
+        let old = decode("v=1&m=llama-3.1-8b&ctx=8192&seq=32");
+        assert!(old.ignored.is_empty(), "{:?}", old.ignored);
+        let s = old.state.settings;
+        assert_eq!(
+            (s.input_tokens, s.output_tokens, s.rate),
+            (DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, None)
+        );
+        assert_eq!(s.workload().basis(), "32 concurrent 1k/1k");
+        let link = "v=1&m=llama-3.1-8b&q=bf16&ctx=8192&seq=32&in=2000&out=250&rps=1.5";
+        let d = decode(link);
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(d.state.settings.workload().basis(), "1.5 req/s 2k/250");
+        assert_eq!(encode(&d.state), link);
+        // Bad values fall back to the default and are reported, field by field.
+        let bad = decode("v=1&m=llama-3.1-8b&in=0&out=99999999999&rps=-2");
+        let mut ignored = bad.ignored.clone();
+        ignored.sort();
+        assert_eq!(ignored, ["in", "out", "rps"]);
+        assert_eq!(
+            bad.state.settings,
+            Settings {
+                seqs: 1,
+                ..old.state.settings
+            }
+        );
+        for rps in ["0", "abc", "1e9", "0.0001"] {
+            let d = decode(&format!("m=llama-3.1-8b&rps={rps}"));
+            assert_eq!(d.ignored, ["rps"], "{rps}");
+            assert_eq!(d.state.settings.rate, None);
+        }
+    }
+
+    #[test]
     fn a_hub_model_link_carries_only_the_repo() {
         let d = decode("v=1&m=hf:Qwen/Qwen3-235B-A22B-FP8&q=fp8&ctx=32768");
         assert!(d.ignored.is_empty(), "{:?}", d.ignored);
@@ -776,6 +834,9 @@ mod tests {
                 seqs: 2,
                 kv_dtype: KvDtype::Fp8E4m3,
                 gpus: 2,
+                input_tokens: 128,
+                output_tokens: 4096,
+                rate: Some(Rate::new("rate", 0.25).unwrap()),
             },
             gpu: Some("gpu_2x_a100".into()),
             mode: EstimateMode::Reference,
@@ -901,6 +962,11 @@ mod tests {
             prop::bool::ANY,
             1u32..=crate::multi_node::MAX_NODES,
             1u32..=MAX_REPLICAS,
+            (
+                1u32..=MAX_WORKLOAD_TOKENS,
+                1u32..=MAX_WORKLOAD_TOKENS,
+                prop::option::of(1u32..=1_000_000_000),
+            ),
         )
             .prop_map(
                 |(
@@ -914,6 +980,7 @@ mod tests {
                     reference,
                     nodes,
                     replicas,
+                    (input_tokens, output_tokens, rate_milli),
                 )| {
                     let probe = ShareState {
                         model: model.clone(),
@@ -939,6 +1006,11 @@ mod tests {
                             seqs,
                             kv_dtype,
                             gpus,
+                            input_tokens,
+                            output_tokens,
+                            rate: rate_milli.map(|m| {
+                                Rate::new("rate", f64::from(m) / 1000.0).expect("in range")
+                            }),
                         },
                         gpu,
                         mode: if reference {

@@ -441,7 +441,7 @@ fn moe_decode_reads_the_active_experts() {
     let speed = |id: &str| {
         let m = builtin(id).unwrap();
         let r = recommend(m, &Settings::defaults_for(m), EstimateMode::Serving, None);
-        r.row("gpu_1x_h100_sxm5").unwrap().tokens_per_s
+        r.row("gpu_1x_h100_sxm5").unwrap().speed.output_tokens_per_s
     };
     let (moe, dense) = (speed("qwen3-30b-a3b"), speed("qwen3-32b"));
     assert!(moe > 3.0 * dense, "{moe} {dense}");

@@ -153,6 +153,7 @@ fn check_shape(
         seqs,
         kv_dtype,
         gpus: 1,
+        ..Settings::defaults_for(&model)
     };
     for mode in [EstimateMode::Serving, EstimateMode::Reference] {
         let rec = recommend_at(&model, &settings, mode, None, user_fraction);

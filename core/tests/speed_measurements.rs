@@ -96,6 +96,7 @@ fn the_comparison_uses_the_products_path() {
             case.gpu,
             gpu_session_core::EstimateMode::Serving,
         );
+        let predicted = acc::predict(&case, &CALIBRATION);
         let product = speed::speed_of(
             &arch,
             case.settings.quantization,
@@ -104,7 +105,13 @@ fn the_comparison_uses_the_products_path() {
             case.gpu,
             &case.workload,
         );
-        assert_eq!(product, acc::predict(&case, &CALIBRATION), "{}", row.id);
+        assert_eq!(product, predicted, "{}", row.id);
+        // A concurrency row's settings carry its workload, so the calculator's row (what
+        // site and CLI show) is the same prediction.
+        if matches!(case.workload.load, speed::Load::Concurrent(_)) {
+            assert_eq!(case.settings.workload(), case.workload, "{}", row.id);
+            assert_eq!(fit.speed, predicted, "{}: the calculator's row", row.id);
+        }
         checked += 1;
     }
     assert!(checked >= 30, "only {checked} rows compared");

@@ -3,6 +3,9 @@
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gpu_session_core::quant::QuantMethod;
+use gpu_session_core::service_level::Targets;
+use gpu_session_core::settings::Rate;
+use gpu_session_core::speed::Workload;
 use gpu_session_core::{KvDtype, Quantization};
 use std::ffi::OsStr;
 use std::marker::PhantomData;
@@ -152,6 +155,77 @@ fn mem_fraction_parser(text: &str) -> Result<f64, String> {
         .map_err(|_| format!("'{text}' is not a number"))?;
     gpu_session_core::settings::check_mem_fraction_static("--mem-fraction-static", value)
         .map_err(|e| format!("'{}' {}", e.value, e.reason))
+}
+
+/// `--input-tokens`: a prompt length core's workload accepts; else a usage error.
+fn input_tokens_parser(text: &str) -> Result<u32, String> {
+    workload_tokens(text, |tokens| Workload {
+        input_tokens: tokens,
+        ..Workload::concurrent(1)
+    })
+}
+
+/// `--output-tokens`: an output length core's workload accepts; else a usage error.
+fn output_tokens_parser(text: &str) -> Result<u32, String> {
+    workload_tokens(text, |tokens| Workload {
+        output_tokens: tokens,
+        ..Workload::concurrent(1)
+    })
+}
+
+fn workload_tokens(text: &str, workload: impl Fn(u32) -> Workload) -> Result<u32, String> {
+    let tokens: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number of tokens"))?;
+    workload(tokens)
+        .validate()
+        .map_err(|e| format!("'{}' {}", e.value, e.reason))?;
+    Ok(tokens)
+}
+
+/// `--rate`: requests per second core accepts (`settings::Rate`); else a usage error.
+fn rate_parser(text: &str) -> Result<Rate, String> {
+    let per_s: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of requests per second"))?;
+    Rate::new("--rate", per_s).map_err(|e| format!("'{}' {}", e.value, e.reason))
+}
+
+/// `--ttft-max` and `--tpot-max`: a target core accepts (`service_level::Targets`).
+fn target_ms_parser(text: &str) -> Result<f64, String> {
+    let ms: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of milliseconds"))?;
+    let targets = Targets {
+        ttft_max_ms: Some(ms),
+        tpot_max_ms: None,
+        rate: Rate::new("--rate", 1.0).map_err(|e| e.to_string())?,
+    };
+    targets
+        .validate()
+        .map_err(|e| format!("'{}' {}", e.value, e.reason))?;
+    Ok(ms)
+}
+
+/// Service-level targets: with `--rate`, choose the cheapest instance type, TP and
+/// replica count that meets them (`gpus --model` and `plan`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServiceLevelArgs {
+    /// Longest mean time to first token, milliseconds (needs --rate).
+    #[arg(long, value_name = "MS", value_parser = target_ms_parser)]
+    pub ttft_max: Option<f64>,
+    /// Longest mean time per output token, milliseconds (needs --rate).
+    #[arg(long, value_name = "MS", value_parser = target_ms_parser)]
+    pub tpot_max: Option<f64>,
+}
+
+impl ServiceLevelArgs {
+    pub fn given(&self) -> bool {
+        self.ttft_max.is_some() || self.tpot_max.is_some()
+    }
 }
 
 const EXAMPLES: &str = "\
@@ -374,9 +448,19 @@ pub struct SettingsArgs {
     /// Context length per sequence, tokens (default: the model's).
     #[arg(long)]
     pub context: Option<u32>,
-    /// Concurrent sequences (default 1).
+    /// Concurrent sequences (default 1): the requests in flight for the speed columns,
+    /// and with --rate the most that run at once (--max-running-requests).
     #[arg(long)]
     pub seqs: Option<u32>,
+    /// Prompt tokens per request of the workload the speed is for (default 1000).
+    #[arg(long, value_name = "N", value_parser = input_tokens_parser)]
+    pub input_tokens: Option<u32>,
+    /// Output tokens per request (default 1000).
+    #[arg(long, value_name = "N", value_parser = output_tokens_parser)]
+    pub output_tokens: Option<u32>,
+    /// Requests arriving per second, instead of --seqs requests always in flight.
+    #[arg(long, value_name = "R", value_parser = rate_parser)]
+    pub rate: Option<Rate>,
     /// KV-cache dtype: auto, fp8_e5m2, fp8_e4m3.
     #[arg(long, value_parser = kv_dtype_parser())]
     pub kv_dtype: Option<KvDtype>,
@@ -432,6 +516,8 @@ pub struct GpusArgs {
     pub model: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub service_level: ServiceLevelArgs,
     /// Read live prices and regions with capacity from the Lambda API.
     #[arg(long)]
     pub live: bool,
@@ -452,6 +538,8 @@ pub struct PlanArgs {
     pub hf: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub service_level: ServiceLevelArgs,
     /// Instance type (default: the cheapest that fits).
     #[arg(long)]
     pub gpu: Option<String>,

@@ -20,6 +20,7 @@ pub(crate) mod model_flags;
 pub(crate) mod output;
 pub(crate) mod plan_file;
 pub(crate) mod preflight;
+pub(crate) mod service_level;
 pub(crate) mod sglang;
 pub(crate) mod sizing;
 pub(crate) mod ssh;

@@ -15,6 +15,7 @@ use gpu_session_core::registry::{self, Model};
 use gpu_session_core::registry::{QuantMethod, ReferenceCard};
 use gpu_session_core::serving::{self, ServingEstimate};
 use gpu_session_core::settings::{EstimateMode, Settings};
+use gpu_session_core::speed::Speed;
 use gpu_session_core::validate::FieldError;
 use gpu_session_core::Quantization;
 use serde::Serialize;
@@ -38,7 +39,10 @@ pub fn find_gpu(name: &str) -> anyhow::Result<&'static GpuType> {
 fn settings_error(e: &FieldError) -> anyhow::Error {
     let flag = match e.field.as_str() {
         "gpus" => "--tp",
-        "seqs" => "--seqs",
+        "seqs" | "concurrency" => "--seqs",
+        "input_tokens" => "--input-tokens",
+        "output_tokens" => "--output-tokens",
+        "rate" => "--rate",
         _ => "--context",
     };
     anyhow!("{flag}: '{}' {}", e.value, e.reason)
@@ -54,6 +58,9 @@ pub fn settings_from(model: &Model, args: &SettingsArgs) -> anyhow::Result<Setti
         seqs: args.seqs.unwrap_or(defaults.seqs),
         kv_dtype: args.kv_dtype.unwrap_or(defaults.kv_dtype),
         gpus: args.tp.unwrap_or(defaults.gpus),
+        input_tokens: args.input_tokens.unwrap_or(defaults.input_tokens),
+        output_tokens: args.output_tokens.unwrap_or(defaults.output_tokens),
+        rate: args.rate.or(defaults.rate),
     };
     settings
         .validate_for(model)
@@ -149,11 +156,12 @@ impl<'m> Sizing<'m> {
             format!("{} sequences", s.seqs)
         };
         let mut out = format!(
-            "{title}\n  {} weights, {} context, {seqs}, KV cache {}; fit decided by the {} estimate\n",
+            "{title}\n  {} weights, {} context, {seqs}, KV cache {}; fit decided by the {} estimate\n  Workload: {}\n",
             s.quantization.label(),
             present::context(s.context),
             s.kv_dtype,
             self.rec.mode.as_str(),
+            workload_sentence(s),
         );
         for line in architecture_note(m)
             .iter()
@@ -285,6 +293,7 @@ impl<'m> Sizing<'m> {
             "(each type shards the model over all its GPUs; * = cheapest fit)"
         );
         out.push_str(&self.fit_table(&prices).render(color));
+        let _ = writeln!(out, "{}", speed_footer(&self.rec));
         let _ = writeln!(out, "{}", prices.footer());
         if let Some(cheapest) = self.rec.cheapest() {
             let _ = writeln!(
@@ -314,9 +323,11 @@ impl<'m> Sizing<'m> {
             ("KV POOL", Align::Right),
             ("MAX CTX", Align::Right),
             ("MAX SEQS", Align::Right),
-            ("TOK/S", Align::Right),
+            ("TTFT MS", Align::Right),
+            ("TPOT MS", Align::Right),
+            ("OUT TOK/S", Align::Right),
             ("$/H", Align::Right),
-            ("$/1M TOK", Align::Right),
+            ("$/1M OUT", Align::Right),
         ]);
         let cheapest = self.rec.cheapest().map(|r| r.gpu.instance_type);
         for row in &self.rec.rows {
@@ -331,15 +342,21 @@ impl<'m> Sizing<'m> {
                 marker,
                 row.gpu.instance_type.into(),
                 memory_label(row.gpu).into(),
-                fit_cell(row.fit),
+                fit_cell(row, self.rec.settings.seqs),
                 self.amount(row.needed_bytes as f64).into(),
                 self.signed_amount(row.headroom_bytes).into(),
                 if_runs(present::thousands(row.kv_pool_tokens)).into(),
                 if_runs(present::thousands(u64::from(row.max_context))).into(),
                 if_runs(row.max_seqs.to_string()).into(),
-                if_runs(present::tokens_per_s(row.tokens_per_s)).into(),
+                if_runs(present::milliseconds(row.speed.ttft_ms)).into(),
+                if_runs(present::milliseconds(row.speed.tpot_ms)).into(),
+                if_runs(saturated(
+                    present::tokens_per_s(row.speed.output_tokens_per_s),
+                    &row.speed,
+                ))
+                .into(),
                 prices.cell(row.gpu).into(),
-                if_runs(present::usd_fine(row.usd_per_million_tokens)).into(),
+                if_runs(present::usd_fine(row.speed.usd_per_million_output_tokens)).into(),
             ]);
         }
         table
@@ -386,13 +403,61 @@ pub fn memory_label(g: &GpuType) -> String {
     format!("{}x {} GB", g.gpu_count, g.nominal_memory_gb)
 }
 
-fn fit_cell(fit: Fit) -> Cell {
-    let style = match fit {
+/// The colour of a verdict: green fits, yellow tight or queues, red no.
+pub fn fit_style(fit: Fit) -> Style {
+    match fit {
         Fit::Fits => Style::Green,
-        Fit::Tight => Style::Yellow,
+        Fit::Tight | Fit::Queues => Style::Yellow,
         Fit::No => Style::Red,
-    };
-    Cell::styled(fit.as_str(), style)
+    }
+}
+
+/// The verdict, "queues: 3 of 8 at once" when sequences queue.
+fn fit_cell(row: &GpuFit, seqs: u32) -> Cell {
+    Cell::styled(row.fit.label(row.max_seqs, seqs), fit_style(row.fit))
+}
+
+/// "32 concurrent 1k/1k requests (1,000 prompt + 1,000 output tokens each)", with how
+/// many run at once when a rate is given.
+pub fn workload_sentence(s: &Settings) -> String {
+    let shape = format!(
+        "({} prompt + {} output tokens each)",
+        present::thousands(u64::from(s.input_tokens)),
+        present::thousands(u64::from(s.output_tokens))
+    );
+    match s.rate {
+        None => format!("{} requests {shape}", s.workload().basis()),
+        Some(_) => format!(
+            "{} requests {shape}, at most {} running at once (--seqs)",
+            s.workload().basis(),
+            s.seqs
+        ),
+    }
+}
+
+/// A throughput marked `!` when the rate is more than the instance completes.
+fn saturated(text: String, speed: &Speed) -> String {
+    if speed.saturated {
+        format!("{text}!")
+    } else {
+        text
+    }
+}
+
+/// What the speed columns mean, under the table.
+fn speed_footer(rec: &Recommendation) -> String {
+    let basis = rec.settings.workload().basis();
+    let mut line = format!("Speed at {basis} requests: TTFT and TPOT are per request (mean, ms); OUT TOK/S is output tokens/s of the whole instance; $/1M OUT is dollars per million output tokens.");
+    if rec
+        .rows
+        .iter()
+        .any(|r| r.fit != Fit::No && r.speed.saturated)
+    {
+        line.push_str(
+            " ! = saturated: the rate is more than the instance completes, the queue grows.",
+        );
+    }
+    wrap(&line, PROSE_WIDTH).join("\n")
 }
 
 /// Marks prices whose date differs from the catalog snapshot, and explains the marks

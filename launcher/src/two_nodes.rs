@@ -3,6 +3,7 @@
 //! gpu-session-core's `multi_node`; this module only formats.
 
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
+use crate::sizing::fit_style;
 use gpu_session_core::decimal::Fixed;
 use gpu_session_core::gpu::GIB;
 use gpu_session_core::multi_node::{Layout, LayoutEstimate, TwoNodeEstimate, MAX_NODES};
@@ -12,12 +13,7 @@ use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 fn fit_cell(fit: Fit) -> Cell {
-    let style = match fit {
-        Fit::Fits => Style::Green,
-        Fit::Tight => Style::Yellow,
-        Fit::No => Style::Red,
-    };
-    Cell::styled(fit.as_str(), style)
+    Cell::styled(fit.as_str(), fit_style(fit))
 }
 
 /// `28 KiB` or `3.3 MB`.
@@ -30,11 +26,7 @@ fn traffic(bytes: u64) -> String {
 }
 
 fn ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{} ms", Fixed::<0>(x))
-    } else {
-        format!("{} ms", Fixed::<1>(x))
-    }
+    format!("{} ms", present::milliseconds(x))
 }
 
 /// `10 Gbit/s`.

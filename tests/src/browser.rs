@@ -698,13 +698,16 @@ pub fn expected(state: &ShareState) -> Expected {
                     "memory",
                     format!("{}× {} GB", r.gpu.gpu_count, r.gpu.nominal_memory_gb),
                 ),
-                ("fit", r.fit.as_str().to_string()),
+                ("fit", r.fit.label(r.max_seqs, rec.settings.seqs)),
                 ("headroom", present::signed_gib(r.headroom_bytes)),
                 ("kv-pool", present::thousands(r.kv_pool_tokens)),
                 ("max-context", present::thousands(u64::from(r.max_context))),
-                ("tps", present::tokens_per_s(r.tokens_per_s)),
+                ("tps", present::tokens_per_s(r.speed.output_tokens_per_s)),
                 ("price", present::usd(r.price_per_hour_usd)),
-                ("per-million", present::usd_fine(r.usd_per_million_tokens)),
+                (
+                    "per-million",
+                    present::usd_fine(r.speed.usd_per_million_output_tokens),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))

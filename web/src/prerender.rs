@@ -85,7 +85,7 @@ mod tests {
                 "{}",
                 row.gpu.instance_type
             );
-            assert!(page.contains(&present::usd_fine(row.usd_per_million_tokens)));
+            assert!(page.contains(&present::usd_fine(row.speed.usd_per_million_output_tokens)));
         }
         assert_eq!(
             page.matches("data-testid=\"gpu-row\"").count(),

@@ -40,9 +40,9 @@ impl Column {
             Column::Headroom => "Headroom",
             Column::KvPool => "KV pool",
             Column::MaxContext => "Longest context",
-            Column::TokensPerS => "Tokens/s",
+            Column::TokensPerS => "Output tokens/s",
             Column::PricePerHour => "$/hour",
-            Column::PricePerMillion => "$/1M tokens",
+            Column::PricePerMillion => "$/1M output tokens",
         }
     }
 
@@ -78,13 +78,13 @@ impl Column {
         match self {
             Column::Gpu => "Lambda instance type; click a row to select it",
             Column::Memory => "GPUs × memory per GPU",
-            Column::Fit => "fits, tight (little headroom or sequences queue) or no",
+            Column::Fit => "fits, tight (under 5 % free or a raised memory fraction), queues (the KV pool holds fewer sequences than asked) or no",
             Column::Headroom => "Memory left on each GPU at these settings",
             Column::KvPool => "Tokens SGLang's KV-cache pool holds",
             Column::MaxContext => "Longest context per sequence at this concurrency",
-            Column::TokensPerS => "Decode tokens/s of all sequences together",
+            Column::TokensPerS => "Output tokens/s of the whole instance at the workload",
             Column::PricePerHour => "On-demand price of the instance",
-            Column::PricePerMillion => "Dollars per million output tokens at full load",
+            Column::PricePerMillion => "Dollars per million output tokens at the workload",
         }
     }
 }
@@ -116,7 +116,8 @@ fn fit_rank(fit: Fit) -> u8 {
     match fit {
         Fit::Fits => 0,
         Fit::Tight => 1,
-        Fit::No => 2,
+        Fit::Queues => 2,
+        Fit::No => 3,
     }
 }
 
@@ -129,11 +130,15 @@ fn compare(a: &GpuFit, b: &GpuFit, column: Column) -> Ordering {
         Column::Headroom => a.headroom_bytes.cmp(&b.headroom_bytes),
         Column::KvPool => a.kv_pool_tokens.cmp(&b.kv_pool_tokens),
         Column::MaxContext => a.max_context.cmp(&b.max_context),
-        Column::TokensPerS => a.tokens_per_s.total_cmp(&b.tokens_per_s),
+        Column::TokensPerS => a
+            .speed
+            .output_tokens_per_s
+            .total_cmp(&b.speed.output_tokens_per_s),
         Column::PricePerHour => a.gpu.price_cents_per_hour.cmp(&b.gpu.price_cents_per_hour),
         Column::PricePerMillion => a
-            .usd_per_million_tokens
-            .total_cmp(&b.usd_per_million_tokens),
+            .speed
+            .usd_per_million_output_tokens
+            .total_cmp(&b.speed.usd_per_million_output_tokens),
     }
 }
 
@@ -223,5 +228,24 @@ mod tests {
         let by_fit = order(&r, Some(Column::Fit), false);
         assert_eq!(r[by_fit[0]].fit, Fit::Fits);
         assert_eq!(r[*by_fit.last().unwrap()].fit, Fit::No);
+    }
+
+    #[test]
+    fn queueing_rows_sort_after_tight_and_before_no() {
+        // Llama 3.1 8B at 8K context, 32 sequences: the small cards queue.
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = Settings {
+            seqs: 32,
+            ..Settings::defaults_for(m)
+        };
+        let r = recommend(m, &s, EstimateMode::Serving, None).rows;
+        assert!(r.iter().any(|row| row.fit == Fit::Queues));
+        let ranks: Vec<u8> = order(&r, Some(Column::Fit), false)
+            .into_iter()
+            .map(|i| fit_rank(r[i].fit))
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+        assert!(fit_rank(Fit::Tight) < fit_rank(Fit::Queues));
+        assert!(fit_rank(Fit::Queues) < fit_rank(Fit::No));
     }
 }

@@ -184,12 +184,24 @@ impl Plan {
                 hours: req.lease_hours,
                 idle_minutes: req.idle_minutes,
             },
+            workload: Some(PlanWorkload {
+                input_tokens: settings.input_tokens,
+                output_tokens: settings.output_tokens,
+                concurrency: settings.rate.is_none().then_some(settings.seqs),
+                rate: settings.rate.map(crate::settings::Rate::per_s),
+            }),
             estimate: Some(PlanEstimate {
                 mode: EstimateMode::Serving,
                 fit: row.fit,
                 per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
                 kv_pool_tokens: row.kv_pool_tokens,
-                tokens_per_s: round_to(row.tokens_per_s, 1),
+                output_tokens_per_s: round_to(row.speed.output_tokens_per_s, 1),
+                ttft_ms: Some(round_to(row.speed.ttft_ms, 1)),
+                tpot_ms: Some(round_to(row.speed.tpot_ms, 2)),
+                usd_per_million_output_tokens: Some(round_to(
+                    row.speed.usd_per_million_output_tokens,
+                    3,
+                )),
                 price_per_hour_usd: row.price_per_hour_usd,
                 lease_cost_usd: round_to(
                     crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),

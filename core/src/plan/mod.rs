@@ -52,6 +52,10 @@ pub struct Plan {
     pub serving: PlanServing,
     pub gpu: PlanGpu,
     pub lease: PlanLease,
+    /// The workload the estimate's speed is for. Absent in older plans: 1k/1k requests,
+    /// `serving.max_running_requests` of them at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<PlanWorkload>,
     /// Informational: what the exporter computed. The launcher recomputes and never trusts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<PlanEstimate>,
@@ -127,6 +131,21 @@ pub struct PlanLease {
     pub idle_minutes: u32,
 }
 
+/// Tokens per request and how many requests: concurrent ones (then equal to
+/// `serving.max_running_requests`) or a rate. Written by `plan` and the site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanWorkload {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// Requests in flight at once; absent when `rate` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Requests arriving per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanEstimate {
@@ -134,7 +153,19 @@ pub struct PlanEstimate {
     pub fit: Fit,
     pub per_gpu_gib: f64,
     pub kv_pool_tokens: u64,
-    pub tokens_per_s: f64,
+    /// Output tokens per second of the whole instance at the plan's workload (older
+    /// plans call it `tokens_per_s`, a decode roofline at full concurrency).
+    #[serde(alias = "tokens_per_s")]
+    pub output_tokens_per_s: f64,
+    /// Time to first token, milliseconds, at the plan's workload. Absent in older plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Time per output token, milliseconds. Absent in older plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    /// US dollars per million output tokens. Absent in older plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_million_output_tokens: Option<f64>,
     pub price_per_hour_usd: f64,
     pub lease_cost_usd: f64,
     pub price_as_of: String,
@@ -336,14 +367,29 @@ impl Plan {
             .collect()
     }
 
-    /// The calculator settings this plan stands for.
+    /// The calculator settings this plan stands for (its workload, when it has one).
     pub fn settings(&self) -> Settings {
-        Settings {
+        let defaults = Settings {
             quantization: self.model.quantization,
             context: self.model.context_length,
             seqs: self.serving.max_running_requests,
             kv_dtype: self.serving.kv_cache_dtype,
             gpus: self.serving.tensor_parallel,
+            input_tokens: crate::speed::DEFAULT_INPUT_TOKENS,
+            output_tokens: crate::speed::DEFAULT_OUTPUT_TOKENS,
+            rate: None,
+        };
+        match &self.workload {
+            None => defaults,
+            Some(w) => Settings {
+                input_tokens: w.input_tokens,
+                output_tokens: w.output_tokens,
+                // Validated when the plan was read or built.
+                rate: w
+                    .rate
+                    .and_then(|r| crate::settings::Rate::new("workload.rate", r).ok()),
+                ..defaults
+            },
         }
     }
 
@@ -491,6 +537,83 @@ mod tests {
         assert_eq!(parsed.serving.chunked_prefill_size, None);
         assert_eq!(parsed.sglang_args(), plan.sglang_args());
         assert_eq!(parsed.rebuild().unwrap(), plan);
+    }
+
+    #[test]
+    fn the_workload_is_written_and_older_plans_without_it_still_parse() {
+        let model = builtin("llama-3.1-8b").unwrap();
+        let settings = Settings {
+            seqs: 4,
+            input_tokens: 2000,
+            output_tokens: 300,
+            ..Settings::defaults_for(model)
+        };
+        let h100 = gpu::find("gpu_1x_h100_sxm5").unwrap();
+        let plan = Plan::build(&PlanRequest::new(model, settings, h100)).unwrap();
+        let yaml = plan.to_yaml().unwrap();
+        assert!(
+            yaml.contains(
+                "workload:\n  input_tokens: 2000\n  output_tokens: 300\n  concurrency: 4\n"
+            ),
+            "{yaml}"
+        );
+        let e = plan.estimate.as_ref().unwrap();
+        assert!(e.output_tokens_per_s > 0.0);
+        assert!(e.ttft_ms.unwrap() > 0.0 && e.tpot_ms.unwrap() > 0.0);
+        assert!(e.usd_per_million_output_tokens.unwrap() > 0.0);
+        let parsed = Plan::parse(&yaml).unwrap();
+        assert_eq!(parsed.settings(), plan.settings());
+        assert_eq!(parsed.settings().workload(), settings.workload());
+        // An older plan: no workload section, and the estimate's `tokens_per_s`.
+        let old = Plan {
+            workload: None,
+            ..plan.clone()
+        }
+        .to_yaml()
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !["ttft_ms", "tpot_ms", "usd_per_million"]
+                .iter()
+                .any(|k| l.trim_start().starts_with(k))
+        })
+        .map(|l| l.replace("output_tokens_per_s:", "tokens_per_s:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+        assert!(old.contains("  tokens_per_s:"), "{old}");
+        let parsed = Plan::parse(&old).unwrap();
+        assert_eq!(parsed.workload, None);
+        assert_eq!(parsed.settings().workload().basis(), "4 concurrent 1k/1k");
+        // A rate instead of a concurrency.
+        let at_rate = Settings {
+            rate: Some(crate::settings::Rate::new("rate", 0.5).unwrap()),
+            ..settings
+        };
+        let plan = Plan::build(&PlanRequest::new(model, at_rate, h100)).unwrap();
+        let yaml = plan.to_yaml().unwrap();
+        assert!(
+            yaml.contains("  rate: 0.5\n") && !yaml.contains("concurrency"),
+            "{yaml}"
+        );
+        assert_eq!(Plan::parse(&yaml).unwrap().settings(), at_rate);
+        let bad = |from: &str, to: &str| field_of(&yaml.replace(from, to));
+        assert_eq!(bad("  rate: 0.5\n", "  rate: 0\n"), "workload.rate");
+        assert_eq!(
+            bad("  rate: 0.5\n", "  rate: 0.5\n  concurrency: 4\n"),
+            "workload.rate"
+        );
+        assert_eq!(
+            bad("input_tokens: 2000", "input_tokens: 0"),
+            "workload.input_tokens"
+        );
+        assert_eq!(
+            bad("output_tokens: 300", "output_tokens: 99999999"),
+            "workload.output_tokens"
+        );
+        assert_eq!(
+            bad("  rate: 0.5\n", "  concurrency: 5\n"),
+            "workload.concurrency"
+        );
     }
 
     #[test]

@@ -223,13 +223,25 @@ impl Plan {
             )
             .into());
         }
+        if let Some(w) = &self.workload {
+            self.validate_workload(w)?;
+        }
         if let Some(e) = &self.estimate {
             let numbers = [
-                ("per_gpu_gib", e.per_gpu_gib),
-                ("tokens_per_s", e.tokens_per_s),
-                ("price_per_hour_usd", e.price_per_hour_usd),
-                ("lease_cost_usd", e.lease_cost_usd),
+                ("per_gpu_gib", Some(e.per_gpu_gib)),
+                ("output_tokens_per_s", Some(e.output_tokens_per_s)),
+                ("ttft_ms", e.ttft_ms),
+                ("tpot_ms", e.tpot_ms),
+                (
+                    "usd_per_million_output_tokens",
+                    e.usd_per_million_output_tokens,
+                ),
+                ("price_per_hour_usd", Some(e.price_per_hour_usd)),
+                ("lease_cost_usd", Some(e.lease_cost_usd)),
             ];
+            let numbers = numbers
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|v| (name, v)));
             for (name, value) in numbers {
                 if !value.is_finite() || value < 0.0 {
                     return Err(FieldError::new(
@@ -243,5 +255,48 @@ impl Plan {
             validate::display_text("estimate.price_as_of", &e.price_as_of, 32)?;
         }
         Ok(())
+    }
+
+    /// The `workload` section: tokens within bounds, and a concurrency (equal to the
+    /// requests the server runs at once) or a rate, not both.
+    fn validate_workload(&self, w: &PlanWorkload) -> Result<(), PlanError> {
+        let named = |e: FieldError| FieldError {
+            field: format!("workload.{}", e.field),
+            ..e
+        };
+        let load = match (w.concurrency, w.rate) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    "workload.rate",
+                    crate::decimal::shortest(w.rate.unwrap_or_default()),
+                    "cannot be given with workload.concurrency: give one or the other",
+                )
+                .into())
+            }
+            (_, Some(rate)) => {
+                let rate = crate::settings::Rate::new("workload.rate", rate)?;
+                crate::speed::Load::Rate(rate.per_s())
+            }
+            (Some(c), None) => crate::speed::Load::Concurrent(c),
+            (None, None) => crate::speed::Load::Concurrent(self.serving.max_running_requests),
+        };
+        let workload = crate::speed::Workload {
+            input_tokens: w.input_tokens,
+            output_tokens: w.output_tokens,
+            load,
+        };
+        workload.validate().map_err(named)?;
+        match w.concurrency {
+            Some(c) if c != self.serving.max_running_requests => Err(FieldError::new(
+                "workload.concurrency",
+                c,
+                format!(
+                    "must equal serving.max_running_requests ({}): the server runs that many requests at once",
+                    self.serving.max_running_requests
+                ),
+            )
+            .into()),
+            _ => Ok(()),
+        }
     }
 }

@@ -250,6 +250,11 @@ pub fn case(row: &Row) -> Result<Case, String> {
         context: (workload.input_tokens + workload.output_tokens).max(MIN_CONTEXT),
         seqs: in_flight.min(MAX_SEQS),
         gpus: gpu.gpu_count,
+        input_tokens: workload.input_tokens,
+        output_tokens: workload.output_tokens,
+        // A rate row runs with SGLang's default --max-running-requests, which the pool
+        // bounds: `prepare` passes the whole pool, not the product's cap at `seqs`.
+        rate: None,
     }
     .clamped_for(&model);
     let arrivals = if row.request_rate.is_none() && row.concurrency.is_none() {

@@ -112,11 +112,15 @@ pub fn constant_groups() -> Vec<(&'static str, Vec<Constant>)> {
         (
             "speed",
             vec![
+                constant!(speed::CALIBRATION, "shares of datasheet peaks; seconds"),
+                constant!(speed::ALLREDUCE_LATENCY_S, "seconds per all-reduce"),
+                constant!(speed::PCIE_ALLREDUCE_LATENCY_S, "seconds per all-reduce"),
+                constant!(speed::PCIE_BYTES_PER_S, "bytes/s per direction"),
                 constant!(
-                    recommend::DECODE_BANDWIDTH_EFFICIENCY,
-                    "share of peak bandwidth"
+                    speed::DEFAULT_INPUT_TOKENS,
+                    "tokens per request, in and out"
                 ),
-                constant!(recommend::ALLREDUCE_LATENCY_S, "seconds per all-reduce"),
+                constant!(service_level::MAX_REPLICAS, "replicas"),
                 constant!(gpu::PRICE_SNAPSHOT, "date of the catalog's prices"),
             ],
         ),
@@ -299,7 +303,7 @@ pub fn kv_pools_table() -> String {
 /// Every current (non-reference) built-in's parameter counts, weights, KV per token and
 /// cheapest fit at its defaults.
 pub fn models_table() -> String {
-    let mut out = String::from("| model | quant | total params | active (read per token) | weights | KV per token (TP 1) | cheapest fit | $/h | tok/s (1 seq) |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut out = String::from("| model | quant | total params | active (read per token) | weights | KV per token (TP 1) | cheapest fit | $/h | output tok/s, whole instance (1 concurrent 1k/1k) |\n|---|---|---|---|---|---|---|---|---|\n");
     for model in builtins().iter().filter(|m| m.reference.is_none()) {
         let settings = Settings::defaults_for(model);
         let (arch, _) = model.effective_architecture();
@@ -320,7 +324,7 @@ pub fn models_table() -> String {
             Some(f) => (
                 format!("`{}` (TP {})", f.gpu.instance_type, f.tp),
                 format!("{:.2}", f.price_per_hour_usd),
-                format!("{:.0}", f.tokens_per_s),
+                format!("{:.0}", f.speed.output_tokens_per_s),
             ),
             None => (
                 r.no_fit.clone().unwrap_or_else(|| "only tight fits".into()),
@@ -349,7 +353,7 @@ pub fn models_table() -> String {
 
 /// The reference's seven models: its quick table, its formula, and the serving estimate.
 pub fn reference_comparison_table() -> String {
-    let mut out = String::from("| model | quick table | reference formula | serving estimate (cheapest fit) | cheapest fit | $/h | tok/s |\n|---|---|---|---|---|---|---|\n");
+    let mut out = String::from("| model | quick table | reference formula | serving estimate (cheapest fit) | cheapest fit | $/h | output tok/s, whole instance (1 concurrent 1k/1k) |\n|---|---|---|---|---|---|---|\n");
     for model in reference_models() {
         let r = recommend(
             model,
@@ -370,7 +374,7 @@ pub fn reference_comparison_table() -> String {
                 fit.serving.kv_cache as f64 / GIB as f64,
                 fit.gpu.instance_type,
                 fit.price_per_hour_usd,
-                fit.tokens_per_s
+                fit.speed.output_tokens_per_s
             ),
             None => writeln!(out, "| {} | {} GB | {:.1} GB | — | none | — | — |", model.id, quick, r.reference.total_gb),
         }
@@ -422,13 +426,19 @@ pub fn worked_example() -> String {
         ("free at SGLang's baseline", gib(s.pre_model_load_free)),
         ("KV pool", format!("{} tokens", row.kv_pool_tokens)),
         ("verdict", format!("{} ({})", row.fit.as_str(), row.reason)),
-        ("decode speed", format!("{:.1} tokens/s", row.tokens_per_s)),
+        (
+            "speed (one 1k/1k request)",
+            format!(
+                "TTFT {:.0} ms, TPOT {:.1} ms, {:.1} output tokens/s",
+                row.speed.ttft_ms, row.speed.tpot_ms, row.speed.output_tokens_per_s
+            ),
+        ),
         ("price", format!("${:.2}/hour", row.price_per_hour_usd)),
         (
             "cost",
             format!(
                 "${:.2} per million output tokens",
-                row.usd_per_million_tokens
+                row.speed.usd_per_million_output_tokens
             ),
         ),
     ];
@@ -502,12 +512,12 @@ pub fn accuracy_facts() -> String {
             gib(coder_int4.serving.weights),
         ),
         (
-            "Llama-3.1-8B FP16, decode tokens/s of one sequence on an A10",
-            format!("{:.0}", on_a10.tokens_per_s_per_seq),
+            "Llama-3.1-8B FP16, decode tokens/s of one 1k/1k request on an A10",
+            format!("{:.0}", on_a10.speed.output_tokens_per_s_per_user),
         ),
         (
-            "Llama-3.1-8B FP16, decode tokens/s of one sequence on an H100 SXM",
-            format!("{:.0}", on_h100.tokens_per_s_per_seq),
+            "Llama-3.1-8B FP16, decode tokens/s of one 1k/1k request on an H100 SXM",
+            format!("{:.0}", on_h100.speed.output_tokens_per_s_per_user),
         ),
     ];
     let mut out = String::from("| figure | serving estimate |\n|---|---|\n");

@@ -26,8 +26,8 @@ pub fn run(
         ));
     }
     let settings = settings_from(model, &args.settings)?;
-    // The default workload: the settings' sequences in flight, 1k prompt and 1k output.
-    let workload = Workload::concurrent(settings.seqs.max(1));
+    // The workload the flags name (--seqs, --input-tokens, --output-tokens, --rate).
+    let workload = settings.workload();
     let gpu = match gpu {
         Some(g) => {
             check_two_node_gpu(g).map_err(|e| anyhow!("--{e}"))?;

@@ -5,22 +5,29 @@ use crate::cli::{GpusArgs, ModeArg, SettingsArgs};
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::output::{Align, Cell, Style, Table};
+use crate::service_level;
 use crate::sizing::{fit_json, memory_label, Sizing};
 use crate::two_nodes;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF};
 use gpu_session_core::multi_node::{self, TwoNodeEstimate};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
-use gpu_session_core::speed::Workload;
 use gpu_session_lambda::InstanceTypeAvailability;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
-    if args.model.is_none() && settings_given(&args.settings) {
+    if args.model.is_none() && (settings_given(&args.settings) || args.service_level.given()) {
         return Err(crate::usage_error_in(&["gpus"], 
-            "--quantization, --context, --seqs, --kv-dtype, --tp, --mode and --mem-fraction-static size a model: add --model ID",
+            "--quantization, --context, --seqs, --input-tokens, --output-tokens, --rate, --kv-dtype, --tp, --mode, --mem-fraction-static, --ttft-max and --tpot-max size a model: add --model ID",
+        ));
+    }
+    let targets = service_level::targets(&args.settings, &args.service_level, &["gpus"])?;
+    if targets.is_some() && args.live {
+        return Err(crate::usage_error_in(
+            &["gpus"],
+            "--ttft-max and --tpot-max choose from the catalog's prices: drop --live",
         ));
     }
     let model = args
@@ -39,12 +46,19 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
     let options = sizing
         .as_ref()
         .map_or_else(Vec::new, |s| two_node_options(s, &args.settings));
+    let level = match (&model, &sizing, &targets) {
+        (Some(m), Some(s), Some(t)) => Some(service_level::choose(m, &s.rec, t)),
+        _ => None,
+    };
     match (&sizing, args.json) {
         (Some(s), true) => {
             let mut value = s.to_json()?;
             if let Some(map) = value.as_object_mut() {
                 let rows: Vec<Value> = options.iter().map(two_nodes::to_json).collect();
                 map.insert("two_node_options".into(), json!(rows));
+                if let Some(level) = &level {
+                    map.insert("service_level".into(), service_level::to_json(level)?);
+                }
             }
             ctx.printer.json(&value)?;
         }
@@ -53,6 +67,10 @@ pub fn run(ctx: &Context, args: GpusArgs) -> anyhow::Result<ExitCode> {
             if !options.is_empty() {
                 text.push('\n');
                 text.push_str(&two_nodes::render_options(&s.model.id, &options, color));
+            }
+            if let Some(level) = &level {
+                text.push('\n');
+                text.push_str(&service_level::render(level, color));
             }
             ctx.printer.out(&text)?;
         }
@@ -70,14 +88,16 @@ fn two_node_options(sizing: &Sizing, args: &SettingsArgs) -> Vec<TwoNodeEstimate
         return Vec::new();
     }
     let settings = &sizing.rec.settings;
-    let workload = Workload::concurrent(settings.seqs.max(1));
-    multi_node::two_node_options(sizing.model, settings, &sizing.rec, &workload)
+    multi_node::two_node_options(sizing.model, settings, &sizing.rec, &settings.workload())
 }
 
 fn settings_given(s: &SettingsArgs) -> bool {
     s.quantization.is_some()
         || s.context.is_some()
         || s.seqs.is_some()
+        || s.input_tokens.is_some()
+        || s.output_tokens.is_some()
+        || s.rate.is_some()
         || s.kv_dtype.is_some()
         || s.tp.is_some()
         || s.mode.is_some()

@@ -256,9 +256,11 @@ fn render_recommended(s: &Sizing, color: bool) -> String {
             );
             let _ = writeln!(
                 out,
-                "  About {} tokens/s per sequence; {} per million output tokens.",
-                present::tokens_per_s(row.tokens_per_s_per_seq),
-                present::usd_fine(row.usd_per_million_tokens)
+                "  At {} requests: TTFT {} ms, {} output tokens/s per user; {} per million output tokens.",
+                row.speed_basis,
+                present::milliseconds(row.speed.ttft_ms),
+                present::tokens_per_s(row.speed.output_tokens_per_s_per_user),
+                present::usd_fine(row.speed.usd_per_million_output_tokens)
             );
         }
         None => {

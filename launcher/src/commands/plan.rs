@@ -6,12 +6,18 @@ use crate::config_file;
 use crate::context::Context;
 use crate::instance::cloud_init;
 use crate::output::{Align, Cell, Style, Table};
-use crate::sizing::{find_gpu, settings_from};
+use crate::service_level;
+use crate::sizing::{find_gpu, settings_from, workload_sentence};
 use anyhow::{anyhow, Context as _};
+use gpu_session_core::decimal;
+use gpu_session_core::gpu::GpuType;
 use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
 use gpu_session_core::present;
+use gpu_session_core::recommend::recommend_at;
 use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::registry::Model;
+use gpu_session_core::service_level::Targets;
+use gpu_session_core::settings::{EstimateMode, Rate, Settings};
 use gpu_session_core::validate;
 use serde_json::json;
 use std::path::Path;
@@ -47,7 +53,22 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         (Some(id), None) => ctx.find_model(id)?,
         (None, None) => ctx.default_model()?,
     };
-    let settings = settings_from(&model, &args.settings)?;
+    let targets = service_level::targets(&args.settings, &args.service_level, &["plan"])?;
+    if targets.is_some() && args.gpu.is_some() {
+        return Err(crate::usage_error_in(
+            &["plan"],
+            "--ttft-max and --tpot-max choose the instance type: drop --gpu, or the targets",
+        ));
+    }
+    let mut settings = settings_from(&model, &args.settings)?;
+    let mut chosen_gpu = args.gpu.as_deref().map(find_gpu).transpose()?;
+    let mut choice_note = None;
+    if let Some(targets) = &targets {
+        let (gpu, per_replica, note) = choose_by_service_level(&model, settings, args, targets)?;
+        chosen_gpu = Some(gpu);
+        settings = per_replica;
+        choice_note = Some(note);
+    }
     for region in &args.regions {
         validate::region("--region", region)?;
     }
@@ -58,7 +79,7 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!("config file {}: {e}", config.path.display()))?;
     }
     let choices = PlanChoices {
-        gpu: args.gpu.as_deref().map(find_gpu).transpose()?,
+        gpu: chosen_gpu,
         regions: args.regions.clone(),
         preferred_region,
         lease_hours: match args.lease_hours {
@@ -85,11 +106,61 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
         None => ctx.printer.out(&text)?,
     }
+    if let Some(note) = choice_note {
+        ctx.printer.note(&note);
+    }
     let row = plan
         .evaluate()
         .map_err(|e| anyhow!("cannot evaluate the plan: {e}"))?;
-    warn_about_fit(ctx, &row, &model.id);
+    warn_about_fit(ctx, &row, &model.id, plan.serving.max_running_requests);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The type the service level chooses, the settings of one replica (the most requests
+/// it runs at once within the targets, and its share of the rate), and a note saying
+/// how many replicas the rate needs. A plan describes one instance: the replica count
+/// is printed, not launched.
+fn choose_by_service_level(
+    model: &Model,
+    settings: Settings,
+    args: &PlanArgs,
+    targets: &Targets,
+) -> anyhow::Result<(&'static GpuType, Settings, String)> {
+    let rec = recommend_at(
+        model,
+        &settings,
+        EstimateMode::Serving,
+        None,
+        args.settings.mem_fraction_static,
+    );
+    let level = service_level::choose(model, &rec, targets);
+    let Some(choice) = level.choice() else {
+        let why = service_level::choice_sentence(&level);
+        return Err(anyhow!("{}", why.trim_end_matches('.')));
+    };
+    let share = targets.rate.per_s() / f64::from(choice.replicas);
+    let per_replica = Settings {
+        seqs: choice.concurrency_per_replica.max(1),
+        rate: Some(Rate::new("--rate", share).unwrap_or(targets.rate)),
+        ..settings
+    };
+    let replicas = if choice.replicas == 1 {
+        "the one replica the rate needs".to_string()
+    } else {
+        format!(
+            "one of the {} replicas the rate needs (`launch` starts one instance per plan)",
+            choice.replicas
+        )
+    };
+    let note = format!(
+        "{} This plan describes {replicas}, at {} req/s with --max-running-requests {}.",
+        service_level::choice_sentence(&level),
+        per_replica
+            .rate
+            .map_or_else(|| decimal::shortest(share), |r| r.to_string()),
+        per_replica.seqs,
+    );
+    Ok((choice.gpu, per_replica, note))
 }
 
 fn written_note(plan: &Plan, path: &Path) -> String {
@@ -106,7 +177,7 @@ fn written_note(plan: &Plan, path: &Path) -> String {
     )
 }
 
-fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str) {
+fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str, seqs: u32) {
     if let Some(note) = row.gpu.availability_note() {
         ctx.printer.warn(&format!(
             "{} is {note}: launching it will likely find no capacity",
@@ -121,6 +192,12 @@ fn warn_about_fit(ctx: &Context, row: &GpuFit, model_id: &str) {
         Fit::Tight => ctx.printer.note(&format!(
             "note: {model_id} fits {} only tightly ({})",
             row.gpu.instance_type, row.reason
+        )),
+        Fit::Queues => ctx.printer.note(&format!(
+            "note: on {}, {model_id} {} ({})",
+            row.gpu.instance_type,
+            row.fit.label(row.max_seqs, seqs),
+            row.reason
         )),
         Fit::Fits => {}
     }
@@ -160,7 +237,7 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
     for difference in &differences {
         ctx.printer.warn(difference);
     }
-    warn_about_fit(ctx, &row, &plan.model.id);
+    warn_about_fit(ctx, &row, &plan.model.id, plan.serving.max_running_requests);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -179,12 +256,19 @@ fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
         ),
     ];
     if let (Some(theirs), Some(ours)) = (&file.estimate, &rebuilt.estimate) {
+        let optional = |x: Option<f64>| x.map_or("-".to_string(), |v| v.to_string());
         let fields = |e: &PlanEstimate| {
             [
                 ("fit", e.fit.as_str().to_string()),
                 ("per_gpu_gib", e.per_gpu_gib.to_string()),
                 ("kv_pool_tokens", e.kv_pool_tokens.to_string()),
-                ("tokens_per_s", e.tokens_per_s.to_string()),
+                ("output_tokens_per_s", e.output_tokens_per_s.to_string()),
+                ("ttft_ms", optional(e.ttft_ms)),
+                ("tpot_ms", optional(e.tpot_ms)),
+                (
+                    "usd_per_million_output_tokens",
+                    optional(e.usd_per_million_output_tokens),
+                ),
                 ("price_per_hour_usd", e.price_per_hour_usd.to_string()),
                 ("lease_cost_usd", e.lease_cost_usd.to_string()),
                 ("price_as_of", e.price_as_of.clone()),
@@ -196,7 +280,8 @@ fn differences(file: &Plan, rebuilt: &Plan) -> Vec<String> {
     }
     pairs
         .into_iter()
-        .filter(|(_, theirs, ours)| theirs != ours)
+        // An older file without a field (`-`) is not a difference.
+        .filter(|(_, theirs, ours)| theirs != ours && theirs != "-")
         .map(|(field, theirs, ours)| {
             let used = if field.starts_with("serving.") {
                 format!("launch sends the file's {theirs}")
@@ -265,7 +350,15 @@ fn render_check(
                     .map_or(String::new(), |note| format!("; {note}"))
             ),
         ),
-        ("Fit", format!("{}: {}", row.fit.as_str(), row.reason)),
+        (
+            "Fit",
+            format!(
+                "{}: {}",
+                row.fit
+                    .label(row.max_seqs, plan.serving.max_running_requests),
+                row.reason
+            ),
+        ),
         (
             "Memory",
             format!(
@@ -274,6 +367,7 @@ fn render_check(
                 present::gib(gpu.memory_bytes())
             ),
         ),
+        ("Workload", workload_sentence(&plan.settings())),
         ("Speed", speed(row)),
     ];
     let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
@@ -298,10 +392,17 @@ fn render_check(
 
 fn speed(row: &GpuFit) -> String {
     if row.fit == Fit::No {
-        "-".to_string()
-    } else {
-        format!("about {} tokens/s", present::tokens_per_s(row.tokens_per_s))
+        return "-".to_string();
     }
+    let s = &row.speed;
+    format!(
+        "TTFT {} ms, TPOT {} ms per request; {} output tokens/s for the whole instance, {} per million output tokens{}",
+        present::milliseconds(s.ttft_ms),
+        present::milliseconds(s.tpot_ms),
+        present::tokens_per_s(s.output_tokens_per_s),
+        present::usd_fine(s.usd_per_million_output_tokens),
+        if s.saturated { " (saturated: the rate is more than it completes)" } else { "" }
+    )
 }
 
 /// Flag/value pairs joined into lines of at most [`FLAG_LINE_WIDTH`] characters.

@@ -556,6 +556,236 @@ fn estimate_rejects_settings_out_of_range() {
 }
 
 #[test]
+fn estimate_json_gives_the_speed_fields_of_the_interface() {
+    // `estimate MODEL --gpu TYPE --tp N --seqs C --input-tokens I --output-tokens O
+    // --json`: every gpus[] row carries the speed for that workload, equal to core's.
+    let sandbox = Sandbox::new();
+    let json = sandbox.ok(&[
+        "estimate",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_h100_sxm5",
+        "--tp",
+        "1",
+        "--seqs",
+        "32",
+        "--input-tokens",
+        "2000",
+        "--output-tokens",
+        "500",
+        "--json",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["settings"]["input_tokens"], 2000);
+    assert_eq!(value["settings"]["output_tokens"], 500);
+    let model = builtin("llama-3.1-8b").expect("built-in");
+    let settings = Settings {
+        seqs: 32,
+        input_tokens: 2000,
+        output_tokens: 500,
+        ..Settings::defaults_for(model)
+    };
+    let rec = gpu_session_core::recommend(
+        model,
+        &settings,
+        gpu_session_core::EstimateMode::Serving,
+        gpu_session_core::gpu::find("gpu_1x_h100_sxm5"),
+    );
+    let rows = value["gpus"].as_array().expect("gpus[]");
+    assert_eq!(rows.len(), rec.rows.len());
+    for (row, core) in rows.iter().zip(&rec.rows) {
+        let s = &core.speed;
+        let fields = [
+            ("ttft_ms", s.ttft_ms),
+            ("tpot_ms", s.tpot_ms),
+            ("output_tokens_per_s", s.output_tokens_per_s),
+            (
+                "output_tokens_per_s_per_user",
+                s.output_tokens_per_s_per_user,
+            ),
+            (
+                "usd_per_million_output_tokens",
+                s.usd_per_million_output_tokens,
+            ),
+            (
+                "usd_per_million_input_tokens",
+                s.usd_per_million_input_tokens,
+            ),
+        ];
+        for (name, expected) in fields {
+            // serde_json reads floats back to within an ulp.
+            let got = row[name].as_f64().expect(name);
+            assert!(
+                (got - expected).abs() <= expected.abs() * 1e-12,
+                "{name} of {}: {got} vs {expected}",
+                row["instance_type"]
+            );
+        }
+        assert_eq!(row["speed_basis"], "32 concurrent 2k/500");
+    }
+}
+
+#[test]
+fn the_workload_flags_set_the_speed_columns() {
+    let sandbox = Sandbox::new();
+    // 32 requests of 2k/500 tokens: on the small cards the pool holds fewer 8K
+    // sequences than asked, which the table calls "queues", not "tight".
+    let gpus = sandbox.ok(&[
+        "gpus",
+        "--model",
+        "llama-3.1-8b",
+        "--seqs",
+        "32",
+        "--input-tokens",
+        "2000",
+        "--output-tokens",
+        "500",
+    ]);
+    assert!(gpus.contains("queues: 1 of 32 at once"), "{gpus}");
+    insta::assert_snapshot!("gpus_llama8b_workload", gpus);
+    // A rate: 16 running at most, 2 requests arriving per second.
+    let estimate = sandbox.ok(&[
+        "estimate",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_h100_sxm5",
+        "--seqs",
+        "16",
+        "--rate",
+        "2",
+        "--input-tokens",
+        "500",
+        "--output-tokens",
+        "250",
+    ]);
+    assert!(
+        estimate.contains("Speed at 2 req/s 500/250 requests"),
+        "{estimate}"
+    );
+    insta::assert_snapshot!("estimate_llama8b_rate", estimate);
+}
+
+#[test]
+fn workload_and_service_level_flags_refuse_bad_values() {
+    let sandbox = Sandbox::new();
+    let cases: [(&[&str], &str); 8] = [
+        (&["estimate", "llama-3.1-8b", "--input-tokens", "0"], "'--input-tokens <N>': '0' must be between 1 and 2097152"),
+        (&["estimate", "llama-3.1-8b", "--output-tokens", "abc"], "'--output-tokens <N>': 'abc' is not a whole number of tokens"),
+        (&["plan", "--model", "llama-3.1-8b", "--rate", "0"], "'--rate <R>': '0' must be a rate of at least 0.001"),
+        (&["gpus", "--model", "llama-3.1-8b", "--rate", "fast"], "'--rate <R>': 'fast' is not a number of requests per second"),
+        (&["gpus", "--model", "llama-3.1-8b", "--rate", "1", "--ttft-max", "0"], "'--ttft-max <MS>': '0' must be above 0"),
+        (&["plan", "--model", "llama-3.1-8b", "--rate", "1", "--tpot-max", "NaN"], "'--tpot-max <MS>': 'NaN' must be above 0"),
+        (&["gpus", "--model", "llama-3.1-8b", "--tpot-max", "20"], "error: --ttft-max and --tpot-max choose by service level at a request rate: add --rate R"),
+        (&["plan", "--model", "llama-3.1-8b", "--gpu", "gpu_1x_a10", "--rate", "1", "--tpot-max", "20"], "error: --ttft-max and --tpot-max choose the instance type"),
+    ];
+    for (args, expected) in cases {
+        let stderr = sandbox.fails(args, 2);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let stderr = sandbox.fails(&["gpus", "--rate", "1"], 2);
+    assert!(stderr.contains("add --model ID"), "{stderr}");
+}
+
+#[test]
+fn service_level_targets_choose_type_tp_and_replicas() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "gpus",
+        "--model",
+        "llama-3.1-8b",
+        "--ttft-max",
+        "500",
+        "--tpot-max",
+        "30",
+        "--rate",
+        "5",
+    ];
+    let table = sandbox.ok(&args);
+    insta::assert_snapshot!("gpus_llama8b_service_level", table);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let value: serde_json::Value = serde_json::from_str(&sandbox.ok(&json_args)).expect("JSON");
+    let level = &value["service_level"];
+    // The same choice as core's, from the same settings.
+    let model = builtin("llama-3.1-8b").expect("built-in");
+    let targets = gpu_session_core::service_level::Targets {
+        ttft_max_ms: Some(500.0),
+        tpot_max_ms: Some(30.0),
+        rate: "5".parse().expect("rate"),
+    };
+    let settings = Settings {
+        rate: Some(targets.rate),
+        ..Settings::defaults_for(model)
+    };
+    let core = gpu_session_core::service_level::choose(model, &settings, &targets);
+    let choice = core.choice().expect("a choice");
+    let i = level["cheapest"].as_u64().expect("cheapest") as usize;
+    let row = &level["rows"][i];
+    assert_eq!(row["gpu"], choice.gpu.instance_type);
+    assert_eq!(row["replicas"], choice.replicas);
+    assert_eq!(row["tp"], choice.tp);
+    assert_eq!(row["binding"], choice.binding.as_str());
+    assert!(row["speed"]["tpot_ms"].as_f64().expect("tpot") <= 30.0);
+
+    // plan writes the chosen type, one replica's concurrency and share of the rate,
+    // and says how many replicas the rate needs.
+    let run = sandbox.run(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--ttft-max",
+        "300",
+        "--tpot-max",
+        "15",
+        "--rate",
+        "40",
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let plan = Plan::parse(&run.stdout).expect("plan");
+    let targets = gpu_session_core::service_level::Targets {
+        ttft_max_ms: Some(300.0),
+        tpot_max_ms: Some(15.0),
+        rate: "40".parse().expect("rate"),
+    };
+    let core = gpu_session_core::service_level::choose(model, &settings, &targets);
+    let choice = core.choice().expect("a choice");
+    assert!(choice.replicas > 1, "{choice:?}");
+    assert_eq!(plan.gpu.instance_type, choice.gpu.instance_type);
+    assert_eq!(
+        plan.serving.max_running_requests,
+        choice.concurrency_per_replica
+    );
+    let workload = plan.workload.expect("workload");
+    let share = 40.0 / f64::from(choice.replicas);
+    assert!(
+        (workload.rate.expect("rate") - share).abs() < 1e-3,
+        "{workload:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "one of the {} replicas the rate needs",
+            choice.replicas
+        )),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!("plan_service_level_stderr", run.stderr);
+    // Targets nothing meets: an error saying what binds, nothing written.
+    let run = sandbox.run(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--tpot-max",
+        "1",
+        "--rate",
+        "1",
+    ]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("tpot binds"), "{}", run.stderr);
+}
+
+#[test]
 fn gpus_catalog_and_fit() {
     let sandbox = Sandbox::new();
     insta::assert_snapshot!("gpus", sandbox.ok(&["gpus"]));
@@ -1024,6 +1254,40 @@ fn plan_check_shows_what_will_launch() {
     insta::assert_snapshot!(
         "plan_check_json",
         sandbox.ok(&["plan", "check", "plan.yaml", "--json"])
+    );
+}
+
+#[test]
+fn plan_check_reads_a_plan_from_before_the_workload() {
+    // No `workload:` section and the estimate's old `tokens_per_s`: valid, priced at the
+    // default 1k/1k workload, and the fields it lacks are not reported as differences.
+    let sandbox = Sandbox::new();
+    let yaml = sandbox.ok(&["plan", "--model", "llama-3.1-8b"]);
+    let mut old = Vec::new();
+    let mut in_workload = false;
+    for line in yaml.lines() {
+        in_workload = line == "workload:" || (in_workload && line.starts_with("  "));
+        let new_field = ["ttft_ms", "tpot_ms", "usd_per_million"]
+            .iter()
+            .any(|k| line.trim_start().starts_with(k));
+        if !in_workload && !new_field {
+            old.push(line.replace("output_tokens_per_s:", "tokens_per_s:"));
+        }
+    }
+    let old = old.join("\n") + "\n";
+    assert!(
+        !old.contains("workload") && old.contains("  tokens_per_s: "),
+        "{old}"
+    );
+    fs::write(sandbox.path("plan.yaml"), old).expect("write");
+    let run = sandbox.run(&["plan", "check", "plan.yaml"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stderr, "", "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("Workload      1 concurrent 1k/1k requests"),
+        "{}",
+        run.stdout
     );
 }
 

@@ -467,8 +467,8 @@ fn Results(calc: Calc) -> impl IntoView {
                             </p>
                             <p class="verdict-numbers">
                                 <span><b>{present::usd(row.price_per_hour_usd)}</b>" /hour"</span>
-                                <span><b>{present::tokens_per_s(row.tokens_per_s)}</b>" tokens/s"</span>
-                                <span><b>{present::usd_fine(row.usd_per_million_tokens)}</b>" /1M tokens"</span>
+                                <span><b>{present::tokens_per_s(row.speed.output_tokens_per_s)}</b>" output tokens/s"</span>
+                                <span><b>{present::usd_fine(row.speed.usd_per_million_output_tokens)}</b>" /1M output tokens"</span>
                             </p>
                             <p class="muted small">{row.reason.clone()}</p>
                         </div>

@@ -92,6 +92,10 @@ fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
     let name = gpu.instance_type;
     let cell = move |f: fn(&GpuFit) -> String| move || calc.rec.with(|r| f(&r.rows[i]));
     let fit = move || calc.rec.with(|r| r.rows[i].fit.as_str());
+    let fit_label = move || {
+        calc.rec
+            .with(|r| r.rows[i].fit.label(r.rows[i].max_seqs, r.settings.seqs))
+    };
     let selected = move || calc.state.with(|s| s.gpu.as_deref() == Some(name));
     let cheapest = move || calc.rec.with(|r| r.cheapest_fit == Some(i));
     let choose = move || calc.apply(|s| actions::select_gpu(s, Some(name)));
@@ -127,16 +131,16 @@ fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
                 {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
             </td>
             <td data-col="fit" title=cell(|r| r.reason.clone())>
-                <span class=move || format!("badge fit-{}", fit())>{fit}</span>
+                <span class=move || format!("badge fit-{}", fit())>{fit_label}</span>
             </td>
             <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
             <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
             <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
-            <td data-col="tps" class="num">{cell(|r| present::tokens_per_s(r.tokens_per_s))}</td>
+            <td data-col="tps" class="num">{cell(|r| present::tokens_per_s(r.speed.output_tokens_per_s))}</td>
             <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
                 {present::usd(gpu.price_per_hour_usd())}
             </td>
-            <td data-col="per-million" class="num">{cell(|r| present::usd_fine(r.usd_per_million_tokens))}</td>
+            <td data-col="per-million" class="num">{cell(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
         </tr>
     }
 }
