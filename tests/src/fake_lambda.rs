@@ -1208,14 +1208,19 @@ fn create_ruleset(state: &mut StateInner, body: &str) -> Reply {
     let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(body) else {
         return Reply::invalid("Request body must be a JSON object.");
     };
-    if let Some(unknown) = fields.keys().find(|k| !["name", "region", "rules"].contains(&k.as_str())) {
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["name", "region", "rules"].contains(&k.as_str()))
+    {
         return Reply::invalid(&format!("Unknown field: {unknown}."));
     }
     let parsed = (|| {
         let name = ruleset_name(&fields)?.ok_or_else(|| Reply::invalid("name: Field required."))?;
         let region = required_string(&fields, "region")?;
         if !REGIONS.iter().any(|(code, _)| *code == region) {
-            return Err(Reply::invalid(&format!("region: {region:?} is not a valid region.")));
+            return Err(Reply::invalid(&format!(
+                "region: {region:?} is not a valid region."
+            )));
         }
         let rules = rules(&fields)?.ok_or_else(|| Reply::invalid("rules: Field required."))?;
         Ok((name, region, rules))
@@ -1243,7 +1248,10 @@ fn patch_ruleset(state: &mut StateInner, id: &str, body: &str) -> Reply {
     let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(body) else {
         return Reply::invalid("Request body must be a JSON object.");
     };
-    if let Some(unknown) = fields.keys().find(|k| !["name", "rules"].contains(&k.as_str())) {
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["name", "rules"].contains(&k.as_str()))
+    {
         return Reply::invalid(&format!("Unknown field: {unknown}."));
     }
     let (name, rules) = match (ruleset_name(&fields), rules(&fields)) {
@@ -1282,7 +1290,9 @@ fn delete_ruleset(state: &mut StateInner, id: &str) -> Reply {
 fn ruleset_name(fields: &Map<String, Value>) -> Result<Option<String>, Reply> {
     let name = optional_string(fields, "name")?;
     if name.as_ref().is_some_and(|n| n.chars().count() > 64) {
-        return Err(Reply::invalid("name: String should have at most 64 characters."));
+        return Err(Reply::invalid(
+            "name: String should have at most 64 characters.",
+        ));
     }
     Ok(name)
 }
@@ -1307,9 +1317,13 @@ fn check_rule(rule: &Value) -> Result<(), String> {
     if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(format!("unknown field {unknown}"));
     }
-    let protocol = rule["protocol"].as_str().ok_or("protocol: Field required.")?;
+    let protocol = rule["protocol"]
+        .as_str()
+        .ok_or("protocol: Field required.")?;
     if !["tcp", "udp", "icmp", "all"].contains(&protocol) {
-        return Err(format!("protocol: {protocol:?} is not tcp, udp, icmp or all"));
+        return Err(format!(
+            "protocol: {protocol:?} is not tcp, udp, icmp or all"
+        ));
     }
     match (protocol, object.get("port_range")) {
         ("icmp", Some(_)) => return Err("port_range: not allowed for icmp".into()),
@@ -1322,17 +1336,23 @@ fn check_rule(rule: &Value) -> Result<(), String> {
                 .unwrap_or_default();
             let ok = matches!(ports.as_slice(), [lo, hi] if (1..=65535).contains(lo) && (1..=65535).contains(hi) && lo <= hi);
             if !ok || range.as_array().is_none_or(|a| a.len() != 2) {
-                return Err(format!("port_range: {range} is not [min, max] within 1-65535"));
+                return Err(format!(
+                    "port_range: {range} is not [min, max] within 1-65535"
+                ));
             }
         }
     }
-    let source = rule["source_network"].as_str().ok_or("source_network: Field required.")?;
+    let source = rule["source_network"]
+        .as_str()
+        .ok_or("source_network: Field required.")?;
     let (address, mask) = source.split_once('/').unwrap_or((source, "32"));
     let mask_ok = mask.parse::<u8>().is_ok_and(|m| m <= 32);
     if address.parse::<std::net::Ipv4Addr>().is_err() || !mask_ok {
         return Err(format!("source_network: {source:?} is not an IPv4 network"));
     }
-    let description = rule["description"].as_str().ok_or("description: Field required.")?;
+    let description = rule["description"]
+        .as_str()
+        .ok_or("description: Field required.")?;
     if description.chars().count() > 128 {
         return Err("description: String should have at most 128 characters.".into());
     }

@@ -240,8 +240,7 @@ impl Plan {
         self.gpu.nodes = group.nodes;
         self.serving.pipeline_parallel = group.pipeline_parallel.max(1);
         // Whatever is not pipelined is tensor-parallel across every GPU of the nodes.
-        self.serving.tensor_parallel =
-            (gpus * group.nodes.max(1)) / self.serving.pipeline_parallel;
+        self.serving.tensor_parallel = (gpus * group.nodes.max(1)) / self.serving.pipeline_parallel;
         self.validate()?;
         Ok(self)
     }

@@ -725,7 +725,13 @@ mod tests {
         );
     }
 
-    fn grouped(plan: Plan, replicas: u32, min: Option<u32>, nodes: u32, pp: u32) -> Result<Plan, String> {
+    fn grouped(
+        plan: Plan,
+        replicas: u32,
+        min: Option<u32>,
+        nodes: u32,
+        pp: u32,
+    ) -> Result<Plan, String> {
         plan.with_group(Group {
             replicas,
             min_replicas: min,
@@ -747,7 +753,10 @@ mod tests {
         }
         let group = grouped(single.clone(), 3, Some(2), 1, 1).unwrap();
         let yaml = group.to_yaml().unwrap();
-        assert!(yaml.contains("  replicas: 3\n  min_replicas: 2\n"), "{yaml}");
+        assert!(
+            yaml.contains("  replicas: 3\n  min_replicas: 2\n"),
+            "{yaml}"
+        );
         let back = Plan::parse(&yaml).unwrap();
         assert_eq!(back, group);
         assert_eq!(back.rebuild().unwrap(), group);
@@ -762,7 +771,10 @@ mod tests {
     fn two_nodes_split_the_model_over_both_machines() {
         let r1 = plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5");
         let pp = grouped(r1.clone(), 1, None, 2, 2).unwrap();
-        assert_eq!((pp.serving.tensor_parallel, pp.serving.pipeline_parallel), (8, 2));
+        assert_eq!(
+            (pp.serving.tensor_parallel, pp.serving.pipeline_parallel),
+            (8, 2)
+        );
         assert_eq!(pp.gpu.instance_count(), 2);
         assert_eq!(pp.settings().gpus, 8);
         let args = pp.sglang_args().join(" ");
@@ -773,7 +785,13 @@ mod tests {
         let yaml = tp.to_yaml().unwrap();
         assert!(yaml.contains("  nodes: 2\n"), "{yaml}");
         assert_eq!(Plan::parse(&yaml).unwrap(), tp);
-        assert_eq!(Plan::parse(&pp.to_yaml().unwrap()).unwrap().rebuild().unwrap(), pp);
+        assert_eq!(
+            Plan::parse(&pp.to_yaml().unwrap())
+                .unwrap()
+                .rebuild()
+                .unwrap(),
+            pp
+        );
     }
 
     #[test]
@@ -783,8 +801,14 @@ mod tests {
         let cases = [
             (grouped(small.clone(), 0, None, 1, 1), "gpu.replicas=0"),
             (grouped(small.clone(), 9, None, 1, 1), "gpu.replicas=9"),
-            (grouped(small.clone(), 3, Some(4), 1, 1), "gpu.min_replicas=4"),
-            (grouped(small.clone(), 3, Some(0), 1, 1), "gpu.min_replicas=0"),
+            (
+                grouped(small.clone(), 3, Some(4), 1, 1),
+                "gpu.min_replicas=4",
+            ),
+            (
+                grouped(small.clone(), 3, Some(0), 1, 1),
+                "gpu.min_replicas=0",
+            ),
             (grouped(small.clone(), 1, None, 2, 1), "gpu.nodes=2"),
             (grouped(small.clone(), 1, None, 3, 1), "gpu.nodes=3"),
             (grouped(small, 1, None, 1, 2), "serving.pipeline_parallel=2"),
@@ -794,10 +818,16 @@ mod tests {
         for (result, expected) in cases {
             assert_eq!(result.unwrap_err(), expected);
         }
-        let two = grouped(plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5"), 1, None, 2, 2)
-            .unwrap()
-            .to_yaml()
-            .unwrap();
+        let two = grouped(
+            plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5"),
+            1,
+            None,
+            2,
+            2,
+        )
+        .unwrap()
+        .to_yaml()
+        .unwrap();
         assert_eq!(
             field_of(&two.replace("tensor_parallel: 8", "tensor_parallel: 16")),
             "serving.tensor_parallel"

@@ -242,12 +242,9 @@ impl Plan {
     fn validate_group(&self, gpu: &GpuType) -> Result<(), PlanError> {
         let (g, s) = (&self.gpu, &self.serving);
         if !(1..=MAX_NODES).contains(&g.nodes) {
-            return Err(FieldError::new(
-                "gpu.nodes",
-                g.nodes,
-                format!("must be 1 or {MAX_NODES}"),
-            )
-            .into());
+            return Err(
+                FieldError::new("gpu.nodes", g.nodes, format!("must be 1 or {MAX_NODES}")).into(),
+            );
         }
         if !(1..=MAX_REPLICAS).contains(&g.replicas) {
             return Err(FieldError::new(
@@ -310,7 +307,9 @@ impl Plan {
                     s.pipeline_parallel, g.nodes, gpu.instance_type
                 )
             };
-            return Err(FieldError::new("serving.tensor_parallel", s.tensor_parallel, reason).into());
+            return Err(
+                FieldError::new("serving.tensor_parallel", s.tensor_parallel, reason).into(),
+            );
         }
         Ok(())
     }

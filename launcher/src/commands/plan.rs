@@ -8,7 +8,7 @@ use crate::instance::cloud_init;
 use crate::output::{Align, Cell, Style, Table};
 use crate::sizing::{find_gpu, settings_from};
 use anyhow::{anyhow, Context as _};
-use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
+use gpu_session_core::plan::{Group, Plan, PlanChoices, PlanEstimate, PlanRequest};
 use gpu_session_core::present;
 use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::registry::Model;
@@ -71,7 +71,19 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         mem_fraction_static: args.settings.mem_fraction_static,
         ..PlanRequest::resolve(&model, settings, &choices)?
     };
+    let group = Group {
+        replicas: args.replicas,
+        min_replicas: args.min_replicas,
+        nodes: args.nodes,
+        // One pipeline stage per node: only the stage boundary crosses the Ethernet
+        // between on-demand instances (issue 17).
+        pipeline_parallel: args.pipeline_parallel.unwrap_or(args.nodes),
+    };
     let plan = Plan::build(&request).map_err(|e| anyhow!("cannot build the plan: {e}"))?;
+    // A group the flags cannot make (`--nodes 2` on a 1-GPU type) is a usage error.
+    let plan = plan.with_group(group).map_err(|e| {
+        crate::usage_error_in(&["plan"], format!("--replicas/--min-replicas/--nodes: {e}"))
+    })?;
     let text = if args.json {
         plan.to_json()
     } else {
@@ -151,6 +163,13 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
             "estimate": rebuilt.estimate,
             "fit_reason": row.reason,
             "sglang_args": launch_args,
+            "group": {
+                "instances": plan.gpu.instance_count(),
+                "replicas": plan.gpu.replicas,
+                "min_replicas": plan.gpu.min_replicas(),
+                "nodes": plan.gpu.nodes,
+                "price_per_hour_usd": group_price_per_hour(&plan, &row),
+            },
             "differences": differences,
         }))?;
     } else {
@@ -227,8 +246,18 @@ fn render_check(
         0 => "no idle limit".to_string(),
         n => format!("or after {n} idle minutes"),
     };
-    let lease_cost = row.price_per_hour_usd * f64::from(plan.lease.hours);
-    let facts = [
+    let price = group_price_per_hour(plan, row);
+    let lease_cost = price * f64::from(plan.lease.hours);
+    let count = plan.gpu.instance_count();
+    let each = if count > 1 {
+        format!(
+            " for {count} instances ({}/h each)",
+            present::usd(row.price_per_hour_usd)
+        )
+    } else {
+        String::new()
+    };
+    let mut facts = vec![
         ("Model", format!("{} ({source})", m.id)),
         (
             "Checkpoint",
@@ -257,8 +286,8 @@ fn render_check(
         (
             "Cost",
             format!(
-                "{}/h, at most {} for the lease (price as of {}{})",
-                present::usd(row.price_per_hour_usd),
+                "{}/h{each}, at most {} for the lease (price as of {}{})",
+                present::usd(price),
                 present::usd(lease_cost),
                 gpu.price_as_of,
                 gpu.availability_note()
@@ -276,6 +305,9 @@ fn render_check(
         ),
         ("Speed", speed(row)),
     ];
+    if let Some(group) = group_line(plan) {
+        facts.insert(3, ("Group", group));
+    }
     let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
     for (label, value) in facts {
         table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
@@ -294,6 +326,29 @@ fn render_check(
     let rendered = table.render(color);
     out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
     out
+}
+
+/// What the whole group costs an hour: every instance bills at the type's price.
+fn group_price_per_hour(plan: &Plan, row: &GpuFit) -> f64 {
+    row.price_per_hour_usd * f64::from(plan.gpu.instance_count())
+}
+
+/// How the plan's instances work together, when there is more than one.
+fn group_line(plan: &Plan) -> Option<String> {
+    let (g, s) = (&plan.gpu, &plan.serving);
+    if g.nodes > 1 {
+        return Some(format!(
+            "one model over {} nodes: pipeline parallel {} x tensor parallel {}; rank 0 serves",
+            g.nodes, s.pipeline_parallel, s.tensor_parallel
+        ));
+    }
+    (g.replicas > 1).then(|| {
+        format!(
+            "{} replicas behind one gateway (smg, cache-aware policy); keeps going with at least {}",
+            g.replicas,
+            g.min_replicas()
+        )
+    })
 }
 
 fn speed(row: &GpuFit) -> String {
