@@ -469,7 +469,19 @@ pub(crate) fn check_user_data(
             );
         }
     }
-    assert_eq!(scripts, 3, "lease agent, SGLang wrapper, installer");
+    // Lease agent, SGLang wrapper, installer; a group member adds its own (see group tests).
+    let group_scripts = files
+        .iter()
+        .filter(|(path, _, _)| {
+            path == "/usr/local/bin/gpu-session-group-env"
+                || path == "/usr/local/bin/gpu-session-gateway"
+        })
+        .count();
+    assert_eq!(
+        scripts,
+        3 + group_scripts,
+        "lease agent, SGLang wrapper, installer"
+    );
     files
 }
 
@@ -1401,5 +1413,222 @@ fn a_plan_file_over_the_size_limit_is_refused() {
         let err = stderr(&out);
         assert!(err.contains("big.yaml"), "{err}");
         assert!(err.contains("2097152 bytes"), "{err}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Groups (replicas behind a gateway, one model over two nodes)
+
+/// `launch --dry-run --json` of a group plan: its members.
+fn group_dry_run(plan: &Plan) -> (Env, Value) {
+    let env = Env::with_plan(plan);
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--dry-run", "--json"])
+        .env_remove("LAMBDA_API_KEY")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(env.fake.requests().is_empty(), "dry run touched the API");
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    (env, json)
+}
+
+fn grouped(plan: Plan, replicas: u32, min: Option<u32>, nodes: u32, pp: u32) -> Plan {
+    plan.with_group(gpu_session_core::plan::Group {
+        replicas,
+        min_replicas: min,
+        nodes,
+        pipeline_parallel: pp,
+    })
+    .expect("group plan")
+}
+
+fn file<'a>(
+    files: &'a [(String, String, String)],
+    path: &str,
+) -> Option<&'a (String, String, String)> {
+    files.iter().find(|f| f.0 == path)
+}
+
+fn tag(request: &Value, key: &str) -> String {
+    request["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .map(|t| t["value"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
+    let plan = grouped(
+        plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
+        3,
+        Some(2),
+        1,
+        1,
+    );
+    let (env, json) = group_dry_run(&plan);
+    assert_eq!(json["kind"], "replicas");
+    let group_id = json["group_id"].as_str().unwrap().to_owned();
+    let members = json["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    let gateway = json["gateway"].as_str().unwrap();
+    assert!(gateway.starts_with("smg==1.13.0 launch --worker-urls http://PRIVATE-IP-OF-MEMBER-0:30001 http://PRIVATE-IP-OF-MEMBER-1:30001 http://PRIVATE-IP-OF-MEMBER-2:30001 --policy cache_aware --host 127.0.0.1 --port 30000 --prometheus-host 127.0.0.1"), "{gateway}");
+    let mut gateways = 0;
+    for (i, m) in members.iter().enumerate() {
+        let request = &m["request"];
+        let name = request["name"].as_str().unwrap();
+        assert!(name.ends_with(&format!("-{group_id}-{i}")), "{name}");
+        assert_eq!(request["hostname"], name);
+        assert_eq!(tag(request, "gpu-session:group"), group_id);
+        assert_eq!(tag(request, "gpu-session:member"), i.to_string());
+        let files = check_user_data(env.dir.path(), m["user_data"].as_str().unwrap());
+        let args = &file(&files, "/etc/gpu-session/sglang.args").unwrap().2;
+        let args: Vec<&str> = args.lines().collect();
+        // Each worker on the worker port, bound by the wrapper to its private address.
+        assert!(
+            args.windows(2).any(|w| w == ["--port", "30001"]),
+            "{args:?}"
+        );
+        assert!(
+            !args.contains(&"--host") && !args.contains(&"0.0.0.0"),
+            "{args:?}"
+        );
+        let sglang_env = &file(&files, "/etc/gpu-session/sglang.env").unwrap().2;
+        assert!(sglang_env.contains("GPU_SESSION_GROUP=replicas\n"));
+        let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
+        assert!(
+            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n"),
+            "{lease_env}"
+        );
+        assert!(file(&files, "/usr/local/bin/gpu-session-group-env").is_some());
+        if file(&files, "/etc/systemd/system/gpu-session-gateway.service").is_some() {
+            gateways += 1;
+            assert_eq!(i, 0, "the gateway runs on member 0");
+            assert!(
+                sglang_env.contains("GPU_SESSION_GATEWAY_PORT=30000\n"),
+                "{sglang_env}"
+            );
+            assert!(file(&files, "/usr/local/bin/gpu-session-gateway").is_some());
+        }
+        let group_file = m["group_file"].as_str().unwrap();
+        for line in [
+            format!("GPU_SESSION_MEMBER={i}\n"),
+            format!("GPU_SESSION_PRIVATE_IP=PRIVATE-IP-OF-MEMBER-{i}\n"),
+            "GPU_SESSION_WORKER_PORT=30001\n".to_owned(),
+            "GPU_SESSION_WORKER_IPS=PRIVATE-IP-OF-MEMBER-0,PRIVATE-IP-OF-MEMBER-1,PRIVATE-IP-OF-MEMBER-2\n".to_owned(),
+        ] {
+            assert!(group_file.contains(&line), "{line} not in\n{group_file}");
+        }
+    }
+    assert_eq!(gateways, 1);
+}
+
+#[test]
+fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
+    let plan = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        1,
+    );
+    let (env, json) = group_dry_run(&plan);
+    assert_eq!(json["kind"], "nodes");
+    assert!(json["gateway"].is_null());
+    let members = json["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    for (rank, m) in members.iter().enumerate() {
+        let files = check_user_data(env.dir.path(), m["user_data"].as_str().unwrap());
+        let args = &file(&files, "/etc/gpu-session/sglang.args").unwrap().2;
+        let args: Vec<&str> = args.lines().collect();
+        let rank_text = rank.to_string();
+        for pair in [
+            ["--tp-size", "16"],
+            ["--nnodes", "2"],
+            ["--node-rank", rank_text.as_str()],
+            ["--host", "127.0.0.1"],
+            ["--port", "30000"],
+        ] {
+            assert!(
+                args.windows(2).any(|w| w == pair),
+                "{pair:?} not in {args:?}"
+            );
+        }
+        assert!(file(&files, "/etc/systemd/system/gpu-session-gateway.service").is_none());
+        let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
+        let idle = if rank == 0 { "30" } else { "0" };
+        assert!(
+            lease_env.contains(&format!("GPU_SESSION_IDLE_MINUTES={idle}\n")),
+            "{lease_env}"
+        );
+        let group_file = m["group_file"].as_str().unwrap();
+        for line in [
+            "NNODES=2\n".to_owned(),
+            format!("NODE_RANK={rank}\n"),
+            "DIST_INIT_ADDR=PRIVATE-IP-OF-MEMBER-0:20000\n".to_owned(),
+            format!("GPU_SESSION_PRIVATE_IP=PRIVATE-IP-OF-MEMBER-{rank}\n"),
+        ] {
+            assert!(group_file.contains(&line), "{line} not in\n{group_file}");
+        }
+    }
+    // The wrapper adds --dist-init-addr from the group file and picks the interface.
+    let wrapper = &written_files(members[0]["user_data"].as_str().unwrap())
+        .into_iter()
+        .find(|f| f.0 == "/usr/local/bin/gpu-session-sglang")
+        .unwrap()
+        .2;
+    for needle in [
+        "--dist-init-addr \"$dist_init_addr\"",
+        "NCCL_SOCKET_IFNAME=",
+        "GLOO_SOCKET_IFNAME=",
+        "NCCL_IB_DISABLE=1",
+    ] {
+        assert!(wrapper.contains(needle), "{needle}");
+    }
+
+    // PP 2 x TP 8: each node one stage.
+    let pp = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        2,
+    );
+    let (_env, json) = group_dry_run(&pp);
+    let user_data = json["members"][1]["user_data"].as_str().unwrap();
+    let args = written_files(user_data)
+        .into_iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.args")
+        .unwrap()
+        .2;
+    assert!(args.contains("--tp-size\n8\n--pp-size\n2\n"), "{args}");
+    assert!(args.contains("--nnodes\n2\n--node-rank\n1\n"), "{args}");
+}
+
+#[test]
+fn a_group_launch_is_refused_before_anything_bills() {
+    for plan in [
+        grouped(plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]), 2, None, 1, 1),
+        grouped(
+            plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+            1,
+            None,
+            2,
+            2,
+        ),
+    ] {
+        let env = Env::with_plan(&plan);
+        let out = env.launch(&[]);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("launch is not implemented yet; use --dry-run"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(env.fake.requests().is_empty());
+        assert_eq!(env.fake.live_instance_count(), 0);
     }
 }

@@ -191,6 +191,18 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run::run(ctx, &args, &prepared);
     }
+    // Refused before anything bills: the group launch (members, ruleset, gateway,
+    // group file over SSH) is not built yet; the dry run shows what it will send.
+    if crate::instance::group::is_group(&prepared.plan) {
+        let what = if prepared.plan.gpu.nodes > 1 {
+            "two-node"
+        } else {
+            "replica group"
+        };
+        return Err(anyhow!(
+            "{what} launch is not implemented yet; use --dry-run to see every member's request and user_data"
+        ));
+    }
 
     let plan = &prepared.plan;
     let catalog_price = u64::from(gpu.price_cents_per_hour);

@@ -150,6 +150,7 @@ impl Session<'_> {
             filesystem: p.filesystem.as_deref(),
             first_start_limit: p.ready_timeout,
             checkpoint_bytes: p.checkpoint_bytes,
+            member: None,
         })?;
 
         // Capacity: try regions in order; optionally wait.

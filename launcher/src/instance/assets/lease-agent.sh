@@ -23,6 +23,8 @@
 #   GPU_SESSION_BOOT_TIME       Unix seconds of boot (default: from /proc/uptime; for tests)
 #   GPU_SESSION_HOSTNAME        this instance's hostname, used to find its id
 #   GPU_SESSION_METRICS_URL     SGLang /metrics URL
+#   GPU_SESSION_METRICS_FROM_GROUP  1: SGLang's /metrics at the private address and
+#                               worker port of the group file (a replica)
 #   GPU_SESSION_PHASE_FILE      the first start's phase file
 #   GPU_SESSION_STARTUP_SECONDS how long SGLang may take to answer for the first time
 #                               before a silent SGLang counts as idle
@@ -51,6 +53,9 @@ LEASE_HOURS="${GPU_SESSION_LEASE_HOURS:-4}"
 MAX_LEASE_HOURS="${GPU_SESSION_MAX_LEASE_HOURS:-24}"
 HOST_NAME="${GPU_SESSION_HOSTNAME:-$(hostname)}"
 METRICS_URL="${GPU_SESSION_METRICS_URL:-http://127.0.0.1:30000/metrics}"
+# A replica's SGLang listens on its private address, known once the group file exists.
+METRICS_FROM_GROUP="${GPU_SESSION_METRICS_FROM_GROUP:-0}"
+GROUP_ENV="${GPU_SESSION_GROUP_ENV:-/usr/local/bin/gpu-session-group-env}"
 PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
 STARTUP_SECONDS="${GPU_SESSION_STARTUP_SECONDS:-3600}"
 FAILED_GRACE="${GPU_SESSION_FAILED_GRACE_SECONDS:-900}"
@@ -236,9 +241,14 @@ current_deadline() {
 # SGLang's /metrics: sets METRICS_OK (1 when it answered 200 with SGLang's metrics) and
 # FINGERPRINT (its request counters). A refused connection, 401 or 5xx is not an answer.
 read_metrics() {
-    local text
+    local text ip port
     METRICS_OK=0
     FINGERPRINT=""
+    if [ "$METRICS_FROM_GROUP" = "1" ] &&
+        ip="$("$GROUP_ENV" --no-wait GPU_SESSION_PRIVATE_IP 2>/dev/null)" &&
+        port="$("$GROUP_ENV" --no-wait GPU_SESSION_WORKER_PORT 2>/dev/null)"; then
+        METRICS_URL="http://$ip:$port/metrics"
+    fi
     if text="$(curl --silent --fail --max-time 10 "$METRICS_URL" 2>/dev/null)" &&
         grep -q '^sglang:' <<<"$text"; then
         METRICS_OK=1
