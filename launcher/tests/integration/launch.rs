@@ -1632,3 +1632,52 @@ fn a_group_launch_is_refused_before_anything_bills() {
         assert_eq!(env.fake.live_instance_count(), 0);
     }
 }
+
+#[test]
+fn the_group_file_reader_prints_only_strictly_valid_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("group-env");
+    std::fs::write(&script, gpu_session::instance::group::GROUP_ENV_SCRIPT).unwrap();
+    let group_file = dir.path().join("group.env");
+    let read = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("GPU_SESSION_GROUP_FILE", &group_file)
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    assert_eq!(
+        read(&["--no-wait", "GPU_SESSION_PRIVATE_IP"]),
+        (Some(1), String::new())
+    );
+    let good = "# header\nGPU_SESSION_GROUP_ID=a1b2c3\nGPU_SESSION_MEMBER=1\nGPU_SESSION_MEMBERS=2\nGPU_SESSION_PRIVATE_IP=10.0.2.4\nNNODES=2\nNODE_RANK=1\nDIST_INIT_ADDR=10.0.2.3:20000\n";
+    std::fs::write(&group_file, good).unwrap();
+    assert_eq!(
+        read(&["DIST_INIT_ADDR"]),
+        (Some(0), "10.0.2.3:20000\n".into())
+    );
+    assert_eq!(
+        read(&["GPU_SESSION_PRIVATE_IP"]),
+        (Some(0), "10.0.2.4\n".into())
+    );
+    assert_eq!(read(&["GPU_SESSION_WORKER_IPS"]).0, Some(1), "absent key");
+    for bad in [
+        "GPU_SESSION_PRIVATE_IP=10.0.2.4; reboot",
+        "GPU_SESSION_PRIVATE_IP=$(id)",
+        "GPU_SESSION_PRIVATE_IP=10.0.2.256",
+        "DIST_INIT_ADDR=10.0.2.3:20000 --evil",
+        "GPU_SESSION_WORKER_IPS=10.0.2.3,,10.0.2.4",
+        "NODE_RANK=-1",
+        "PATH=/tmp",
+    ] {
+        std::fs::write(&group_file, format!("{good}{bad}\n")).unwrap();
+        // Any bad line poisons the whole file: no value is printed.
+        assert_eq!(
+            read(&["GPU_SESSION_PRIVATE_IP"]),
+            (Some(1), String::new()),
+            "{bad}"
+        );
+    }
+}
