@@ -453,6 +453,9 @@ mod tests {
         for lock in [SGLANG_LOCK_X86_64, SGLANG_LOCK_AARCH64] {
             let pin = format!("\nsglang=={LOCKED_SGLANG_VERSION} \\\n    --hash=sha256:");
             assert!(lock.contains(&pin), "the lock pins sglang with its hashes");
+            // The gateway in front of replicas, resolved with SGLang (`cargo xtask sglang-pin`).
+            let smg = format!("\nsmg=={} \\\n    --hash=sha256:", group::SMG_VERSION);
+            assert!(lock.contains(&smg), "the lock pins smg with its hashes");
             // Every requirement line carries at least one hash.
             let requirements = lock
                 .lines()

@@ -1484,7 +1484,14 @@ fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
         assert_eq!(request["hostname"], name);
         assert_eq!(tag(request, "gpu-session:group"), group_id);
         assert_eq!(tag(request, "gpu-session:member"), i.to_string());
-        let files = check_user_data(env.dir.path(), m["user_data"].as_str().unwrap());
+        let user_data = m["user_data"].as_str().unwrap();
+        // The same limit as a single instance's (sglang_runs_as_a_user_that_cannot...).
+        assert!(
+            user_data.len() < 1024 * 1024 * 3 / 5,
+            "{} bytes",
+            user_data.len()
+        );
+        let files = check_user_data(env.dir.path(), user_data);
         let args = &file(&files, "/etc/gpu-session/sglang.args").unwrap().2;
         let args: Vec<&str> = args.lines().collect();
         // Each worker on the worker port, bound by the wrapper to its private address.
