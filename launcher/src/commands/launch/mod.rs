@@ -18,6 +18,7 @@ mod cleanup;
 mod dry_run;
 mod forward;
 mod provision;
+mod ruleset;
 
 use std::cell::RefCell;
 use std::process::ExitCode;
