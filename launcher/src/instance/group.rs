@@ -89,16 +89,18 @@ pub fn is_group(plan: &Plan) -> bool {
     plan.gpu.instance_count() > 1
 }
 
-/// The group file for `member`, with each member's private address as given (`ips`
-/// in member order: validated literals, or placeholders in `--dry-run`).
+/// The group file for `member`: its own private address (`own_ip`) and every serving
+/// member's (`worker_ips`, in member order; the first is node 0 for a two-node plan).
+/// Values are validated literals, or placeholders in `--dry-run`.
 pub fn group_file(
     plan: &Plan,
     group_id: &str,
     member: Member,
-    ips: &[String],
+    own_ip: &str,
+    worker_ips: &[String],
 ) -> Result<String, GroupError> {
-    if ips.is_empty() || ips.len() > MAX_MEMBERS || ips.len() != member.count as usize {
-        return Err(GroupError::Size(ips.len()));
+    if worker_ips.is_empty() || worker_ips.len() > MAX_MEMBERS {
+        return Err(GroupError::Size(worker_ips.len()));
     }
     let mut out = format!(
         "# Written by gpu-session once every member had a private IP; read by {GROUP_ENV_PATH}.\n"
@@ -109,30 +111,24 @@ pub fn group_file(
     line("GPU_SESSION_GROUP_ID", group_id);
     line("GPU_SESSION_MEMBER", &member.index.to_string());
     line("GPU_SESSION_MEMBERS", &member.count.to_string());
-    line("GPU_SESSION_PRIVATE_IP", &ips[member.index as usize]);
+    line("GPU_SESSION_PRIVATE_IP", own_ip);
     if plan.gpu.nodes > 1 {
         line("NNODES", &plan.gpu.nodes.to_string());
         line("NODE_RANK", &member.index.to_string());
-        line("DIST_INIT_ADDR", &format!("{}:{DIST_INIT_PORT}", ips[0]));
+        line(
+            "DIST_INIT_ADDR",
+            &format!("{}:{DIST_INIT_PORT}", worker_ips[0]),
+        );
     } else {
         line("GPU_SESSION_WORKER_PORT", &worker_port(plan).to_string());
-        line("GPU_SESSION_WORKER_IPS", &ips.join(","));
+        line("GPU_SESSION_WORKER_IPS", &worker_ips.join(","));
     }
     Ok(out)
 }
 
-/// The group file from the members' API answers: every `private_ip` checked.
-pub fn group_file_for(
-    plan: &Plan,
-    group_id: &str,
-    member: Member,
-    members: &[(String, Option<String>)],
-) -> Result<String, GroupError> {
-    let ips = members
-        .iter()
-        .map(|(id, ip)| private_ip(id, ip.as_deref()).map(|ip| ip.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    group_file(plan, group_id, member, &ips)
+/// The group id inside a group's name (`gpu-session-<model>-<id>`): its random suffix.
+pub fn id_of(group_name: &str) -> &str {
+    group_name.rsplit('-').next().unwrap_or(group_name)
 }
 
 /// SGLang's flags for a member: the single-instance flags with the group's changes.

@@ -1616,27 +1616,246 @@ fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
 }
 
 #[test]
-fn a_group_launch_is_refused_before_anything_bills() {
-    for plan in [
-        grouped(plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]), 2, None, 1, 1),
-        grouped(
-            plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+fn a_two_node_launch_is_refused_before_anything_bills() {
+    let plan = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        2,
+    );
+    let env = Env::with_plan(&plan);
+    let out = env.launch(&[]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("two-node launch is not implemented yet; use --dry-run"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.fake.requests().is_empty());
+}
+
+/// A replica group's launch environment: the fake ssh's only tunnel (to member 0's
+/// `serving.port`) reaches a fake gateway in front of `serving` workers.
+struct GroupEnv {
+    env: Env,
+    gateway: FakeSglang,
+    group_dir: PathBuf,
+}
+
+impl GroupEnv {
+    fn new(replicas: u32, min: Option<u32>, serving: u32) -> GroupEnv {
+        let env = Env::with_plan(&grouped(
+            plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
+            replicas,
+            min,
             1,
-            None,
-            2,
-            2,
-        ),
-    ] {
-        let env = Env::with_plan(&plan);
-        let out = env.launch(&[]);
-        assert_exit(&out, 1);
+            1,
+        ));
+        let gateway = FakeSglang::start(FakeSglangConfig {
+            served_model_name: MODEL.to_owned(),
+            gateway_workers: Some(serving),
+            ..FakeSglangConfig::default()
+        })
+        .expect("fake gateway");
+        let group_dir = env.dir.path().join("group-files");
+        std::fs::create_dir(&group_dir).unwrap();
+        GroupEnv {
+            env,
+            gateway,
+            group_dir,
+        }
+    }
+
+    fn command(&self, extra: &[(&str, &str)]) -> Command {
+        let mut cmd =
+            self.env
+                .command(&["launch", self.env.plan.to_str().unwrap(), "--yes", "--json"]);
+        cmd.env("FAKE_SSH_TARGET", self.gateway.addr().to_string())
+            .env("FAKE_SSH_GROUP_DIR", &self.group_dir);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// The group files the fake ssh received, by public IP.
+    fn group_files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&self.group_dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name()
+                        .to_string_lossy()
+                        .trim_end_matches(".env")
+                        .to_owned(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// Public IPs the fake gives the instances of a group launch, in launch order: the
+/// ruleset takes the fake's first serial number, members the next ones.
+fn member_public_ip(index: u32) -> String {
+    format!("198.51.100.{}", index + 4)
+}
+
+#[test]
+fn three_replicas_serve_through_the_gateway() {
+    let g = GroupEnv::new(3, None, 3);
+    let out = g.command(&[]).output().unwrap();
+    g.env.assert_no_key_leak(&out);
+    assert_exit(&out, 0);
+    let result: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(result["members"].as_array().unwrap().len(), 3, "{result}");
+    assert_eq!(result["group_price_cents_per_hour"], 3 * 75);
+    assert_eq!(g.env.fake.live_instance_count(), 3);
+    // One ruleset, attached to all three, created before the first launch.
+    let rulesets = g.env.fake.rulesets();
+    assert_eq!(rulesets.len(), 1);
+    for instance in g.env.fake.instances() {
+        assert_eq!(instance.firewall_rulesets, [rulesets[0].id.clone()]);
+        assert!(instance.tags.iter().any(|(k, _)| k == "gpu-session:group"));
+    }
+    let first_launch = g
+        .env
+        .fake
+        .requests()
+        .iter()
+        .position(|r| r.path == LAUNCH)
+        .unwrap();
+    let create = g
+        .env
+        .fake
+        .requests()
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/firewall-rulesets")
+        .unwrap();
+    assert!(create < first_launch);
+    // Every member got the group file with every member's private address.
+    let files = g.group_files();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let private: Vec<String> = g
+        .env
+        .fake
+        .instances()
+        .iter()
+        .map(|i| i.private_ip.clone().unwrap())
+        .collect();
+    for (n, (ip, file)) in files.iter().enumerate() {
+        assert_eq!(*ip, member_public_ip(n as u32));
         assert!(
-            stderr(&out).contains("launch is not implemented yet; use --dry-run"),
-            "{}",
-            stderr(&out)
+            file.contains(&format!("GPU_SESSION_WORKER_IPS={}\n", private.join(","))),
+            "{file}"
         );
-        assert!(env.fake.requests().is_empty());
-        assert_eq!(env.fake.live_instance_count(), 0);
+        assert!(
+            file.contains(&format!("GPU_SESSION_PRIVATE_IP={}\n", private[n])),
+            "{file}"
+        );
+    }
+    // The completion went through the gateway.
+    assert!(g
+        .gateway
+        .requests()
+        .iter()
+        .any(|r| r.path == "/v1/chat/completions" && r.status == 200));
+    assert!(g.gateway.requests().iter().any(|r| r.path == "/readiness"));
+}
+
+#[test]
+fn a_replica_failing_its_install_is_dropped_while_min_replicas_serve() {
+    let g = GroupEnv::new(3, Some(2), 2);
+    let failing = member_public_ip(2);
+    let out = g
+        .command(&[("FAKE_SSH_FAILED_IPS", failing.as_str())])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let result: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(result["members"].as_array().unwrap().len(), 2, "{result}");
+    assert_eq!(g.env.fake.live_instance_count(), 2);
+    let gone: Vec<_> = g
+        .env
+        .fake
+        .instances()
+        .into_iter()
+        .filter(|i| i.status.is_gone())
+        .collect();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].ip.as_deref(), Some(failing.as_str()));
+    assert!(stderr(&out).contains("member 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_replica_failing_below_min_replicas_tears_the_group_down() {
+    let g = GroupEnv::new(3, None, 2);
+    let failing = member_public_ip(1);
+    let out = g
+        .command(&[("FAKE_SSH_FAILED_IPS", failing.as_str())])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("fewer than gpu.min_replicas (3)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty(), "ruleset left behind");
+}
+
+/// Sends `signal` once `ready(fake)` holds, then checks nothing of the group is left.
+fn interrupt_group(signal: &str, extra: &[(&str, &str)], ready: &dyn Fn(&FakeLambda) -> bool) {
+    let g = GroupEnv::new(3, None, 3);
+    let mut child = g
+        .command(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gpu-session");
+    let start = Instant::now();
+    while !ready(&g.env.fake) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(ready(&g.env.fake), "the launch never reached the phase");
+    let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(60));
+    assert!(matches!(code, Some(130 | 143)), "{code:?} {err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_members_launch_leave_nothing() {
+    for signal in ["INT", "TERM"] {
+        // The second member's launch answer is slow: the signal comes while it is out.
+        interrupt_group(signal, &[], &|fake| {
+            if fake.instances().len() == 1 {
+                fake.delay_next_launch_response(Duration::from_secs(5));
+            }
+            fake.instances().len() >= 2
+        });
+    }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_members_load_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let phases = dir.path().join("phases");
+    std::fs::write(&phases, "loading\n").unwrap();
+    for signal in ["INT", "TERM"] {
+        let phases = phases.to_str().unwrap();
+        interrupt_group(signal, &[("FAKE_SSH_PHASES", phases)], &|fake| {
+            fake.instances()
+                .iter()
+                .filter(|i| i.status.as_str() == "active")
+                .count()
+                == 3
+        });
     }
 }
 

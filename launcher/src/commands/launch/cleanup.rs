@@ -34,8 +34,6 @@ pub(super) enum Launched {
     /// The API created this instance.
     Instance(String),
     /// A group launch: each member as above, and the group's firewall ruleset.
-    // Only the tests build one until the group launch flow exists (issue 17).
-    #[cfg_attr(not(test), allow(dead_code))]
     Group(GroupLaunched),
 }
 
@@ -49,7 +47,6 @@ pub(super) struct GroupLaunched {
 
 /// Where the group's firewall ruleset stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(super) enum RulesetLaunched {
     #[default]
     Nothing,

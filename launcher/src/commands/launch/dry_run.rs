@@ -133,7 +133,13 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
             launched_at,
         );
         request.tags.extend(group_tags(&group_id, index));
-        let group_file = group::group_file(plan, &group_id, member, &placeholders)?;
+        let group_file = group::group_file(
+            plan,
+            &group_id,
+            member,
+            &placeholders[index as usize],
+            &placeholders,
+        )?;
         members.push(DryRunMember {
             request,
             user_data,

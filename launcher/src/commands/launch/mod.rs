@@ -17,6 +17,7 @@ mod checks;
 mod cleanup;
 mod dry_run;
 mod forward;
+mod group_flow;
 mod provision;
 mod ruleset;
 
@@ -192,16 +193,11 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run::run(ctx, &args, &prepared);
     }
-    // Refused before anything bills: the group launch (members, ruleset, gateway,
-    // group file over SSH) is not built yet; the dry run shows what it will send.
-    if crate::instance::group::is_group(&prepared.plan) {
-        let what = if prepared.plan.gpu.nodes > 1 {
-            "two-node"
-        } else {
-            "replica group"
-        };
+    // Refused before anything bills: launching both nodes of a two-node plan is not
+    // built yet; the dry run shows what it will send.
+    if prepared.plan.gpu.nodes > 1 {
         return Err(anyhow!(
-            "{what} launch is not implemented yet; use --dry-run to see every member's request and user_data"
+            "two-node launch is not implemented yet; use --dry-run to see both nodes' requests and user_data"
         ));
     }
 
@@ -219,6 +215,14 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
             instances::lease_cost_usd(catalog_price, plan.lease.hours),
             lease::idle_limit_label(plan.lease.idle_minutes),
         ));
+        let count = plan.gpu.instance_count();
+        if count > 1 {
+            ctx.printer.note(&format!(
+                "  a group of {count} instances behind one gateway: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
+                (catalog_price * u64::from(count)) as f64 / 100.0,
+                instances::lease_cost_usd(catalog_price * u64::from(count), plan.lease.hours),
+            ));
+        }
     }
     if !output::confirm_or_refuse(
         args.yes,

@@ -5,10 +5,6 @@
 //! for issue 17 found the firewall filters Internet ingress only, not traffic between
 //! instances on their private addresses, so the group's own ports are not opened here;
 //! every port a member listens on is bound to loopback or its private address instead.
-//!
-//! Clean-up (`cleanup.rs`) deletes rulesets; creating one waits for the group launch
-//! flow, which is not built yet, so only the tests create one so far.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::time::Duration;
 
