@@ -135,7 +135,7 @@ pub fn launch_tags(
     ]
 }
 
-fn tag<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
+pub fn tag<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
     instance
         .tags
         .iter()

@@ -1765,6 +1765,27 @@ fn three_replicas_serve_through_the_gateway() {
         .iter()
         .any(|r| r.path == "/v1/chat/completions" && r.status == 200));
     assert!(g.gateway.requests().iter().any(|r| r.path == "/readiness"));
+
+    // `down` with any member's id ends the whole group and its ruleset.
+    let member = result["members"][1]["instance_id"].as_str().unwrap();
+    let down = g
+        .env
+        .command(&["down", member, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&down, 0);
+    let report: Value = serde_json::from_str(&stdout(&down)).expect("JSON");
+    assert_eq!(
+        report["terminated"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
+    assert_eq!(
+        report["deleted_rulesets"],
+        serde_json::json!([rulesets[0].id])
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty());
 }
 
 #[test]
@@ -1789,6 +1810,17 @@ fn a_replica_failing_its_install_is_dropped_while_min_replicas_serve() {
     assert_eq!(gone.len(), 1);
     assert_eq!(gone[0].ip.as_deref(), Some(failing.as_str()));
     assert!(stderr(&out).contains("member 2"), "{}", stderr(&out));
+
+    // `down` with the group id ends the two that serve and the ruleset.
+    let group_id = result["group_id"].as_str().unwrap();
+    let down = g
+        .env
+        .command(&["down", group_id, "--yes"])
+        .output()
+        .unwrap();
+    assert_exit(&down, 0);
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty(), "{}", stdout(&down));
 }
 
 #[test]

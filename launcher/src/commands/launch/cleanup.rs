@@ -148,7 +148,7 @@ async fn delete_ruleset(
     let ids = match ruleset {
         RulesetLaunched::Nothing => return Vec::new(),
         RulesetLaunched::Created(id) => vec![id.clone()],
-        RulesetLaunched::Maybe(name) => match super::ruleset::find_named(client, name).await {
+        RulesetLaunched::Maybe(name) => match crate::firewall::find_named(client, name).await {
             Ok(ids) => ids,
             Err(e) => {
                 return vec![(
@@ -170,7 +170,7 @@ async fn delete_ruleset(
             continue;
         }
         lines.push(
-            match super::ruleset::delete_when_free(client, &id, pause(), warn).await {
+            match crate::firewall::delete_when_free(client, &id, pause(), warn).await {
                 Ok(()) => (false, format!("Deleted firewall ruleset {id}.")),
                 Err(e) => (
                     true,
@@ -396,7 +396,7 @@ mod tests {
             .unwrap();
         let lines = runtime.block_on(async {
             let ruleset =
-                super::super::ruleset::create(&client, "gpu-session-g-abc123", "us-east-1")
+                super::crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
                     .await
                     .unwrap();
             let first = launch(&client, "member-0", &ruleset).await;
@@ -448,7 +448,7 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            super::super::ruleset::create(&client, "gpu-session-g-lost01", "us-east-1")
+            super::crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
                 .await
                 .unwrap();
             let group = GroupLaunched {

@@ -19,7 +19,6 @@ mod dry_run;
 mod forward;
 mod group_flow;
 mod provision;
-mod ruleset;
 
 use std::cell::RefCell;
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
-//! The firewall ruleset a group launch creates before its first member and deletes with
-//! the group (API 1.8.3 `/firewall-rulesets`; attached at launch, never afterwards).
+//! The firewall ruleset a group launch creates before its first member and that the
+//! launch's clean-up or `down` deletes with the group (API 1.8.3 `/firewall-rulesets`;
+//! attached at launch, never afterwards). Named like the group (`gpu-session-<model>-<id>`).
 //!
 //! It holds Lambda's default inbound rules (SSH and ICMP from anywhere): the research
 //! for issue 17 found the firewall filters Internet ingress only, not traffic between
@@ -18,7 +19,7 @@ const DELETE_ATTEMPTS: u32 = 30;
 
 /// The rules every group ruleset carries: Lambda's defaults for an instance without
 /// rulesets (TCP 22 and ICMP from anywhere), so attaching it opens nothing new.
-pub(super) fn default_rules() -> Vec<FirewallRule> {
+pub fn default_rules() -> Vec<FirewallRule> {
     vec![
         FirewallRule::tcp([22, 22], "0.0.0.0/0", "SSH (gpu-session)"),
         FirewallRule {
@@ -32,7 +33,7 @@ pub(super) fn default_rules() -> Vec<FirewallRule> {
 
 /// Creates the group's ruleset named `name` in `region`. A create that may or may not
 /// have happened (5xx, lost answer) is looked up by its unique name, never repeated.
-pub(super) async fn create(
+pub async fn create(
     client: &LambdaClient,
     name: &str,
     region: &str,
@@ -55,10 +56,7 @@ pub(super) async fn create(
 }
 
 /// Rulesets named `name` (a create whose answer never came may have made one).
-pub(super) async fn find_named(
-    client: &LambdaClient,
-    name: &str,
-) -> Result<Vec<String>, LambdaError> {
+pub async fn find_named(client: &LambdaClient, name: &str) -> Result<Vec<String>, LambdaError> {
     Ok(client
         .list_firewall_rulesets()
         .await?
@@ -71,7 +69,7 @@ pub(super) async fn find_named(
 /// Deletes the ruleset once its instances are gone: while Lambda answers
 /// `firewall-ruleset-in-use`, lists the instances (so terminating ones are seen to
 /// finish) and tries again. `Ok(())` also when it no longer exists.
-pub(super) async fn delete_when_free(
+pub async fn delete_when_free(
     client: &LambdaClient,
     id: &str,
     pause: Duration,
@@ -94,4 +92,20 @@ pub(super) async fn delete_when_free(
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
     }
+}
+
+/// Our rulesets for group `group_id` (named `gpu-session-...-<id>`), or every one of
+/// ours when `group_id` is None.
+pub async fn find_ours(
+    client: &LambdaClient,
+    group_id: Option<&str>,
+) -> Result<Vec<(String, String)>, LambdaError> {
+    Ok(client
+        .list_firewall_rulesets()
+        .await?
+        .into_iter()
+        .filter(|r| r.name.starts_with(crate::instances::NAME_PREFIX))
+        .filter(|r| group_id.is_none_or(|id| r.name.rsplit('-').next() == Some(id)))
+        .map(|r| (r.id, r.name))
+        .collect())
 }
