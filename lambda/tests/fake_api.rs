@@ -759,7 +759,7 @@ async fn a_ruleset_is_attached_at_launch_and_deleted_once_its_instances_are_gone
             .await
             .unwrap()
             .instance_ids,
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
 
     // Only the group's own address, on one port: the rules are replaced.
@@ -785,7 +785,7 @@ async fn a_ruleset_is_attached_at_launch_and_deleted_once_its_instances_are_gone
         .unwrap_err();
     assert!(in_use.is_firewall_ruleset_in_use(), "{in_use}");
     assert_eq!(in_use.status(), Some(400));
-    client.terminate(&[id.clone()]).await.unwrap();
+    client.terminate(std::slice::from_ref(&id)).await.unwrap();
     // Terminating still holds the ruleset; terminated does not.
     poll_until_settled(&client, &id, 0).await;
     let _ = client.list_instances().await.unwrap();

@@ -386,7 +386,7 @@ mod tests {
         .unwrap();
         let client = LambdaClient::new(
             &fake.base_url(),
-            ApiKey::new(&fake.api_key()).unwrap(),
+            ApiKey::new(fake.api_key()).unwrap(),
             ClientOptions::fast_for_tests(),
         )
         .unwrap();
@@ -395,10 +395,9 @@ mod tests {
             .build()
             .unwrap();
         let lines = runtime.block_on(async {
-            let ruleset =
-                super::crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
-                    .await
-                    .unwrap();
+            let ruleset = crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
+                .await
+                .unwrap();
             let first = launch(&client, "member-0", &ruleset).await;
             // Member 1's launch answer was lost: it is found by its name.
             launch(&client, "member-1", &ruleset).await;
@@ -439,7 +438,7 @@ mod tests {
         let fake = FakeLambda::start_default().unwrap();
         let client = LambdaClient::new(
             &fake.base_url(),
-            ApiKey::new(&fake.api_key()).unwrap(),
+            ApiKey::new(fake.api_key()).unwrap(),
             ClientOptions::fast_for_tests(),
         )
         .unwrap();
@@ -448,7 +447,7 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            super::crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
+            crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
                 .await
                 .unwrap();
             let group = GroupLaunched {
