@@ -287,6 +287,19 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     if input.member.is_some() && plan.gpu.replicas > 1 {
         env_line(&mut env, "GPU_SESSION_METRICS_FROM_GROUP", "1")?;
     }
+    if let Some(member) = input.member {
+        // One lease for the group: the agent finds the members by this tag value.
+        env_line(
+            &mut env,
+            "GPU_SESSION_GROUP_ID",
+            group::id_of_member(input.hostname),
+        )?;
+        env_line(
+            &mut env,
+            "GPU_SESSION_GROUP_MEMBER",
+            &member.index.to_string(),
+        )?;
+    }
     env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
     Ok(env)
 }

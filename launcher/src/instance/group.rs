@@ -131,6 +131,11 @@ pub fn id_of(group_name: &str) -> &str {
     group_name.rsplit('-').next().unwrap_or(group_name)
 }
 
+/// The group id inside a member's name (`gpu-session-<model>-<id>-<index>`).
+pub fn id_of_member(member_name: &str) -> &str {
+    member_name.rsplit('-').nth(1).unwrap_or_default()
+}
+
 /// SGLang's flags for a member: the single-instance flags with the group's changes.
 /// Replicas listen on [`worker_port`] (the wrapper adds `--host <private IP>` from the
 /// group file); node `i` of a two-node plan adds `--nnodes`/`--node-rank` (the wrapper
@@ -217,6 +222,7 @@ mod tests {
             assert!(name.len() <= crate::instances::MAX_HOSTNAME_LEN, "{name}");
             assert!(name.ends_with(&format!("-{id}-{i}")), "{name}");
             assert_eq!(name[..name.len() - 1], names[0][..names[0].len() - 1]);
+            assert_eq!(id_of_member(name), id);
         }
     }
 }

@@ -1510,6 +1510,12 @@ fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
             lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n"),
             "{lease_env}"
         );
+        for line in [
+            format!("GPU_SESSION_GROUP_ID={group_id}\n"),
+            format!("GPU_SESSION_GROUP_MEMBER={i}\n"),
+        ] {
+            assert!(lease_env.contains(&line), "{line} not in {lease_env}");
+        }
         assert!(file(&files, "/usr/local/bin/gpu-session-group-env").is_some());
         if file(&files, "/etc/systemd/system/gpu-session-gateway.service").is_some() {
             gateways += 1;
