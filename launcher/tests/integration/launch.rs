@@ -1772,6 +1772,16 @@ fn three_replicas_serve_through_the_gateway() {
         .any(|r| r.path == "/v1/chat/completions" && r.status == 200));
     assert!(g.gateway.requests().iter().any(|r| r.path == "/readiness"));
 
+    // `status` shows the group, its members and its price.
+    let group_id = result["group_id"].as_str().unwrap();
+    let status = g.env.command(&["status"]).output().unwrap();
+    assert_exit(&status, 0);
+    let line = format!("Group {group_id}: 3 members (0: active, 1: active, 2: active), $2.25/h");
+    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let status = g.env.command(&["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(status["instances"][2]["group"], group_id);
+
     // `down` with any member's id ends the whole group and its ruleset.
     let member = result["members"][1]["instance_id"].as_str().unwrap();
     let down = g
