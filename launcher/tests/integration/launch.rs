@@ -1705,6 +1705,10 @@ impl GroupEnv {
     }
 }
 
+fn group_member_id(result: &Value, index: usize) -> &str {
+    result["members"][index]["instance_id"].as_str().unwrap()
+}
+
 /// Public IPs the fake gives the instances of a group launch, in launch order: the
 /// ruleset takes the fake's first serial number, members the next ones.
 fn member_public_ip(index: u32) -> String {
@@ -1781,6 +1785,20 @@ fn three_replicas_serve_through_the_gateway() {
     let status = g.env.command(&["status", "--json"]).output().unwrap();
     let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(status["instances"][2]["group"], group_id);
+
+    // `extend` of one member extends the group's lease: every member's.
+    let extend = g
+        .env
+        .command(&["extend", "2", group_member_id(&result, 0)])
+        .output()
+        .unwrap();
+    assert_exit(&extend, 0);
+    assert_eq!(
+        stdout(&extend).matches("now ends at").count(),
+        3,
+        "{}",
+        stdout(&extend)
+    );
 
     // `down` with any member's id ends the whole group and its ruleset.
     let member = result["members"][1]["instance_id"].as_str().unwrap();
