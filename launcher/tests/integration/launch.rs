@@ -1875,9 +1875,42 @@ fn a_replica_failing_below_min_replicas_tears_the_group_down() {
     assert!(g.env.fake.rulesets().is_empty(), "ruleset left behind");
 }
 
+#[test]
+fn a_panic_during_a_group_launch_ends_every_member_and_the_ruleset() {
+    let g = GroupEnv::new(3, None, 3);
+    let out = g
+        .command(&[("GPU_SESSION_TEST_PANIC_AFTER_ACTIVE", "1")])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert_eq!(g.env.fake.instances().len(), 3, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+}
+
+#[test]
+fn ctrl_c_while_the_gateway_is_not_ready_leaves_nothing() {
+    // A gateway that counts no healthy worker answers 503 until the signal.
+    let g = GroupEnv::new(3, None, 0);
+    interrupt_group_with(&g, "INT", &[], &|| {
+        g.gateway.requests().iter().any(|r| r.path == "/readiness")
+    });
+}
+
 /// Sends `signal` once `ready(fake)` holds, then checks nothing of the group is left.
 fn interrupt_group(signal: &str, extra: &[(&str, &str)], ready: &dyn Fn(&FakeLambda) -> bool) {
     let g = GroupEnv::new(3, None, 3);
+    interrupt_group_with(&g, signal, extra, &|| ready(&g.env.fake));
+}
+
+fn interrupt_group_with(
+    g: &GroupEnv,
+    signal: &str,
+    extra: &[(&str, &str)],
+    ready: &dyn Fn() -> bool,
+) {
     let mut child = g
         .command(extra)
         .stdout(Stdio::piped())
@@ -1885,10 +1918,10 @@ fn interrupt_group(signal: &str, extra: &[(&str, &str)], ready: &dyn Fn(&FakeLam
         .spawn()
         .expect("spawn gpu-session");
     let start = Instant::now();
-    while !ready(&g.env.fake) && start.elapsed() < Duration::from_secs(30) {
+    while !ready() && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(ready(&g.env.fake), "the launch never reached the phase");
+    assert!(ready(), "the launch never reached the phase");
     let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(60));
     assert!(matches!(code, Some(130 | 143)), "{code:?} {err}");
     assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");

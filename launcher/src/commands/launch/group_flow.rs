@@ -190,6 +190,9 @@ impl Session<'_> {
         }
 
         self.wait_members_active(&mut members).await?;
+        if crate::test_hooks::TestHooks::get().panic_after_active {
+            panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
+        }
         let host_keys_file = match self.ctx.config_path() {
             Ok(config) => ssh::HostKeys::file_beside(&config),
             Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
