@@ -2006,3 +2006,23 @@ fn the_group_file_reader_prints_only_strictly_valid_values() {
         );
     }
 }
+
+#[test]
+fn a_group_whose_members_have_no_private_ip_is_torn_down() {
+    let g = GroupEnv::new(2, None, 2);
+    g.env.fake.omit_private_ip(true);
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("has no private_ip"), "{err}");
+    assert!(
+        err.contains("member 0, which runs the gateway, failed"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty());
+    assert!(
+        g.group_files().is_empty(),
+        "no group file without private addresses"
+    );
+}
