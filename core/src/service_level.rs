@@ -18,9 +18,7 @@ use crate::speed::{self, Hardware, Load, ModelShard, Speed, Workload, CALIBRATIO
 use crate::validate::FieldError;
 use serde::Serialize;
 
-/// Most replicas a choice may use. Our policy: beyond 16 instances the answer is a
-/// capacity negotiation with Lambda, not a calculator's.
-pub const MAX_REPLICAS: u32 = 16;
+pub use crate::settings::MAX_REPLICAS;
 /// Longest TTFT or TPOT target accepted, milliseconds (ten minutes).
 pub const MAX_TARGET_MS: f64 = 600_000.0;
 

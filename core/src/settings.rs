@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub const MIN_CONTEXT: u32 = 512;
 /// Most concurrent sequences the calculator offers; SGLang's CUDA graphs stop at 512.
 pub const MAX_SEQS: u32 = 512;
+/// Most replicas in one group, for plans, links and the service-level choice. Our
+/// policy: Lambda allows 5 launches a minute (API 1.8.3 `info.description`), so sixteen
+/// take about three minutes to request; beyond that the answer is a capacity
+/// negotiation with Lambda, not a calculator's.
+pub const MAX_REPLICAS: u32 = 16;
 /// Tensor-parallel sizes Lambda instance types offer (GPUs per instance).
 pub const GPU_COUNTS: [u32; 4] = [1, 2, 4, 8];
 

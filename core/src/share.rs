@@ -90,8 +90,7 @@ pub struct ShareState {
     pub replicas: u32,
 }
 
-/// Most replicas a link carries: as many as a service-level choice may use.
-pub use crate::service_level::MAX_REPLICAS;
+pub use crate::settings::MAX_REPLICAS;
 
 impl Default for ShareState {
     fn default() -> Self {

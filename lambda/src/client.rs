@@ -253,7 +253,7 @@ impl LambdaClient {
     }
 
     /// One request with retries, for calls that are safe to repeat.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
@@ -272,6 +272,19 @@ impl LambdaClient {
                 Err(failure) => return Err(failure.error),
             }
         }
+    }
+
+    /// One request, never repeated: for calls that could act twice.
+    pub(crate) async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<serde_json::Value>,
+    ) -> Result<T, LambdaError> {
+        let url = self.url(segments)?;
+        self.attempt(method, &url, body.as_ref())
+            .await
+            .map_err(|failure| failure.error)
     }
 
     /// One HTTP exchange, decoded into `T` or into a [`Failure`].

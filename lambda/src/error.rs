@@ -26,6 +26,8 @@ pub(crate) mod codes {
     /// 400 on launch: a requested filesystem lives in another region.
     pub(crate) const FILE_SYSTEM_IN_WRONG_REGION: &str =
         "instance-operations/launch/file-system-in-wrong-region";
+    /// 400 on delete: instances still use the firewall ruleset.
+    pub(crate) const FIREWALL_RULESET_IN_USE: &str = "firewall-rulesets/firewall-ruleset-in-use";
 }
 
 /// How much of an unparseable response body an error message quotes.
@@ -115,6 +117,11 @@ impl LambdaError {
     /// No capacity for this instance type in this region: try the next region.
     pub fn is_insufficient_capacity(&self) -> bool {
         self.code() == Some(codes::INSUFFICIENT_CAPACITY)
+    }
+
+    /// A firewall ruleset cannot be deleted yet: instances still use it.
+    pub fn is_firewall_ruleset_in_use(&self) -> bool {
+        self.code() == Some(codes::FIREWALL_RULESET_IN_USE)
     }
 
     /// The key is wrong, expired or deleted (HTTP 401).

@@ -9,6 +9,7 @@
 mod auth;
 mod client;
 mod error;
+mod firewall;
 mod images;
 mod retry;
 mod types;
@@ -16,6 +17,10 @@ mod types;
 pub use auth::{resolve_api_key, ApiKey, KeySource};
 pub use client::{resolve_base_url, LambdaClient};
 pub use error::LambdaError;
+pub use firewall::{
+    FirewallRule, FirewallRuleset, FirewallRulesetCreateRequest, FirewallRulesetEntry,
+    FirewallRulesetPatchRequest, NetworkProtocol,
+};
 pub use images::{families_in, Image, ImageArchitecture, ImageSpecification};
 pub use retry::{ClientOptions, RetryPolicy};
 pub use types::{

@@ -197,6 +197,10 @@ pub struct LaunchRequest {
     /// The image to boot; without it Lambda boots its default (Lambda Stack 22.04).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<super::images::ImageSpecification>,
+    /// Firewall rulesets to attach; they must exist in `region_name`, and cannot be
+    /// attached or removed after launch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firewall_rulesets: Vec<super::firewall::FirewallRulesetEntry>,
 }
 
 /// Largest `user_data` the API accepts.
@@ -220,6 +224,7 @@ impl LaunchRequest {
             user_data: None,
             tags: Vec::new(),
             image: None,
+            firewall_rulesets: Vec::new(),
         }
     }
 
@@ -301,6 +306,7 @@ impl fmt::Debug for LaunchRequest {
             )
             .field("tags", &self.tags)
             .field("image", &self.image)
+            .field("firewall_rulesets", &self.firewall_rulesets)
             .finish()
     }
 }

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use gpu_session_lambda::{
-    ApiKey, ClientOptions, Instance, InstanceStatus, LambdaClient, LambdaError, LaunchRequest,
-    RetryPolicy,
+    ApiKey, ClientOptions, FirewallRule, FirewallRuleset, FirewallRulesetCreateRequest,
+    FirewallRulesetEntry, FirewallRulesetPatchRequest, Instance, InstanceStatus, LambdaClient,
+    LambdaError, LaunchRequest, NetworkProtocol, RetryPolicy,
 };
 use gpu_session_tests::fake_lambda::{
     Boot, FakeLambda, FakeLambdaConfig, Fate, Fault, Status, DEFAULT_API_KEY,
@@ -716,4 +717,155 @@ fn fakes_serve_synchronous_callers() {
         std::net::TcpStream::connect(addr).is_err(),
         "stopped on drop"
     );
+}
+
+// ---- firewall rulesets ----------------------------------------------------------
+
+fn ssh_rule() -> FirewallRule {
+    FirewallRule::tcp([22, 22], "0.0.0.0/0", "SSH")
+}
+
+async fn create_ruleset(client: &LambdaClient, region: &str) -> FirewallRuleset {
+    client
+        .create_firewall_ruleset(&FirewallRulesetCreateRequest {
+            name: "gpu-session-group-test".into(),
+            region: region.into(),
+            rules: vec![ssh_rule()],
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ruleset_is_attached_at_launch_and_deleted_once_its_instances_are_gone() {
+    let fake = fake();
+    let client = client(&fake);
+    let ruleset = create_ruleset(&client, "us-east-1").await;
+    assert_eq!(ruleset.region.name, "us-east-1");
+    assert_eq!(ruleset.rules, [ssh_rule()]);
+    assert_eq!(client.list_firewall_rulesets().await.unwrap().len(), 1);
+
+    let mut request = a10_request("member-0");
+    request.firewall_rulesets = vec![FirewallRulesetEntry {
+        id: ruleset.id.clone(),
+    }];
+    let id = client.launch(&request).await.unwrap().instance_ids[0].clone();
+    let instance = poll_until_settled(&client, &id, 10).await;
+    let private_ip = instance.private_ip.clone().expect("private_ip");
+    assert!(private_ip.starts_with("10."), "{private_ip}");
+    assert_eq!(
+        client
+            .get_firewall_ruleset(&ruleset.id)
+            .await
+            .unwrap()
+            .instance_ids,
+        std::slice::from_ref(&id)
+    );
+
+    // Only the group's own address, on one port: the rules are replaced.
+    let rules = vec![
+        ssh_rule(),
+        FirewallRule::tcp([30001, 30001], &format!("{private_ip}/32"), "worker"),
+    ];
+    let patched = client
+        .update_firewall_ruleset(
+            &ruleset.id,
+            &FirewallRulesetPatchRequest {
+                rules: Some(rules.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((patched.rules, patched.name), (rules, ruleset.name.clone()));
+
+    let in_use = client
+        .delete_firewall_ruleset(&ruleset.id)
+        .await
+        .unwrap_err();
+    assert!(in_use.is_firewall_ruleset_in_use(), "{in_use}");
+    assert_eq!(in_use.status(), Some(400));
+    client.terminate(std::slice::from_ref(&id)).await.unwrap();
+    // Terminating still holds the ruleset; terminated does not.
+    poll_until_settled(&client, &id, 0).await;
+    let _ = client.list_instances().await.unwrap();
+    client.delete_firewall_ruleset(&ruleset.id).await.unwrap();
+    assert!(fake.rulesets().is_empty());
+    let gone = client
+        .delete_firewall_ruleset(&ruleset.id)
+        .await
+        .unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+    let gone = client.get_firewall_ruleset(&ruleset.id).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+}
+
+#[tokio::test]
+async fn a_launch_refuses_a_ruleset_of_another_region_or_none() {
+    let fake = fake();
+    let client = client(&fake);
+    let west = create_ruleset(&client, "us-west-1").await;
+    for id in [west.id.as_str(), "0123456789abcdef"] {
+        let mut request = a10_request("member-0");
+        request.firewall_rulesets = vec![FirewallRulesetEntry { id: id.into() }];
+        let err = client.launch(&request).await.unwrap_err();
+        assert!(matches!(err.status(), Some(400 | 404)), "{err}");
+    }
+    assert_eq!(fake.live_instance_count(), 0);
+    let launch = fake.requests_to(LAUNCH);
+    assert_eq!(
+        launch[0].json().unwrap()["firewall_rulesets"],
+        serde_json::json!([{ "id": west.id }])
+    );
+}
+
+#[tokio::test]
+async fn bad_rules_are_refused_before_a_request_and_by_the_fake() {
+    let fake = fake();
+    let client = client(&fake);
+    let mut icmp_with_ports = ssh_rule();
+    icmp_with_ports.protocol = NetworkProtocol::Icmp;
+    for rule in [
+        icmp_with_ports,
+        FirewallRule::tcp([0, 22], "0.0.0.0/0", "zero"),
+        FirewallRule::tcp([22, 22], "10.0.2.300/32", "bad address"),
+    ] {
+        let err = client
+            .create_firewall_ruleset(&FirewallRulesetCreateRequest {
+                name: "x".into(),
+                region: "us-east-1".into(),
+                rules: vec![rule],
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LambdaError::InvalidRequest(_)), "{err}");
+    }
+    assert!(fake.requests().is_empty());
+    // The fake checks what the spec says on its own (a raw body, past the client).
+    let raw = reqwest::Client::new()
+        .post(format!("{}/firewall-rulesets", fake.base_url()))
+        .bearer_auth(fake.api_key())
+        .body(r#"{"name":"x","region":"us-east-1","rules":[{"protocol":"tcp","source_network":"0.0.0.0/0","description":"no ports"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(fake.rulesets().is_empty());
+}
+
+#[tokio::test]
+async fn an_instance_can_come_without_a_private_ip() {
+    let fake = fake();
+    let client = client(&fake);
+    fake.omit_private_ip(true);
+    let id = client
+        .launch(&a10_request("no-private"))
+        .await
+        .unwrap()
+        .instance_ids[0]
+        .clone();
+    let instance = poll_until_settled(&client, &id, 10).await;
+    assert_eq!(instance.status, InstanceStatus::Active);
+    assert!(instance.ip.is_some());
+    assert_eq!(instance.private_ip, None);
 }

@@ -552,6 +552,20 @@ pub struct PlanArgs {
     /// Terminate after this many idle minutes (0: never).
     #[arg(long)]
     pub idle_minutes: Option<u32>,
+    /// Instances serving the model side by side behind one gateway (default 1, or as
+    /// many as --ttft-max/--tpot-max at --rate need).
+    #[arg(long, value_name = "N", conflicts_with_all = ["ttft_max", "tpot_max"])]
+    pub replicas: Option<u32>,
+    /// Keep a launch going while at least this many replicas serve (default: all).
+    #[arg(long, value_name = "M")]
+    pub min_replicas: Option<u32>,
+    /// Split one model across this many 8-GPU instances (1 or 2).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub nodes: u32,
+    /// Pipeline stages across the nodes (default: one per node; 1 shards every layer
+    /// over all GPUs of both nodes instead).
+    #[arg(long, value_name = "N", requires = "nodes")]
+    pub pipeline_parallel: Option<u32>,
     /// Write the plan here instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,

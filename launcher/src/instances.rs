@@ -22,6 +22,10 @@ pub const TAG_LAUNCHED_AT: &str = "gpu-session:launched-at";
 pub const TAG_LEASE_HOURS: &str = "gpu-session:lease-hours";
 /// Tag holding the port SGLang listens on (the plan's `serving.port`), for `tunnel`.
 pub const TAG_SGLANG_PORT: &str = "gpu-session:sglang-port";
+/// Tag holding a group member's group id (`gpu.replicas` or `gpu.nodes` above 1).
+pub const TAG_GROUP: &str = "gpu-session:group";
+/// Tag holding a group member's 0-based index (member 0 runs the gateway / is node 0).
+pub const TAG_MEMBER: &str = "gpu-session:member";
 /// Longest hostname Lambda (and DNS) accepts.
 pub const MAX_HOSTNAME_LEN: usize = 63;
 /// Random hex characters at the end of a name.
@@ -131,7 +135,7 @@ pub fn launch_tags(
     ]
 }
 
-fn tag<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
+pub fn tag<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
     instance
         .tags
         .iter()

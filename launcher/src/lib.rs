@@ -9,6 +9,7 @@ pub(crate) mod cloud;
 pub mod commands;
 pub(crate) mod config_file;
 pub mod context;
+pub(crate) mod firewall;
 pub(crate) mod first_start;
 pub(crate) mod hf_model;
 pub(crate) mod hub;

@@ -76,6 +76,35 @@ impl SglangClient {
         }
     }
 
+    /// The gateway's view (smg 1.13.0 `GET /readiness`): healthy and registered
+    /// workers; an error while it has none or does not answer.
+    pub async fn gateway_workers(&self) -> Result<(u64, u64), String> {
+        let response = self
+            .http
+            .get(format!("{}/readiness", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("the gateway's /readiness failed: {e}"))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the gateway's /readiness is not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "the gateway is not ready ({status}): {}",
+                body["reason"].as_str().unwrap_or("no reason given")
+            ));
+        }
+        match (
+            body["healthy_workers"].as_u64(),
+            body["total_workers"].as_u64(),
+        ) {
+            (Some(healthy), Some(total)) => Ok((healthy, total)),
+            _ => Err("the gateway's /readiness has no worker counts".to_owned()),
+        }
+    }
+
     /// Sends one real 1-token chat completion for `model_id`: the end of readiness.
     pub async fn complete_one_token(&self, model_id: &str) -> Result<(), String> {
         let body = serde_json::json!({

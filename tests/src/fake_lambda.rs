@@ -354,6 +354,10 @@ pub struct FakeInstance {
     pub file_system_names: Vec<String>,
     pub user_data: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// IDs of the firewall rulesets attached at launch.
+    pub firewall_rulesets: Vec<String>,
+    /// Launched while [`FakeLambda::omit_private_ip`] was on: never gets one.
+    no_private_ip: bool,
     pub fate: Fate,
     /// Observations (GET by id, list) so far.
     pub polls: u32,
@@ -383,6 +387,21 @@ struct StateInner {
     serial: u32,
     /// (family, region) pairs `GET /images` leaves out: the "family missing" fault.
     dropped_images: Vec<(String, String)>,
+    /// Per-instance firewall rulesets (spec 1.8.3 `/firewall-rulesets`).
+    rulesets: Vec<FakeRuleset>,
+    /// Instances launched from now on never get a `private_ip` (it is optional in
+    /// the spec's `Instance`, and real instances have come without one).
+    omit_private_ip: bool,
+}
+
+/// A firewall ruleset held by the fake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeRuleset {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    /// The rules as sent (spec `FirewallRule` objects), already validated.
+    pub rules: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<StateInner>>;
@@ -418,6 +437,8 @@ impl FakeLambda {
             last_launch: None,
             serial: 0,
             dropped_images: Vec::new(),
+            rulesets: Vec::new(),
+            omit_private_ip: false,
         }));
         let router = Router::new()
             .fallback(handle)
@@ -582,6 +603,16 @@ impl FakeLambda {
             .iter()
             .filter_map(|i| i.user_data.clone())
             .collect()
+    }
+
+    /// Firewall rulesets that exist (created and not deleted).
+    pub fn rulesets(&self) -> Vec<FakeRuleset> {
+        self.lock().rulesets.clone()
+    }
+
+    /// Instances launched from now on come without a `private_ip` (`false` undoes it).
+    pub fn omit_private_ip(&self, omit: bool) {
+        self.lock().omit_private_ip = omit;
     }
 
     fn lock(&self) -> MutexGuard<'_, StateInner> {
@@ -835,6 +866,16 @@ fn route(state: &mut StateInner, method: &Method, path: &str, body: &str) -> Rep
             }
         }
         ("POST", ["instance-operations", "launch"]) => launch(state, body),
+        ("GET", ["firewall-rulesets"]) => Reply::data(Value::Array(
+            state.rulesets.iter().map(|r| ruleset_json(state, r)).collect(),
+        )),
+        ("POST", ["firewall-rulesets"]) => create_ruleset(state, body),
+        ("GET", ["firewall-rulesets", id]) => match find_ruleset(state, id) {
+            Ok(r) => Reply::data(ruleset_json(state, r)),
+            Err(reply) => reply,
+        },
+        ("PATCH", ["firewall-rulesets", id]) => patch_ruleset(state, id, body),
+        ("DELETE", ["firewall-rulesets", id]) => delete_ruleset(state, id),
         ("POST", ["instance-operations", "terminate"]) => terminate(state, body),
         ("GET", ["images"]) => Reply::data(Value::Array(images_json(state))),
         ("GET", ["ssh-keys"]) => Reply::data(Value::Array(
@@ -897,6 +938,7 @@ fn launch(state: &mut StateInner, body: &str) -> Reply {
 
     state.serial += 1;
     let serial = state.serial;
+    let no_private_ip = state.omit_private_ip;
     let instance = FakeInstance {
         id: format!("{:032x}", 0x1a_0000_0000_u64 + u64::from(serial)),
         name: request.name,
@@ -906,10 +948,12 @@ fn launch(state: &mut StateInner, body: &str) -> Reply {
         region: request.region,
         ip: None,
         private_ip: None,
+        no_private_ip,
         ssh_key_names: vec![request.ssh_key],
         file_system_names: request.file_systems,
         user_data: request.user_data,
         tags: request.tags,
+        firewall_rulesets: request.firewall_rulesets,
         fate: state.next_fate.take().unwrap_or_default(),
         polls: 0,
         polls_since_terminate: 0,
@@ -936,6 +980,7 @@ struct ParsedLaunch {
     hostname: Option<String>,
     user_data: Option<String>,
     tags: Vec<(String, String)>,
+    firewall_rulesets: Vec<String>,
 }
 
 /// Validates a launch body the way the API does, in the API's order:
@@ -1013,6 +1058,7 @@ fn parse_launch(state: &StateInner, body: &str) -> Result<ParsedLaunch, Reply> {
         Some(_) => return Err(Reply::invalid("tags: Input should be a valid list.")),
     };
     let file_systems = string_array(&fields, "file_system_names")?.unwrap_or_default();
+    let firewall_rulesets = ruleset_entries(&fields)?;
 
     let Some(offered) = state
         .config
@@ -1071,6 +1117,15 @@ fn parse_launch(state: &StateInner, body: &str) -> Result<ParsedLaunch, Reply> {
             )));
         }
     }
+    for id in &firewall_rulesets {
+        let ruleset = find_ruleset(state, id)?;
+        if ruleset.region != region {
+            return Err(Reply::invalid(&format!(
+                "firewall_rulesets: ruleset {id:?} is in {}, not {region}; the firewall rulesets must exist in the same region as the instance.",
+                ruleset.region
+            )));
+        }
+    }
     if !offered.regions_with_capacity.contains(&region) {
         return Err(Reply::error(
             400,
@@ -1089,7 +1144,219 @@ fn parse_launch(state: &StateInner, body: &str) -> Result<ParsedLaunch, Reply> {
         hostname,
         user_data,
         tags,
+        firewall_rulesets,
     })
+}
+
+/// `firewall_rulesets: [{"id": ...}]` (spec `FirewallRulesetEntry`).
+fn ruleset_entries(fields: &Map<String, Value>) -> Result<Vec<String>, Reply> {
+    let bad = || Reply::invalid("firewall_rulesets: each entry needs a string id.");
+    match fields.get("firewall_rulesets") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|e| {
+                let object = e.as_object().ok_or_else(bad)?;
+                if object.keys().any(|k| k != "id") {
+                    return Err(Reply::invalid("firewall_rulesets: only id is allowed."));
+                }
+                object
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(bad)
+            })
+            .collect(),
+        Some(_) => Err(Reply::invalid(
+            "firewall_rulesets: Input should be a valid list.",
+        )),
+    }
+}
+
+// ---- firewall rulesets ------------------------------------------------------
+
+fn find_ruleset<'a>(state: &'a StateInner, id: &str) -> Result<&'a FakeRuleset, Reply> {
+    state
+        .rulesets
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| Reply::not_found(&format!("Firewall ruleset {id:?} does not exist.")))
+}
+
+/// Instances still holding a ruleset: every one not yet `terminated`.
+fn ruleset_users(state: &StateInner, id: &str) -> Vec<String> {
+    state
+        .instances
+        .iter()
+        .filter(|i| i.status != Status::Terminated && i.firewall_rulesets.iter().any(|r| r == id))
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+fn ruleset_json(state: &StateInner, r: &FakeRuleset) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "region": region_json(&r.region),
+        "rules": r.rules,
+        "created": "2026-12-01T00:00:00+00:00",
+        "instance_ids": ruleset_users(state, &r.id),
+    })
+}
+
+fn create_ruleset(state: &mut StateInner, body: &str) -> Reply {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(body) else {
+        return Reply::invalid("Request body must be a JSON object.");
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["name", "region", "rules"].contains(&k.as_str()))
+    {
+        return Reply::invalid(&format!("Unknown field: {unknown}."));
+    }
+    let parsed = (|| {
+        let name = ruleset_name(&fields)?.ok_or_else(|| Reply::invalid("name: Field required."))?;
+        let region = required_string(&fields, "region")?;
+        if !REGIONS.iter().any(|(code, _)| *code == region) {
+            return Err(Reply::invalid(&format!(
+                "region: {region:?} is not a valid region."
+            )));
+        }
+        let rules = rules(&fields)?.ok_or_else(|| Reply::invalid("rules: Field required."))?;
+        Ok((name, region, rules))
+    })();
+    let (name, region, rules) = match parsed {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    state.serial += 1;
+    let ruleset = FakeRuleset {
+        id: format!("{:032x}", 0xf1_0000_0000_u64 + u64::from(state.serial)),
+        name,
+        region,
+        rules,
+    };
+    let answer = ruleset_json(state, &ruleset);
+    state.rulesets.push(ruleset);
+    Reply::data(answer)
+}
+
+fn patch_ruleset(state: &mut StateInner, id: &str, body: &str) -> Reply {
+    if let Err(reply) = find_ruleset(state, id) {
+        return reply;
+    }
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(body) else {
+        return Reply::invalid("Request body must be a JSON object.");
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["name", "rules"].contains(&k.as_str()))
+    {
+        return Reply::invalid(&format!("Unknown field: {unknown}."));
+    }
+    let (name, rules) = match (ruleset_name(&fields), rules(&fields)) {
+        (Ok(name), Ok(rules)) => (name, rules),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    let Some(ruleset) = state.rulesets.iter_mut().find(|r| r.id == id) else {
+        return Reply::not_found("Firewall ruleset does not exist.");
+    };
+    if let Some(name) = name {
+        ruleset.name = name;
+    }
+    if let Some(rules) = rules {
+        ruleset.rules = rules;
+    }
+    let ruleset = ruleset.clone();
+    Reply::data(ruleset_json(state, &ruleset))
+}
+
+fn delete_ruleset(state: &mut StateInner, id: &str) -> Reply {
+    if let Err(reply) = find_ruleset(state, id) {
+        return reply;
+    }
+    if !ruleset_users(state, id).is_empty() {
+        return Reply::error(
+            400,
+            "firewall-rulesets/firewall-ruleset-in-use",
+            "Firewall ruleset is in use by one or more instances.",
+            Some("Terminate all instances that are using the ruleset before deleting it."),
+        );
+    }
+    state.rulesets.retain(|r| r.id != id);
+    Reply::data(json!({}))
+}
+
+fn ruleset_name(fields: &Map<String, Value>) -> Result<Option<String>, Reply> {
+    let name = optional_string(fields, "name")?;
+    if name.as_ref().is_some_and(|n| n.chars().count() > 64) {
+        return Err(Reply::invalid(
+            "name: String should have at most 64 characters.",
+        ));
+    }
+    Ok(name)
+}
+
+/// `rules: [FirewallRule]`, checked as the spec describes each field.
+fn rules(fields: &Map<String, Value>) -> Result<Option<Vec<Value>>, Reply> {
+    let Some(value) = fields.get("rules") else {
+        return Ok(None);
+    };
+    let Value::Array(items) = value else {
+        return Err(Reply::invalid("rules: Input should be a valid list."));
+    };
+    for (n, rule) in items.iter().enumerate() {
+        check_rule(rule).map_err(|why| Reply::invalid(&format!("rules[{n}]: {why}")))?;
+    }
+    Ok(Some(items.clone()))
+}
+
+fn check_rule(rule: &Value) -> Result<(), String> {
+    let object = rule.as_object().ok_or("must be an object")?;
+    let allowed = ["protocol", "port_range", "source_network", "description"];
+    if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("unknown field {unknown}"));
+    }
+    let protocol = rule["protocol"]
+        .as_str()
+        .ok_or("protocol: Field required.")?;
+    if !["tcp", "udp", "icmp", "all"].contains(&protocol) {
+        return Err(format!(
+            "protocol: {protocol:?} is not tcp, udp, icmp or all"
+        ));
+    }
+    match (protocol, object.get("port_range")) {
+        ("icmp", Some(_)) => return Err("port_range: not allowed for icmp".into()),
+        ("icmp", None) => {}
+        (_, None) => return Err("port_range: required for this protocol".into()),
+        (_, Some(range)) => {
+            let ports: Vec<u64> = range
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            let ok = matches!(ports.as_slice(), [lo, hi] if (1..=65535).contains(lo) && (1..=65535).contains(hi) && lo <= hi);
+            if !ok || range.as_array().is_none_or(|a| a.len() != 2) {
+                return Err(format!(
+                    "port_range: {range} is not [min, max] within 1-65535"
+                ));
+            }
+        }
+    }
+    let source = rule["source_network"]
+        .as_str()
+        .ok_or("source_network: Field required.")?;
+    let (address, mask) = source.split_once('/').unwrap_or((source, "32"));
+    let mask_ok = mask.parse::<u8>().is_ok_and(|m| m <= 32);
+    if address.parse::<std::net::Ipv4Addr>().is_err() || !mask_ok {
+        return Err(format!("source_network: {source:?} is not an IPv4 network"));
+    }
+    let description = rule["description"]
+        .as_str()
+        .ok_or("description: Field required.")?;
+    if description.chars().count() > 128 {
+        return Err("description: String should have at most 128 characters.".into());
+    }
+    Ok(())
 }
 
 fn required_string(fields: &Map<String, Value>, field: &str) -> Result<String, Reply> {
@@ -1185,9 +1452,11 @@ fn assign_ips(instance: &mut FakeInstance) {
     // Addresses from the documentation ranges: never routable.
     let n = instance.serial % 250 + 2;
     instance.ip.get_or_insert_with(|| format!("198.51.100.{n}"));
-    instance
-        .private_ip
-        .get_or_insert_with(|| format!("10.0.2.{n}"));
+    if !instance.no_private_ip {
+        instance
+            .private_ip
+            .get_or_insert_with(|| format!("10.0.2.{n}"));
+    }
 }
 
 /// `GET /images` entries (spec `Image`): x86_64 families everywhere, arm64 Lambda

@@ -51,6 +51,11 @@ pub struct FakeSglangConfig {
     /// `internal_states[0].memory_usage.weight` in `/server_info`, in thousandths of a
     /// GiB (SGLang rounds the GiB figure to 3 places).
     pub weight_milli_gib: u64,
+    /// Play the SGLang Model Gateway (smg 1.13.0) in front of this many healthy
+    /// workers: `/readiness` answers as smg does (200 `{"status":"ready",
+    /// "healthy_workers":N,"total_workers":N}`, 503 with none), and completions are
+    /// answered here as if a worker had. None: a plain SGLang server.
+    pub gateway_workers: Option<u32>,
 }
 
 impl Default for FakeSglangConfig {
@@ -63,6 +68,7 @@ impl Default for FakeSglangConfig {
             // An 8B BF16 model on one A10 (SGLang's own figures are read at launch).
             max_total_num_tokens: 40_000,
             weight_milli_gib: 14_990,
+            gateway_workers: None,
         }
     }
 }
@@ -201,7 +207,7 @@ async fn handle(
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| given == key),
     };
-    let open = path.starts_with("/health") || path.starts_with("/metrics");
+    let open = path.starts_with("/health") || path.starts_with("/metrics") || path == "/readiness";
 
     let metrics_fault = state
         .metrics_status
@@ -231,6 +237,19 @@ async fn handle(
 fn route(state: &mut Inner, method: &Method, path: &str, body: &[u8]) -> Response {
     match (method.as_str(), path) {
         ("GET", "/health") => StatusCode::OK.into_response(),
+        ("GET", "/readiness") if state.config.gateway_workers.is_some() => {
+            let n = state.config.gateway_workers.unwrap_or(0);
+            if n == 0 {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"status": "not ready", "reason": "insufficient healthy workers"})),
+                )
+                    .into_response()
+            } else {
+                Json(json!({"status": "ready", "healthy_workers": n, "total_workers": n}))
+                    .into_response()
+            }
+        }
         ("GET", "/health_generate") => {
             state.health_generate_calls += 1;
             let ready = match state.config.readiness {

@@ -606,19 +606,29 @@ const INSTANCE_PLATFORMS: [&str; 2] = ["x86_64-manylinux_2_35", "aarch64-manylin
 /// (depending on core would build serde for a second feature set first).
 fn core_constant(name: &str) -> Result<String> {
     let src = root().join("core").join("src");
-    let prefix = format!("pub const {name}: &str = \"");
     let entries = std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
     for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for line in text.lines() {
-            if let Some(value) = line.trim().strip_prefix(&prefix) {
-                if let Some(value) = value.strip_suffix("\";") {
-                    return Ok(value.to_owned());
-                }
-            }
+        if let Ok(value) = constant_in(&entry.path(), name) {
+            return Ok(value);
         }
     }
-    Err(format!("no `{prefix}...\";` in {}", src.display()))
+    Err(format!(
+        "no `pub const {name}: &str = \"...\";` in {}",
+        src.display()
+    ))
+}
+
+/// The launcher file that pins the gateway's release (`SMG_VERSION`).
+const SMG_SOURCE: &str = "launcher/src/instance/group.rs";
+
+/// A `pub const NAME: &str = "...";` of one source file.
+fn constant_in(path: &Path, name: &str) -> Result<String> {
+    let prefix = format!("pub const {name}: &str = \"");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix(&prefix)?.strip_suffix("\";"))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no `{prefix}...\";` in {}", path.display()))
 }
 
 /// Where the SGLang locks live: shipped in user_data, installed with `uv pip sync
@@ -644,6 +654,8 @@ enum LockMode {
 fn check_sglang_pin(mode: LockMode) -> Result {
     let sglang_version = core_constant("SGLANG_VERSION")?;
     let python_version = core_constant("SGLANG_PYTHON_VERSION")?;
+    // The gateway replicas sit behind, resolved and locked together with SGLang.
+    let smg_version = constant_in(&root().join(SMG_SOURCE), "SMG_VERSION")?;
     if !on_path("uv") {
         step("installing uv (PyPI) for the SGLang pin check");
         let installed = Command::new("python3")
@@ -659,11 +671,11 @@ fn check_sglang_pin(mode: LockMode) -> Result {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(
         dir.join("requirements.in"),
-        format!("sglang=={sglang_version}\n"),
+        format!("sglang=={sglang_version}\nsmg=={smg_version}\n"),
     )
     .map_err(|e| format!("{}: {e}", dir.display()))?;
     step(&format!(
-        "sglang=={sglang_version} resolves for Python {python_version} on {} and matches its lock",
+        "sglang=={sglang_version} with smg=={smg_version} resolves for Python {python_version} on {} and matches its lock",
         INSTANCE_PLATFORMS.join(" and ")
     ));
     // Both resolutions at once: each mostly waits on the package index.

@@ -167,6 +167,7 @@ impl Plan {
                 engine: "sglang".into(),
                 version: SGLANG_VERSION.into(),
                 tensor_parallel: req.gpu.gpu_count,
+                pipeline_parallel: 1,
                 mem_fraction_static: row.mem_fraction_static,
                 mem_fraction_static_from_user: user_fraction.is_some(),
                 chunked_prefill_size: Some(row.serving.sglang.chunked_prefill_size),
@@ -179,6 +180,9 @@ impl Plan {
                 instance_type: req.gpu.instance_type.into(),
                 image_family: req.image_family.clone(),
                 regions: req.regions.clone(),
+                replicas: 1,
+                min_replicas: None,
+                nodes: 1,
             },
             lease: PlanLease {
                 hours: req.lease_hours,
@@ -219,7 +223,13 @@ impl Plan {
     /// `serving.mem_fraction_static`, which an older or other build computed.
     pub fn rebuild(&self) -> Result<Plan, PlanError> {
         let model = self.resolve_model()?;
-        Plan::build(&PlanRequest {
+        let group = Group {
+            replicas: self.gpu.replicas,
+            min_replicas: self.gpu.min_replicas,
+            nodes: self.gpu.nodes,
+            pipeline_parallel: self.serving.pipeline_parallel,
+        };
+        let built = Plan::build(&PlanRequest {
             model: &model,
             settings: self.settings(),
             gpu: self.gpu_type()?,
@@ -228,6 +238,44 @@ impl Plan {
             idle_minutes: self.lease.idle_minutes,
             image_family: self.gpu.image_family.clone(),
             mem_fraction_static: self.user_mem_fraction_static(),
-        })
+        })?;
+        built.with_group(group)
+    }
+
+    /// This plan as a group: `replicas` instances behind one gateway, or one model over
+    /// `nodes` instances (pipeline stages × tensor parallel spanning their GPUs).
+    /// Validated, so an impossible group names its field.
+    pub fn with_group(mut self, group: Group) -> Result<Plan, PlanError> {
+        let gpus = self.gpu_type()?.gpu_count;
+        self.gpu.replicas = group.replicas;
+        self.gpu.min_replicas = group.min_replicas.filter(|m| *m != group.replicas);
+        self.gpu.nodes = group.nodes;
+        self.serving.pipeline_parallel = group.pipeline_parallel.max(1);
+        // Whatever is not pipelined is tensor-parallel across every GPU of the nodes.
+        self.serving.tensor_parallel = (gpus * group.nodes.max(1)) / self.serving.pipeline_parallel;
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+/// How many instances a plan starts and how one model spans them; see
+/// [`Plan::with_group`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    pub replicas: u32,
+    /// `None`: every replica must serve.
+    pub min_replicas: Option<u32>,
+    pub nodes: u32,
+    pub pipeline_parallel: u32,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group {
+            replicas: 1,
+            min_replicas: None,
+            nodes: 1,
+            pipeline_parallel: 1,
+        }
     }
 }

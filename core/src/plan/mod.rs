@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 mod build;
 mod validation;
 
-pub use build::{default_gpu, default_regions, NoGpuFits, PlanChoices, PlanRequest};
+pub use build::{default_gpu, default_regions, Group, NoGpuFits, PlanChoices, PlanRequest};
 
 /// The plan format this build writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -42,6 +42,11 @@ pub const DEFAULT_REGIONS: [&str; 6] = [
 /// 2048 to 16384 tokens (sglang 0.5.23 srt/arg_groups/memory_hook.py); a hand-edited plan
 /// may go to half the smallest and twice the largest, not further.
 pub const CHUNKED_PREFILL_RANGE: (u32, u32) = (1024, 32768);
+pub use crate::multi_node::MAX_NODES;
+pub use crate::settings::MAX_REPLICAS;
+/// GPUs an instance type needs before a plan may split a model across nodes: only
+/// whole 8-GPU machines are worth the Ethernet between them (our policy).
+pub const NODE_GPUS: u32 = 8;
 
 /// A complete launch plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +97,10 @@ pub struct PlanServing {
     /// Pinned SGLang release.
     pub version: String,
     pub tensor_parallel: u32,
+    /// SGLang's `--pp-size`: pipeline stages. Only a two-node plan may use more than
+    /// one (a stage per node). Absent in older plans: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub pipeline_parallel: u32,
     pub mem_fraction_static: f64,
     /// The user chose `mem_fraction_static` (`--mem-fraction-static`): a rebuild keeps it
     /// instead of recomputing SGLang's default. Absent in older plans: false.
@@ -120,6 +129,28 @@ pub struct PlanGpu {
     pub image_family: String,
     /// Regions to try, in order.
     pub regions: Vec<String>,
+    /// Instances serving the model side by side behind one gateway. Absent: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: u32,
+    /// The fewest replicas a launch keeps going with when members fail to start.
+    /// Absent: every replica ([`PlanGpu::min_replicas`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// Instances one model is split across (1 or [`MAX_NODES`]). Absent: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub nodes: u32,
+}
+
+impl PlanGpu {
+    /// The fewest replicas a launch may serve with: `min_replicas`, else all of them.
+    pub fn min_replicas(&self) -> u32 {
+        self.min_replicas.unwrap_or(self.replicas)
+    }
+
+    /// Instances the plan starts: one per replica, or one per node.
+    pub fn instance_count(&self) -> u32 {
+        self.replicas.max(1) * self.nodes.max(1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +208,14 @@ fn default_image_family() -> String {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Why a plan cannot be used.
@@ -339,6 +378,11 @@ impl Plan {
             ("--tp-size", s.tensor_parallel.to_string()),
             ("--context-length", m.context_length.to_string()),
         ];
+        // The full name: `--pp` is ambiguous in 0.5.23's argparse (--pp-size,
+        // --pp-max-micro-batch-size, --pp-async-batch-depth; arg_groups/fields/parallel.py).
+        if s.pipeline_parallel > 1 {
+            args.insert(3, ("--pp-size", s.pipeline_parallel.to_string()));
+        }
         if let Some(flag) = m.quant_method.sglang_flag() {
             args.push(("--quantization", flag.to_string()));
         }
@@ -374,7 +418,9 @@ impl Plan {
             context: self.model.context_length,
             seqs: self.serving.max_running_requests,
             kv_dtype: self.serving.kv_cache_dtype,
-            gpus: self.serving.tensor_parallel,
+            // GPUs of one instance: a two-node plan's TP × PP spans both.
+            gpus: self.serving.tensor_parallel * self.serving.pipeline_parallel
+                / self.gpu.nodes.max(1),
             input_tokens: crate::speed::DEFAULT_INPUT_TOKENS,
             output_tokens: crate::speed::DEFAULT_OUTPUT_TOKENS,
             rate: None,
@@ -795,6 +841,118 @@ mod tests {
         assert!(
             variant.contains("model.quantization: unknown variant `int3`"),
             "{variant}"
+        );
+    }
+
+    fn grouped(
+        plan: Plan,
+        replicas: u32,
+        min: Option<u32>,
+        nodes: u32,
+        pp: u32,
+    ) -> Result<Plan, String> {
+        plan.with_group(Group {
+            replicas,
+            min_replicas: min,
+            nodes,
+            pipeline_parallel: pp,
+        })
+        .map_err(|e| match e {
+            PlanError::Field(f) => format!("{}={}", f.field, f.value),
+            e => e.to_string(),
+        })
+    }
+
+    #[test]
+    fn replicas_are_written_only_when_more_than_one_and_round_trip() {
+        let single = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        let yaml = single.to_yaml().unwrap();
+        for field in ["replicas", "min_replicas", "nodes", "pipeline_parallel"] {
+            assert!(!yaml.contains(field), "{field} in\n{yaml}");
+        }
+        let group = grouped(single.clone(), 3, Some(2), 1, 1).unwrap();
+        let yaml = group.to_yaml().unwrap();
+        assert!(
+            yaml.contains("  replicas: 3\n  min_replicas: 2\n"),
+            "{yaml}"
+        );
+        let back = Plan::parse(&yaml).unwrap();
+        assert_eq!(back, group);
+        assert_eq!(back.rebuild().unwrap(), group);
+        assert_eq!((back.gpu.min_replicas(), back.gpu.instance_count()), (2, 3));
+        // min_replicas equal to replicas is the default and is not written.
+        let all = grouped(single, 3, Some(3), 1, 1).unwrap();
+        assert_eq!(all.gpu.min_replicas, None);
+        assert_eq!(all.gpu.min_replicas(), 3);
+    }
+
+    #[test]
+    fn two_nodes_split_the_model_over_both_machines() {
+        let r1 = plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5");
+        let pp = grouped(r1.clone(), 1, None, 2, 2).unwrap();
+        assert_eq!(
+            (pp.serving.tensor_parallel, pp.serving.pipeline_parallel),
+            (8, 2)
+        );
+        assert_eq!(pp.gpu.instance_count(), 2);
+        assert_eq!(pp.settings().gpus, 8);
+        let args = pp.sglang_args().join(" ");
+        assert!(args.contains("--tp-size 8 --pp-size 2 "), "{args}");
+        let tp = grouped(r1.clone(), 1, None, 2, 1).unwrap();
+        assert_eq!(tp.serving.tensor_parallel, 16);
+        assert!(!tp.sglang_args().join(" ").contains("--pp-size"));
+        let yaml = tp.to_yaml().unwrap();
+        assert!(yaml.contains("  nodes: 2\n"), "{yaml}");
+        assert_eq!(Plan::parse(&yaml).unwrap(), tp);
+        assert_eq!(
+            Plan::parse(&pp.to_yaml().unwrap())
+                .unwrap()
+                .rebuild()
+                .unwrap(),
+            pp
+        );
+    }
+
+    #[test]
+    fn impossible_groups_name_the_field_and_value() {
+        let small = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        let r1 = plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5");
+        let cases = [
+            (grouped(small.clone(), 0, None, 1, 1), "gpu.replicas=0"),
+            (
+                grouped(small.clone(), MAX_REPLICAS + 1, None, 1, 1),
+                "gpu.replicas=17",
+            ),
+            (
+                grouped(small.clone(), 3, Some(4), 1, 1),
+                "gpu.min_replicas=4",
+            ),
+            (
+                grouped(small.clone(), 3, Some(0), 1, 1),
+                "gpu.min_replicas=0",
+            ),
+            (grouped(small.clone(), 1, None, 2, 1), "gpu.nodes=2"),
+            (grouped(small.clone(), 1, None, 3, 1), "gpu.nodes=3"),
+            (grouped(small, 1, None, 1, 2), "serving.pipeline_parallel=2"),
+            (grouped(r1.clone(), 2, None, 2, 2), "gpu.replicas=2"),
+            (grouped(r1, 1, None, 2, 3), "serving.pipeline_parallel=3"),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(result.unwrap_err(), expected);
+        }
+        let two = grouped(
+            plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5"),
+            1,
+            None,
+            2,
+            2,
+        )
+        .unwrap()
+        .to_yaml()
+        .unwrap();
+        assert_eq!(
+            field_of(&two.replace("tensor_parallel: 8", "tensor_parallel: 16")),
+            "serving.tensor_parallel"
         );
     }
 }

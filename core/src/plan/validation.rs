@@ -127,17 +127,7 @@ impl Plan {
             .into());
         }
         let gpu = self.gpu_type()?;
-        if s.tensor_parallel != gpu.gpu_count {
-            return Err(FieldError::new(
-                "serving.tensor_parallel",
-                s.tensor_parallel,
-                format!(
-                    "must equal the {} GPUs of {}",
-                    gpu.gpu_count, gpu.instance_type
-                ),
-            )
-            .into());
-        }
+        self.validate_group(gpu)?;
         let (arch, _) = model.effective_architecture();
         if !arch.heads.is_multiple_of(s.tensor_parallel) {
             return Err(FieldError::new(
@@ -298,5 +288,84 @@ impl Plan {
             .into()),
             _ => Ok(()),
         }
+    }
+}
+
+impl Plan {
+    /// `gpu.replicas`, `gpu.min_replicas`, `gpu.nodes` and how `serving.tensor_parallel`
+    /// × `serving.pipeline_parallel` cover the GPUs of the nodes.
+    fn validate_group(&self, gpu: &GpuType) -> Result<(), PlanError> {
+        let (g, s) = (&self.gpu, &self.serving);
+        if !(1..=MAX_NODES).contains(&g.nodes) {
+            return Err(
+                FieldError::new("gpu.nodes", g.nodes, format!("must be 1 or {MAX_NODES}")).into(),
+            );
+        }
+        if !(1..=MAX_REPLICAS).contains(&g.replicas) {
+            return Err(FieldError::new(
+                "gpu.replicas",
+                g.replicas,
+                format!("must be between 1 and {MAX_REPLICAS}"),
+            )
+            .into());
+        }
+        if let Some(min) = g.min_replicas {
+            if !(1..=g.replicas).contains(&min) {
+                return Err(FieldError::new(
+                    "gpu.min_replicas",
+                    min,
+                    format!("must be between 1 and gpu.replicas ({})", g.replicas),
+                )
+                .into());
+            }
+        }
+        if g.nodes > 1 {
+            if gpu.gpu_count != NODE_GPUS {
+                return Err(FieldError::new(
+                    "gpu.nodes",
+                    g.nodes,
+                    format!(
+                        "needs an instance type with {NODE_GPUS} GPUs; {} has {}",
+                        gpu.instance_type, gpu.gpu_count
+                    ),
+                )
+                .into());
+            }
+            if g.replicas != 1 {
+                return Err(FieldError::new(
+                    "gpu.replicas",
+                    g.replicas,
+                    "must be 1 when gpu.nodes is 2 (one model over two nodes has no replicas)",
+                )
+                .into());
+            }
+        }
+        let stages_allowed = if g.nodes > 1 { g.nodes } else { 1 };
+        if !(1..=stages_allowed).contains(&s.pipeline_parallel) {
+            return Err(FieldError::new(
+                "serving.pipeline_parallel",
+                s.pipeline_parallel,
+                format!("must be between 1 and gpu.nodes ({})", g.nodes),
+            )
+            .into());
+        }
+        let gpus = gpu.gpu_count * g.nodes;
+        if s.tensor_parallel * s.pipeline_parallel != gpus {
+            let reason = if g.nodes == 1 {
+                format!(
+                    "must equal the {} GPUs of {}",
+                    gpu.gpu_count, gpu.instance_type
+                )
+            } else {
+                format!(
+                    "times serving.pipeline_parallel ({}) must equal the {gpus} GPUs of {} {}",
+                    s.pipeline_parallel, g.nodes, gpu.instance_type
+                )
+            };
+            return Err(
+                FieldError::new("serving.tensor_parallel", s.tensor_parallel, reason).into(),
+            );
+        }
+        Ok(())
     }
 }

@@ -120,7 +120,7 @@ pub fn constant_groups() -> Vec<(&'static str, Vec<Constant>)> {
                     speed::DEFAULT_INPUT_TOKENS,
                     "tokens per request, in and out"
                 ),
-                constant!(service_level::MAX_REPLICAS, "replicas"),
+                constant!(settings::MAX_REPLICAS, "replicas"),
                 constant!(gpu::PRICE_SNAPSHOT, "date of the catalog's prices"),
             ],
         ),

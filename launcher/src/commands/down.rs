@@ -1,4 +1,6 @@
-//! `gpu-session down`: terminate an instance this tool launched (or all of them).
+//! `gpu-session down`: terminate an instance this tool launched (or all of them). A
+//! group (replicas of one launch) goes as one: its id, or any member's, terminates
+//! every member and then deletes the group's firewall ruleset.
 
 use std::process::ExitCode;
 
@@ -24,7 +26,67 @@ struct Terminated {
 #[derive(Debug, Serialize)]
 struct Report {
     terminated: Vec<Terminated>,
+    /// Firewall rulesets of the terminated groups, deleted once their members were gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deleted_rulesets: Vec<String>,
 }
+
+/// The instances `wanted` names: a group id, or an instance (with all of its group).
+fn targets(ours: &[Instance], wanted: Option<&str>) -> anyhow::Result<Vec<Instance>> {
+    let group_of = |i: &Instance| instances::tag(i, instances::TAG_GROUP).map(str::to_owned);
+    let group = match wanted.map(str::trim) {
+        Some(w) if ours.iter().any(|i| group_of(i).as_deref() == Some(w)) => Some(w.to_owned()),
+        _ => {
+            let one = instances::resolve(ours, wanted)?;
+            match group_of(one) {
+                Some(group) => Some(group),
+                None => return Ok(vec![one.clone()]),
+            }
+        }
+    };
+    Ok(ours
+        .iter()
+        .filter(|i| group_of(i) == group)
+        .cloned()
+        .collect())
+}
+
+/// Deletes the rulesets of `groups` (every one of ours with `all`) once their members
+/// are gone; returns the deleted ids.
+fn delete_rulesets(ctx: &Context, cloud: &Cloud, groups: &[String], all: bool) -> Vec<String> {
+    let pause = crate::test_hooks::TestHooks::get()
+        .poll_interval
+        .unwrap_or(RULESET_PAUSE);
+    let warn = |m: &str| ctx.printer.warn(m);
+    let wanted: Vec<Option<&str>> = if all {
+        vec![None]
+    } else {
+        groups.iter().map(|g| Some(g.as_str())).collect()
+    };
+    let mut deleted = Vec::new();
+    for group in wanted {
+        let found = cloud.block_on(crate::firewall::find_ours(&cloud.client, group));
+        let rulesets = match found {
+            Ok(r) => r,
+            Err(e) => {
+                warn(&format!("could not list firewall rulesets ({e}); delete the group's in the Lambda dashboard"));
+                continue;
+            }
+        };
+        for (id, name) in rulesets {
+            match cloud.block_on(crate::firewall::delete_when_free(&cloud.client, &id, pause, &warn)) {
+                Ok(()) => deleted.push(id),
+                Err(e) => warn(&format!(
+                    "could not delete firewall ruleset {id} ({name}): {e}; it does not bill, but delete it in the Lambda dashboard"
+                )),
+            }
+        }
+    }
+    deleted
+}
+
+/// Pause between attempts at deleting a ruleset whose instances are still terminating.
+const RULESET_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::connect(ctx)?;
@@ -32,12 +94,13 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     let targets: Vec<Instance> = if args.all {
         ours
     } else {
-        vec![instances::resolve(&ours, args.instance.as_deref())?.clone()]
+        targets(&ours, args.instance.as_deref())?
     };
     if targets.is_empty() {
         if args.json {
             ctx.printer.json(&Report {
                 terminated: Vec::new(),
+                deleted_rulesets: Vec::new(),
             })?;
         } else {
             ctx.printer
@@ -75,6 +138,16 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => return Err(e.into()),
     };
+    let mut groups: Vec<String> = targets
+        .iter()
+        .filter_map(|i| instances::tag(i, instances::TAG_GROUP).map(str::to_owned))
+        .collect();
+    groups.dedup();
+    let deleted_rulesets = if groups.is_empty() && !args.all {
+        Vec::new()
+    } else {
+        delete_rulesets(ctx, &cloud, &groups, args.all)
+    };
     lease::forget_extensions(ctx, &ids);
     if let Ok(path) = ctx.config_path() {
         crate::first_start::forget_records(&path, &ids);
@@ -96,6 +169,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
                 }
             })
             .collect(),
+        deleted_rulesets,
     };
     if args.json {
         ctx.printer.json(&report)?;
@@ -109,6 +183,9 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
                 t.instance_type,
                 t.region
             ));
+        }
+        for id in &report.deleted_rulesets {
+            text.push_str(&format!("Deleted firewall ruleset {id}.\n"));
         }
         text.push_str("Billing stops once Lambda finishes shutting it down.\n");
         ctx.printer.out(&text)?;

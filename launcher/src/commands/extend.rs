@@ -5,7 +5,8 @@
 //! [`lease_agent::extend_command`], in which the only variable part is the validated
 //! number of seconds to add; the script itself caps the deadline at boot +
 //! [`MAX_LEASE_HOURS`]. The new deadline is also recorded in the local lease record
-//! ([`crate::lease`]), so `status` can show it.
+//! ([`crate::lease`]), so `status` can show it. A group member's lease is the group's:
+//! every member of its group is extended.
 
 use std::process::{Command, ExitCode, Stdio};
 
@@ -30,17 +31,53 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
             args.hours
         )));
     }
+    let target = ssh_target(ctx, args.instance.as_deref())?;
+    let mut text = String::new();
+    for member in group_of(ctx, target)? {
+        text.push_str(&extend_one(ctx, member, args.hours)?);
+    }
+    ctx.printer.out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `target`, or every live member of its group when it is a group member.
+fn group_of(ctx: &Context, target: SshTarget) -> anyhow::Result<Vec<SshTarget>> {
+    let Some(group) = instances::tag(&target.instance, instances::TAG_GROUP).map(str::to_owned)
+    else {
+        return Ok(vec![target]);
+    };
+    let cloud = crate::cloud::Cloud::connect(ctx)?;
+    let ours = cloud.block_on(instances::list_ours(&cloud.client))?;
+    let mut members = Vec::new();
+    for instance in ours {
+        if instances::tag(&instance, instances::TAG_GROUP) != Some(group.as_str())
+            || instance.status.is_gone()
+        {
+            continue;
+        }
+        members.push(SshTarget {
+            ip: crate::ssh_target::public_ip(&instance)?.to_owned(),
+            host_keys: crate::ssh_target::host_keys(ctx, &instance.id)?,
+            key: target.key.clone(),
+            instance,
+        });
+    }
+    Ok(members)
+}
+
+/// Extends one instance's lease over SSH; the line saying its new deadline.
+fn extend_one(ctx: &Context, target: SshTarget, hours: u32) -> anyhow::Result<String> {
     let SshTarget {
         instance,
         ip,
         key,
         host_keys,
-    } = ssh_target(ctx, args.instance.as_deref())?;
+    } = target;
     let argv = ssh::batch_args(
         &ip,
         key.as_deref(),
         &host_keys,
-        &lease_agent::extend_command(args.hours),
+        &lease_agent::extend_command(hours),
     );
     let program = ssh::ssh_program();
     ctx.printer.detail(&format!(
@@ -87,6 +124,5 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
             "Capped: a lease cannot run past {MAX_LEASE_HOURS} h after boot.\n"
         ));
     }
-    ctx.printer.out(&text)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
 }

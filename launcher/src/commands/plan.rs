@@ -11,7 +11,7 @@ use crate::sizing::{find_gpu, settings_from, workload_sentence};
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::decimal;
 use gpu_session_core::gpu::GpuType;
-use gpu_session_core::plan::{Plan, PlanChoices, PlanEstimate, PlanRequest};
+use gpu_session_core::plan::{Group, Plan, PlanChoices, PlanEstimate, PlanRequest};
 use gpu_session_core::present;
 use gpu_session_core::recommend::recommend_at;
 use gpu_session_core::recommend::{Fit, GpuFit};
@@ -63,11 +63,13 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let mut settings = settings_from(&model, &args.settings)?;
     let mut chosen_gpu = args.gpu.as_deref().map(find_gpu).transpose()?;
     let mut choice_note = None;
+    let mut replicas = args.replicas.unwrap_or(1);
     if let Some(targets) = &targets {
-        let (gpu, per_replica, note) = choose_by_service_level(&model, settings, args, targets)?;
-        chosen_gpu = Some(gpu);
-        settings = per_replica;
-        choice_note = Some(note);
+        let choice = choose_by_service_level(&model, settings, args, targets)?;
+        chosen_gpu = Some(choice.gpu);
+        settings = choice.per_replica;
+        replicas = choice.replicas;
+        choice_note = Some(choice.note);
     }
     for region in &args.regions {
         validate::region("--region", region)?;
@@ -92,7 +94,19 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         mem_fraction_static: args.settings.mem_fraction_static,
         ..PlanRequest::resolve(&model, settings, &choices)?
     };
+    let group = Group {
+        replicas,
+        min_replicas: args.min_replicas,
+        nodes: args.nodes,
+        // One pipeline stage per node: only the stage boundary crosses the Ethernet
+        // between on-demand instances (issue 17).
+        pipeline_parallel: args.pipeline_parallel.unwrap_or(args.nodes),
+    };
     let plan = Plan::build(&request).map_err(|e| anyhow!("cannot build the plan: {e}"))?;
+    // A group the flags cannot make (`--nodes 2` on a 1-GPU type) is a usage error.
+    let plan = plan.with_group(group).map_err(|e| {
+        crate::usage_error_in(&["plan"], format!("--replicas/--min-replicas/--nodes: {e}"))
+    })?;
     let text = if args.json {
         plan.to_json()
     } else {
@@ -116,16 +130,24 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The type the service level chooses, the settings of one replica (the most requests
-/// it runs at once within the targets, and its share of the rate), and a note saying
-/// how many replicas the rate needs. A plan describes one instance: the replica count
-/// is printed, not launched.
+/// What the service level chooses for a plan.
+struct PlanChoice {
+    gpu: &'static GpuType,
+    /// The settings of one replica: the most requests it runs at once within the
+    /// targets, and its share of the rate.
+    per_replica: Settings,
+    /// Replicas the rate needs: the plan's `gpu.replicas`.
+    replicas: u32,
+    /// What was chosen and why, for the user.
+    note: String,
+}
+
 fn choose_by_service_level(
     model: &Model,
     settings: Settings,
     args: &PlanArgs,
     targets: &Targets,
-) -> anyhow::Result<(&'static GpuType, Settings, String)> {
+) -> anyhow::Result<PlanChoice> {
     let rec = recommend_at(
         model,
         &settings,
@@ -145,22 +167,24 @@ fn choose_by_service_level(
         ..settings
     };
     let replicas = if choice.replicas == 1 {
-        "the one replica the rate needs".to_string()
+        "one replica".to_string()
     } else {
-        format!(
-            "one of the {} replicas the rate needs (`launch` starts one instance per plan)",
-            choice.replicas
-        )
+        format!("{} replicas behind one gateway, each", choice.replicas)
     };
     let note = format!(
-        "{} This plan describes {replicas}, at {} req/s with --max-running-requests {}.",
+        "{} This plan launches {replicas} at {} req/s with --max-running-requests {}.",
         service_level::choice_sentence(&level),
         per_replica
             .rate
             .map_or_else(|| decimal::shortest(share), |r| r.to_string()),
         per_replica.seqs,
     );
-    Ok((choice.gpu, per_replica, note))
+    Ok(PlanChoice {
+        gpu: choice.gpu,
+        per_replica,
+        replicas: choice.replicas,
+        note,
+    })
 }
 
 fn written_note(plan: &Plan, path: &Path) -> String {
@@ -228,6 +252,13 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
             "estimate": rebuilt.estimate,
             "fit_reason": row.reason,
             "sglang_args": launch_args,
+            "group": {
+                "instances": plan.gpu.instance_count(),
+                "replicas": plan.gpu.replicas,
+                "min_replicas": plan.gpu.min_replicas(),
+                "nodes": plan.gpu.nodes,
+                "price_per_hour_usd": group_price_per_hour(&plan, &row),
+            },
             "differences": differences,
         }))?;
     } else {
@@ -312,8 +343,18 @@ fn render_check(
         0 => "no idle limit".to_string(),
         n => format!("or after {n} idle minutes"),
     };
-    let lease_cost = row.price_per_hour_usd * f64::from(plan.lease.hours);
-    let facts = [
+    let price = group_price_per_hour(plan, row);
+    let lease_cost = price * f64::from(plan.lease.hours);
+    let count = plan.gpu.instance_count();
+    let each = if count > 1 {
+        format!(
+            " for {count} instances ({}/h each)",
+            present::usd(row.price_per_hour_usd)
+        )
+    } else {
+        String::new()
+    };
+    let mut facts = vec![
         ("Model", format!("{} ({source})", m.id)),
         (
             "Checkpoint",
@@ -342,8 +383,8 @@ fn render_check(
         (
             "Cost",
             format!(
-                "{}/h, at most {} for the lease (price as of {}{})",
-                present::usd(row.price_per_hour_usd),
+                "{}/h{each}, at most {} for the lease (price as of {}{})",
+                present::usd(price),
                 present::usd(lease_cost),
                 gpu.price_as_of,
                 gpu.availability_note()
@@ -370,6 +411,9 @@ fn render_check(
         ("Workload", workload_sentence(&plan.settings())),
         ("Speed", speed(row)),
     ];
+    if let Some(group) = group_line(plan) {
+        facts.insert(3, ("Group", group));
+    }
     let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
     for (label, value) in facts {
         table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
@@ -388,6 +432,29 @@ fn render_check(
     let rendered = table.render(color);
     out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
     out
+}
+
+/// What the whole group costs an hour: every instance bills at the type's price.
+fn group_price_per_hour(plan: &Plan, row: &GpuFit) -> f64 {
+    row.price_per_hour_usd * f64::from(plan.gpu.instance_count())
+}
+
+/// How the plan's instances work together, when there is more than one.
+fn group_line(plan: &Plan) -> Option<String> {
+    let (g, s) = (&plan.gpu, &plan.serving);
+    if g.nodes > 1 {
+        return Some(format!(
+            "one model over {} nodes: pipeline parallel {} x tensor parallel {}; rank 0 serves",
+            g.nodes, s.pipeline_parallel, s.tensor_parallel
+        ));
+    }
+    (g.replicas > 1).then(|| {
+        format!(
+            "{} replicas behind one gateway (smg, cache-aware policy); keeps going with at least {}",
+            g.replicas,
+            g.min_replicas()
+        )
+    })
 }
 
 fn speed(row: &GpuFit) -> String {

@@ -35,6 +35,12 @@ struct Row {
     estimated_total_usd: Option<f64>,
     /// Core's prediction and SGLang's real KV pool and weights, recorded at launch.
     predicted_vs_actual: Option<crate::first_start::Comparison>,
+    /// The group this instance belongs to (its `gpu-session:group` tag), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    /// Its index in the group (member 0 runs the gateway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,7 +115,43 @@ fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
             .map(|t| round_cents(instances::cost_so_far_usd(price, t, now))),
         estimated_total_usd: estimated_total,
         predicted_vs_actual: None,
+        group: instances::tag(instance, instances::TAG_GROUP).map(str::to_owned),
+        member: instances::tag(instance, instances::TAG_MEMBER).and_then(|m| m.parse().ok()),
     }
+}
+
+/// One line per group: its members' states and what the group costs an hour.
+fn groups(report: &Report) -> String {
+    let mut ids: Vec<&str> = report
+        .instances
+        .iter()
+        .filter_map(|r| r.group.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            let members: Vec<&Row> = report
+                .instances
+                .iter()
+                .filter(|r| r.group.as_deref() == Some(id))
+                .collect();
+            let states: Vec<String> = members
+                .iter()
+                .map(|r| {
+                    let index = r.member.map_or_else(|| "?".to_owned(), |m| m.to_string());
+                    format!("{index}: {}", r.status)
+                })
+                .collect();
+            let per_hour: u64 = members.iter().map(|r| r.price_cents_per_hour).sum();
+            format!(
+                "Group {id}: {} members ({}), ${:.2}/h; end it with `gpu-session down {id}`\n",
+                members.len(),
+                states.join(", "),
+                per_hour as f64 / 100.0
+            )
+        })
+        .collect()
 }
 
 fn render(ctx: &Context, report: &Report) -> String {
@@ -154,6 +196,7 @@ fn render(ctx: &Context, report: &Report) -> String {
         ]);
     }
     let mut text = table.render(ctx.printer.color());
+    text.push_str(&groups(report));
     text.push_str(&agent_not_acting(report));
     if report.instances.len() > 1 {
         text.push_str(&format!(

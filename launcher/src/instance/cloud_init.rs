@@ -8,6 +8,7 @@
 //! Every value placed in a file is re-checked against a conservative character
 //! set, so nothing from a plan can reach a shell or systemd as syntax.
 
+use super::group::{self, Member};
 use super::{lease_agent, systemd_service};
 use gpu_session_core::plan::Plan;
 use gpu_session_core::validate::{self, FieldError};
@@ -84,6 +85,9 @@ pub struct UserDataInput<'a> {
     /// Bytes SGLang downloads for the checkpoint (from the Hub check), so the instance
     /// can report download progress; None when the Hub did not say.
     pub checkpoint_bytes: Option<u64>,
+    /// This instance's place in a group (`gpu.replicas` or `gpu.nodes` above 1); None
+    /// for a single instance.
+    pub member: Option<Member>,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,8 +159,16 @@ pub fn hf_home(filesystem: Option<&str>) -> String {
 /// SGLang's flags: the plan's (from core) plus what every launch adds. Each argument is
 /// checked like an environment value, so none can hold a newline or shell syntax.
 pub fn sglang_args(plan: &Plan) -> Result<String, CloudInitError> {
+    member_sglang_args(plan, None)
+}
+
+/// [`sglang_args`] for a group member (see [`group::member_sglang_args`]).
+pub fn member_sglang_args(plan: &Plan, member: Option<Member>) -> Result<String, CloudInitError> {
     let mut args = plan.sglang_args();
     args.extend(["--host", "127.0.0.1", "--enable-metrics"].map(str::to_owned));
+    if let Some(member) = member {
+        args = group::member_sglang_args(plan, member, args);
+    }
     let mut out = String::new();
     for arg in &args {
         check_value("an SGLang argument", arg)?;
@@ -191,7 +203,32 @@ pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     if let Some(token) = input.hf_token {
         env_line(&mut env, "HF_TOKEN", token)?;
     }
+    if let Some(member) = input.member {
+        let kind = if plan.gpu.nodes > 1 {
+            "nodes"
+        } else {
+            "replicas"
+        };
+        env_line(&mut env, "GPU_SESSION_GROUP", kind)?;
+        if has_gateway(plan, member) {
+            env_line(
+                &mut env,
+                "GPU_SESSION_GATEWAY_PORT",
+                &plan.serving.port.to_string(),
+            )?;
+            env_line(
+                &mut env,
+                "GPU_SESSION_GATEWAY_METRICS_PORT",
+                &group::GATEWAY_PROMETHEUS_PORT.to_string(),
+            )?;
+        }
+    }
     Ok(env)
+}
+
+/// Member 0 of a replica group runs the gateway.
+fn has_gateway(plan: &Plan, member: Member) -> bool {
+    plan.gpu.replicas > 1 && member.index == 0
 }
 
 /// The lease agent's settings file.
@@ -236,11 +273,33 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         "GPU_SESSION_METRICS_URL",
         &format!("http://127.0.0.1:{}/metrics", plan.serving.port),
     )?;
+    // Node 1's SGLang serves no HTTP (a stub answers health checks): its idleness is
+    // node 0's, so only node 0 judges it (the lease deadline still ends both).
+    let idle_minutes = match input.member {
+        Some(m) if plan.gpu.nodes > 1 && m.index > 0 => 0,
+        _ => plan.lease.idle_minutes,
+    };
     env_line(
         &mut env,
         "GPU_SESSION_IDLE_MINUTES",
-        &plan.lease.idle_minutes.to_string(),
+        &idle_minutes.to_string(),
     )?;
+    if input.member.is_some() && plan.gpu.replicas > 1 {
+        env_line(&mut env, "GPU_SESSION_METRICS_FROM_GROUP", "1")?;
+    }
+    if let Some(member) = input.member {
+        // One lease for the group: the agent finds the members by this tag value.
+        env_line(
+            &mut env,
+            "GPU_SESSION_GROUP_ID",
+            group::id_of_member(input.hostname),
+        )?;
+        env_line(
+            &mut env,
+            "GPU_SESSION_GROUP_MEMBER",
+            &member.index.to_string(),
+        )?;
+    }
     env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
     Ok(env)
 }
@@ -282,10 +341,14 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     };
     key_check("the Lambda API key", input.lambda_api_key)?;
     key_check("the instance hostname", input.hostname)?;
-    let config = CloudConfig {
+    let mut config = CloudConfig {
         write_files: vec![
             WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
-            WriteFile::new(SGLANG_ARGS_FILE, "0644", sglang_args(input.plan)?),
+            WriteFile::new(
+                SGLANG_ARGS_FILE,
+                "0644",
+                member_sglang_args(input.plan, input.member)?,
+            ),
             WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
             WriteFile::new(
                 lease_agent::KEY_FILE,
@@ -337,9 +400,41 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         .map(|cmd| cmd.into_iter().map(str::to_owned).collect())
         .collect(),
     };
+    if let Some(member) = input.member {
+        config.write_files.extend(group_files(input.plan, member));
+    }
     let body = gpu_session_core::yaml::to_string(&config)
         .map_err(|e| CloudInitError::Yaml(e.to_string()))?;
     Ok(format!("#cloud-config\n{body}"))
+}
+
+/// What a group member adds: the group file's reader, and on member 0 of a replica
+/// group the gateway's wrapper and unit (the installer starts it after SGLang).
+fn group_files(plan: &Plan, member: Member) -> Vec<WriteFile> {
+    let mut files = vec![WriteFile::new(
+        group::GROUP_ENV_PATH,
+        "0755",
+        group::GROUP_ENV_SCRIPT.to_owned(),
+    )];
+    if has_gateway(plan, member) {
+        files.push(WriteFile::new(
+            group::GATEWAY_RUN_PATH,
+            "0755",
+            group::GATEWAY_RUN_SCRIPT.to_owned(),
+        ));
+        files.push(WriteFile::new(
+            &format!("/etc/systemd/system/{}", group::GATEWAY_UNIT),
+            "0644",
+            systemd_service(
+                "SGLang Model Gateway started by gpu-session",
+                SGLANG_ENV_FILE,
+                group::GATEWAY_RUN_PATH,
+                10,
+                Some(SGLANG_USER),
+            ),
+        ));
+    }
+    files
 }
 
 /// 32 random hex characters: the per-launch SGLang API key.
@@ -371,6 +466,9 @@ mod tests {
         for lock in [SGLANG_LOCK_X86_64, SGLANG_LOCK_AARCH64] {
             let pin = format!("\nsglang=={LOCKED_SGLANG_VERSION} \\\n    --hash=sha256:");
             assert!(lock.contains(&pin), "the lock pins sglang with its hashes");
+            // The gateway in front of replicas, resolved with SGLang (`cargo xtask sglang-pin`).
+            let smg = format!("\nsmg=={} \\\n    --hash=sha256:", group::SMG_VERSION);
+            assert!(lock.contains(&smg), "the lock pins smg with its hashes");
             // Every requirement line carries at least one hash.
             let requirements = lock
                 .lines()

@@ -3,6 +3,7 @@
 //! the deadline rewrite `extend` runs over SSH), and the scripts in `assets/`.
 
 pub mod cloud_init;
+pub mod group;
 pub mod lease_agent;
 
 /// A long-running systemd service that reads `env_file` (systemd reads it as root, before

@@ -474,3 +474,107 @@ fn a_failed_start_that_recovers_is_not_terminated() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(fake.live_instance_count(), 1, "{}", agent.log());
 }
+
+/// Launches member `index` of group `group` through the fake's API, tagged as `launch`
+/// tags a group member; returns its id and hostname.
+fn launch_member(fake: &FakeLambda, group: &str, index: u32) -> (String, String) {
+    let hostname = format!("gpu-session-agent-test-{group}-{index}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = runtime.block_on(async {
+        let client = LambdaClient::new(
+            &fake.base_url(),
+            ApiKey::new(fake.api_key()).unwrap(),
+            ClientOptions::fast_for_tests(),
+        )
+        .unwrap();
+        let mut req = LaunchRequest::new("us-east-1", "gpu_1x_a10", "gpu-session");
+        req.name = Some(hostname.clone());
+        req.hostname = Some(hostname.clone());
+        req.tags = vec![
+            gpu_session_lambda::Tag {
+                key: "gpu-session:group".into(),
+                value: group.into(),
+            },
+            gpu_session_lambda::Tag {
+                key: "gpu-session:member".into(),
+                value: index.to_string(),
+            },
+        ];
+        client.launch(&req).await.unwrap().instance_ids[0].clone()
+    });
+    (id, hostname)
+}
+
+fn member_agent(fake: &FakeLambda, dir: &Path, group: &str, index: u32, hostname: &str) -> Command {
+    let mut cmd = agent_command(dir, &fake.base_url(), &fake.api_key());
+    cmd.env("GPU_SESSION_HOSTNAME", hostname)
+        .env("GPU_SESSION_GROUP_ID", group)
+        .env("GPU_SESSION_GROUP_MEMBER", index.to_string());
+    cmd
+}
+
+fn live(fake: &FakeLambda, id: &str) -> bool {
+    !fake.instance(id).unwrap().status.is_gone()
+}
+
+#[test]
+fn the_lease_deadline_of_any_member_ends_the_whole_group() {
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let members: Vec<(String, String)> =
+        (0..3).map(|i| launch_member(&fake, "a1b2c3", i)).collect();
+    let (other, _) = launch_member(&fake, "d4e5f6", 0);
+    let dir = tempfile::tempdir().unwrap();
+    write_deadline(dir.path(), now() + 2);
+    let agent = spawn_agent(
+        member_agent(&fake, dir.path(), "a1b2c3", 2, &members[2].1),
+        dir.path(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || members
+            .iter()
+            .all(|(id, _)| !live(&fake, id))),
+        "{}",
+        agent.log()
+    );
+    assert!(live(&fake, &other), "another group's member was terminated");
+}
+
+#[test]
+fn an_idle_replica_ends_itself_but_an_idle_member_0_ends_the_group() {
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let members: Vec<(String, String)> =
+        (0..3).map(|i| launch_member(&fake, "a1b2c3", i)).collect();
+    let idle = |dir: &Path, index: usize| {
+        let mut cmd = member_agent(&fake, dir, "a1b2c3", index as u32, &members[index].1);
+        cmd.env("GPU_SESSION_IDLE_SECONDS", "2")
+            .env("GPU_SESSION_STARTUP_SECONDS", "0");
+        spawn_agent(cmd, dir)
+    };
+    let one = tempfile::tempdir().unwrap();
+    let agent = idle(one.path(), 1);
+    assert!(
+        wait_until(Duration::from_secs(15), || !live(&fake, &members[1].0)),
+        "{}",
+        agent.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        live(&fake, &members[0].0) && live(&fake, &members[2].0),
+        "{}",
+        agent.log()
+    );
+    let zero = tempfile::tempdir().unwrap();
+    let agent = idle(zero.path(), 0);
+    assert_terminated_within(&fake, 15, &agent);
+}

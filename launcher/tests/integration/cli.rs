@@ -728,7 +728,7 @@ fn service_level_targets_choose_type_tp_and_replicas() {
     assert!(row["speed"]["tpot_ms"].as_f64().expect("tpot") <= 30.0);
 
     // plan writes the chosen type, one replica's concurrency and share of the rate,
-    // and says how many replicas the rate needs.
+    // and the replicas the rate needs.
     let run = sandbox.run(&[
         "plan",
         "--model",
@@ -761,14 +761,31 @@ fn service_level_targets_choose_type_tp_and_replicas() {
         (workload.rate.expect("rate") - share).abs() < 1e-3,
         "{workload:?}"
     );
+    assert_eq!(plan.gpu.replicas, choice.replicas);
     assert!(
         run.stderr.contains(&format!(
-            "one of the {} replicas the rate needs",
+            "launches {} replicas behind one gateway",
             choice.replicas
         )),
         "{}",
         run.stderr
     );
+    // The targets choose the replica count: --replicas with them is a usage error.
+    let stderr = sandbox.fails(
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--tpot-max",
+            "15",
+            "--rate",
+            "40",
+            "--replicas",
+            "2",
+        ],
+        2,
+    );
+    assert!(stderr.contains("--replicas"), "{stderr}");
     insta::assert_snapshot!("plan_service_level_stderr", run.stderr);
     // Targets nothing meets: an error saying what binds, nothing written.
     let run = sandbox.run(&[
@@ -1288,6 +1305,105 @@ fn plan_check_reads_a_plan_from_before_the_workload() {
             .contains("Workload      1 concurrent 1k/1k requests"),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn plan_writes_a_group_and_check_shows_its_price() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "plan",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "gpu_1x_a100_sxm4",
+        "--replicas",
+        "3",
+        "--min-replicas",
+        "2",
+        "-o",
+        "group.yaml",
+    ];
+    assert_eq!(sandbox.run(&args).code, 0);
+    let yaml = fs::read_to_string(sandbox.path("group.yaml")).expect("read");
+    assert!(
+        yaml.contains("  replicas: 3\n  min_replicas: 2\n"),
+        "{yaml}"
+    );
+    insta::assert_snapshot!(
+        "plan_check_group",
+        sandbox.ok(&["plan", "check", "group.yaml"])
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plan", "check", "group.yaml", "--json"]))
+            .expect("JSON");
+    let single = json["estimate"]["price_per_hour_usd"]
+        .as_f64()
+        .expect("price");
+    assert_eq!(json["group"]["instances"], 3);
+    assert_eq!(
+        json["group"]["price_per_hour_usd"].as_f64(),
+        Some(3.0 * single)
+    );
+
+    let two = [
+        "plan",
+        "--model",
+        "deepseek-r1-671b",
+        "--quantization",
+        "fp8",
+        "--gpu",
+        "gpu_8x_h100_sxm5",
+        "--nodes",
+        "2",
+        "-o",
+        "two.yaml",
+    ];
+    assert_eq!(sandbox.run(&two).code, 0);
+    // One node's estimate does not hold a model split over two (core's two-node
+    // sizing is separate work): check warns, but the plan is valid.
+    let check = sandbox.run(&["plan", "check", "two.yaml"]);
+    assert_eq!(check.code, 0, "{check:#?}");
+    insta::assert_snapshot!("plan_check_two_nodes", check.stdout);
+
+    let stderr = sandbox.fails(
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "gpu_1x_a10",
+            "--nodes",
+            "2",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("gpu.nodes: '2' needs an instance type with 8 GPUs"),
+        "{stderr}"
+    );
+    let stderr = sandbox.fails(
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--replicas",
+            "2",
+            "--min-replicas",
+            "3",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("gpu.min_replicas: '3' must be between 1 and gpu.replicas (2)"),
+        "{stderr}"
+    );
+    let bad = yaml.replace("replicas: 3", "replicas: 0");
+    fs::write(sandbox.path("bad.yaml"), bad).expect("write");
+    let stderr = sandbox.fails(&["plan", "check", "bad.yaml"], 1);
+    assert!(
+        stderr.contains("plan field gpu.replicas: '0' must be between 1 and 16"),
+        "{stderr}"
     );
 }
 

@@ -469,7 +469,19 @@ pub(crate) fn check_user_data(
             );
         }
     }
-    assert_eq!(scripts, 3, "lease agent, SGLang wrapper, installer");
+    // Lease agent, SGLang wrapper, installer; a group member adds its own (see group tests).
+    let group_scripts = files
+        .iter()
+        .filter(|(path, _, _)| {
+            path == "/usr/local/bin/gpu-session-group-env"
+                || path == "/usr/local/bin/gpu-session-gateway"
+        })
+        .count();
+    assert_eq!(
+        scripts,
+        3 + group_scripts,
+        "lease agent, SGLang wrapper, installer"
+    );
     files
 }
 
@@ -1402,4 +1414,615 @@ fn a_plan_file_over_the_size_limit_is_refused() {
         assert!(err.contains("big.yaml"), "{err}");
         assert!(err.contains("2097152 bytes"), "{err}");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Groups (replicas behind a gateway, one model over two nodes)
+
+/// `launch --dry-run --json` of a group plan: its members.
+fn group_dry_run(plan: &Plan) -> (Env, Value) {
+    let env = Env::with_plan(plan);
+    let out = env
+        .command(&["launch", env.plan.to_str().unwrap(), "--dry-run", "--json"])
+        .env_remove("LAMBDA_API_KEY")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(env.fake.requests().is_empty(), "dry run touched the API");
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    (env, json)
+}
+
+fn grouped(plan: Plan, replicas: u32, min: Option<u32>, nodes: u32, pp: u32) -> Plan {
+    plan.with_group(gpu_session_core::plan::Group {
+        replicas,
+        min_replicas: min,
+        nodes,
+        pipeline_parallel: pp,
+    })
+    .expect("group plan")
+}
+
+fn file<'a>(
+    files: &'a [(String, String, String)],
+    path: &str,
+) -> Option<&'a (String, String, String)> {
+    files.iter().find(|f| f.0 == path)
+}
+
+fn tag(request: &Value, key: &str) -> String {
+    request["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .map(|t| t["value"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
+    let plan = grouped(
+        plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
+        3,
+        Some(2),
+        1,
+        1,
+    );
+    let (env, json) = group_dry_run(&plan);
+    assert_eq!(json["kind"], "replicas");
+    let group_id = json["group_id"].as_str().unwrap().to_owned();
+    let members = json["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    let gateway = json["gateway"].as_str().unwrap();
+    assert!(gateway.starts_with("smg==1.13.0 launch --worker-urls http://PRIVATE-IP-OF-MEMBER-0:30001 http://PRIVATE-IP-OF-MEMBER-1:30001 http://PRIVATE-IP-OF-MEMBER-2:30001 --policy cache_aware --host 127.0.0.1 --port 30000 --prometheus-host 127.0.0.1"), "{gateway}");
+    let mut gateways = 0;
+    for (i, m) in members.iter().enumerate() {
+        let request = &m["request"];
+        let name = request["name"].as_str().unwrap();
+        assert!(name.ends_with(&format!("-{group_id}-{i}")), "{name}");
+        assert_eq!(request["hostname"], name);
+        assert_eq!(tag(request, "gpu-session:group"), group_id);
+        assert_eq!(tag(request, "gpu-session:member"), i.to_string());
+        let user_data = m["user_data"].as_str().unwrap();
+        // The same limit as a single instance's (sglang_runs_as_a_user_that_cannot...).
+        assert!(
+            user_data.len() < 1024 * 1024 * 3 / 5,
+            "{} bytes",
+            user_data.len()
+        );
+        let files = check_user_data(env.dir.path(), user_data);
+        let args = &file(&files, "/etc/gpu-session/sglang.args").unwrap().2;
+        let args: Vec<&str> = args.lines().collect();
+        // Each worker on the worker port, bound by the wrapper to its private address.
+        assert!(
+            args.windows(2).any(|w| w == ["--port", "30001"]),
+            "{args:?}"
+        );
+        assert!(
+            !args.contains(&"--host") && !args.contains(&"0.0.0.0"),
+            "{args:?}"
+        );
+        let sglang_env = &file(&files, "/etc/gpu-session/sglang.env").unwrap().2;
+        assert!(sglang_env.contains("GPU_SESSION_GROUP=replicas\n"));
+        let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
+        assert!(
+            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n"),
+            "{lease_env}"
+        );
+        for line in [
+            format!("GPU_SESSION_GROUP_ID={group_id}\n"),
+            format!("GPU_SESSION_GROUP_MEMBER={i}\n"),
+        ] {
+            assert!(lease_env.contains(&line), "{line} not in {lease_env}");
+        }
+        assert!(file(&files, "/usr/local/bin/gpu-session-group-env").is_some());
+        if file(&files, "/etc/systemd/system/gpu-session-gateway.service").is_some() {
+            gateways += 1;
+            assert_eq!(i, 0, "the gateway runs on member 0");
+            assert!(
+                sglang_env.contains("GPU_SESSION_GATEWAY_PORT=30000\n"),
+                "{sglang_env}"
+            );
+            assert!(file(&files, "/usr/local/bin/gpu-session-gateway").is_some());
+        }
+        let group_file = m["group_file"].as_str().unwrap();
+        for line in [
+            format!("GPU_SESSION_MEMBER={i}\n"),
+            format!("GPU_SESSION_PRIVATE_IP=PRIVATE-IP-OF-MEMBER-{i}\n"),
+            "GPU_SESSION_WORKER_PORT=30001\n".to_owned(),
+            "GPU_SESSION_WORKER_IPS=PRIVATE-IP-OF-MEMBER-0,PRIVATE-IP-OF-MEMBER-1,PRIVATE-IP-OF-MEMBER-2\n".to_owned(),
+        ] {
+            assert!(group_file.contains(&line), "{line} not in\n{group_file}");
+        }
+    }
+    assert_eq!(gateways, 1);
+}
+
+#[test]
+fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
+    let plan = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        1,
+    );
+    let (env, json) = group_dry_run(&plan);
+    assert_eq!(json["kind"], "nodes");
+    assert!(json["gateway"].is_null());
+    let members = json["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    for (rank, m) in members.iter().enumerate() {
+        let files = check_user_data(env.dir.path(), m["user_data"].as_str().unwrap());
+        let args = &file(&files, "/etc/gpu-session/sglang.args").unwrap().2;
+        let args: Vec<&str> = args.lines().collect();
+        let rank_text = rank.to_string();
+        for pair in [
+            ["--tp-size", "16"],
+            ["--nnodes", "2"],
+            ["--node-rank", rank_text.as_str()],
+            ["--host", "127.0.0.1"],
+            ["--port", "30000"],
+        ] {
+            assert!(
+                args.windows(2).any(|w| w == pair),
+                "{pair:?} not in {args:?}"
+            );
+        }
+        assert!(file(&files, "/etc/systemd/system/gpu-session-gateway.service").is_none());
+        let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
+        let idle = if rank == 0 { "30" } else { "0" };
+        assert!(
+            lease_env.contains(&format!("GPU_SESSION_IDLE_MINUTES={idle}\n")),
+            "{lease_env}"
+        );
+        let group_file = m["group_file"].as_str().unwrap();
+        for line in [
+            "NNODES=2\n".to_owned(),
+            format!("NODE_RANK={rank}\n"),
+            "DIST_INIT_ADDR=PRIVATE-IP-OF-MEMBER-0:20000\n".to_owned(),
+            format!("GPU_SESSION_PRIVATE_IP=PRIVATE-IP-OF-MEMBER-{rank}\n"),
+        ] {
+            assert!(group_file.contains(&line), "{line} not in\n{group_file}");
+        }
+    }
+    // The wrapper adds --dist-init-addr from the group file and picks the interface.
+    let wrapper = &written_files(members[0]["user_data"].as_str().unwrap())
+        .into_iter()
+        .find(|f| f.0 == "/usr/local/bin/gpu-session-sglang")
+        .unwrap()
+        .2;
+    for needle in [
+        "--dist-init-addr \"$dist_init_addr\"",
+        "NCCL_SOCKET_IFNAME=",
+        "GLOO_SOCKET_IFNAME=",
+        "NCCL_IB_DISABLE=1",
+    ] {
+        assert!(wrapper.contains(needle), "{needle}");
+    }
+
+    // PP 2 x TP 8: each node one stage.
+    let pp = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        2,
+    );
+    let (_env, json) = group_dry_run(&pp);
+    let user_data = json["members"][1]["user_data"].as_str().unwrap();
+    let args = written_files(user_data)
+        .into_iter()
+        .find(|f| f.0 == "/etc/gpu-session/sglang.args")
+        .unwrap()
+        .2;
+    assert!(args.contains("--tp-size\n8\n--pp-size\n2\n"), "{args}");
+    assert!(args.contains("--nnodes\n2\n--node-rank\n1\n"), "{args}");
+}
+
+#[test]
+fn a_two_node_launch_is_refused_before_anything_bills() {
+    let plan = grouped(
+        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
+        1,
+        None,
+        2,
+        2,
+    );
+    let env = Env::with_plan(&plan);
+    let out = env.launch(&[]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("two-node launch is not implemented yet; use --dry-run"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.fake.requests().is_empty());
+}
+
+/// A replica group's launch environment: the fake ssh's only tunnel (to member 0's
+/// `serving.port`) reaches a fake gateway in front of `serving` workers.
+struct GroupEnv {
+    env: Env,
+    gateway: FakeSglang,
+    group_dir: PathBuf,
+}
+
+impl GroupEnv {
+    fn new(replicas: u32, min: Option<u32>, serving: u32) -> GroupEnv {
+        let env = Env::with_plan(&grouped(
+            plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
+            replicas,
+            min,
+            1,
+            1,
+        ));
+        let gateway = FakeSglang::start(FakeSglangConfig {
+            served_model_name: MODEL.to_owned(),
+            gateway_workers: Some(serving),
+            ..FakeSglangConfig::default()
+        })
+        .expect("fake gateway");
+        let group_dir = env.dir.path().join("group-files");
+        std::fs::create_dir(&group_dir).unwrap();
+        GroupEnv {
+            env,
+            gateway,
+            group_dir,
+        }
+    }
+
+    fn command(&self, extra: &[(&str, &str)]) -> Command {
+        let mut cmd =
+            self.env
+                .command(&["launch", self.env.plan.to_str().unwrap(), "--yes", "--json"]);
+        cmd.env("FAKE_SSH_TARGET", self.gateway.addr().to_string())
+            .env("FAKE_SSH_GROUP_DIR", &self.group_dir);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// The group files the fake ssh received, by public IP.
+    fn group_files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&self.group_dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name()
+                        .to_string_lossy()
+                        .trim_end_matches(".env")
+                        .to_owned(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+fn group_member_id(result: &Value, index: usize) -> &str {
+    result["members"][index]["instance_id"].as_str().unwrap()
+}
+
+/// Public IPs the fake gives the instances of a group launch, in launch order: the
+/// ruleset takes the fake's first serial number, members the next ones.
+fn member_public_ip(index: u32) -> String {
+    format!("198.51.100.{}", index + 4)
+}
+
+#[test]
+fn three_replicas_serve_through_the_gateway() {
+    let g = GroupEnv::new(3, None, 3);
+    let out = g.command(&[]).output().unwrap();
+    g.env.assert_no_key_leak(&out);
+    assert_exit(&out, 0);
+    let result: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(result["members"].as_array().unwrap().len(), 3, "{result}");
+    assert_eq!(result["group_price_cents_per_hour"], 3 * 75);
+    assert_eq!(g.env.fake.live_instance_count(), 3);
+    // One ruleset, attached to all three, created before the first launch.
+    let rulesets = g.env.fake.rulesets();
+    assert_eq!(rulesets.len(), 1);
+    for instance in g.env.fake.instances() {
+        assert_eq!(instance.firewall_rulesets, [rulesets[0].id.clone()]);
+        assert!(instance.tags.iter().any(|(k, _)| k == "gpu-session:group"));
+    }
+    let first_launch = g
+        .env
+        .fake
+        .requests()
+        .iter()
+        .position(|r| r.path == LAUNCH)
+        .unwrap();
+    let create = g
+        .env
+        .fake
+        .requests()
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/firewall-rulesets")
+        .unwrap();
+    assert!(create < first_launch);
+    // Every member got the group file with every member's private address.
+    let files = g.group_files();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let private: Vec<String> = g
+        .env
+        .fake
+        .instances()
+        .iter()
+        .map(|i| i.private_ip.clone().unwrap())
+        .collect();
+    for (n, (ip, file)) in files.iter().enumerate() {
+        assert_eq!(*ip, member_public_ip(n as u32));
+        assert!(
+            file.contains(&format!("GPU_SESSION_WORKER_IPS={}\n", private.join(","))),
+            "{file}"
+        );
+        assert!(
+            file.contains(&format!("GPU_SESSION_PRIVATE_IP={}\n", private[n])),
+            "{file}"
+        );
+    }
+    // The completion went through the gateway.
+    assert!(g
+        .gateway
+        .requests()
+        .iter()
+        .any(|r| r.path == "/v1/chat/completions" && r.status == 200));
+    assert!(g.gateway.requests().iter().any(|r| r.path == "/readiness"));
+
+    // `status` shows the group, its members and its price.
+    let group_id = result["group_id"].as_str().unwrap();
+    let status = g.env.command(&["status"]).output().unwrap();
+    assert_exit(&status, 0);
+    let line = format!("Group {group_id}: 3 members (0: active, 1: active, 2: active), $2.25/h");
+    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let status = g.env.command(&["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(status["instances"][2]["group"], group_id);
+
+    // `extend` of one member extends the group's lease: every member's.
+    let extend = g
+        .env
+        .command(&["extend", "2", group_member_id(&result, 0)])
+        .output()
+        .unwrap();
+    assert_exit(&extend, 0);
+    assert_eq!(
+        stdout(&extend).matches("now ends at").count(),
+        3,
+        "{}",
+        stdout(&extend)
+    );
+
+    // `down` with any member's id ends the whole group and its ruleset.
+    let member = result["members"][1]["instance_id"].as_str().unwrap();
+    let down = g
+        .env
+        .command(&["down", member, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&down, 0);
+    let report: Value = serde_json::from_str(&stdout(&down)).expect("JSON");
+    assert_eq!(
+        report["terminated"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
+    assert_eq!(
+        report["deleted_rulesets"],
+        serde_json::json!([rulesets[0].id])
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty());
+}
+
+#[test]
+fn a_replica_failing_its_install_is_dropped_while_min_replicas_serve() {
+    let g = GroupEnv::new(3, Some(2), 2);
+    let failing = member_public_ip(2);
+    let out = g
+        .command(&[("FAKE_SSH_FAILED_IPS", failing.as_str())])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let result: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(result["members"].as_array().unwrap().len(), 2, "{result}");
+    assert_eq!(g.env.fake.live_instance_count(), 2);
+    let gone: Vec<_> = g
+        .env
+        .fake
+        .instances()
+        .into_iter()
+        .filter(|i| i.status.is_gone())
+        .collect();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].ip.as_deref(), Some(failing.as_str()));
+    assert!(stderr(&out).contains("member 2"), "{}", stderr(&out));
+
+    // `down` with the group id ends the two that serve and the ruleset.
+    let group_id = result["group_id"].as_str().unwrap();
+    let down = g
+        .env
+        .command(&["down", group_id, "--yes"])
+        .output()
+        .unwrap();
+    assert_exit(&down, 0);
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty(), "{}", stdout(&down));
+}
+
+#[test]
+fn a_replica_failing_below_min_replicas_tears_the_group_down() {
+    let g = GroupEnv::new(3, None, 2);
+    let failing = member_public_ip(1);
+    let out = g
+        .command(&[("FAKE_SSH_FAILED_IPS", failing.as_str())])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("fewer than gpu.min_replicas (3)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty(), "ruleset left behind");
+}
+
+#[test]
+fn a_panic_during_a_group_launch_ends_every_member_and_the_ruleset() {
+    let g = GroupEnv::new(3, None, 3);
+    let out = g
+        .command(&[("GPU_SESSION_TEST_PANIC_AFTER_ACTIVE", "1")])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert_eq!(g.env.fake.instances().len(), 3, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+}
+
+#[test]
+fn ctrl_c_while_the_gateway_is_not_ready_leaves_nothing() {
+    // A gateway that counts no healthy worker answers 503 until the signal.
+    let g = GroupEnv::new(3, None, 0);
+    interrupt_group_with(&g, "INT", &[], &|| {
+        g.gateway.requests().iter().any(|r| r.path == "/readiness")
+    });
+}
+
+/// Sends `signal` once `ready(fake)` holds, then checks nothing of the group is left.
+fn interrupt_group(signal: &str, extra: &[(&str, &str)], ready: &dyn Fn(&FakeLambda) -> bool) {
+    let g = GroupEnv::new(3, None, 3);
+    interrupt_group_with(&g, signal, extra, &|| ready(&g.env.fake));
+}
+
+fn interrupt_group_with(
+    g: &GroupEnv,
+    signal: &str,
+    extra: &[(&str, &str)],
+    ready: &dyn Fn() -> bool,
+) {
+    let mut child = g
+        .command(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gpu-session");
+    let start = Instant::now();
+    while !ready() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(ready(), "the launch never reached the phase");
+    let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(60));
+    assert!(matches!(code, Some(130 | 143)), "{code:?} {err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_members_launch_leave_nothing() {
+    for signal in ["INT", "TERM"] {
+        // The second member's launch answer is slow: the signal comes while it is out.
+        interrupt_group(signal, &[], &|fake| {
+            if fake.instances().len() == 1 {
+                fake.delay_next_launch_response(Duration::from_secs(5));
+            }
+            fake.instances().len() >= 2
+        });
+    }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_members_load_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let phases = dir.path().join("phases");
+    std::fs::write(&phases, "loading\n").unwrap();
+    for signal in ["INT", "TERM"] {
+        let phases = phases.to_str().unwrap();
+        interrupt_group(signal, &[("FAKE_SSH_PHASES", phases)], &|fake| {
+            fake.instances()
+                .iter()
+                .filter(|i| i.status.as_str() == "active")
+                .count()
+                == 3
+        });
+    }
+}
+
+#[test]
+fn the_group_file_reader_prints_only_strictly_valid_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("group-env");
+    std::fs::write(&script, gpu_session::instance::group::GROUP_ENV_SCRIPT).unwrap();
+    let group_file = dir.path().join("group.env");
+    let read = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("GPU_SESSION_GROUP_FILE", &group_file)
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    assert_eq!(
+        read(&["--no-wait", "GPU_SESSION_PRIVATE_IP"]),
+        (Some(1), String::new())
+    );
+    let good = "# header\nGPU_SESSION_GROUP_ID=a1b2c3\nGPU_SESSION_MEMBER=1\nGPU_SESSION_MEMBERS=2\nGPU_SESSION_PRIVATE_IP=10.0.2.4\nNNODES=2\nNODE_RANK=1\nDIST_INIT_ADDR=10.0.2.3:20000\n";
+    std::fs::write(&group_file, good).unwrap();
+    assert_eq!(
+        read(&["DIST_INIT_ADDR"]),
+        (Some(0), "10.0.2.3:20000\n".into())
+    );
+    assert_eq!(
+        read(&["GPU_SESSION_PRIVATE_IP"]),
+        (Some(0), "10.0.2.4\n".into())
+    );
+    assert_eq!(read(&["GPU_SESSION_WORKER_IPS"]).0, Some(1), "absent key");
+    for bad in [
+        "GPU_SESSION_PRIVATE_IP=10.0.2.4; reboot",
+        "GPU_SESSION_PRIVATE_IP=$(id)",
+        "GPU_SESSION_PRIVATE_IP=10.0.2.256",
+        "DIST_INIT_ADDR=10.0.2.3:20000 --evil",
+        "GPU_SESSION_WORKER_IPS=10.0.2.3,,10.0.2.4",
+        "NODE_RANK=-1",
+        "PATH=/tmp",
+    ] {
+        std::fs::write(&group_file, format!("{good}{bad}\n")).unwrap();
+        // Any bad line poisons the whole file: no value is printed.
+        assert_eq!(
+            read(&["GPU_SESSION_PRIVATE_IP"]),
+            (Some(1), String::new()),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn a_group_whose_members_have_no_private_ip_is_torn_down() {
+    let g = GroupEnv::new(2, None, 2);
+    g.env.fake.omit_private_ip(true);
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("has no private_ip"), "{err}");
+    assert!(
+        err.contains("member 0, which runs the gateway, failed"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty());
+    assert!(
+        g.group_files().is_empty(),
+        "no group file without private addresses"
+    );
 }

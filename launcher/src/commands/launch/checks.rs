@@ -151,6 +151,8 @@ pub struct PhaseWatch {
     last_kind: Option<&'static str>,
     started: Instant,
     armed: bool,
+    /// The last look read the `ready` phase (SGLang said it is fired up).
+    ready: bool,
     arm_timeout: Duration,
 }
 
@@ -163,10 +165,16 @@ impl PhaseWatch {
             last_kind: None,
             started: Instant::now(),
             armed: false,
+            ready: false,
             arm_timeout: crate::test_hooks::TestHooks::get()
                 .arm_timeout
                 .unwrap_or(first_start::ARM_TIMEOUT),
         }
+    }
+
+    /// Whether the last look found SGLang's first start finished (phase `ready`).
+    pub fn is_ready(&self) -> bool {
+        self.ready
     }
 
     /// Whether the lease agent has reported it is armed for this instance.
@@ -182,6 +190,7 @@ impl PhaseWatch {
         bar: &ProgressBar,
     ) -> anyhow::Result<()> {
         let (phase, agent) = self.remote.look().await;
+        self.ready = matches!(phase, Phase::Ready);
         self.check_agent(agent, printer, quiet_json, bar)?;
         let elapsed = self.started.elapsed().as_secs();
         let text = format!(

@@ -33,6 +33,26 @@ pub(super) enum Launched {
     Maybe,
     /// The API created this instance.
     Instance(String),
+    /// A group launch: each member as above, and the group's firewall ruleset.
+    Group(GroupLaunched),
+}
+
+/// What a group launch has created so far.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct GroupLaunched {
+    /// Each member's name and what its launch request created (never a `Group`).
+    pub(super) members: Vec<(String, Launched)>,
+    pub(super) ruleset: RulesetLaunched,
+}
+
+/// Where the group's firewall ruleset stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) enum RulesetLaunched {
+    #[default]
+    Nothing,
+    /// A create with this (unique) name was sent; its answer is unknown.
+    Maybe(String),
+    Created(String),
 }
 
 fn pause() -> Duration {
@@ -106,8 +126,72 @@ async fn terminate_launched(
     keep: bool,
     warn: &dyn Fn(&str),
 ) -> Vec<(bool, String)> {
+    let Launched::Group(group) = launched else {
+        return terminate_one(client, name, launched, keep, warn).await;
+    };
+    let mut lines = Vec::new();
+    for (member, launched) in &group.members {
+        lines.extend(terminate_one(client, member, launched, keep, warn).await);
+    }
+    lines.extend(delete_ruleset(client, &group.ruleset, keep, warn).await);
+    lines
+}
+
+/// Deletes the group's ruleset once its members are gone (a ruleset does not bill, but
+/// every launch would leave one behind).
+async fn delete_ruleset(
+    client: &LambdaClient,
+    ruleset: &RulesetLaunched,
+    keep: bool,
+    warn: &dyn Fn(&str),
+) -> Vec<(bool, String)> {
+    let ids = match ruleset {
+        RulesetLaunched::Nothing => return Vec::new(),
+        RulesetLaunched::Created(id) => vec![id.clone()],
+        RulesetLaunched::Maybe(name) => match crate::firewall::find_named(client, name).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                return vec![(
+                    true,
+                    format!("could not check whether firewall ruleset {name} was created ({e}); delete it in the Lambda dashboard if it exists"),
+                )]
+            }
+        },
+    };
+    let mut lines = Vec::new();
+    for id in ids {
+        if keep {
+            lines.push((
+                true,
+                format!(
+                    "firewall ruleset {id} was kept with the group's instances (--keep-on-failure)"
+                ),
+            ));
+            continue;
+        }
+        lines.push(
+            match crate::firewall::delete_when_free(client, &id, pause(), warn).await {
+                Ok(()) => (false, format!("Deleted firewall ruleset {id}.")),
+                Err(e) => (
+                    true,
+                    format!("COULD NOT DELETE firewall ruleset {id} ({e}); it does not bill, but delete it in the Lambda dashboard"),
+                ),
+            },
+        );
+    }
+    lines
+}
+
+/// [`terminate_launched`] for one instance.
+async fn terminate_one(
+    client: &LambdaClient,
+    name: &str,
+    launched: &Launched,
+    keep: bool,
+    warn: &dyn Fn(&str),
+) -> Vec<(bool, String)> {
     let ids = match launched {
-        Launched::Nothing => return Vec::new(),
+        Launched::Nothing | Launched::Group(_) => return Vec::new(),
         Launched::Instance(id) => vec![id.clone()],
         Launched::Maybe => match find_by_name(client, name, warn).await {
             Some(ids) if ids.is_empty() => {
@@ -270,4 +354,111 @@ fn clean_up_after_panic() {
         }
     });
     let _ = worker.join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpu_session_lambda::{ClientOptions, FirewallRulesetEntry, LaunchRequest};
+    use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig};
+
+    async fn launch(client: &LambdaClient, name: &str, ruleset: &str) -> String {
+        let mut request = LaunchRequest::new("us-east-1", "gpu_1x_a10", "gpu-session");
+        request.name = Some(name.to_owned());
+        request.firewall_rulesets = vec![FirewallRulesetEntry {
+            id: ruleset.to_owned(),
+        }];
+        client
+            .launch(&request)
+            .await
+            .unwrap()
+            .instance_ids
+            .remove(0)
+    }
+
+    #[test]
+    fn a_group_clean_up_terminates_every_member_and_then_deletes_the_ruleset() {
+        let fake = FakeLambda::start(FakeLambdaConfig {
+            boot: Boot::AfterPolls(0),
+            terminate_after_polls: 0,
+            ..FakeLambdaConfig::default()
+        })
+        .unwrap();
+        let client = LambdaClient::new(
+            &fake.base_url(),
+            ApiKey::new(fake.api_key()).unwrap(),
+            ClientOptions::fast_for_tests(),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let lines = runtime.block_on(async {
+            let ruleset = crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
+                .await
+                .unwrap();
+            let first = launch(&client, "member-0", &ruleset).await;
+            // Member 1's launch answer was lost: it is found by its name.
+            launch(&client, "member-1", &ruleset).await;
+            let group = GroupLaunched {
+                members: vec![
+                    ("member-0".into(), Launched::Instance(first)),
+                    ("member-1".into(), Launched::Maybe),
+                    ("member-2".into(), Launched::Nothing),
+                ],
+                ruleset: RulesetLaunched::Created(ruleset),
+            };
+            assert_eq!(fake.live_instance_count(), 2);
+            terminate_launched(&client, "unused", &Launched::Group(group), false, &|m| {
+                panic!("unexpected warning: {m}")
+            })
+            .await
+        });
+        assert_eq!(fake.live_instance_count(), 0);
+        assert!(fake.rulesets().is_empty(), "{lines:?}");
+        assert_eq!(
+            lines.iter().filter(|(loud, _)| !loud).count(),
+            3,
+            "{lines:?}"
+        );
+        // The ruleset was refused while in use at least once, then deleted.
+        let deletes: Vec<u16> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(deletes.first(), Some(&400), "{deletes:?}");
+        assert_eq!(deletes.last(), Some(&200), "{deletes:?}");
+    }
+
+    #[test]
+    fn a_ruleset_whose_create_answer_was_lost_is_found_by_name_and_deleted() {
+        let fake = FakeLambda::start_default().unwrap();
+        let client = LambdaClient::new(
+            &fake.base_url(),
+            ApiKey::new(fake.api_key()).unwrap(),
+            ClientOptions::fast_for_tests(),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
+                .await
+                .unwrap();
+            let group = GroupLaunched {
+                members: Vec::new(),
+                ruleset: RulesetLaunched::Maybe("gpu-session-g-lost01".into()),
+            };
+            let lines =
+                terminate_launched(&client, "unused", &Launched::Group(group), false, &|_| {})
+                    .await;
+            assert_eq!(lines.len(), 1, "{lines:?}");
+        });
+        assert!(fake.rulesets().is_empty());
+    }
 }

@@ -12,9 +12,11 @@ use crate::cli::LaunchArgs;
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::{self, Member};
 use crate::instances;
 use crate::ssh_target;
-use gpu_session_lambda::{resolve_base_url, LaunchRequest};
+use gpu_session_core::plan::Plan;
+use gpu_session_lambda::{resolve_base_url, LaunchRequest, Tag};
 
 /// Placeholders `--dry-run` prints instead of secrets and choices made at launch.
 const DRY_RUN_LAMBDA_KEY: &str = "LAMBDA-API-KEY-INSERTED-AT-LAUNCH";
@@ -28,6 +30,9 @@ struct DryRun<'a> {
 }
 
 pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<ExitCode> {
+    if group::is_group(&p.plan) {
+        return run_group(ctx, args, p);
+    }
     let base_url = resolve_base_url();
     let user_data = cloud_init::user_data(&UserDataInput {
         plan: &p.plan,
@@ -39,6 +44,7 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         filesystem: p.filesystem.as_deref(),
         first_start_limit: p.ready_timeout,
         checkpoint_bytes: p.checkpoint_bytes,
+        member: None,
     })?;
     cloud_checks(ctx, args, p)?;
     let request = build_request(
@@ -66,6 +72,148 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One member of a group dry run.
+#[derive(Debug, Serialize)]
+struct DryRunMember {
+    request: LaunchRequest,
+    user_data: String,
+    /// The group file the launcher writes over SSH once every member has a private IP,
+    /// with placeholders for the addresses.
+    group_file: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DryRunGroup<'a> {
+    group_id: &'a str,
+    /// `replicas` (behind one gateway on member 0) or `nodes` (one model split).
+    kind: &'static str,
+    members: Vec<DryRunMember>,
+    /// The gateway in front of replicas: where it runs and what it starts.
+    gateway: Option<String>,
+}
+
+/// The placeholder the dry run prints for member `i`'s private address.
+fn private_ip_placeholder(i: u32) -> String {
+    format!("PRIVATE-IP-OF-MEMBER-{i}")
+}
+
+/// `--dry-run` of a group: every member's launch request, user_data and group file.
+fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<ExitCode> {
+    let plan = &p.plan;
+    let base_url = resolve_base_url();
+    let count = plan.gpu.instance_count();
+    let group_id = group::new_group_id(&plan.model.id);
+    let placeholders: Vec<String> = (0..count).map(private_ip_placeholder).collect();
+    let launched_at = instances::now_unix();
+    let mut members = Vec::new();
+    for index in 0..count {
+        let member = Member { index, count };
+        let name = group::member_name(&plan.model.id, &group_id, index);
+        let user_data = cloud_init::user_data(&UserDataInput {
+            plan,
+            hostname: &name,
+            sglang_api_key: &p.sglang_key,
+            lambda_api_key: DRY_RUN_LAMBDA_KEY,
+            lambda_api_url: &base_url,
+            hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
+            filesystem: p.filesystem.as_deref(),
+            first_start_limit: p.ready_timeout,
+            checkpoint_bytes: p.checkpoint_bytes,
+            member: Some(member),
+        })?;
+        let mut request = build_request(
+            plan,
+            &plan.gpu.regions[0],
+            args.ssh_key.as_deref().unwrap_or(DRY_RUN_SSH_KEY),
+            &name,
+            p.filesystem.as_deref(),
+            &user_data,
+            launched_at,
+        );
+        request.tags.extend(group_tags(&group_id, index));
+        let group_file = group::group_file(
+            plan,
+            &group_id,
+            member,
+            &placeholders[index as usize],
+            &placeholders,
+        )?;
+        members.push(DryRunMember {
+            request,
+            user_data,
+            group_file,
+        });
+    }
+    cloud_checks(ctx, args, p)?;
+    let kind = if plan.gpu.nodes > 1 {
+        "nodes"
+    } else {
+        "replicas"
+    };
+    let gateway = (plan.gpu.replicas > 1).then(|| gateway_line(plan, &placeholders));
+    if args.json {
+        ctx.printer.json(&DryRunGroup {
+            group_id: &group_id,
+            kind,
+            members,
+            gateway,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "# Dry run: nothing was launched. A group of {count} instances ({kind}), group id {group_id}.
+"
+    );
+    if let Some(gateway) = &gateway {
+        out.push_str(&format!(
+            "# Gateway on member 0: {gateway}
+"
+        ));
+    }
+    for (i, m) in members.iter().enumerate() {
+        let body = serde_json::to_string_pretty(&m.request).context("cannot encode the request")?;
+        out.push_str(&format!(
+            "\n# Member {i}: POST {base_url}/instance-operations/launch with:\n{body}\n\n# Member {i} user_data:\n{}\n# Member {i} group file ({}), written over SSH once every member has a private IP:\n{}",
+            m.user_data,
+            group::GROUP_FILE,
+            m.group_file
+        ));
+    }
+    ctx.printer.out(&out)?;
+    ctx.printer.note(&format!(
+        "Dry run: regions would be tried in order: {}; all members in one region. Secrets are shown as placeholders.",
+        plan.gpu.regions.join(", ")
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tags marking a group member.
+pub(super) fn group_tags(group_id: &str, index: u32) -> Vec<Tag> {
+    vec![
+        Tag {
+            key: instances::TAG_GROUP.to_owned(),
+            value: group_id.to_owned(),
+        },
+        Tag {
+            key: instances::TAG_MEMBER.to_owned(),
+            value: index.to_string(),
+        },
+    ]
+}
+
+/// The gateway's command line as `gateway-run.sh` builds it from the group file.
+fn gateway_line(plan: &Plan, ips: &[String]) -> String {
+    let port = group::worker_port(plan);
+    let urls: Vec<String> = ips.iter().map(|ip| format!("http://{ip}:{port}")).collect();
+    format!(
+        "smg=={} launch --worker-urls {} --policy cache_aware --host 127.0.0.1 --port {} --prometheus-host 127.0.0.1 --prometheus-port {} --api-key <the SGLang API key>",
+        group::SMG_VERSION,
+        urls.join(" "),
+        plan.serving.port,
+        group::GATEWAY_PROMETHEUS_PORT
+    )
 }
 
 /// `--dry-run` makes the Lambda checks too when a key is configured (read-only calls).

@@ -17,6 +17,7 @@ mod checks;
 mod cleanup;
 mod dry_run;
 mod forward;
+mod group_flow;
 mod provision;
 
 use std::cell::RefCell;
@@ -191,6 +192,13 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run::run(ctx, &args, &prepared);
     }
+    // Refused before anything bills: launching both nodes of a two-node plan is not
+    // built yet; the dry run shows what it will send.
+    if prepared.plan.gpu.nodes > 1 {
+        return Err(anyhow!(
+            "two-node launch is not implemented yet; use --dry-run to see both nodes' requests and user_data"
+        ));
+    }
 
     let plan = &prepared.plan;
     let catalog_price = u64::from(gpu.price_cents_per_hour);
@@ -206,6 +214,14 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
             instances::lease_cost_usd(catalog_price, plan.lease.hours),
             lease::idle_limit_label(plan.lease.idle_minutes),
         ));
+        let count = plan.gpu.instance_count();
+        if count > 1 {
+            ctx.printer.note(&format!(
+                "  a group of {count} instances behind one gateway: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
+                (catalog_price * u64::from(count)) as f64 / 100.0,
+                instances::lease_cost_usd(catalog_price * u64::from(count), plan.lease.hours),
+            ));
+        }
     }
     if !output::confirm_or_refuse(
         args.yes,

@@ -42,11 +42,21 @@ pub(super) struct Session<'a> {
 
 enum Outcome {
     Ready(Box<LaunchResult>),
+    GroupReady(Box<super::group_flow::GroupResult>),
     Interrupted(&'static str),
 }
 
+/// What [`Session::preflight`] found.
+pub(super) struct Preflight {
+    pub(super) types: gpu_session_lambda::InstanceTypes,
+    /// The type's live price, cents per hour per instance.
+    pub(super) price: u64,
+    pub(super) ssh_key: String,
+    pub(super) regions: Vec<String>,
+}
+
 impl Session<'_> {
-    fn spinner(&self, message: String) -> ProgressBar {
+    pub(super) fn spinner(&self, message: String) -> ProgressBar {
         let hidden = self.args.json
             || self.ctx.printer.is_quiet()
             || !std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -64,7 +74,7 @@ impl Session<'_> {
         bar
     }
 
-    fn note(&self, message: &str) {
+    pub(super) fn note(&self, message: &str) {
         if !self.args.json {
             self.ctx.printer.note(message);
         }
@@ -73,8 +83,10 @@ impl Session<'_> {
     pub(super) async fn run(&self) -> anyhow::Result<ExitCode> {
         // Listening before anything is sent: SIGTERM and SIGHUP clean up like Ctrl-C.
         let mut signals = Signals::listen();
+        let group = crate::instance::group::is_group(&self.prepared.plan);
         let outcome = tokio::select! {
-            result = self.flow() => result.map(|r| Outcome::Ready(Box::new(r))),
+            result = self.flow(), if !group => result.map(|r| Outcome::Ready(Box::new(r))),
+            result = self.group_flow(), if group => result.map(|r| Outcome::GroupReady(Box::new(r))),
             name = signals.recv() => Ok(Outcome::Interrupted(name)),
         };
         match outcome {
@@ -82,6 +94,11 @@ impl Session<'_> {
                 // The instance is the user's now: a later panic must not terminate it.
                 InFlight::disarm();
                 self.print_result(&result)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Outcome::GroupReady(result)) => {
+                InFlight::disarm();
+                self.print_group_result(&result)?;
                 Ok(ExitCode::SUCCESS)
             }
             Ok(Outcome::Interrupted(name)) => {
@@ -100,17 +117,19 @@ impl Session<'_> {
     }
 
     /// Records what the launch has created, for clean-up and the panic hook.
-    fn set_launched(&self, launched: Launched) {
+    pub(super) fn set_launched(&self, launched: Launched) {
         InFlight::record(launched.clone());
         *self.launched.borrow_mut() = launched;
     }
 
-    async fn flow(&self) -> anyhow::Result<LaunchResult> {
+    /// What every launch checks first: the offer and its live price, the SSH key, and
+    /// the regions the checks leave.
+    pub(super) async fn preflight(&self) -> anyhow::Result<Preflight> {
         let p = self.prepared;
         let plan = &p.plan;
         let client = self.client;
 
-        let mut types = client.list_instance_types().await?;
+        let types = client.list_instance_types().await?;
         let offered = types.get(&plan.gpu.instance_type).ok_or_else(|| {
             anyhow!(
                 "Lambda does not offer instance type {} (gpu.instance_type); see `gpu-session gpus --live`",
@@ -138,6 +157,24 @@ impl Session<'_> {
             p.filesystem.is_some(),
         )
         .await?;
+        Ok(Preflight {
+            types,
+            price,
+            ssh_key,
+            regions,
+        })
+    }
+
+    async fn flow(&self) -> anyhow::Result<LaunchResult> {
+        let p = self.prepared;
+        let plan = &p.plan;
+        let client = self.client;
+        let Preflight {
+            mut types,
+            price,
+            ssh_key,
+            regions,
+        } = self.preflight().await?;
 
         // Built before any launch, so a bad value fails first.
         let user_data = cloud_init::user_data(&UserDataInput {
@@ -150,6 +187,7 @@ impl Session<'_> {
             filesystem: p.filesystem.as_deref(),
             first_start_limit: p.ready_timeout,
             checkpoint_bytes: p.checkpoint_bytes,
+            member: None,
         })?;
 
         // Capacity: try regions in order; optionally wait.

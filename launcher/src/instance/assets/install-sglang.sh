@@ -134,3 +134,7 @@ phase downloading
 # From here SGLang's wrapper, as $SGLANG_USER, writes the phase and appends to the log.
 chown "$SGLANG_USER:" "$PHASE_FILE" "$LOG_FILE" || fail "could not hand the phase file and log to $SGLANG_USER"
 systemctl enable --now gpu-session-sglang.service || fail "could not start gpu-session-sglang.service"
+# Member 0 of a replica group also runs the gateway (user_data wrote its unit).
+if [ -f /etc/systemd/system/gpu-session-gateway.service ]; then
+    systemctl enable --now gpu-session-gateway.service || fail "could not start gpu-session-gateway.service"
+fi

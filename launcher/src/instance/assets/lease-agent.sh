@@ -23,6 +23,10 @@
 #   GPU_SESSION_BOOT_TIME       Unix seconds of boot (default: from /proc/uptime; for tests)
 #   GPU_SESSION_HOSTNAME        this instance's hostname, used to find its id
 #   GPU_SESSION_METRICS_URL     SGLang /metrics URL
+#   GPU_SESSION_METRICS_FROM_GROUP  1: SGLang's /metrics at the private address and
+#                               worker port of the group file (a replica)
+#   GPU_SESSION_GROUP_ID, GPU_SESSION_GROUP_MEMBER
+#                               a group member's group id and index (see below)
 #   GPU_SESSION_PHASE_FILE      the first start's phase file
 #   GPU_SESSION_STARTUP_SECONDS how long SGLang may take to answer for the first time
 #                               before a silent SGLang counts as idle
@@ -51,6 +55,18 @@ LEASE_HOURS="${GPU_SESSION_LEASE_HOURS:-4}"
 MAX_LEASE_HOURS="${GPU_SESSION_MAX_LEASE_HOURS:-24}"
 HOST_NAME="${GPU_SESSION_HOSTNAME:-$(hostname)}"
 METRICS_URL="${GPU_SESSION_METRICS_URL:-http://127.0.0.1:30000/metrics}"
+# A replica's SGLang listens on its private address, known once the group file exists.
+METRICS_FROM_GROUP="${GPU_SESSION_METRICS_FROM_GROUP:-0}"
+# A group member: its group's id (the tag gpu-session:group its members carry) and its
+# index. The lease deadline ends the whole group; idle or a failed start ends only this
+# member, unless it is member 0 (the gateway's host, or node 0), without which the
+# group cannot serve.
+GROUP_ID="${GPU_SESSION_GROUP_ID:-}"
+GROUP_MEMBER="${GPU_SESSION_GROUP_MEMBER:-}"
+if ! [[ "$GROUP_ID" =~ ^[0-9a-f]{1,16}$ ]]; then
+    GROUP_ID=""
+fi
+GROUP_ENV="${GPU_SESSION_GROUP_ENV:-/usr/local/bin/gpu-session-group-env}"
 PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
 STARTUP_SECONDS="${GPU_SESSION_STARTUP_SECONDS:-3600}"
 FAILED_GRACE="${GPU_SESSION_FAILED_GRACE_SECONDS:-900}"
@@ -131,14 +147,18 @@ api() {
 find_instance_ids() {
     LIVE_IDS=""
     api "$API_URL/instances" || return 1
+    # With a group id ($1), also every live member of that group (tag gpu-session:group).
     if ! LIVE_IDS="$(printf '%s' "$API_BODY" | python3 -c '
 import json, sys
-want = sys.argv[1]
+want, group = sys.argv[1], sys.argv[2]
+def in_group(i):
+    return group != "" and any(t.get("key") == "gpu-session:group" and t.get("value") == group
+                               for t in (i.get("tags") or []))
 data = json.load(sys.stdin).get("data", [])
 print(" ".join(i["id"] for i in data
-               if i.get("hostname") == want
+               if (i.get("hostname") == want or in_group(i))
                and i.get("status") not in ("terminating", "terminated")))
-' "$HOST_NAME")"; then
+' "$HOST_NAME" "${1:-}")"; then
         API_ERROR="could not read the Lambda API's instance list"
         return 1
     fi
@@ -192,10 +212,21 @@ arm() {
     return 1
 }
 
+# "group" for member 0 of a group, else nothing: what idle or a failed start ends.
+member_scope() {
+    if [ -n "$GROUP_ID" ] && [ "$GROUP_MEMBER" = "0" ]; then
+        echo group
+    fi
+}
+
+# Terminates this instance; with "group" as $2, every member of its group too.
 terminate_self() {
-    local reason="$1" body
-    log "terminating: $reason"
-    if ! find_instance_ids; then
+    local reason="$1" body scope=""
+    if [ "${2:-}" = "group" ]; then
+        scope="$GROUP_ID"
+    fi
+    log "terminating: $reason${scope:+ (with group $scope)}"
+    if ! find_instance_ids "$scope"; then
         log "cannot find this instance ($API_ERROR); will retry"
         return 1
     fi
@@ -236,9 +267,14 @@ current_deadline() {
 # SGLang's /metrics: sets METRICS_OK (1 when it answered 200 with SGLang's metrics) and
 # FINGERPRINT (its request counters). A refused connection, 401 or 5xx is not an answer.
 read_metrics() {
-    local text
+    local text ip port
     METRICS_OK=0
     FINGERPRINT=""
+    if [ "$METRICS_FROM_GROUP" = "1" ] &&
+        ip="$("$GROUP_ENV" --no-wait GPU_SESSION_PRIVATE_IP 2>/dev/null)" &&
+        port="$("$GROUP_ENV" --no-wait GPU_SESSION_WORKER_PORT 2>/dev/null)"; then
+        METRICS_URL="http://$ip:$port/metrics"
+    fi
     if text="$(curl --silent --fail --max-time 10 "$METRICS_URL" 2>/dev/null)" &&
         grep -q '^sglang:' <<<"$text"; then
         METRICS_OK=1
@@ -262,7 +298,7 @@ ssh_sessions() {
 if [ "${1:-}" = "--watchdog" ]; then
     deadline="$(current_deadline)"
     if [ "$(date +%s)" -ge $((deadline + WATCHDOG_GRACE)) ]; then
-        terminate_self "watchdog: the lease ended at $deadline and the instance is still running"
+        terminate_self "watchdog: the lease ended at $deadline and the instance is still running" group
         exit $?
     fi
     exit 0
@@ -300,14 +336,14 @@ while true; do
     failed_since="$(cat "$FAILED_SINCE_FILE" 2>/dev/null || true)"
 
     if [ "$now" -ge "$deadline" ]; then
-        if terminate_self "lease deadline passed"; then
+        if terminate_self "lease deadline passed" group; then
             exit 0
         fi
     elif is_number "$failed_since" && [ $((now - failed_since)) -ge "$FAILED_GRACE" ] &&
         [ "$sessions" -eq 0 ]; then
         # systemd restarts SGLang after a failure; only a server that has not come
         # back (answered) within the grace ends the instance.
-        if terminate_self "the first start failed ($phase) and SGLang has not recovered for $((now - failed_since)) s"; then
+        if terminate_self "the first start failed ($phase) and SGLang has not recovered for $((now - failed_since)) s" "$(member_scope)"; then
             exit 0
         fi
     elif is_number "$IDLE_SECONDS" && [ "$IDLE_SECONDS" -gt 0 ]; then
@@ -333,7 +369,7 @@ while true; do
         last="$(cat "$ACTIVITY_FILE" 2>/dev/null || echo "$now")"
         is_number "$last" || last="$now"
         if [ $((now - last)) -ge "$IDLE_SECONDS" ]; then
-            if terminate_self "idle for $((now - last)) s"; then
+            if terminate_self "idle for $((now - last)) s" "$(member_scope)"; then
                 exit 0
             fi
         fi

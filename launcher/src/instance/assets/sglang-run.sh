@@ -19,6 +19,30 @@ phase() {
 
 mapfile -t args < /etc/gpu-session/sglang.args
 args+=(--api-key "$SGLANG_API_KEY")
+
+# A group member learns its private address (and node 0's) from the group file the
+# launcher writes once every member has one; the reader checks every value first.
+GROUP_ENV="${GPU_SESSION_GROUP_ENV:-/usr/local/bin/gpu-session-group-env}"
+case "${GPU_SESSION_GROUP:-}" in
+    replicas)
+        # The gateway on member 0 reaches every replica here; never 0.0.0.0.
+        private_ip="$("$GROUP_ENV" GPU_SESSION_PRIVATE_IP)" || exit 1
+        args+=(--host "$private_ip")
+        ;;
+    nodes)
+        private_ip="$("$GROUP_ENV" GPU_SESSION_PRIVATE_IP)" || exit 1
+        dist_init_addr="$("$GROUP_ENV" DIST_INIT_ADDR)" || exit 1
+        # NCCL and Gloo talk over the interface holding the private address (not eth0 on
+        # Lambda); on-demand instances have no InfiniBand.
+        ifname="$(ip -o -4 addr show | awk -v want="$private_ip" '{ split($4, a, "/"); if (a[1] == want) { print $2; exit } }')"
+        if [ -z "$ifname" ]; then
+            phase "failed: no network interface holds the private address $private_ip"
+            exit 1
+        fi
+        export NCCL_SOCKET_IFNAME="$ifname" GLOO_SOCKET_IFNAME="$ifname" NCCL_IB_DISABLE=1
+        args+=(--dist-init-addr "$dist_init_addr")
+        ;;
+esac
 export HF_HOME
 if [ -n "${HF_TOKEN:-}" ]; then
     export HF_TOKEN

@@ -1,0 +1,581 @@
+//! Launching a replica group (`gpu.replicas` above 1): a firewall ruleset, then every
+//! member in one region (paced by the client's launch rate limit), each waited for as a
+//! single launch is (active, SSH, lease agent armed, SGLang's first start), the group
+//! file written to every member over SSH once all have a private IP, and finally the
+//! gateway on member 0, checked through the SSH tunnel like a single SGLang.
+//!
+//! A member that fails (refused, unhealthy, no private IP, failed first start) is
+//! terminated and the launch goes on while at least `gpu.min_replicas` remain and
+//! member 0 (the gateway's host) is one of them; otherwise the error ends the launch
+//! and the clean-up ends every member and the ruleset, as after any error or signal.
+
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
+use gpu_session_lambda::{FirewallRulesetEntry, InstanceStatus};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use super::cleanup::{GroupLaunched, Launched, RulesetLaunched};
+use super::forward::Forward;
+use super::provision::{Preflight, Session};
+use super::{build_request, checks, deadline_after, output_duration, poll_interval};
+use crate::firewall as ruleset;
+use crate::first_start;
+use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::{self, Member};
+use crate::instances;
+use crate::output::{printable, Style};
+use crate::sglang::SglangClient;
+use crate::ssh;
+
+/// Writes the group file from stdin, whole (a temporary file, then a rename), readable
+/// by the SGLang user. A fixed command: nothing from a plan or the API is in it.
+const WRITE_GROUP_FILE: &str = "sudo sh -c 'umask 022 && cat > /etc/gpu-session/group.env.tmp && mv /etc/gpu-session/group.env.tmp /etc/gpu-session/group.env'";
+/// How long writing the group file over SSH may take.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a successful group launch prints with `--json`.
+#[derive(Debug, Serialize)]
+pub(super) struct GroupResult {
+    group_id: String,
+    name: String,
+    instance_type: String,
+    region: String,
+    /// The gateway's OpenAI-compatible endpoint, through the tunnel to member 0.
+    endpoint: String,
+    model: String,
+    sglang_api_key: String,
+    lease_deadline_utc: String,
+    price_cents_per_hour: u64,
+    group_price_cents_per_hour: u64,
+    members: Vec<MemberResult>,
+    tunnel_pid: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct MemberResult {
+    index: u32,
+    instance_id: String,
+    name: String,
+    ip: String,
+    private_ip: String,
+}
+
+/// One member as the launch goes.
+struct MemberState {
+    index: u32,
+    name: String,
+    id: Option<String>,
+    ip: Option<String>,
+    private_ip: Option<Ipv4Addr>,
+    alive: bool,
+}
+
+impl Session<'_> {
+    pub(super) async fn group_flow(&self) -> anyhow::Result<GroupResult> {
+        let p = self.prepared;
+        let plan = &p.plan;
+        let Preflight {
+            types,
+            price,
+            ssh_key,
+            regions,
+        } = self.preflight().await?;
+        let count = plan.gpu.instance_count();
+        let region = regions
+            .iter()
+            .find(|r| {
+                types
+                    .get(&plan.gpu.instance_type)
+                    .is_some_and(|a| a.has_capacity_in(r))
+            })
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "no capacity for {} in {} right now; a group launches in one region",
+                    plan.gpu.instance_type,
+                    regions.join(", ")
+                )
+            })?;
+        let group_id = group::id_of(&p.name).to_owned();
+        // Built before anything is created, so a bad value fails first.
+        let mut user_data = Vec::new();
+        for index in 0..count {
+            let name = group::member_name(&plan.model.id, &group_id, index);
+            let text = cloud_init::user_data(&UserDataInput {
+                plan,
+                hostname: &name,
+                sglang_api_key: &p.sglang_key,
+                lambda_api_key: self.lambda_key,
+                lambda_api_url: self.base_url,
+                hf_token: p.hf_token.as_deref(),
+                filesystem: p.filesystem.as_deref(),
+                first_start_limit: p.ready_timeout,
+                checkpoint_bytes: p.checkpoint_bytes,
+                member: Some(Member { index, count }),
+            })?;
+            user_data.push((name, text));
+        }
+
+        let mut launched = GroupLaunched {
+            members: Vec::new(),
+            ruleset: RulesetLaunched::Maybe(p.name.clone()),
+        };
+        self.set_launched(Launched::Group(launched.clone()));
+        let ruleset_id = ruleset::create(self.client, &p.name, &region)
+            .await
+            .context("could not create the group's firewall ruleset")?;
+        launched.ruleset = RulesetLaunched::Created(ruleset_id.clone());
+        self.set_launched(Launched::Group(launched.clone()));
+        self.note(&format!(
+            "Created firewall ruleset {ruleset_id} ({}) in {region} for group {group_id}.",
+            p.name
+        ));
+
+        let mut members = Vec::new();
+        let launched_at = instances::now_unix();
+        for (index, (name, text)) in (0..count).zip(&user_data) {
+            let mut request = build_request(
+                plan,
+                &region,
+                &ssh_key,
+                name,
+                p.filesystem.as_deref(),
+                text,
+                launched_at,
+            );
+            request
+                .tags
+                .extend(super::dry_run::group_tags(&group_id, index));
+            request.firewall_rulesets = vec![FirewallRulesetEntry {
+                id: ruleset_id.clone(),
+            }];
+            self.note(&format!(
+                "Launching member {index} of {count} ({name}) in {region}..."
+            ));
+            launched.members.push((name.clone(), Launched::Maybe));
+            self.set_launched(Launched::Group(launched.clone()));
+            let mut member = MemberState {
+                index,
+                name: name.clone(),
+                id: None,
+                ip: None,
+                private_ip: None,
+                alive: false,
+            };
+            match self.client.launch(&request).await {
+                Ok(response) => {
+                    let id = response.instance_ids.into_iter().next();
+                    launched.members[index as usize].1 =
+                        id.clone().map_or(Launched::Maybe, Launched::Instance);
+                    member.alive = id.is_some();
+                    member.id = id;
+                }
+                Err(e) => {
+                    if !e.is_server_error() && !e.is_connect() {
+                        launched.members[index as usize].1 = Launched::Nothing;
+                    }
+                    self.ctx
+                        .printer
+                        .warn(&printable(&format!("member {index} did not launch: {e}")));
+                }
+            }
+            self.set_launched(Launched::Group(launched.clone()));
+            members.push(member);
+            self.enough_members(&members)?;
+        }
+
+        self.wait_members_active(&mut members).await?;
+        if crate::test_hooks::TestHooks::get().panic_after_active {
+            panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
+        }
+        let host_keys_file = match self.ctx.config_path() {
+            Ok(config) => ssh::HostKeys::file_beside(&config),
+            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
+        };
+        self.write_group_files(&mut members, &group_id, &host_keys_file)
+            .await?;
+        self.wait_members_ready(&mut members, &host_keys_file)
+            .await?;
+
+        // The gateway, through the tunnel to member 0 (alive: enough_members checks).
+        let gateway_host = &members[0];
+        let (host, id) = (
+            gateway_host.ip.clone().unwrap_or_default(),
+            gateway_host.id.clone().unwrap_or_default(),
+        );
+        let host_keys = ssh::HostKeys::new(host_keys_file.clone(), &id)?;
+        let port = ssh::free_local_port()?;
+        let mut forward = Forward::new(
+            self.client,
+            id.clone(),
+            host.clone(),
+            port,
+            plan.serving.port,
+            self.ssh_key_path.clone(),
+            host_keys,
+        );
+        forward.open()?;
+        let gateway = SglangClient::new(&format!("http://127.0.0.1:{port}"), &p.sglang_key)?;
+        let alive = members.iter().filter(|m| m.alive).count() as u64;
+        self.wait_gateway(&gateway, &mut forward, alive).await?;
+
+        let serving: Vec<MemberResult> = members
+            .iter()
+            .filter(|m| m.alive)
+            .map(|m| MemberResult {
+                index: m.index,
+                instance_id: m.id.clone().unwrap_or_default(),
+                name: m.name.clone(),
+                ip: m.ip.clone().unwrap_or_default(),
+                private_ip: m.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(GroupResult {
+            group_id,
+            name: p.name.clone(),
+            instance_type: plan.gpu.instance_type.clone(),
+            region,
+            endpoint: gateway.endpoint(),
+            model: plan.model.id.clone(),
+            sglang_api_key: p.sglang_key.clone(),
+            lease_deadline_utc: instances::format_utc(p.lease_deadline(launched_at)),
+            price_cents_per_hour: price,
+            group_price_cents_per_hour: price * serving.len() as u64,
+            members: serving,
+            tunnel_pid: forward.detach(),
+        })
+    }
+
+    /// An error when fewer than `gpu.min_replicas` members can still serve, or member 0
+    /// (the gateway's host) cannot.
+    fn enough_members(&self, members: &[MemberState]) -> anyhow::Result<()> {
+        let gpu = &self.prepared.plan.gpu;
+        let launching = gpu.replicas as usize - members.len();
+        let alive = members.iter().filter(|m| m.alive).count();
+        if members.first().is_some_and(|m| !m.alive) {
+            bail!("member 0, which runs the gateway, failed; the group cannot serve");
+        }
+        if alive + launching < gpu.min_replicas() as usize {
+            bail!(
+                "only {alive} of {} replicas can serve, fewer than gpu.min_replicas ({})",
+                gpu.replicas,
+                gpu.min_replicas()
+            );
+        }
+        Ok(())
+    }
+
+    /// Terminates a failed member now (it bills until then) and checks enough remain.
+    async fn drop_member(
+        &self,
+        members: &mut [MemberState],
+        at: usize,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        let member = &mut members[at];
+        member.alive = false;
+        self.ctx.printer.warn(&printable(&format!(
+            "member {} ({}) failed: {why}; terminating it",
+            member.index, member.name
+        )));
+        if let Some(id) = &member.id {
+            // The clean-up at the end tries again should this fail.
+            if let Err(e) = self.client.terminate(std::slice::from_ref(id)).await {
+                self.ctx
+                    .printer
+                    .warn(&printable(&format!("terminating {id} failed: {e}")));
+            } else {
+                self.note(&format!("Terminated instance {id} ({}).", member.name));
+            }
+        }
+        self.enough_members(members)
+    }
+
+    /// Every launched member active with a public and a private address.
+    async fn wait_members_active(&self, members: &mut [MemberState]) -> anyhow::Result<()> {
+        let bar = self.spinner("Waiting for the members to boot".to_owned());
+        let deadline = deadline_after(self.prepared.boot_timeout);
+        loop {
+            let mut pending = 0;
+            for at in 0..members.len() {
+                let m = &members[at];
+                if !m.alive || m.ip.is_some() {
+                    continue;
+                }
+                let id = m.id.clone().unwrap_or_default();
+                let instance = self.client.get_instance(&id).await?;
+                let failure = match instance.status {
+                    InstanceStatus::Active if instance.ip.is_some() => {
+                        match group::private_ip(&id, instance.private_ip.as_deref()) {
+                            Ok(private) => {
+                                members[at].ip = instance.ip.clone();
+                                members[at].private_ip = Some(private);
+                                None
+                            }
+                            Err(e) => Some(e.to_string()),
+                        }
+                    }
+                    InstanceStatus::Unhealthy => Some("unhealthy while booting".to_owned()),
+                    s if s.is_gone() => Some(format!("{s} before it became active")),
+                    _ if Instant::now() >= deadline => Some(format!(
+                        "not active after {} (--boot-timeout)",
+                        humantime::format_duration(self.prepared.boot_timeout)
+                    )),
+                    _ => {
+                        pending += 1;
+                        None
+                    }
+                };
+                if let Some(why) = failure {
+                    if let Err(e) = self.drop_member(members, at, &why).await {
+                        bar.finish_and_clear();
+                        return Err(e);
+                    }
+                }
+            }
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(poll_interval()).await;
+        }
+        bar.finish_and_clear();
+        self.note("Every member is active.");
+        Ok(())
+    }
+
+    /// Writes the group file to every member over SSH (on stdin) once sshd answers.
+    async fn write_group_files(
+        &self,
+        members: &mut [MemberState],
+        group_id: &str,
+        host_keys_file: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let plan = &self.prepared.plan;
+        let count = plan.gpu.instance_count();
+        let workers: Vec<String> = members
+            .iter()
+            .filter(|m| m.alive)
+            .filter_map(|m| m.private_ip.map(|ip| ip.to_string()))
+            .collect();
+        for at in 0..members.len() {
+            if !members[at].alive {
+                continue;
+            }
+            let m = &members[at];
+            let member = Member {
+                index: m.index,
+                count,
+            };
+            let own = m.private_ip.map(|ip| ip.to_string()).unwrap_or_default();
+            let content = group::group_file(plan, group_id, member, &own, &workers)?;
+            let written = self.write_group_file(m, host_keys_file, &content).await;
+            if let Err(e) = written {
+                self.drop_member(
+                    members,
+                    at,
+                    &format!("could not write the group file: {e:#}"),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_group_file(
+        &self,
+        m: &MemberState,
+        host_keys_file: &std::path::Path,
+        content: &str,
+    ) -> anyhow::Result<()> {
+        let (ip, id) = (
+            m.ip.clone().unwrap_or_default(),
+            m.id.clone().unwrap_or_default(),
+        );
+        let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
+        let forward = Forward::new(
+            self.client,
+            id.clone(),
+            ip.clone(),
+            0,
+            self.prepared.plan.serving.port,
+            self.ssh_key_path.clone(),
+            host_keys.clone(),
+        );
+        forward.wait_for_ssh(&|_| {}).await?;
+        let mut child = tokio::process::Command::new(ssh::ssh_program())
+            .args(ssh::batch_args(
+                &ip,
+                self.ssh_key_path.as_deref(),
+                &host_keys,
+                WRITE_GROUP_FILE,
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not start ssh")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(content.as_bytes()).await?;
+        }
+        let out = tokio::time::timeout(WRITE_TIMEOUT, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "ssh did not finish within {}",
+                    output_duration(WRITE_TIMEOUT)
+                )
+            })??;
+        if !out.status.success() {
+            bail!(
+                "ssh exited with {}: {}",
+                out.status,
+                printable(String::from_utf8_lossy(&out.stderr).trim())
+            );
+        }
+        Ok(())
+    }
+
+    /// Every member's lease agent armed and SGLang's first start finished (its phase
+    /// file, over SSH); a failed first start drops the member.
+    async fn wait_members_ready(
+        &self,
+        members: &mut [MemberState],
+        host_keys_file: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let p = self.prepared;
+        let mut watches = Vec::new();
+        for m in members.iter() {
+            let (ip, id) = (
+                m.ip.clone().unwrap_or_default(),
+                m.id.clone().unwrap_or_default(),
+            );
+            let remote = first_start::Remote {
+                ip,
+                key: self.ssh_key_path.clone(),
+                host_keys: ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?,
+            };
+            watches.push(checks::PhaseWatch::new(remote, &id));
+        }
+        let bar = self.spinner(format!(
+            "Waiting for SGLang to load {} on every member",
+            p.plan.model.checkpoint
+        ));
+        let deadline = deadline_after(p.ready_timeout);
+        loop {
+            let mut pending = 0;
+            for at in 0..members.len() {
+                if !members[at].alive {
+                    continue;
+                }
+                let watch = &mut watches[at];
+                let looked = watch
+                    .poll(&self.ctx.printer, self.args.json, &ProgressBar::hidden())
+                    .await;
+                let failure = match looked {
+                    Err(e) => Some(format!("{e:#}")),
+                    Ok(()) if watch.is_ready() && watch.is_armed() => None,
+                    Ok(()) if Instant::now() >= deadline => Some(format!(
+                        "SGLang was not ready after {} (--ready-timeout)",
+                        output_duration(p.ready_timeout)
+                    )),
+                    Ok(()) => {
+                        pending += 1;
+                        None
+                    }
+                };
+                if let Some(why) = failure {
+                    if let Err(e) = self.drop_member(members, at, &why).await {
+                        bar.finish_and_clear();
+                        return Err(e);
+                    }
+                }
+            }
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(poll_interval()).await;
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    /// The gateway counts every serving member healthy and answers a completion.
+    async fn wait_gateway(
+        &self,
+        gateway: &SglangClient,
+        forward: &mut Forward<'_>,
+        serving: u64,
+    ) -> anyhow::Result<()> {
+        let p = self.prepared;
+        let bar = self.spinner("Waiting for the gateway on member 0".to_owned());
+        let deadline = deadline_after(p.ready_timeout);
+        loop {
+            let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
+            forward.keep_open(&note).await?;
+            let why = match gateway.gateway_workers().await {
+                Ok((healthy, _)) if healthy >= serving => break,
+                Ok((healthy, total)) => {
+                    format!("the gateway counts {healthy} healthy of {total} registered workers, {serving} expected")
+                }
+                Err(why) => why,
+            };
+            if Instant::now() >= deadline {
+                bar.finish_and_clear();
+                bail!(
+                    "the gateway was not ready after {}: {why}",
+                    output_duration(p.ready_timeout)
+                );
+            }
+            tokio::time::sleep(poll_interval()).await;
+        }
+        bar.finish_and_clear();
+        gateway
+            .complete_one_token(&p.plan.model.id)
+            .await
+            .map_err(|e| {
+                anyhow!("the gateway is ready but a chat completion through it failed: {e}")
+            })?;
+        self.note("A 1-token test completion through the gateway succeeded.");
+        Ok(())
+    }
+
+    pub(super) fn print_group_result(&self, r: &GroupResult) -> anyhow::Result<()> {
+        if self.args.json {
+            return self.ctx.printer.json(r);
+        }
+        let mut out = format!(
+            "{}\n  Group:     {} ({} serving), {} in {}\n  Endpoint:  {} (the gateway on member 0)\n  Model:     {}\n  API key:   {}\n  Lease:     ends {}\n  Cost:      ${:.2}/h for the group\n",
+            self.ctx.printer.paint(Style::Green, "The group is ready."),
+            r.group_id,
+            r.members.len(),
+            r.instance_type,
+            r.region,
+            r.endpoint,
+            r.model,
+            r.sglang_api_key,
+            r.lease_deadline_utc,
+            r.group_price_cents_per_hour as f64 / 100.0
+        );
+        for m in &r.members {
+            out.push_str(&format!(
+                "  Member {}:  {} ({}) IP {}, private {}\n",
+                m.index, m.instance_id, m.name, m.ip, m.private_ip
+            ));
+        }
+        if let Some(pid) = r.tunnel_pid {
+            out.push_str(&format!("  Tunnel:    ssh pid {pid} (stop: kill {pid})\n"));
+        }
+        let ids: Vec<&str> = r.members.iter().map(|m| m.instance_id.as_str()).collect();
+        out.push_str(&format!(
+            "\nStop billing: gpu-session down {}\n",
+            ids.join(" && gpu-session down ")
+        ));
+        self.ctx.printer.out(&out)
+    }
+}
