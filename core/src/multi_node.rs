@@ -344,15 +344,6 @@ fn stages(
         .collect()
 }
 
-fn fit_rank(fit: Fit) -> u8 {
-    match fit {
-        Fit::Fits => 0,
-        Fit::Tight => 1,
-        Fit::Queues => 2,
-        Fit::No => 3,
-    }
-}
-
 fn layout_estimate(
     model: &Model,
     settings: &Settings,
@@ -377,7 +368,7 @@ fn layout_estimate(
     let fuller = (0..stages.len())
         .max_by_key(|&i| {
             (
-                fit_rank(pools[i].0.fit),
+                pools[i].0.fit.rank(),
                 stages[i].serving.total(),
                 std::cmp::Reverse(i),
             )

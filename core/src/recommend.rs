@@ -33,6 +33,17 @@ pub enum Fit {
 }
 
 impl Fit {
+    /// Order from best to worst: fits, tight, queues, no (for sorting and for picking
+    /// the fuller of two pipeline stages).
+    pub fn rank(self) -> u8 {
+        match self {
+            Fit::Fits => 0,
+            Fit::Tight => 1,
+            Fit::Queues => 2,
+            Fit::No => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Fit::Fits => "fits",
