@@ -225,20 +225,37 @@ fn nonzero(field: &'static str, value: u32) -> Result<u32, HfConfigError> {
 pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
     let root: Value = serde_json::from_str(text).map_err(|e| HfConfigError::Json(e.to_string()))?;
     let root = root.as_object().ok_or(HfConfigError::NotAnObject)?;
-    let top = Fields { obj: root };
-    // Multimodal wrappers (Gemma 3, Llama 4, LLaVA) keep the language model's fields
-    // in `text_config`.
-    let obj = match root.get("text_config") {
-        Some(Value::Object(text)) if !root.contains_key("num_hidden_layers") => text,
-        Some(Value::Object(_)) | None | Some(Value::Null) => root,
-        Some(_) => {
-            return Err(HfConfigError::WrongType {
-                field: "text_config",
-                expected: "an object",
-            })
-        }
+    let f = Fields {
+        obj: text_model_object(root)?,
     };
-    let f = Fields { obj };
+    let (model_type, family) = model_family(&f, &Fields { obj: root })?;
+    let mut arch = common_architecture(&f, family)?;
+    let mtp_layers = read_family(&f, family, &mut arch)?;
+    arch.validate().map_err(HfConfigError::Invalid)?;
+    Ok(HfConfig {
+        model_type: model_type.to_string(),
+        architecture: arch,
+        checkpoint_quantization: checkpoint_quantization(root)?,
+        mtp_layers,
+    })
+}
+
+/// The object holding the language model's fields: multimodal wrappers (Gemma 3,
+/// Llama 4, LLaVA) keep them in `text_config`.
+fn text_model_object(root: &Map<String, Value>) -> Result<&Map<String, Value>, HfConfigError> {
+    match root.get("text_config") {
+        Some(Value::Object(text)) if !root.contains_key("num_hidden_layers") => Ok(text),
+        Some(Value::Object(_)) | None | Some(Value::Null) => Ok(root),
+        Some(_) => Err(HfConfigError::WrongType {
+            field: "text_config",
+            expected: "an object",
+        }),
+    }
+}
+
+/// The text model's `model_type` and the family it is read as (Gemma 3 and Llama 4
+/// text configs are read like their wrappers).
+fn model_family<'a>(f: &Fields<'a>, top: &Fields<'a>) -> Result<(&'a str, &'a str), HfConfigError> {
     let model_type = match f.string("model_type")? {
         Some(t) => t,
         None => top
@@ -255,7 +272,11 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
     if !SUPPORTED_MODEL_TYPES.contains(&family) {
         return Err(HfConfigError::UnknownModelType(model_type.to_string()));
     }
+    Ok((model_type, family))
+}
 
+/// The fields every family shares: sizes, heads, vocabulary, context, biases.
+fn common_architecture(f: &Fields<'_>, family: &str) -> Result<Architecture, HfConfigError> {
     let hidden = f.required("hidden_size")?;
     let layers = f.required("num_hidden_layers")?;
     let heads = match (family, f.uint("num_attention_heads")?) {
@@ -289,34 +310,38 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
         max_context: 0,
         ..Architecture::default()
     };
-    match family {
-        "gemma3" => {
-            // transformers Gemma3TextConfig defaults: vocab_size 262208, 131072
-            // positions, tied embeddings, sliding_window_pattern 6 (every sixth layer
-            // global), 4096-token window.
-            arch.vocab = f.uint("vocab_size")?.unwrap_or(262_208);
-            arch.max_context = f.uint("max_position_embeddings")?.unwrap_or(131_072);
-            arch.tied_embeddings = f.flag("tie_word_embeddings")?.unwrap_or(true);
-            arch.intermediate = f.required("intermediate_size")?;
-        }
-        _ => {
-            arch.vocab = f.required("vocab_size")?;
-            arch.max_context = f.required("max_position_embeddings")?;
-            arch.intermediate = match family {
-                "llama4" => f
-                    .uint("intermediate_size_mlp")?
-                    .or(f.uint("intermediate_size")?)
-                    .ok_or(HfConfigError::Missing("intermediate_size_mlp"))?,
-                "deepseek_v2" | "deepseek_v3" | "kimi_k2" | "glm4_moe" => {
-                    f.required("intermediate_size")?
-                }
-                // Mixtral's and gpt-oss's intermediate_size is the expert width; the
-                // dense width is unused (every layer is MoE).
-                _ => f.required("intermediate_size")?,
-            };
-        }
+    if family == "gemma3" {
+        // transformers Gemma3TextConfig defaults: vocab_size 262208, 131072 positions,
+        // tied embeddings, sliding_window_pattern 6 (every sixth layer global),
+        // 4096-token window.
+        arch.vocab = f.uint("vocab_size")?.unwrap_or(262_208);
+        arch.max_context = f.uint("max_position_embeddings")?.unwrap_or(131_072);
+        arch.tied_embeddings = f.flag("tie_word_embeddings")?.unwrap_or(true);
+        arch.intermediate = f.required("intermediate_size")?;
+    } else {
+        arch.vocab = f.required("vocab_size")?;
+        arch.max_context = f.required("max_position_embeddings")?;
+        // Mixtral's and gpt-oss's intermediate_size is the expert width; the dense
+        // width is then unused (every layer is MoE). Llama 4 names its dense width
+        // intermediate_size_mlp.
+        arch.intermediate = match family {
+            "llama4" => f
+                .uint("intermediate_size_mlp")?
+                .or(f.uint("intermediate_size")?)
+                .ok_or(HfConfigError::Missing("intermediate_size_mlp"))?,
+            _ => f.required("intermediate_size")?,
+        };
     }
+    Ok(arch)
+}
 
+/// What only `family` has (norms, biases, MoE, MLA, local attention); returns the
+/// multi-token-prediction layers the checkpoint stores.
+fn read_family(
+    f: &Fields<'_>,
+    family: &str,
+    arch: &mut Architecture,
+) -> Result<u32, HfConfigError> {
     let mut mtp_layers = 0;
     match family {
         "llama" => arch.output_bias = arch.attention_bias,
@@ -338,207 +363,244 @@ pub fn parse_hf_config(text: &str) -> Result<HfConfig, HfConfigError> {
                 shared_expert_gate: false,
             });
         }
-        "qwen3_moe" | "qwen3_next" => {
-            arch.qk_norm = true;
-            arch.output_bias = arch.attention_bias;
-            // transformers Qwen3MoeConfig: decoder_sparse_step 1, mlp_only_layers [].
-            let step = nonzero(
-                "decoder_sparse_step",
-                f.uint("decoder_sparse_step")?.unwrap_or(1),
-            )?;
-            let mlp_only = f.uints("mlp_only_layers")?;
-            let experts = f.required("num_experts")?;
-            let moe_layers = count_layers(layers, |i| {
-                !mlp_only.contains(&i) && experts > 0 && (i + 1) % step == 0
-            });
-            let shared = if family == "qwen3_next" {
-                f.required("shared_expert_intermediate_size")?
-            } else {
-                0
-            };
-            arch.moe = Some(Moe {
-                experts,
-                experts_per_token: f.required("num_experts_per_tok")?,
-                expert_intermediate: f.required("moe_intermediate_size")?,
-                shared_intermediate: shared,
-                dense_layers: layers - moe_layers,
-                router_bias: false,
-                expert_bias: false,
-                shared_expert_gate: shared > 0,
-            });
-            if family == "qwen3_next" {
-                arch.gated_attention = true;
-                let interval = nonzero(
-                    "full_attention_interval",
-                    f.required("full_attention_interval")?,
-                )?;
-                // SGLang 0.5.23 configs/qwen3_next.py `layers_block_type`: layer i is full
-                // attention when (i + 1) % full_attention_interval == 0.
-                let linear_layers = count_layers(layers, |i| (i + 1) % interval != 0);
-                let state_bytes = match f.string("mamba_ssm_dtype")? {
-                    None | Some("float32") => 4,
-                    Some("bfloat16") | Some("float16") => 2,
-                    Some(other) => {
-                        return Err(HfConfigError::Unsupported {
-                            field: "mamba_ssm_dtype",
-                            value: other.to_string(),
-                            reason: "expected float32, bfloat16 or float16",
-                        })
-                    }
-                };
-                if linear_layers > 0 {
-                    arch.local_attention = Some(LocalAttention {
-                        layers: linear_layers,
-                        kind: LocalKind::Linear(LinearAttention {
-                            key_heads: f.required("linear_num_key_heads")?,
-                            value_heads: f.required("linear_num_value_heads")?,
-                            key_head_dim: f.required("linear_key_head_dim")?,
-                            value_head_dim: f.required("linear_value_head_dim")?,
-                            conv_kernel: f.required("linear_conv_kernel_dim")?,
-                            state_bytes,
-                        }),
-                    });
-                }
-            }
-        }
+        "qwen3_moe" | "qwen3_next" => read_qwen3_moe(f, family == "qwen3_next", arch)?,
         "deepseek_v2" | "deepseek_v3" | "kimi_k2" => {
-            let nope = f.required("qk_nope_head_dim")?;
-            let rope = f.required("qk_rope_head_dim")?;
-            arch.mla = Some(Mla {
-                q_lora_rank: f.uint("q_lora_rank")?.unwrap_or(0),
-                kv_lora_rank: f.required("kv_lora_rank")?,
-                qk_nope_head_dim: nope,
-                qk_rope_head_dim: rope,
-                v_head_dim: f.required("v_head_dim")?,
-            });
-            arch.head_dim = nope.saturating_add(rope);
-            // MLA has no separate KV heads; the configs repeat the head count.
-            arch.kv_heads = heads;
-            arch.moe = Some(deepseek_moe(&f, layers)?);
+            read_mla(f, arch)?;
+            arch.moe = Some(deepseek_moe(f, arch.layers)?);
             mtp_layers = f.uint("num_nextn_predict_layers")?.unwrap_or(0);
         }
         "glm4_moe" => {
             arch.qk_norm = f.flag("use_qk_norm")?.unwrap_or(false);
-            arch.moe = Some(deepseek_moe(&f, layers)?);
+            arch.moe = Some(deepseek_moe(f, arch.layers)?);
             mtp_layers = f.uint("num_nextn_predict_layers")?.unwrap_or(0);
         }
-        "gpt_oss" => {
-            arch.output_bias = arch.attention_bias;
-            arch.attention_sinks = true;
-            arch.moe = Some(Moe {
-                experts: f.required("num_local_experts")?,
-                experts_per_token: match f.uint("num_experts_per_tok")? {
-                    Some(k) => k,
-                    None => f.required("experts_per_token")?,
-                },
-                expert_intermediate: arch.intermediate,
-                shared_intermediate: 0,
-                dense_layers: 0,
-                router_bias: true,
-                expert_bias: true,
-                shared_expert_gate: false,
-            });
-            let window = f.required("sliding_window")?;
-            let types = f.strings("layer_types")?;
-            if types.len() != layers as usize {
-                return Err(HfConfigError::Unsupported {
-                    field: "layer_types",
-                    value: format!("{} entries", types.len()),
-                    reason: "must name one attention type per layer",
-                });
-            }
-            let sliding = types.iter().filter(|t| **t == "sliding_attention").count() as u32;
-            if sliding > 0 {
-                // SWA_SINK_ARCHS in SGLang 0.5.23 configs/model_config.py: hybrid SWA pool.
-                arch.local_attention = Some(LocalAttention {
-                    layers: sliding,
-                    kind: LocalKind::SlidingWindow {
-                        window,
-                        pooled: true,
-                    },
-                });
-            }
-            arch.sliding_window = None;
-        }
-        "gemma3" => {
-            arch.qk_norm = true;
-            arch.extra_norms_per_layer = 2;
-            let window = f.uint("sliding_window")?.unwrap_or(4096);
-            let types = f.strings("layer_types")?;
-            let sliding = if types.is_empty() {
-                let pattern = nonzero(
-                    "sliding_window_pattern",
-                    f.uint("sliding_window_pattern")?.unwrap_or(6),
-                )?;
-                count_layers(layers, |i| (i + 1) % pattern != 0)
-            } else {
-                types.iter().filter(|t| **t == "sliding_attention").count() as u32
-            };
-            if sliding > 0 && sliding < layers {
-                arch.local_attention = Some(LocalAttention {
-                    layers: sliding,
-                    // Gemma3ForConditionalGeneration is not in SGLang 0.5.23's
-                    // is_hybrid_swa_model list: one full-length pool for every layer.
-                    kind: LocalKind::SlidingWindow {
-                        window,
-                        pooled: false,
-                    },
-                });
-            }
-            arch.sliding_window = None;
-        }
-        "llama4" => {
-            // Llama4TextL2Norm has no weights, so use_qk_norm adds no parameters.
-            let experts = f.required("num_local_experts")?;
-            // transformers Llama4TextConfig: interleave_moe_layer_step 1.
-            let step = nonzero(
-                "interleave_moe_layer_step",
-                f.uint("interleave_moe_layer_step")?.unwrap_or(1),
-            )?;
-            let moe_layers = count_layers(layers, |i| (i + 1) % step == 0);
-            let width = f.required("intermediate_size")?;
-            arch.moe = Some(Moe {
-                experts,
-                experts_per_token: f.required("num_experts_per_tok")?,
-                expert_intermediate: width,
-                // One shared expert as wide as a routed one (Llama4TextMoe).
-                shared_intermediate: width,
-                dense_layers: layers - moe_layers,
-                router_bias: false,
-                expert_bias: false,
-                shared_expert_gate: false,
-            });
-            if let Some(chunk) = f.uint("attention_chunk_size")? {
-                // SGLang 0.5.23 get_hybrid_layer_ids: layer i is chunked (SWA pool) when
-                // (i + 1) % 4 != 0.
-                let local = count_layers(layers, |i| (i + 1) % 4 != 0);
-                if local > 0 {
-                    arch.local_attention = Some(LocalAttention {
-                        layers: local,
-                        kind: LocalKind::Chunked { chunk },
-                    });
-                }
-            }
-        }
+        "gpt_oss" => read_gpt_oss(f, arch)?,
+        "gemma3" => read_gemma3(f, arch)?,
+        "llama4" => read_llama4(f, arch)?,
         other => return Err(HfConfigError::UnknownModelType(other.to_string())),
     }
-    arch.validate().map_err(HfConfigError::Invalid)?;
-    let checkpoint_quantization = match root.get("quantization_config") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(q)) => Some(read_quantization(&Fields { obj: q })?),
-        Some(_) => {
-            return Err(HfConfigError::WrongType {
-                field: "quantization_config",
-                expected: "an object",
+    Ok(mtp_layers)
+}
+
+/// Qwen3-MoE and Qwen3-Next: sparse-step experts, and for Next a shared expert, gated
+/// attention and linear-attention layers.
+fn read_qwen3_moe(
+    f: &Fields<'_>,
+    next: bool,
+    arch: &mut Architecture,
+) -> Result<(), HfConfigError> {
+    let layers = arch.layers;
+    arch.qk_norm = true;
+    arch.output_bias = arch.attention_bias;
+    // transformers Qwen3MoeConfig: decoder_sparse_step 1, mlp_only_layers [].
+    let step = nonzero(
+        "decoder_sparse_step",
+        f.uint("decoder_sparse_step")?.unwrap_or(1),
+    )?;
+    let mlp_only = f.uints("mlp_only_layers")?;
+    let experts = f.required("num_experts")?;
+    let moe_layers = count_layers(layers, |i| {
+        !mlp_only.contains(&i) && experts > 0 && (i + 1) % step == 0
+    });
+    let shared = if next {
+        f.required("shared_expert_intermediate_size")?
+    } else {
+        0
+    };
+    arch.moe = Some(Moe {
+        experts,
+        experts_per_token: f.required("num_experts_per_tok")?,
+        expert_intermediate: f.required("moe_intermediate_size")?,
+        shared_intermediate: shared,
+        dense_layers: layers - moe_layers,
+        router_bias: false,
+        expert_bias: false,
+        shared_expert_gate: shared > 0,
+    });
+    if next {
+        arch.gated_attention = true;
+        arch.local_attention = qwen3_next_linear_layers(f, layers)?;
+    }
+    Ok(())
+}
+
+/// Qwen3-Next's linear-attention (Gated DeltaNet) layers.
+fn qwen3_next_linear_layers(
+    f: &Fields<'_>,
+    layers: u32,
+) -> Result<Option<LocalAttention>, HfConfigError> {
+    let interval = nonzero(
+        "full_attention_interval",
+        f.required("full_attention_interval")?,
+    )?;
+    // SGLang 0.5.23 configs/qwen3_next.py `layers_block_type`: layer i is full
+    // attention when (i + 1) % full_attention_interval == 0.
+    let linear_layers = count_layers(layers, |i| (i + 1) % interval != 0);
+    let state_bytes = match f.string("mamba_ssm_dtype")? {
+        None | Some("float32") => 4,
+        Some("bfloat16") | Some("float16") => 2,
+        Some(other) => {
+            return Err(HfConfigError::Unsupported {
+                field: "mamba_ssm_dtype",
+                value: other.to_string(),
+                reason: "expected float32, bfloat16 or float16",
             })
         }
     };
-    Ok(HfConfig {
-        model_type: model_type.to_string(),
-        architecture: arch,
-        checkpoint_quantization,
-        mtp_layers,
-    })
+    if linear_layers == 0 {
+        return Ok(None);
+    }
+    Ok(Some(LocalAttention {
+        layers: linear_layers,
+        kind: LocalKind::Linear(LinearAttention {
+            key_heads: f.required("linear_num_key_heads")?,
+            value_heads: f.required("linear_num_value_heads")?,
+            key_head_dim: f.required("linear_key_head_dim")?,
+            value_head_dim: f.required("linear_value_head_dim")?,
+            conv_kernel: f.required("linear_conv_kernel_dim")?,
+            state_bytes,
+        }),
+    }))
+}
+
+/// DeepSeek-V2/V3 and Kimi K2's multi-head latent attention.
+fn read_mla(f: &Fields<'_>, arch: &mut Architecture) -> Result<(), HfConfigError> {
+    let nope = f.required("qk_nope_head_dim")?;
+    let rope = f.required("qk_rope_head_dim")?;
+    arch.mla = Some(Mla {
+        q_lora_rank: f.uint("q_lora_rank")?.unwrap_or(0),
+        kv_lora_rank: f.required("kv_lora_rank")?,
+        qk_nope_head_dim: nope,
+        qk_rope_head_dim: rope,
+        v_head_dim: f.required("v_head_dim")?,
+    });
+    arch.head_dim = nope.saturating_add(rope);
+    // MLA has no separate KV heads; the configs repeat the head count.
+    arch.kv_heads = arch.heads;
+    Ok(())
+}
+
+/// gpt-oss: biased experts, attention sinks, alternating sliding-window layers.
+fn read_gpt_oss(f: &Fields<'_>, arch: &mut Architecture) -> Result<(), HfConfigError> {
+    arch.output_bias = arch.attention_bias;
+    arch.attention_sinks = true;
+    arch.moe = Some(Moe {
+        experts: f.required("num_local_experts")?,
+        experts_per_token: match f.uint("num_experts_per_tok")? {
+            Some(k) => k,
+            None => f.required("experts_per_token")?,
+        },
+        expert_intermediate: arch.intermediate,
+        shared_intermediate: 0,
+        dense_layers: 0,
+        router_bias: true,
+        expert_bias: true,
+        shared_expert_gate: false,
+    });
+    let window = f.required("sliding_window")?;
+    let types = f.strings("layer_types")?;
+    if types.len() != arch.layers as usize {
+        return Err(HfConfigError::Unsupported {
+            field: "layer_types",
+            value: format!("{} entries", types.len()),
+            reason: "must name one attention type per layer",
+        });
+    }
+    let sliding = types.iter().filter(|t| **t == "sliding_attention").count() as u32;
+    if sliding > 0 {
+        // SWA_SINK_ARCHS in SGLang 0.5.23 configs/model_config.py: hybrid SWA pool.
+        arch.local_attention = Some(LocalAttention {
+            layers: sliding,
+            kind: LocalKind::SlidingWindow {
+                window,
+                pooled: true,
+            },
+        });
+    }
+    arch.sliding_window = None;
+    Ok(())
+}
+
+/// Gemma 3: QK norm, two extra norms per layer, local layers by pattern or by type.
+fn read_gemma3(f: &Fields<'_>, arch: &mut Architecture) -> Result<(), HfConfigError> {
+    let layers = arch.layers;
+    arch.qk_norm = true;
+    arch.extra_norms_per_layer = 2;
+    let window = f.uint("sliding_window")?.unwrap_or(4096);
+    let types = f.strings("layer_types")?;
+    let sliding = if types.is_empty() {
+        let pattern = nonzero(
+            "sliding_window_pattern",
+            f.uint("sliding_window_pattern")?.unwrap_or(6),
+        )?;
+        count_layers(layers, |i| (i + 1) % pattern != 0)
+    } else {
+        types.iter().filter(|t| **t == "sliding_attention").count() as u32
+    };
+    if sliding > 0 && sliding < layers {
+        arch.local_attention = Some(LocalAttention {
+            layers: sliding,
+            // Gemma3ForConditionalGeneration is not in SGLang 0.5.23's
+            // is_hybrid_swa_model list: one full-length pool for every layer.
+            kind: LocalKind::SlidingWindow {
+                window,
+                pooled: false,
+            },
+        });
+    }
+    arch.sliding_window = None;
+    Ok(())
+}
+
+/// Llama 4: interleaved MoE layers with a shared expert, chunked local attention.
+fn read_llama4(f: &Fields<'_>, arch: &mut Architecture) -> Result<(), HfConfigError> {
+    let layers = arch.layers;
+    // Llama4TextL2Norm has no weights, so use_qk_norm adds no parameters.
+    let experts = f.required("num_local_experts")?;
+    // transformers Llama4TextConfig: interleave_moe_layer_step 1.
+    let step = nonzero(
+        "interleave_moe_layer_step",
+        f.uint("interleave_moe_layer_step")?.unwrap_or(1),
+    )?;
+    let moe_layers = count_layers(layers, |i| (i + 1) % step == 0);
+    let width = f.required("intermediate_size")?;
+    arch.moe = Some(Moe {
+        experts,
+        experts_per_token: f.required("num_experts_per_tok")?,
+        expert_intermediate: width,
+        // One shared expert as wide as a routed one (Llama4TextMoe).
+        shared_intermediate: width,
+        dense_layers: layers - moe_layers,
+        router_bias: false,
+        expert_bias: false,
+        shared_expert_gate: false,
+    });
+    if let Some(chunk) = f.uint("attention_chunk_size")? {
+        // SGLang 0.5.23 get_hybrid_layer_ids: layer i is chunked (SWA pool) when
+        // (i + 1) % 4 != 0.
+        let local = count_layers(layers, |i| (i + 1) % 4 != 0);
+        if local > 0 {
+            arch.local_attention = Some(LocalAttention {
+                layers: local,
+                kind: LocalKind::Chunked { chunk },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The top-level `quantization_config` of a pre-quantized checkpoint, if any.
+fn checkpoint_quantization(
+    root: &Map<String, Value>,
+) -> Result<Option<CheckpointQuantization>, HfConfigError> {
+    match root.get("quantization_config") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(q)) => Ok(Some(read_quantization(&Fields { obj: q })?)),
+        Some(_) => Err(HfConfigError::WrongType {
+            field: "quantization_config",
+            expected: "an object",
+        }),
+    }
 }
 
 /// DeepSeek-style MoE fields (DeepSeek-V2/V3, Kimi K2, GLM-4.5).

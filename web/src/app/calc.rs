@@ -5,7 +5,7 @@ use crate::sort::{FORMULAS, PART_FORMULAS};
 use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
-use gpu_session_core::settings::{EstimateMode, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
+use gpu_session_core::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
 use gpu_session_core::share::ModelChoice;
 use gpu_session_core::{KvDtype, Quantization};
 use leptos::prelude::*;
@@ -36,43 +36,34 @@ fn kv_label(k: KvDtype) -> &'static str {
     }
 }
 
+/// The serving controls, one function per field; each writes through `calc.apply`.
 #[component]
 fn Controls(calc: Calc) -> impl IntoView {
-    let state = calc.state;
-    let settings = Memo::new(move |_| state.with(|s| s.settings));
-    let ctx_stops =
-        Memo::new(move |_| scale::stops(MIN_CONTEXT, state.with(actions::context_limit)));
-    let seq_stops = StoredValue::new(scale::stops(1, MAX_SEQS));
-    let seq_last = seq_stops.with_value(|s| s.len() - 1);
-    let set_context = move |ctx: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.context = ctx.clamp(MIN_CONTEXT, actions::context_limit(s));
-            next
-        })
-    };
-    let set_seqs = move |seqs: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.seqs = seqs.clamp(1, MAX_SEQS);
-            next
-        })
-    };
-    // Slider positions, also written as attributes so the pre-rendered HTML shows them.
-    let ctx_position = move || {
-        let ctx = settings.with(|s| s.context);
-        ctx_stops.with(|s| scale::position(s, ctx)).to_string()
-    };
-    let seq_position = move || {
-        let n = settings.with(|s| s.seqs);
-        seq_stops.with_value(|s| scale::position(s, n)).to_string()
-    };
-    // A custom model without a repository has no checkpoint at any quantization yet.
-    let needs_repo =
-        move || state.with(|s| matches!(&s.model, ModelChoice::Custom(c) if c.hf_path.is_none()));
-    let checkpoint_note = move || {
+    let settings = Memo::new(move |_| calc.state.with(|s| s.settings));
+    view! {
+        <form class="controls" on:submit=|ev| ev.prevent_default() aria-label="Serving settings">
+            {quantization_field(calc, settings)}
+            {context_field(calc, settings)}
+            {seqs_field(calc, settings)}
+            {kv_field(calc, settings)}
+            {gpu_type_field(calc)}
+            {gpu_count_field(calc, settings)}
+            {mode_field(calc)}
+        </form>
+    }
+}
+
+/// A custom model without a repository has no checkpoint at any quantization yet.
+fn needs_repo(calc: Calc) -> bool {
+    calc.state
+        .with(|s| matches!(&s.model, ModelChoice::Custom(c) if c.hf_path.is_none()))
+}
+
+/// Which checkpoint the chosen quantization loads, or why there is none.
+fn checkpoint_note(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    move || {
         let q = settings.with(|s| s.quantization);
-        if needs_repo() {
+        if needs_repo(calc) {
             return view! {
                 <small class="muted" data-testid="checkpoint">
                     "Add the model's Hugging Face repository above to export a plan."
@@ -92,255 +83,309 @@ fn Controls(calc: Calc) -> impl IntoView {
                 view! { <small class="warn" data-testid="checkpoint">{e.hint}</small> }.into_any()
             }
         })
-    };
+    }
+}
 
+fn quantization_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     view! {
-        <form class="controls" on:submit=|ev| ev.prevent_default() aria-label="Serving settings">
-            <div class="field">
-                <label for="quant-select">"Weight quantization"</label>
-                <select
-                    id="quant-select"
-                    data-testid="quant-select"
-                    on:change=move |ev| {
-                        if let Ok(q) = event_target_value(&ev).parse::<Quantization>() {
-                            calc.apply(|s| {
-                                let mut next = s.clone();
-                                next.settings.quantization = q;
-                                next
-                            });
-                        }
+    <div class="field">
+        <label for="quant-select">"Weight quantization"</label>
+        <select
+            id="quant-select"
+            data-testid="quant-select"
+            on:change=move |ev| {
+                if let Ok(q) = event_target_value(&ev).parse::<Quantization>() {
+                    calc.apply(|s| {
+                        let mut next = s.clone();
+                        next.settings.quantization = q;
+                        next
+                    });
+                }
+            }
+        >
+            {Quantization::ALL
+                .into_iter()
+                .map(|q| {
+                    view! {
+                        <option
+                            value=q.as_str()
+                            prop:selected=move || settings.with(|s| s.quantization == q)
+                            selected=move || settings.with(|s| s.quantization == q)
+                        >
+                            {move || {
+                                let servable = needs_repo(calc)
+                                    || calc.model.with(|m| m.checkpoint_for(q).is_ok());
+                                if servable { q.label().to_string() } else { format!("{} (no checkpoint)", q.label()) }
+                            }}
+                        </option>
                     }
-                >
-                    {Quantization::ALL
-                        .into_iter()
-                        .map(|q| {
-                            view! {
-                                <option
-                                    value=q.as_str()
-                                    prop:selected=move || settings.with(|s| s.quantization == q)
-                                    selected=move || settings.with(|s| s.quantization == q)
-                                >
-                                    {move || {
-                                        let servable = needs_repo()
-                                            || calc.model.with(|m| m.checkpoint_for(q).is_ok());
-                                        if servable { q.label().to_string() } else { format!("{} (no checkpoint)", q.label()) }
-                                    }}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-                {checkpoint_note}
-            </div>
+                })
+                .collect_view()}
+        </select>
+        {checkpoint_note(calc, settings)}
+    </div>
+    }
+}
 
-            <div class="field">
-                <label for="ctx-slider">
-                    "Context length "
-                    <output class="value" data-testid="ctx-value">
-                        {move || format!("{} tokens", present::context(settings.with(|s| s.context)))}
-                    </output>
-                </label>
-                <div class="slider-row">
-                    <input
-                        id="ctx-slider"
-                        type="range"
-                        min="0"
-                        step="1"
-                        data-testid="ctx-slider"
-                        aria-valuetext=move || format!("{} tokens", settings.with(|s| s.context))
-                        prop:max=move || ctx_stops.with(|s| s.len() - 1).to_string()
-                        max=move || ctx_stops.with(|s| s.len() - 1).to_string()
-                        prop:value=ctx_position
-                        value=ctx_position
-                        on:input=move |ev| {
-                            if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
-                                set_context(ctx_stops.with_untracked(|s| scale::value_at(s, pos)));
-                            }
-                        }
-                    />
-                    <input
-                        type="number"
-                        class="num"
-                        min=MIN_CONTEXT
-                        aria-label="Context length in tokens"
-                        data-testid="ctx-input"
-                        prop:max=move || state.with(actions::context_limit).to_string()
-                        max=move || state.with(actions::context_limit).to_string()
-                        prop:value=move || settings.with(|s| s.context).to_string()
-                        value=move || settings.with(|s| s.context).to_string()
-                        on:change=move |ev| {
-                            if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
-                                set_context(v);
-                            }
-                        }
-                    />
-                </div>
-                <small class="muted scale">
-                    <span>"512"</span>
-                    <span>{move || present::context(state.with(actions::context_limit))}</span>
-                </small>
-            </div>
-
-            <div class="field">
-                <label for="seq-slider">
-                    "Concurrent sequences "
-                    <output class="value" data-testid="seq-value">{move || settings.with(|s| s.seqs)}</output>
-                </label>
-                <div class="slider-row">
-                    <input
-                        id="seq-slider"
-                        type="range"
-                        min="0"
-                        max=seq_last
-                        step="1"
-                        data-testid="seq-slider"
-                        prop:value=seq_position
-                        value=seq_position
-                        on:input=move |ev| {
-                            if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
-                                set_seqs(seq_stops.with_value(|s| scale::value_at(s, pos)));
-                            }
-                        }
-                    />
-                    <input
-                        type="number"
-                        class="num"
-                        min="1"
-                        max=MAX_SEQS
-                        aria-label="Concurrent sequences"
-                        data-testid="seq-input"
-                        prop:value=move || settings.with(|s| s.seqs).to_string()
-                        value=move || settings.with(|s| s.seqs).to_string()
-                        on:change=move |ev| {
-                            if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
-                                set_seqs(v);
-                            }
-                        }
-                    />
-                </div>
-            </div>
-
-            <label class="field">
-                <span>"KV-cache dtype"</span>
-                <select
-                    data-testid="kv-select"
-                    on:change=move |ev| {
-                        if let Ok(k) = event_target_value(&ev).parse::<KvDtype>() {
-                            calc.apply(|s| {
-                                let mut next = s.clone();
-                                next.settings.kv_dtype = k;
-                                next
-                            });
-                        }
+fn context_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    let state = calc.state;
+    let ctx_stops =
+        Memo::new(move |_| scale::stops(MIN_CONTEXT, state.with(actions::context_limit)));
+    let set_context = move |ctx: u32| {
+        calc.apply(|s| {
+            let mut next = s.clone();
+            next.settings.context = ctx.clamp(MIN_CONTEXT, actions::context_limit(s));
+            next
+        })
+    };
+    // Slider positions, also written as attributes so the pre-rendered HTML shows them.
+    let ctx_position = move || {
+        let ctx = settings.with(|s| s.context);
+        ctx_stops.with(|s| scale::position(s, ctx)).to_string()
+    };
+    view! {
+    <div class="field">
+        <label for="ctx-slider">
+            "Context length "
+            <output class="value" data-testid="ctx-value">
+                {move || format!("{} tokens", present::context(settings.with(|s| s.context)))}
+            </output>
+        </label>
+        <div class="slider-row">
+            <input
+                id="ctx-slider"
+                type="range"
+                min="0"
+                step="1"
+                data-testid="ctx-slider"
+                aria-valuetext=move || format!("{} tokens", settings.with(|s| s.context))
+                prop:max=move || ctx_stops.with(|s| s.len() - 1).to_string()
+                max=move || ctx_stops.with(|s| s.len() - 1).to_string()
+                prop:value=ctx_position
+                value=ctx_position
+                on:input=move |ev| {
+                    if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
+                        set_context(ctx_stops.with_untracked(|s| scale::value_at(s, pos)));
                     }
-                >
-                    {KvDtype::ALL
-                        .into_iter()
-                        .map(|k| {
-                            view! {
-                                <option
-                                    value=k.as_str()
-                                    prop:selected=move || settings.with(|s| s.kv_dtype == k)
-                                    selected=move || settings.with(|s| s.kv_dtype == k)
-                                >
-                                    {kv_label(k)}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
-
-            <label class="field">
-                <span>"GPU type"</span>
-                <select
-                    data-testid="gpu-select"
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev);
-                        calc.apply(|s| actions::select_gpu(s, (!v.is_empty()).then_some(v.as_str())));
+                }
+            />
+            <input
+                type="number"
+                class="num"
+                min=MIN_CONTEXT
+                aria-label="Context length in tokens"
+                data-testid="ctx-input"
+                prop:max=move || state.with(actions::context_limit).to_string()
+                max=move || state.with(actions::context_limit).to_string()
+                prop:value=move || settings.with(|s| s.context).to_string()
+                value=move || settings.with(|s| s.context).to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
+                        set_context(v);
                     }
-                >
-                    <option
-                        value=""
-                        prop:selected=move || state.with(|s| s.gpu.is_none())
-                        selected=move || state.with(|s| s.gpu.is_none())
-                    >
-                        "Cheapest that fits (automatic)"
-                    </option>
-                    {CATALOG
-                        .iter()
-                        .map(|g| {
-                            let name = g.instance_type;
-                            view! {
-                                <option
-                                    value=name
-                                    prop:selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
-                                    selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
-                                >
-                                    {format!("{} · {}", g.description, present::usd(g.price_per_hour_usd()))}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
+                }
+            />
+        </div>
+        <small class="muted scale">
+            <span>"512"</span>
+            <span>{move || present::context(state.with(actions::context_limit))}</span>
+        </small>
+    </div>
+    }
+}
 
-            <fieldset class="field segmented" data-testid="gpu-count">
-                <legend>"GPUs (tensor parallel)"</legend>
-                <div class="seg">
-                    {GPU_COUNTS
-                        .into_iter()
-                        .map(|n| {
-                            view! {
-                                <label>
-                                    <input
-                                        type="radio"
-                                        name="gpu-count"
-                                        value=n
-                                        data-testid=format!("gpu-count-{n}")
-                                        prop:checked=move || settings.with(|s| s.gpus == n)
-                                        checked=move || settings.with(|s| s.gpus == n)
-                                        on:change=move |_| calc.apply(|s| actions::set_gpu_count(s, n))
-                                    />
-                                    <span>{n}</span>
-                                </label>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-            </fieldset>
+fn seqs_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    let seq_stops = StoredValue::new(scale::stops(1, MAX_SEQS));
+    let seq_last = seq_stops.with_value(|s| s.len() - 1);
+    let set_seqs = move |seqs: u32| {
+        calc.apply(|s| {
+            let mut next = s.clone();
+            next.settings.seqs = seqs.clamp(1, MAX_SEQS);
+            next
+        })
+    };
+    let seq_position = move || {
+        let n = settings.with(|s| s.seqs);
+        seq_stops.with_value(|s| scale::position(s, n)).to_string()
+    };
+    view! {
+    <div class="field">
+        <label for="seq-slider">
+            "Concurrent sequences "
+            <output class="value" data-testid="seq-value">{move || settings.with(|s| s.seqs)}</output>
+        </label>
+        <div class="slider-row">
+            <input
+                id="seq-slider"
+                type="range"
+                min="0"
+                max=seq_last
+                step="1"
+                data-testid="seq-slider"
+                prop:value=seq_position
+                value=seq_position
+                on:input=move |ev| {
+                    if let Ok(pos) = event_target_value(&ev).parse::<usize>() {
+                        set_seqs(seq_stops.with_value(|s| scale::value_at(s, pos)));
+                    }
+                }
+            />
+            <input
+                type="number"
+                class="num"
+                min="1"
+                max=MAX_SEQS
+                aria-label="Concurrent sequences"
+                data-testid="seq-input"
+                prop:value=move || settings.with(|s| s.seqs).to_string()
+                value=move || settings.with(|s| s.seqs).to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() {
+                        set_seqs(v);
+                    }
+                }
+            />
+        </div>
+    </div>
+    }
+}
 
-            <fieldset class="field segmented" data-testid="estimate-mode">
-                <legend>"Estimate"</legend>
-                <div class="seg">
-                    {[(EstimateMode::Serving, "Serving (SGLang)"), (EstimateMode::Reference, "Reference formula")]
-                        .into_iter()
-                        .map(|(mode, label)| {
-                            view! {
-                                <label>
-                                    <input
-                                        type="radio"
-                                        name="estimate-mode"
-                                        value=mode.as_str()
-                                        data-testid=format!("mode-{}", mode.as_str())
-                                        prop:checked=move || state.with(|s| s.mode == mode)
-                                        checked=move || state.with(|s| s.mode == mode)
-                                        on:change=move |_| {
-                                            calc.apply(|s| {
-                                                let mut next = s.clone();
-                                                next.mode = mode;
-                                                next
-                                            })
-                                        }
-                                    />
-                                    <span>{label}</span>
-                                </label>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-            </fieldset>
-        </form>
+fn kv_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    view! {
+    <label class="field">
+        <span>"KV-cache dtype"</span>
+        <select
+            data-testid="kv-select"
+            on:change=move |ev| {
+                if let Ok(k) = event_target_value(&ev).parse::<KvDtype>() {
+                    calc.apply(|s| {
+                        let mut next = s.clone();
+                        next.settings.kv_dtype = k;
+                        next
+                    });
+                }
+            }
+        >
+            {KvDtype::ALL
+                .into_iter()
+                .map(|k| {
+                    view! {
+                        <option
+                            value=k.as_str()
+                            prop:selected=move || settings.with(|s| s.kv_dtype == k)
+                            selected=move || settings.with(|s| s.kv_dtype == k)
+                        >
+                            {kv_label(k)}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+    </label>
+    }
+}
+
+fn gpu_type_field(calc: Calc) -> impl IntoView {
+    let state = calc.state;
+    view! {
+    <label class="field">
+        <span>"GPU type"</span>
+        <select
+            data-testid="gpu-select"
+            on:change=move |ev| {
+                let v = event_target_value(&ev);
+                calc.apply(|s| actions::select_gpu(s, (!v.is_empty()).then_some(v.as_str())));
+            }
+        >
+            <option
+                value=""
+                prop:selected=move || state.with(|s| s.gpu.is_none())
+                selected=move || state.with(|s| s.gpu.is_none())
+            >
+                "Cheapest that fits (automatic)"
+            </option>
+            {CATALOG
+                .iter()
+                .map(|g| {
+                    let name = g.instance_type;
+                    view! {
+                        <option
+                            value=name
+                            prop:selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
+                            selected=move || state.with(|s| s.gpu.as_deref() == Some(name))
+                        >
+                            {format!("{} · {}", g.description, present::usd(g.price_per_hour_usd()))}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+    </label>
+    }
+}
+
+fn gpu_count_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    view! {
+    <fieldset class="field segmented" data-testid="gpu-count">
+        <legend>"GPUs (tensor parallel)"</legend>
+        <div class="seg">
+            {GPU_COUNTS
+                .into_iter()
+                .map(|n| {
+                    view! {
+                        <label>
+                            <input
+                                type="radio"
+                                name="gpu-count"
+                                value=n
+                                data-testid=format!("gpu-count-{n}")
+                                prop:checked=move || settings.with(|s| s.gpus == n)
+                                checked=move || settings.with(|s| s.gpus == n)
+                                on:change=move |_| calc.apply(|s| actions::set_gpu_count(s, n))
+                            />
+                            <span>{n}</span>
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </div>
+    </fieldset>
+    }
+}
+
+fn mode_field(calc: Calc) -> impl IntoView {
+    let state = calc.state;
+    view! {
+    <fieldset class="field segmented" data-testid="estimate-mode">
+        <legend>"Estimate"</legend>
+        <div class="seg">
+            {[(EstimateMode::Serving, "Serving (SGLang)"), (EstimateMode::Reference, "Reference formula")]
+                .into_iter()
+                .map(|(mode, label)| {
+                    view! {
+                        <label>
+                            <input
+                                type="radio"
+                                name="estimate-mode"
+                                value=mode.as_str()
+                                data-testid=format!("mode-{}", mode.as_str())
+                                prop:checked=move || state.with(|s| s.mode == mode)
+                                checked=move || state.with(|s| s.mode == mode)
+                                on:change=move |_| {
+                                    calc.apply(|s| {
+                                        let mut next = s.clone();
+                                        next.mode = mode;
+                                        next
+                                    })
+                                }
+                            />
+                            <span>{label}</span>
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </div>
+    </fieldset>
     }
 }
 
