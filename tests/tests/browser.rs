@@ -937,7 +937,7 @@ async fn the_workload_controls_set_the_speed_columns_and_the_link_restores_them(
     settled(&a).await;
     type_into(&a, "input-tokens", "4000").await;
     type_into(&a, "output-tokens", "250").await;
-    set_range(&a, "seq-slider", 14).await;
+    type_into(&a, "seq-input", "32").await;
     a.wait_for(
         "location.search.includes('in=4000') && location.search.includes('out=250') && location.search.includes('seq=32')",
         "the workload in the URL",
@@ -957,10 +957,9 @@ async fn the_workload_controls_set_the_speed_columns_and_the_link_restores_them(
     let header = a
         .js("return document.querySelector('th.col-ttft .basis').textContent;")
         .await;
-    assert_eq!(
-        header,
-        "mean per request, at 32 concurrent 4000/250 requests"
-    );
+    let basis = state.settings.workload().basis();
+    assert_eq!(basis, "32 concurrent 4k/250");
+    assert_eq!(header, format!("mean per request, at {basis} requests"));
 
     // A request rate instead: the link carries it, a fresh browser restores it all.
     click(&a, "[data-testid=load-rate]").await;
