@@ -342,7 +342,7 @@ fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
         let value = move || {
             let t = calc.targets.get();
             let v = if tpot { t.tpot_max_ms } else { t.ttft_max_ms };
-            v.map(|v| gpu_session_core::decimal::shortest(v))
+            v.map(gpu_session_core::decimal::shortest)
                 .unwrap_or_default()
         };
         view! {
