@@ -12,7 +12,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use gpu_session_core::gpu;
 use gpu_session_core::present::{self, MemoryBreakdown};
-use gpu_session_core::recommend::recommend;
+use gpu_session_core::recommend::{recommend, Fit};
 use gpu_session_core::share::{ModelChoice, ShareState};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
@@ -597,7 +597,7 @@ return {
     instance: r.dataset.instance,
     cheapest: r.classList.contains('cheapest'),
     selected: r.classList.contains('selected'),
-    cells: Object.fromEntries([...r.querySelectorAll('td[data-col]')].map((td) => [td.dataset.col, td.textContent.trim()])),
+    cells: Object.fromEntries([...r.querySelectorAll('td[data-col]:not([data-col=service])')].map((td) => [td.dataset.col, td.textContent.trim()])),
   })),
   notice: text('[data-testid=ignored-fields]'),
   context: document.querySelector('[data-testid=ctx-input]')?.value ?? null,
@@ -693,6 +693,20 @@ pub fn expected(state: &ShareState) -> Expected {
         .iter()
         .enumerate()
         .map(|(i, r)| {
+            // Speed figures only where the model runs, as the CLI shows them.
+            let speed = |text: String| {
+                if r.fit == Fit::No {
+                    "-".to_string()
+                } else {
+                    text
+                }
+            };
+            let tps = present::tokens_per_s(r.speed.output_tokens_per_s);
+            let tps = if r.speed.saturated {
+                format!("{tps}!")
+            } else {
+                tps
+            };
             let cells: BTreeMap<String, String> = [
                 (
                     "memory",
@@ -702,11 +716,21 @@ pub fn expected(state: &ShareState) -> Expected {
                 ("headroom", present::signed_gib(r.headroom_bytes)),
                 ("kv-pool", present::thousands(r.kv_pool_tokens)),
                 ("max-context", present::thousands(u64::from(r.max_context))),
-                ("tps", present::tokens_per_s(r.speed.output_tokens_per_s)),
+                ("ttft", speed(present::milliseconds(r.speed.ttft_ms))),
+                ("tpot", speed(present::milliseconds(r.speed.tpot_ms))),
+                ("tps", speed(tps)),
+                (
+                    "tps-user",
+                    speed(present::tokens_per_s(r.speed.output_tokens_per_s_per_user)),
+                ),
                 ("price", present::usd(r.price_per_hour_usd)),
                 (
                     "per-million",
-                    present::usd_fine(r.speed.usd_per_million_output_tokens),
+                    speed(present::usd_fine(r.speed.usd_per_million_output_tokens)),
+                ),
+                (
+                    "per-million-in",
+                    speed(present::usd_fine(r.speed.usd_per_million_input_tokens)),
                 ),
             ]
             .into_iter()
@@ -759,26 +783,59 @@ pub fn cli_plan(state: &ShareState) -> String {
     let ModelChoice::Builtin(id) = &state.model else {
         panic!("cli_plan compares built-in models only");
     };
+    run_cli(&["plan", "--model", id], state)
+}
+
+/// What the real `gpu-session estimate MODEL --json` prints for a built-in model's
+/// state (its workload and, when one is selected, its instance type and TP).
+pub fn cli_estimate(state: &ShareState) -> Value {
+    let ModelChoice::Builtin(id) = &state.model else {
+        panic!("cli_estimate compares built-in models only");
+    };
+    let mode = state.mode.as_str();
+    let out = run_cli(
+        &[
+            "estimate",
+            id,
+            "--json",
+            "--tp",
+            &state.settings.gpus.to_string(),
+            "--mode",
+            mode,
+        ],
+        state,
+    );
+    serde_json::from_str(&out).expect("estimate --json prints JSON")
+}
+
+/// Run `gpu-session` with `args` and the state's settings as flags, with an empty
+/// config in a temporary home; its standard output.
+fn run_cli(args: &[&str], state: &ShareState) -> String {
     let home = tempfile::tempdir().expect("temp home");
     let s = &state.settings;
     let mut cmd = std::process::Command::new(gpu_session_bin());
-    cmd.args(["plan", "--model", id])
+    cmd.args(args)
         .args(["--quantization", s.quantization.as_str()])
         .args(["--context", &s.context.to_string()])
         .args(["--seqs", &s.seqs.to_string()])
         .args(["--kv-dtype", s.kv_dtype.as_str()])
+        .args(["--input-tokens", &s.input_tokens.to_string()])
+        .args(["--output-tokens", &s.output_tokens.to_string()])
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path())
         .env("GPU_SESSION_CONFIG", home.path().join("config.yaml"))
         .env("NO_COLOR", "1");
+    if let Some(rate) = s.rate {
+        cmd.args(["--rate", &rate.to_string()]);
+    }
     if let Some(gpu) = &state.gpu {
         cmd.args(["--gpu", gpu]);
     }
-    let out = cmd.output().expect("run gpu-session plan");
+    let out = cmd.output().expect("run gpu-session");
     assert!(
         out.status.success(),
-        "gpu-session plan failed: {}",
+        "gpu-session {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("UTF-8 plan")
+    String::from_utf8(out.stdout).expect("UTF-8 output")
 }

@@ -9,8 +9,8 @@ use gpu_session_core::registry::{builtins, BY_USE_CASE};
 use gpu_session_core::share::{decode, CustomSpec, HubModel, ModelChoice, ShareState};
 use gpu_session_core::{present, Architecture};
 use gpu_session_tests::browser::{
-    assert_view_matches, cli_plan, expected, output_dir, site_dir, Browser, Encoding, StaticServer,
-    View,
+    assert_view_matches, cli_estimate, cli_plan, expected, output_dir, site_dir, Browser, Encoding,
+    StaticServer, View,
 };
 use gpu_session_tests::fake_hub::{FakeHub, FakeRepo};
 use serde_json::json;
@@ -915,4 +915,214 @@ async fn type_repo(b: &Browser, repo: &str) {
         serde_json::to_string(repo).unwrap()
     ))
     .await;
+}
+
+/// Type `value` into the input `testid` and fire its change event.
+async fn type_into(b: &Browser, testid: &str, value: &str) {
+    b.js(&format!(
+        "const i = document.querySelector('[data-testid={testid}]');
+         i.value = {};
+         i.dispatchEvent(new Event('change', {{ bubbles: true }}));",
+        serde_json::to_string(value).unwrap()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn the_workload_controls_set_the_speed_columns_and_the_link_restores_them() {
+    let server = serve("/");
+    let a = browser(1280, 1000).await;
+    a.open(&format!("{}?v=1&m=llama-3.1-8b", server.url()))
+        .await;
+    settled(&a).await;
+    type_into(&a, "input-tokens", "4000").await;
+    type_into(&a, "output-tokens", "250").await;
+    type_into(&a, "seq-input", "32").await;
+    a.wait_for(
+        "location.search.includes('in=4000') && location.search.includes('out=250') && location.search.includes('seq=32')",
+        "the workload in the URL",
+    )
+    .await;
+    let (state, view) = settled(&a).await;
+    assert_eq!(
+        (
+            state.settings.input_tokens,
+            state.settings.output_tokens,
+            state.settings.seqs
+        ),
+        (4000, 250, 32)
+    );
+    // Every row's TTFT, TPOT, tokens/s and $ per 1M is core's for this workload.
+    assert_view_matches(&view, &state);
+    let header = a
+        .js("return document.querySelector('th.col-ttft .basis').textContent;")
+        .await;
+    let basis = state.settings.workload().basis();
+    assert_eq!(basis, "32 concurrent 4k/250");
+    assert_eq!(header, format!("mean per request, at {basis} requests"));
+
+    // A request rate instead: the link carries it, a fresh browser restores it all.
+    click(&a, "[data-testid=load-rate]").await;
+    a.wait_for(
+        "!!document.querySelector('[data-testid=rate-input]')",
+        "the rate input",
+    )
+    .await;
+    type_into(&a, "rate-input", "2.5").await;
+    a.wait_for("location.search.includes('rps=2.5')", "the rate in the URL")
+        .await;
+    let (state, view_a) = settled(&a).await;
+    assert_eq!(state.settings.rate.map(|r| r.per_s()), Some(2.5));
+    assert_view_matches(&view_a, &state);
+    a.close().await;
+
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}{}", server.url(), view_a.search)).await;
+    let (restored, view_b) = settled(&b).await;
+    assert_eq!(restored, state, "the link restores the workload");
+    assert_eq!(view_b.rows_by_instance(), view_a.rows_by_instance());
+    let rate = b
+        .js("return document.querySelector('[data-testid=rate-input]').value;")
+        .await;
+    assert_eq!(rate, "2.5");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
+    use gpu_session_core::service_level::{choose, Targets};
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    b.open(&format!("{}?v=1&m=llama-3.1-8b&seq=64&rps=4", server.url()))
+        .await;
+    let (state, _) = settled(&b).await;
+    type_into(&b, "ttft-max", "1500").await;
+    type_into(&b, "tpot-max", "30").await;
+    let targets = Targets {
+        ttft_max_ms: Some(1500.0),
+        tpot_max_ms: Some(30.0),
+        rate: state.settings.rate.expect("the link's rate"),
+    };
+    let level = choose(&state.resolve_model(), &state.settings, &targets);
+    let choice = level.choice().expect("an 8B model meets these targets");
+    let summary = b
+        .wait_for(
+            "(() => { const s = document.querySelector('[data-testid=service-summary]')?.textContent; return s && s.startsWith('TTFT ≤ 1,500 ms') ? s : null; })()",
+            "the service-level line at both targets",
+        )
+        .await;
+    let summary = summary.as_str().expect("summary text");
+    assert!(
+        summary
+            .starts_with("TTFT ≤ 1,500 ms, TPOT ≤ 30.0 ms at 4 req/s 1k/1k requests: cheapest is ")
+            && summary.contains(&format!(
+                "{} × {} (TP {})",
+                choice.replicas, choice.gpu.instance_type, choice.tp
+            ))
+            && summary.contains(&format!(
+                "{} binds: {}",
+                choice.binding.as_str(),
+                choice.reason
+            )),
+        "{summary}"
+    );
+    let marked = b
+        .js("return [...document.querySelectorAll('tr.service-choice')].map((r) => r.dataset.instance);")
+        .await;
+    assert_eq!(marked, json!([choice.gpu.instance_type]));
+    // Each row says whether it meets the targets and with how many replicas.
+    let cells = b
+        .js("return Object.fromEntries([...document.querySelectorAll('[data-testid=gpu-row]')].map((r) => [r.dataset.instance, r.querySelector('td[data-col=service]').firstChild.textContent.trim()]));")
+        .await;
+    for row in &level.rows {
+        let want = if row.meets {
+            format!(
+                "{} × · {}/hour",
+                row.replicas,
+                present::usd(row.usd_per_hour)
+            )
+        } else {
+            format!("no: {} binds", row.binding.as_str())
+        };
+        assert_eq!(
+            cells[row.gpu.instance_type],
+            json!(want),
+            "{}",
+            row.gpu.instance_type
+        );
+    }
+    // Without a rate there is no service level.
+    click(&b, "[data-testid=load-concurrent]").await;
+    b.wait_for(
+        "!document.querySelector('[data-testid=service-summary]') && !document.querySelector('td[data-col=service]')",
+        "the service level to go with the rate",
+    )
+    .await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_site_and_the_cli_agree_on_every_row_for_a_workload() {
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    for query in [
+        "?v=1&m=llama-3.1-8b&seq=32&in=2000&out=500&gpu=gpu_1x_h100_sxm5",
+        "?v=1&m=qwen3-30b-a3b&seq=8&n=2&in=8000&out=1000&rps=1.5",
+    ] {
+        b.open(&format!("{}{query}", server.url())).await;
+        let (state, view) = settled(&b).await;
+        let cli = cli_estimate(&state);
+        let rows = view.rows_by_instance();
+        let gpus = cli["gpus"].as_array().expect("gpus[]");
+        assert_eq!(gpus.len(), rows.len(), "{query}");
+        for g in gpus {
+            let instance = g["instance_type"].as_str().expect("instance_type");
+            let cells = &rows[instance].cells;
+            let f = |k: &str| {
+                g[k].as_f64()
+                    .unwrap_or_else(|| panic!("{instance}: no {k}"))
+            };
+            let runs = g["fit"] != json!("no");
+            let shown = |text: String| if runs { text } else { "-".to_string() };
+            let tps = present::tokens_per_s(f("output_tokens_per_s"));
+            let tps = if g["saturated"] == json!(true) {
+                format!("{tps}!")
+            } else {
+                tps
+            };
+            let want = [
+                ("ttft", shown(present::milliseconds(f("ttft_ms")))),
+                ("tpot", shown(present::milliseconds(f("tpot_ms")))),
+                ("tps", shown(tps)),
+                (
+                    "tps-user",
+                    shown(present::tokens_per_s(f("output_tokens_per_s_per_user"))),
+                ),
+                (
+                    "per-million",
+                    shown(present::usd_fine(f("usd_per_million_output_tokens"))),
+                ),
+                (
+                    "per-million-in",
+                    shown(present::usd_fine(f("usd_per_million_input_tokens"))),
+                ),
+                (
+                    "kv-pool",
+                    present::thousands(g["kv_pool_tokens"].as_u64().unwrap()),
+                ),
+            ];
+            for (col, text) in want {
+                assert_eq!(cells[col], text, "{query}: {instance} {col}");
+            }
+            let fit = g["fit"].as_str().unwrap();
+            assert!(
+                cells["fit"].starts_with(fit),
+                "{query}: {instance} fit {fit} vs {}",
+                cells["fit"]
+            );
+        }
+        // The plan the page writes carries the same workload as the CLI's.
+        assert_eq!(downloaded_plan(&b).await, cli_plan(&state), "{query}");
+    }
+    b.close().await;
 }

@@ -8,9 +8,11 @@ use gpu_session_core::recommend::Recommendation;
 use gpu_session_core::registry::{
     builtin, Model, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
 };
+use gpu_session_core::service_level::{self, ServiceLevel, Targets, MAX_TARGET_MS};
 use gpu_session_core::serving;
-use gpu_session_core::settings::{Settings, GPU_COUNTS};
+use gpu_session_core::settings::{EstimateMode, Rate, Settings, GPU_COUNTS};
 use gpu_session_core::share::{self, CustomSpec, HubModel, ModelChoice, ShareState};
+use gpu_session_core::speed::MAX_WORKLOAD_TOKENS;
 use gpu_session_core::Architecture;
 
 /// Longest context the sliders offer a custom model described by its size alone.
@@ -252,6 +254,91 @@ pub fn set_gpu_count(state: &ShareState, count: u32) -> ShareState {
     next
 }
 
+/// Rate a newly chosen "request rate" load starts at, requests per second.
+pub const DEFAULT_RATE_PER_S: f64 = 1.0;
+
+/// Set the prompt tokens per request (clamped to what a workload may name).
+pub fn set_input_tokens(state: &ShareState, tokens: u32) -> ShareState {
+    let mut next = state.clone();
+    next.settings.input_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
+    next
+}
+
+/// Set the output tokens per request (clamped to what a workload may name).
+pub fn set_output_tokens(state: &ShareState, tokens: u32) -> ShareState {
+    let mut next = state.clone();
+    next.settings.output_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
+    next
+}
+
+/// Load the server with a request rate (`true`; the current one, else
+/// [`DEFAULT_RATE_PER_S`]) or with the concurrent sequences (`false`).
+pub fn use_rate(state: &ShareState, on: bool) -> ShareState {
+    let mut next = state.clone();
+    next.settings.rate = if on {
+        state
+            .settings
+            .rate
+            .or_else(|| Rate::new("rate", DEFAULT_RATE_PER_S).ok())
+    } else {
+        None
+    };
+    next
+}
+
+/// Set the request rate from the text of its input; text that is not a rate core
+/// accepts leaves the state as it was.
+pub fn set_rate(state: &ShareState, text: &str) -> ShareState {
+    match text.parse::<Rate>() {
+        Ok(rate) => {
+            let mut next = state.clone();
+            next.settings.rate = Some(rate);
+            next
+        }
+        Err(_) => state.clone(),
+    }
+}
+
+/// Service-level targets as the page's inputs hold them (milliseconds; `None`: no
+/// target). They are a view choice, not part of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TargetInputs {
+    pub ttft_max_ms: Option<f64>,
+    pub tpot_max_ms: Option<f64>,
+}
+
+/// A target from its input's text: empty clears it; anything core's `Targets` would
+/// refuse keeps the previous value.
+pub fn parse_target(previous: Option<f64>, text: &str) -> Option<f64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_TARGET_MS => Some(v),
+        _ => previous,
+    }
+}
+
+/// The service level for the state's recommendation: only with a request rate and the
+/// serving estimate (the choice sizes SGLang replicas), computed from the same rows.
+pub fn service_level(
+    model: &Model,
+    rec: &Recommendation,
+    targets: TargetInputs,
+) -> Option<ServiceLevel> {
+    let rate = rec.settings.rate?;
+    if rec.mode != EstimateMode::Serving {
+        return None;
+    }
+    let targets = Targets {
+        ttft_max_ms: targets.ttft_max_ms,
+        tpot_max_ms: targets.tpot_max_ms,
+        rate,
+    };
+    Some(service_level::choose_from(model, rec, &targets))
+}
+
 /// The instance type a plan is exported for: the selected one, else core's default
 /// (the cheapest type the serving estimate fits), as `gpu-session plan` picks it.
 pub fn plan_gpu(state: &ShareState) -> Option<&'static GpuType> {
@@ -385,6 +472,99 @@ mod tests {
         assert_eq!(select_gpu(&s, None).gpu, None);
         // Every transition still round-trips through a link.
         assert_eq!(decode(&encode(&four)).state, four);
+    }
+
+    #[test]
+    fn workload_controls_change_the_settings_and_ride_in_the_link() {
+        let s = ShareState::default();
+        let w = set_output_tokens(&set_input_tokens(&s, 4000), 250);
+        assert_eq!(
+            (w.settings.input_tokens, w.settings.output_tokens),
+            (4000, 250)
+        );
+        assert_eq!(set_input_tokens(&s, 0).settings.input_tokens, 1);
+        assert_eq!(
+            set_output_tokens(&s, u32::MAX).settings.output_tokens,
+            MAX_WORKLOAD_TOKENS
+        );
+        let rated = use_rate(&w, true);
+        assert_eq!(
+            rated.settings.rate.map(Rate::per_s),
+            Some(DEFAULT_RATE_PER_S)
+        );
+        let rated = set_rate(&rated, " 2.5 ");
+        assert_eq!(rated.settings.rate.map(Rate::per_s), Some(2.5));
+        // Text core refuses leaves the rate; switching back and forth keeps it.
+        for bad in ["", "abc", "-1", "0", "1e9", "NaN"] {
+            assert_eq!(set_rate(&rated, bad), rated, "{bad}");
+        }
+        assert_eq!(use_rate(&rated, true), rated);
+        let closed = use_rate(&rated, false);
+        assert_eq!(closed.settings.rate, None);
+        assert_eq!(closed.settings.seqs, s.settings.seqs);
+        for state in [&w, &rated, &closed] {
+            let d = decode(&encode(state));
+            assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+            assert_eq!(&d.state, state);
+        }
+        let link = encode(&rated);
+        assert!(
+            link.contains("in=4000") && link.contains("out=250") && link.contains("rps=2.5"),
+            "{link}"
+        );
+        // A link from before the workload existed decodes to the default workload.
+        let old = decode("v=1&m=llama-3.1-8b&seq=4").state;
+        assert_eq!(
+            (
+                old.settings.input_tokens,
+                old.settings.output_tokens,
+                old.settings.rate
+            ),
+            (1000, 1000, None)
+        );
+    }
+
+    #[test]
+    fn targets_parse_as_core_accepts_them() {
+        assert_eq!(parse_target(Some(5.0), ""), None);
+        assert_eq!(parse_target(None, " 250 "), Some(250.0));
+        for bad in ["x", "0", "-3", "inf", "700000"] {
+            assert_eq!(parse_target(Some(5.0), bad), Some(5.0), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_service_level_is_core_s_choice_on_the_page_s_rows() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = ShareState {
+            model: ModelChoice::Builtin(m.id.clone()),
+            settings: Settings::defaults_for(m),
+            ..ShareState::default()
+        };
+        let rec_of = |s: &ShareState| recommend(m, &s.settings, s.mode, None);
+        let targets = TargetInputs {
+            ttft_max_ms: Some(2000.0),
+            tpot_max_ms: Some(50.0),
+        };
+        // Without a rate, or in reference mode, there is no service level.
+        assert_eq!(service_level(m, &rec_of(&s), targets), None);
+        let rated = set_rate(&use_rate(&s, true), "3");
+        let reference = ShareState {
+            mode: EstimateMode::Reference,
+            ..rated.clone()
+        };
+        assert_eq!(service_level(m, &rec_of(&reference), targets), None);
+        let level = service_level(m, &rec_of(&rated), targets).unwrap();
+        let core_targets = Targets {
+            ttft_max_ms: Some(2000.0),
+            tpot_max_ms: Some(50.0),
+            rate: rated.settings.rate.unwrap(),
+        };
+        assert_eq!(
+            level,
+            service_level::choose(m, &rated.settings, &core_targets)
+        );
+        assert!(level.choice().is_some());
     }
 
     #[test]

@@ -85,7 +85,11 @@ mod tests {
                 "{}",
                 row.gpu.instance_type
             );
-            assert!(page.contains(&present::usd_fine(row.speed.usd_per_million_output_tokens)));
+            // Speed figures where the model runs ("-" elsewhere, as the CLI shows them).
+            if crate::sort::runs(row) {
+                assert!(page.contains(&present::usd_fine(row.speed.usd_per_million_output_tokens)));
+                assert!(page.contains(&present::milliseconds(row.speed.tpot_ms)));
+            }
         }
         assert_eq!(
             page.matches("data-testid=\"gpu-row\"").count(),

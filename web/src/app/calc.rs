@@ -6,7 +6,7 @@ use crate::{actions, scale};
 use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
 use gpu_session_core::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
-use gpu_session_core::share::ModelChoice;
+use gpu_session_core::share::{ModelChoice, ShareState};
 use gpu_session_core::{KvDtype, Quantization};
 use leptos::prelude::*;
 
@@ -44,7 +44,10 @@ fn Controls(calc: Calc) -> impl IntoView {
         <form class="controls" on:submit=|ev| ev.prevent_default() aria-label="Serving settings">
             {quantization_field(calc, settings)}
             {context_field(calc, settings)}
+            {load_field(calc, settings)}
             {seqs_field(calc, settings)}
+            {tokens_field(calc, settings)}
+            {rate_field(calc, settings)}
             {kv_field(calc, settings)}
             {gpu_type_field(calc)}
             {gpu_count_field(calc, settings)}
@@ -211,7 +214,7 @@ fn seqs_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     view! {
     <div class="field">
         <label for="seq-slider">
-            "Concurrent sequences "
+            {move || if settings.with(|s| s.rate.is_some()) { "At most running at once " } else { "Concurrent sequences " }}
             <output class="value" data-testid="seq-value">{move || settings.with(|s| s.seqs)}</output>
         </label>
         <div class="slider-row">
@@ -247,6 +250,139 @@ fn seqs_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
             />
         </div>
     </div>
+    }
+}
+
+/// How the server is loaded: the concurrent sequences above, or a request rate.
+fn load_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    view! {
+    <fieldset class="field segmented" data-testid="load-mode">
+        <legend>"Load"</legend>
+        <div class="seg">
+            {[(false, "concurrent", "Concurrent requests"), (true, "rate", "Request rate")]
+                .into_iter()
+                .map(|(rate, key, label)| {
+                    let on = move || settings.with(|s| s.rate.is_some() == rate);
+                    view! {
+                        <label>
+                            <input
+                                type="radio"
+                                name="load-mode"
+                                value=key
+                                data-testid=format!("load-{key}")
+                                prop:checked=on
+                                checked=on
+                                on:change=move |_| calc.apply(|s| actions::use_rate(s, rate))
+                            />
+                            <span>{label}</span>
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </div>
+    </fieldset>
+    }
+}
+
+/// One number input of the workload; `set` is the action its change applies.
+fn number_input(
+    calc: Calc,
+    testid: &'static str,
+    label: &'static str,
+    value: impl Fn() -> String + Copy + Send + Sync + 'static,
+    set: fn(&ShareState, &str) -> ShareState,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input
+                type="text"
+                inputmode="decimal"
+                class="num"
+                data-testid=testid
+                prop:value=value
+                value=value
+                on:change=move |ev| {
+                    let text = event_target_value(&ev);
+                    calc.apply(|s| set(s, &text));
+                }
+            />
+        </label>
+    }
+}
+
+/// Prompt and output tokens per request: the workload the speed columns are for.
+fn tokens_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    fn tokens(text: &str) -> Option<u32> {
+        text.trim().parse().ok()
+    }
+    view! {
+        <div class="field-pair">
+            {number_input(
+                calc,
+                "input-tokens",
+                "Input tokens per request",
+                move || settings.with(|s| s.input_tokens).to_string(),
+                |s, t| tokens(t).map_or_else(|| s.clone(), |n| actions::set_input_tokens(s, n)),
+            )}
+            {number_input(
+                calc,
+                "output-tokens",
+                "Output tokens per request",
+                move || settings.with(|s| s.output_tokens).to_string(),
+                |s, t| tokens(t).map_or_else(|| s.clone(), |n| actions::set_output_tokens(s, n)),
+            )}
+        </div>
+    }
+}
+
+/// The request rate and, with it, the service-level targets.
+fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    let target = move |testid: &'static str, label: &'static str, tpot: bool| {
+        let value = move || {
+            let t = calc.targets.get();
+            let v = if tpot { t.tpot_max_ms } else { t.ttft_max_ms };
+            v.map(gpu_session_core::decimal::shortest)
+                .unwrap_or_default()
+        };
+        view! {
+            <label class="field">
+                <span>{label}</span>
+                <input
+                    type="text"
+                    inputmode="decimal"
+                    class="num"
+                    placeholder="none"
+                    data-testid=testid
+                    prop:value=value
+                    value=value
+                    on:change=move |ev| {
+                        let text = event_target_value(&ev);
+                        calc.targets.update(|t| {
+                            let slot = if tpot { &mut t.tpot_max_ms } else { &mut t.ttft_max_ms };
+                            *slot = actions::parse_target(*slot, &text);
+                        });
+                    }
+                />
+            </label>
+        }
+    };
+    move || {
+        settings.with(|s| s.rate.is_some()).then(|| view! {
+            <div class="field-pair" data-testid="rate-fields">
+                {number_input(
+                    calc,
+                    "rate-input",
+                    "Requests per second",
+                    move || settings.with(|s| s.rate.map(|r| r.to_string()).unwrap_or_default()),
+                    actions::set_rate,
+                )}
+            </div>
+            <div class="field-pair" data-testid="targets">
+                {target("ttft-max", "TTFT at most (ms)", false)}
+                {target("tpot-max", "TPOT at most (ms)", true)}
+            </div>
+        })
     }
 }
 

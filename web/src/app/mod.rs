@@ -10,9 +10,11 @@ mod guides;
 mod models;
 mod table;
 
+use crate::actions::TargetInputs;
 use gpu_session_core::gpu;
 use gpu_session_core::recommend::{recommend, Recommendation};
 use gpu_session_core::registry::Model;
+use gpu_session_core::service_level::ServiceLevel;
 use gpu_session_core::share::{self, Decoded, ShareState};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -27,6 +29,10 @@ pub struct Calc {
     pub state: RwSignal<ShareState>,
     pub model: Memo<Model>,
     pub rec: Memo<Recommendation>,
+    /// Service-level targets (a view choice, not in the link).
+    pub targets: RwSignal<TargetInputs>,
+    /// Core's choice by service level on `rec`'s rows, with a request rate only.
+    pub level: Memo<Option<ServiceLevel>>,
 }
 
 impl Calc {
@@ -39,7 +45,18 @@ impl Calc {
                 model.with(|m| recommend(m, &s.settings, s.mode, selected))
             })
         });
-        Calc { state, model, rec }
+        let targets = RwSignal::new(TargetInputs::default());
+        let level = Memo::new(move |_| {
+            let t = targets.get();
+            model.with(|m| rec.with(|r| crate::actions::service_level(m, r, t)))
+        });
+        Calc {
+            state,
+            model,
+            rec,
+            targets,
+            level,
+        }
     }
 
     /// Apply an action (see `crate::actions`) to the state.
