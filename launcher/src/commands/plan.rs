@@ -409,7 +409,7 @@ fn render_check(
             ),
         ),
         ("Workload", workload_sentence(&plan.settings())),
-        ("Speed", speed(row)),
+        ("Speed", speed(plan, row)),
     ];
     if let Some(group) = group_line(plan) {
         facts.insert(3, ("Group", group));
@@ -457,13 +457,19 @@ fn group_line(plan: &Plan) -> Option<String> {
     })
 }
 
-fn speed(row: &GpuFit) -> String {
+fn speed(plan: &Plan, row: &GpuFit) -> String {
     if row.fit == Fit::No {
         return "-".to_string();
     }
     let s = &row.speed;
+    // A two-node plan's speed and price are both nodes serving one model together.
+    let whole = if plan.gpu.nodes > 1 {
+        "both nodes together"
+    } else {
+        "the whole instance"
+    };
     format!(
-        "TTFT {} ms, TPOT {} ms per request; {} output tokens/s for the whole instance, {} per million output tokens{}",
+        "TTFT {} ms, TPOT {} ms per request; {} output tokens/s for {whole}, {} per million output tokens{}",
         present::milliseconds(s.ttft_ms),
         present::milliseconds(s.tpot_ms),
         present::tokens_per_s(s.output_tokens_per_s),

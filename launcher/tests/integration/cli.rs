@@ -1360,10 +1360,11 @@ fn plan_writes_a_group_and_check_shows_its_price() {
         "two.yaml",
     ];
     assert_eq!(sandbox.run(&two).code, 0);
-    // One node's estimate does not hold a model split over two (core's two-node
-    // sizing is separate work): check warns, but the plan is valid.
+    // Sized as PP 2 x TP 8 on two nodes (one node alone does not hold it): it fits,
+    // so check has nothing to warn about.
     let check = sandbox.run(&["plan", "check", "two.yaml"]);
     assert_eq!(check.code, 0, "{check:#?}");
+    assert_eq!(check.stderr, "", "{check:#?}");
     insta::assert_snapshot!("plan_check_two_nodes", check.stdout);
 
     let stderr = sandbox.fails(

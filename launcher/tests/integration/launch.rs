@@ -1619,6 +1619,54 @@ fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
         .2;
     assert!(args.contains("--tp-size\n8\n--pp-size\n2\n"), "{args}");
     assert!(args.contains("--nnodes\n2\n--node-rank\n1\n"), "{args}");
+    // `plan check` shows what the dry run sends: every flag and value, and the one
+    // --mem-fraction-static core sized the two-node layout for.
+    let check = env_check(&pp);
+    let shown: Vec<&str> = check["sglang_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let sent: Vec<&str> = args.lines().collect();
+    for pair in shown
+        .windows(2)
+        .filter(|w| w[0].starts_with("--") && !w[1].starts_with("--"))
+    {
+        assert!(
+            sent.windows(2).any(|w| w == pair),
+            "{pair:?} not in {sent:?}"
+        );
+    }
+    let fraction = pp.serving.mem_fraction_static.to_string();
+    assert!(shown
+        .windows(2)
+        .any(|w| w == ["--mem-fraction-static", fraction.as_str()]));
+    let model = gpu_session_core::registry::builtin("deepseek-r1-671b").unwrap();
+    let layouts = gpu_session_core::multi_node::two_nodes(
+        model,
+        &pp.settings(),
+        gpu_session_core::gpu::find("gpu_8x_h100_sxm5").unwrap(),
+        &pp.settings().workload(),
+    )
+    .unwrap();
+    let layout = layouts
+        .layout(gpu_session_core::multi_node::Layout::Pp2Tp8)
+        .unwrap();
+    assert_eq!(pp.serving.mem_fraction_static, layout.mem_fraction_static);
+    assert_eq!(check["estimate"]["fit"], layout.fit.as_str());
+    assert_eq!(check["estimate"]["kv_pool_tokens"], layout.kv_pool_tokens);
+}
+
+/// `plan check --json` of `plan`.
+fn env_check(plan: &Plan) -> Value {
+    let env = Env::with_plan(plan);
+    let out = env
+        .command(&["plan", "check", env.plan.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    serde_json::from_str(&stdout(&out)).expect("JSON")
 }
 
 #[test]
