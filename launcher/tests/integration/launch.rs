@@ -1828,11 +1828,79 @@ fn three_replicas_serve_through_the_gateway() {
     let group_id = result["group_id"].as_str().unwrap();
     let status = g.env.command(&["status"]).output().unwrap();
     assert_exit(&status, 0);
-    let line = format!("Group {group_id}: 3 members (0: active, 1: active, 2: active), $2.25/h");
-    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let text = stdout(&status);
+    assert!(
+        text.contains(&format!("Group {group_id}: 3 members (0: active, "))
+            && text.contains("2: active, not registered with the gateway), $2.25/h"),
+        "{text}"
+    );
     let status = g.env.command(&["status", "--json"]).output().unwrap();
     let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(status["instances"][2]["group"], group_id);
+
+    // ... and the gateway's view of each member, asked on member 0 over SSH: member 0
+    // healthy, member 1 unhealthy, member 2 not (yet) among its workers.
+    let port = 30001;
+    g.gateway.set_gateway_worker_health(vec![
+        (format!("http://{}:{port}", private[0]), true),
+        (format!("http://{}:{port}", private[1]), false),
+    ]);
+    let target = g.gateway.addr().to_string();
+    let status = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_TARGET", &target)
+        .output()
+        .unwrap();
+    assert_exit(&status, 0);
+    let line = format!("Group {group_id}: 3 members (0: active, healthy in the gateway, 1: active, unhealthy in the gateway, 2: active, not registered with the gateway), $2.25/h");
+    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let status = g
+        .env
+        .command(&["status", "--json"])
+        .env("FAKE_SSH_TARGET", &target)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let views: Vec<&Value> = (0..3).map(|i| &status["instances"][i]["gateway"]).collect();
+    assert_eq!(
+        views,
+        ["healthy", "unhealthy", "not_registered"],
+        "{status}"
+    );
+    // A gateway that does not answer is reported, and status still succeeds.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["status", "--json"]
+        } else {
+            &["status"]
+        };
+        let status = g
+            .env
+            .command(args)
+            .env("FAKE_SSH_TARGET", &dead)
+            .output()
+            .unwrap();
+        assert_exit(&status, 0);
+        let text = stdout(&status);
+        assert!(
+            text.contains("the gateway on member 0 does not answer (curl: (7)"),
+            "{text}"
+        );
+        if json {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            assert!(value["instances"][1]["gateway"].is_null(), "{value}");
+            assert!(
+                value["instances"][1]["gateway_error"].is_string(),
+                "{value}"
+            );
+        } else {
+            assert!(text.contains("  Gateway view unavailable: "), "{text}");
+        }
+    }
 
     // `extend` of one member extends the group's lease: every member's.
     let extend = g
