@@ -188,8 +188,15 @@ fn choose_by_service_level(
 }
 
 fn written_note(plan: &Plan, path: &Path) -> String {
+    // The estimate's lease cost is one instance's; every instance of a group bills.
+    let count = plan.gpu.instance_count();
     let cost = plan.estimate.as_ref().map_or(String::new(), |e| {
-        format!(", at most {}", present::usd(e.lease_cost_usd))
+        let total = present::usd(e.lease_cost_usd * f64::from(count));
+        if count > 1 {
+            format!(", at most {total} for its {count} instances")
+        } else {
+            format!(", at most {total}")
+        }
     });
     format!(
         "Wrote {}: {} on {}, {} h lease{cost}. Check it with: gpu-session plan check {}",
