@@ -1901,6 +1901,20 @@ fn three_replicas_serve_through_the_gateway() {
             assert!(text.contains("  Gateway view unavailable: "), "{text}");
         }
     }
+    // Nor does an SSH that refuses: the view is missing, named as SSH's failure.
+    let refused = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_TARGET", &target)
+        .env("FAKE_SSH_REFUSE_UNTIL", "99999999999")
+        .output()
+        .unwrap();
+    assert_exit(&refused, 0);
+    assert!(
+        stdout(&refused).contains("Gateway view unavailable: SSH to member 0 failed (ssh: connect"),
+        "{}",
+        stdout(&refused)
+    );
 
     // `extend` of one member extends the group's lease: every member's.
     let extend = g
