@@ -492,7 +492,7 @@ impl LayoutEstimate {
             .stages
             .iter()
             .max_by_key(|s| s.serving.total())
-            .map(|s| s.serving.clone())
+            .map(|s| s.serving)
             .unwrap_or_else(|| {
                 serving_estimate(input(
                     model,
