@@ -14,13 +14,13 @@ use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::quant::QuantMethod;
 use crate::recommend::{
     choose_pool, expert_parallel_size, input, running_bytes, sharding_problem, speed_pool_tokens,
-    Fit, Recommendation,
+    user_pool, Fit, GpuFit, Recommendation,
 };
 use crate::registry::Model;
 use crate::serving::{
     serving_estimate, sglang_defaults, ServingEstimate, SglangDefaultsInput, ACTIVATION_BYTES,
 };
-use crate::settings::Settings;
+use crate::settings::{Settings, MAX_SEQS};
 use crate::speed::{
     hardware, model_shard, speed, Hardware, ModelShard, Speed, Workload, CALIBRATION,
 };
@@ -277,11 +277,25 @@ pub fn two_nodes(
     gpu: &'static GpuType,
     workload: &Workload,
 ) -> Result<TwoNodeEstimate, FieldError> {
+    two_nodes_at(model, settings, gpu, workload, None)
+}
+
+/// [`two_nodes`] at the user's own `--mem-fraction-static` when `user_fraction` is
+/// given (every stage's pool sized at it, never raised), as a plan that carries one runs.
+pub fn two_nodes_at(
+    model: &Model,
+    settings: &Settings,
+    gpu: &'static GpuType,
+    workload: &Workload,
+    user_fraction: Option<f64>,
+) -> Result<TwoNodeEstimate, FieldError> {
     check_two_node_gpu(gpu)?;
     let (arch, _) = model.effective_architecture();
     let layouts: Vec<LayoutEstimate> = Layout::ALL
         .iter()
-        .map(|&layout| layout_estimate(model, settings, &arch, gpu, layout, workload))
+        .map(|&layout| {
+            layout_estimate(model, settings, &arch, gpu, layout, workload, user_fraction)
+        })
         .collect();
     let (recommended, recommendation) = recommend_layout(&layouts);
     Ok(TwoNodeEstimate {
@@ -351,16 +365,22 @@ fn layout_estimate(
     gpu: &'static GpuType,
     layout: Layout,
     workload: &Workload,
+    user_fraction: Option<f64>,
 ) -> LayoutEstimate {
     let (tp, pp) = (layout.tp(), layout.pp());
     let memory = gpu.memory_bytes();
     let mut stages = stages(model, settings, arch, gpu, layout);
     let pools: Vec<_> = stages
         .iter()
-        .map(|s| choose_pool(&s.serving, settings, memory))
+        .map(|s| match user_fraction {
+            Some(f) => user_pool(&s.serving, settings, memory, f),
+            None => choose_pool(&s.serving, settings, memory),
+        })
         .collect();
-    // One --mem-fraction-static for every rank: the largest any stage needs.
-    let fraction = pools.iter().map(|(p, _)| p.fraction).fold(0.0, f64::max);
+    // One --mem-fraction-static for every rank: the user's, else the largest any stage
+    // needs.
+    let fraction =
+        user_fraction.unwrap_or_else(|| pools.iter().map(|(p, _)| p.fraction).fold(0.0, f64::max));
     for stage in &mut stages {
         stage.kv_pool_tokens = stage.serving.kv_pool_tokens_at(fraction);
     }
@@ -449,6 +469,51 @@ fn layout_estimate(
         cross_node_crossings_per_step: crossings,
         cross_node_allreduces_per_step: allreduces,
         speed,
+    }
+}
+
+impl LayoutEstimate {
+    /// This layout as the row a plan shows and launches by: its fit, the fuller stage's
+    /// memory per GPU, the one fraction every rank gets, the server's pool (the smaller
+    /// stage's) and the speed of both nodes. `price_per_hour_usd` stays one instance's,
+    /// as for every plan row (a group's price is the instance count times it).
+    pub fn as_row(&self, model: &Model, settings: &Settings, gpu: &'static GpuType) -> GpuFit {
+        let memory = gpu.memory_bytes();
+        let serving = self
+            .stages
+            .iter()
+            .max_by_key(|s| s.serving.total())
+            .map(|s| s.serving)
+            .unwrap_or_else(|| {
+                serving_estimate(input(
+                    model,
+                    &model.effective_architecture().0,
+                    settings,
+                    self.tp,
+                    gpu,
+                ))
+            });
+        let seqs = u64::from(settings.seqs.max(1));
+        let context = u64::from(settings.context.max(1));
+        GpuFit {
+            gpu,
+            tp: self.tp,
+            fit: self.fit,
+            reason: self.reason.clone(),
+            needed_bytes: self.per_gpu_bytes,
+            headroom_bytes: self.headroom_bytes,
+            headroom_fraction: self.headroom_bytes as f64 / memory as f64,
+            mem_fraction_static: self.mem_fraction_static,
+            default_mem_fraction_static: serving.sglang.mem_fraction_static,
+            kv_pool_tokens: self.kv_pool_tokens,
+            max_context: (self.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32,
+            max_seqs: (self.kv_pool_tokens / context).min(u64::from(MAX_SEQS)) as u32,
+            price_per_hour_usd: gpu.price_per_hour_usd(),
+            expert_parallel: self.expert_parallel,
+            speed: self.speed,
+            speed_basis: settings.workload().basis(),
+            serving,
+        }
     }
 }
 

@@ -169,7 +169,7 @@ pub(crate) struct PoolChoice {
 }
 
 /// A `--mem-fraction-static` the user chose: the pool is sized at it, never raised.
-fn user_pool(
+pub(crate) fn user_pool(
     serving: &ServingEstimate,
     settings: &Settings,
     memory: u64,

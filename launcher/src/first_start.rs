@@ -133,17 +133,22 @@ pub struct Remote {
 }
 
 impl Remote {
-    async fn run(&self, command: &str) -> Result<String, String> {
+    /// Runs `command` (ours, never from a plan) over SSH, at most 30 s in all.
+    pub(crate) async fn output(&self, command: &str) -> Result<std::process::Output, String> {
         let args = ssh::batch_args(&self.ip, self.key.as_deref(), &self.host_keys, command);
         let run = tokio::process::Command::new(ssh::ssh_program())
             .args(&args)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .output();
-        let output = tokio::time::timeout(Duration::from_secs(30), run)
+        tokio::time::timeout(Duration::from_secs(30), run)
             .await
             .map_err(|_| "ssh took longer than 30 s".to_owned())?
-            .map_err(|e| format!("could not run ssh: {e}"))?;
+            .map_err(|e| format!("could not run ssh: {e}"))
+    }
+
+    async fn run(&self, command: &str) -> Result<String, String> {
+        let output = self.output(command).await?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {

@@ -11,6 +11,7 @@ pub(crate) mod config_file;
 pub mod context;
 pub(crate) mod firewall;
 pub(crate) mod first_start;
+pub(crate) mod gateway_view;
 pub(crate) mod hf_model;
 pub(crate) mod hub;
 pub mod instance;

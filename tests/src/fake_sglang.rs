@@ -94,6 +94,8 @@ struct Inner {
     requests: Vec<SglangRequest>,
     /// Bodies of the chat completion requests, in order.
     chat_bodies: Vec<Value>,
+    /// Gateway mode: the workers smg's metrics list, as (URL, healthy).
+    gateway_worker_health: Vec<(String, bool)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -124,6 +126,7 @@ impl FakeSglang {
             metrics_status: None,
             requests: Vec::new(),
             chat_bodies: Vec::new(),
+            gateway_worker_health: Vec::new(),
         }));
         let router = Router::new().fallback(handle).with_state(state.clone());
         let server = ServerThread::spawn("fake-sglang", router)?;
@@ -162,6 +165,13 @@ impl FakeSglang {
     /// `None` restores them.
     pub fn set_metrics_status(&self, status: Option<u16>) {
         self.lock().metrics_status = status;
+    }
+
+    /// Gateway mode: the workers and their health smg's metrics report
+    /// (`smg_worker_health{worker="URL"} 1|0`, appended to `/metrics`; smg serves them
+    /// on its own metrics port, which the fake ssh maps to this server).
+    pub fn set_gateway_worker_health(&self, workers: Vec<(String, bool)>) {
+        self.lock().gateway_worker_health = workers;
     }
 
     /// Calls to `/health_generate` since start or the last `set_readiness`.
@@ -296,6 +306,13 @@ fn route(state: &mut Inner, method: &Method, path: &str, body: &[u8]) -> Respons
                  sglang:generation_tokens_total{{model_name=\"{model}\"}} {generated}.0\n",
                 running = state.num_running_reqs,
             );
+            let mut text = text;
+            for (url, healthy) in &state.gateway_worker_health {
+                text.push_str(&format!(
+                    "smg_worker_health{{worker=\"{url}\"}} {}\n",
+                    u8::from(*healthy)
+                ));
+            }
             (
                 [(
                     header::CONTENT_TYPE,

@@ -3,6 +3,7 @@
 //! carries.
 
 use super::*;
+use crate::multi_node::{two_nodes_at, Layout};
 
 /// What a person chose when exporting a plan.
 #[derive(Debug, Clone)]
@@ -128,7 +129,7 @@ pub fn default_regions(preferred: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn round_to(x: f64, places: i32) -> f64 {
+pub(super) fn round_to(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
 }
@@ -143,14 +144,7 @@ impl Plan {
             .mem_fraction_static
             .map(|f| check_mem_fraction_static("serving.mem_fraction_static", f))
             .transpose()?;
-        let row = evaluate_at(
-            model,
-            &settings,
-            req.gpu,
-            EstimateMode::Serving,
-            user_fraction,
-        );
-        let plan = Plan {
+        let mut plan = Plan {
             version: PLAN_VERSION,
             model: PlanModel {
                 id: model.id.clone(),
@@ -168,10 +162,11 @@ impl Plan {
                 version: SGLANG_VERSION.into(),
                 tensor_parallel: req.gpu.gpu_count,
                 pipeline_parallel: 1,
-                mem_fraction_static: row.mem_fraction_static,
+                // Computed by `size_for_layout` below (kept when the user chose it).
+                mem_fraction_static: user_fraction.unwrap_or(0.0),
                 mem_fraction_static_from_user: user_fraction.is_some(),
-                chunked_prefill_size: Some(row.serving.sglang.chunked_prefill_size),
-                cuda_graph_max_bs: Some(row.serving.sglang.cuda_graph_max_bs),
+                chunked_prefill_size: None,
+                cuda_graph_max_bs: None,
                 max_running_requests: settings.seqs,
                 kv_cache_dtype: settings.kv_dtype,
                 port: SGLANG_PORT,
@@ -194,26 +189,9 @@ impl Plan {
                 concurrency: settings.rate.is_none().then_some(settings.seqs),
                 rate: settings.rate.map(crate::settings::Rate::per_s),
             }),
-            estimate: Some(PlanEstimate {
-                mode: EstimateMode::Serving,
-                fit: row.fit,
-                per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
-                kv_pool_tokens: row.kv_pool_tokens,
-                output_tokens_per_s: round_to(row.speed.output_tokens_per_s, 1),
-                ttft_ms: Some(round_to(row.speed.ttft_ms, 1)),
-                tpot_ms: Some(round_to(row.speed.tpot_ms, 2)),
-                usd_per_million_output_tokens: Some(round_to(
-                    row.speed.usd_per_million_output_tokens,
-                    3,
-                )),
-                price_per_hour_usd: row.price_per_hour_usd,
-                lease_cost_usd: round_to(
-                    crate::lease::cost_usd(row.price_per_hour_usd, req.lease_hours),
-                    2,
-                ),
-                price_as_of: req.gpu.price_as_of.into(),
-            }),
+            estimate: None,
         };
+        plan.size_for_layout(model)?;
         plan.validate()?;
         Ok(plan)
     }
@@ -254,7 +232,77 @@ impl Plan {
         // Whatever is not pipelined is tensor-parallel across every GPU of the nodes.
         self.serving.tensor_parallel = (gpus * group.nodes.max(1)) / self.serving.pipeline_parallel;
         self.validate()?;
+        // Two nodes hold the model differently from one: size it again for the layout.
+        if self.gpu.nodes > 1 {
+            let model = self.resolve_model()?;
+            self.size_for_layout(&model)?;
+            self.validate()?;
+        }
         Ok(self)
+    }
+
+    /// The verdict for the plan's layout at `fraction` (`None`: core chooses): one
+    /// instance (`recommend::evaluate_at`), or two nodes at the plan's pipeline size
+    /// (`multi_node::two_nodes_at`: PP 2 × TP 8, or TP 16). The one place a plan is
+    /// sized: `build`, `with_group` and `evaluate` all come here.
+    pub(super) fn row_at(&self, model: &Model, fraction: Option<f64>) -> Result<GpuFit, PlanError> {
+        let gpu = self.gpu_type()?;
+        let settings = self.settings();
+        if self.gpu.nodes <= 1 {
+            return Ok(evaluate_at(
+                model,
+                &settings,
+                gpu,
+                EstimateMode::Serving,
+                fraction,
+            ));
+        }
+        let layout = if self.serving.pipeline_parallel > 1 {
+            Layout::Pp2Tp8
+        } else {
+            Layout::Tp16
+        };
+        let estimate = two_nodes_at(model, &settings, gpu, &settings.workload(), fraction)
+            .map_err(|e| FieldError::new("gpu.nodes", self.gpu.nodes, e.to_string()))?;
+        let chosen = estimate.layout(layout).ok_or_else(|| {
+            FieldError::new(
+                "serving.pipeline_parallel",
+                self.serving.pipeline_parallel,
+                "is not a two-node layout",
+            )
+        })?;
+        Ok(chosen.as_row(model, &settings, gpu))
+    }
+
+    /// Fill what core computes for the plan's layout: the `--mem-fraction-static` every
+    /// rank gets (unless the user chose it), SGLang's sizes and the informational
+    /// estimate.
+    fn size_for_layout(&mut self, model: &Model) -> Result<(), PlanError> {
+        let row = self.row_at(model, self.user_mem_fraction_static())?;
+        self.serving.mem_fraction_static = row.mem_fraction_static;
+        self.serving.chunked_prefill_size = Some(row.serving.sglang.chunked_prefill_size);
+        self.serving.cuda_graph_max_bs = Some(row.serving.sglang.cuda_graph_max_bs);
+        let gpu = row.gpu;
+        self.estimate = Some(PlanEstimate {
+            mode: EstimateMode::Serving,
+            fit: row.fit,
+            per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
+            kv_pool_tokens: row.kv_pool_tokens,
+            output_tokens_per_s: round_to(row.speed.output_tokens_per_s, 1),
+            ttft_ms: Some(round_to(row.speed.ttft_ms, 1)),
+            tpot_ms: Some(round_to(row.speed.tpot_ms, 2)),
+            usd_per_million_output_tokens: Some(round_to(
+                row.speed.usd_per_million_output_tokens,
+                3,
+            )),
+            price_per_hour_usd: row.price_per_hour_usd,
+            lease_cost_usd: round_to(
+                crate::lease::cost_usd(row.price_per_hour_usd, self.lease.hours),
+                2,
+            ),
+            price_as_of: gpu.price_as_of.into(),
+        });
+        Ok(())
     }
 }
 

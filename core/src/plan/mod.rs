@@ -332,15 +332,7 @@ impl Plan {
     /// fraction than this build computes, the verdict is the one for what will run.
     pub fn evaluate(&self) -> Result<GpuFit, PlanError> {
         let model = self.resolve_model()?;
-        let at = |fraction: Option<f64>| -> Result<GpuFit, PlanError> {
-            Ok(evaluate_at(
-                &model,
-                &self.settings(),
-                self.gpu_type()?,
-                EstimateMode::Serving,
-                fraction,
-            ))
-        };
+        let at = |fraction: Option<f64>| self.row_at(&model, fraction);
         let row = at(self.user_mem_fraction_static())?;
         if row.mem_fraction_static == self.serving.mem_fraction_static {
             return Ok(row);
@@ -455,6 +447,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use build::round_to;
 
     fn plan_for(id: &str, instance_type: &str) -> Plan {
         let model = builtin(id).unwrap();
@@ -910,6 +903,72 @@ mod tests {
                 .rebuild()
                 .unwrap(),
             pp
+        );
+    }
+
+    #[test]
+    fn a_two_node_plan_is_sized_as_its_layout_on_two_nodes() {
+        let model = builtin("deepseek-r1-671b").unwrap();
+        let settings = Settings {
+            quantization: Quantization::Fp8,
+            ..Settings::defaults_for(model)
+        };
+        let h100 = gpu::find("gpu_8x_h100_sxm5").unwrap();
+        let one = Plan::build(&PlanRequest::new(model, settings, h100)).unwrap();
+        assert_eq!(one.estimate.as_ref().unwrap().fit, Fit::No);
+        let two_node =
+            crate::multi_node::two_nodes(model, &one.settings(), h100, &one.settings().workload())
+                .unwrap();
+        for (pp, layout) in [
+            (2, crate::multi_node::Layout::Pp2Tp8),
+            (1, crate::multi_node::Layout::Tp16),
+        ] {
+            let plan = grouped(one.clone(), 1, None, 2, pp).unwrap();
+            let expected = two_node.layout(layout).unwrap();
+            let e = plan.estimate.as_ref().unwrap();
+            assert_ne!(e.fit, Fit::No, "{layout:?}: {}", expected.reason);
+            assert_eq!(e.fit, expected.fit);
+            assert_eq!(
+                plan.serving.mem_fraction_static,
+                expected.mem_fraction_static
+            );
+            assert_eq!(e.kv_pool_tokens, expected.kv_pool_tokens);
+            assert_eq!(
+                e.per_gpu_gib,
+                round_to(expected.per_gpu_bytes as f64 / GIB as f64, 2)
+            );
+            assert_eq!(
+                e.output_tokens_per_s,
+                round_to(expected.speed.output_tokens_per_s, 1)
+            );
+            let row = plan.evaluate().unwrap();
+            assert_eq!((row.fit, row.tp), (expected.fit, layout.tp()));
+            assert_eq!(row.mem_fraction_static, plan.serving.mem_fraction_static);
+            assert!(plan.sglang_args().join(" ").contains(&format!(
+                "--mem-fraction-static {} ",
+                expected.mem_fraction_static
+            )));
+            // What a file carries rebuilds to itself.
+            assert_eq!(
+                Plan::parse(&plan.to_yaml().unwrap())
+                    .unwrap()
+                    .rebuild()
+                    .unwrap(),
+                plan
+            );
+        }
+        // The user's own fraction goes to every rank and sizes the pools.
+        let mut req = PlanRequest::new(model, settings, h100);
+        req.mem_fraction_static = Some(0.85);
+        let plan = grouped(Plan::build(&req).unwrap(), 1, None, 2, 2).unwrap();
+        assert_eq!(plan.serving.mem_fraction_static, 0.85);
+        assert_eq!(plan.evaluate().unwrap().mem_fraction_static, 0.85);
+        assert_eq!(
+            Plan::parse(&plan.to_yaml().unwrap())
+                .unwrap()
+                .rebuild()
+                .unwrap(),
+            plan
         );
     }
 

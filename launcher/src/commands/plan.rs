@@ -188,8 +188,15 @@ fn choose_by_service_level(
 }
 
 fn written_note(plan: &Plan, path: &Path) -> String {
+    // The estimate's lease cost is one instance's; every instance of a group bills.
+    let count = plan.gpu.instance_count();
     let cost = plan.estimate.as_ref().map_or(String::new(), |e| {
-        format!(", at most {}", present::usd(e.lease_cost_usd))
+        let total = present::usd(e.lease_cost_usd * f64::from(count));
+        if count > 1 {
+            format!(", at most {total} for its {count} instances")
+        } else {
+            format!(", at most {total}")
+        }
     });
     format!(
         "Wrote {}: {} on {}, {} h lease{cost}. Check it with: gpu-session plan check {}",
@@ -409,7 +416,7 @@ fn render_check(
             ),
         ),
         ("Workload", workload_sentence(&plan.settings())),
-        ("Speed", speed(row)),
+        ("Speed", speed(plan, row)),
     ];
     if let Some(group) = group_line(plan) {
         facts.insert(3, ("Group", group));
@@ -457,13 +464,19 @@ fn group_line(plan: &Plan) -> Option<String> {
     })
 }
 
-fn speed(row: &GpuFit) -> String {
+fn speed(plan: &Plan, row: &GpuFit) -> String {
     if row.fit == Fit::No {
         return "-".to_string();
     }
     let s = &row.speed;
+    // A two-node plan's speed and price are both nodes serving one model together.
+    let whole = if plan.gpu.nodes > 1 {
+        "both nodes together"
+    } else {
+        "the whole instance"
+    };
     format!(
-        "TTFT {} ms, TPOT {} ms per request; {} output tokens/s for the whole instance, {} per million output tokens{}",
+        "TTFT {} ms, TPOT {} ms per request; {} output tokens/s for {whole}, {} per million output tokens{}",
         present::milliseconds(s.ttft_ms),
         present::milliseconds(s.tpot_ms),
         present::tokens_per_s(s.output_tokens_per_s),

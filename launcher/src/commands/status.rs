@@ -8,9 +8,12 @@ use serde::Serialize;
 use crate::cli::StatusArgs;
 use crate::cloud::Cloud;
 use crate::context::Context;
+use crate::first_start::Remote;
+use crate::gateway_view::{self, MemberHealth};
 use crate::instances::{self, short_id};
 use crate::lease;
 use crate::output::{Align, Cell, Style, Table};
+use crate::ssh_target;
 use gpu_session_lambda::Instance;
 
 /// Shown where a value is unknown.
@@ -41,6 +44,15 @@ struct Row {
     /// Its index in the group (member 0 runs the gateway).
     #[serde(skip_serializing_if = "Option::is_none")]
     member: Option<u32>,
+    /// Its private address (how the gateway reaches it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_ip: Option<String>,
+    /// What the group's gateway says about this member, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<MemberHealth>,
+    /// Why the group's gateway could not be asked, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +78,7 @@ pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             r.predicted_vs_actual = records.get(&r.id).copied();
         }
     }
+    add_gateway_views(ctx, &cloud, &mut rows);
     let report = Report {
         total_cost_so_far_usd: round_cents(rows.iter().filter_map(|r| r.cost_so_far_usd).sum()),
         total_usd_per_hour: round_cents(
@@ -117,7 +130,51 @@ fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
         predicted_vs_actual: None,
         group: instances::tag(instance, instances::TAG_GROUP).map(str::to_owned),
         member: instances::tag(instance, instances::TAG_MEMBER).and_then(|m| m.parse().ok()),
+        private_ip: instance.private_ip.clone(),
+        gateway: None,
+        gateway_error: None,
     }
+}
+
+/// For each group whose member 0 is active: ask its gateway (over SSH, bounded by
+/// `gateway_view`'s timeouts) which members it sees healthy. A gateway or SSH that does
+/// not answer is reported on the group's rows, never an error of `status`.
+fn add_gateway_views(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
+    let members_0: Vec<(String, String, String)> = rows
+        .iter()
+        .filter(|r| r.member == Some(0) && r.status == "active")
+        .filter_map(|r| Some((r.group.clone()?, r.id.clone(), r.ip.clone()?)))
+        .collect();
+    for (group, id, ip) in members_0 {
+        let view = gateway_remote(ctx, &id, ip)
+            .and_then(|remote| cloud.block_on(gateway_view::workers(&remote)));
+        for r in rows
+            .iter_mut()
+            .filter(|r| r.group.as_deref() == Some(&group))
+        {
+            match &view {
+                Ok(Some(workers)) => {
+                    r.gateway = Some(
+                        r.private_ip
+                            .as_deref()
+                            .map_or(MemberHealth::NotRegistered, |ip| {
+                                gateway_view::member_health(workers, ip)
+                            }),
+                    );
+                }
+                Ok(None) => {}
+                Err(why) => r.gateway_error = Some(why.clone()),
+            }
+        }
+    }
+}
+
+fn gateway_remote(ctx: &Context, id: &str, ip: String) -> Result<Remote, String> {
+    Ok(Remote {
+        ip,
+        key: ssh_target::key_path(ctx).map_err(|e| e.to_string())?,
+        host_keys: ssh_target::host_keys(ctx, id).map_err(|e| e.to_string())?,
+    })
 }
 
 /// One line per group: its members' states and what the group costs an hour.
@@ -140,12 +197,21 @@ fn groups(report: &Report) -> String {
                 .iter()
                 .map(|r| {
                     let index = r.member.map_or_else(|| "?".to_owned(), |m| m.to_string());
-                    format!("{index}: {}", r.status)
+                    match r.gateway {
+                        Some(health) => format!("{index}: {}, {}", r.status, health.label()),
+                        None => format!("{index}: {}", r.status),
+                    }
                 })
                 .collect();
             let per_hour: u64 = members.iter().map(|r| r.price_cents_per_hour).sum();
+            let gateway = members
+                .iter()
+                .find_map(|r| r.gateway_error.as_deref())
+                .map_or(String::new(), |why| {
+                    format!("  Gateway view unavailable: {why}\n")
+                });
             format!(
-                "Group {id}: {} members ({}), ${:.2}/h; end it with `gpu-session down {id}`\n",
+                "Group {id}: {} members ({}), ${:.2}/h; end it with `gpu-session down {id}`\n{gateway}",
                 members.len(),
                 states.join(", "),
                 per_hour as f64 / 100.0

@@ -1359,11 +1359,20 @@ fn plan_writes_a_group_and_check_shows_its_price() {
         "-o",
         "two.yaml",
     ];
-    assert_eq!(sandbox.run(&two).code, 0);
-    // One node's estimate does not hold a model split over two (core's two-node
-    // sizing is separate work): check warns, but the plan is valid.
+    let written = sandbox.run(&two);
+    assert_eq!(written.code, 0, "{written:#?}");
+    // What the lease may cost is both instances'.
+    assert!(
+        written
+            .stderr
+            .contains("at most $255.36 for its 2 instances"),
+        "{written:#?}"
+    );
+    // Sized as PP 2 x TP 8 on two nodes (one node alone does not hold it): it fits,
+    // so check has nothing to warn about.
     let check = sandbox.run(&["plan", "check", "two.yaml"]);
     assert_eq!(check.code, 0, "{check:#?}");
+    assert_eq!(check.stderr, "", "{check:#?}");
     insta::assert_snapshot!("plan_check_two_nodes", check.stdout);
 
     let stderr = sandbox.fails(

@@ -1619,6 +1619,54 @@ fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
         .2;
     assert!(args.contains("--tp-size\n8\n--pp-size\n2\n"), "{args}");
     assert!(args.contains("--nnodes\n2\n--node-rank\n1\n"), "{args}");
+    // `plan check` shows what the dry run sends: every flag and value, and the one
+    // --mem-fraction-static core sized the two-node layout for.
+    let check = env_check(&pp);
+    let shown: Vec<&str> = check["sglang_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let sent: Vec<&str> = args.lines().collect();
+    for pair in shown
+        .windows(2)
+        .filter(|w| w[0].starts_with("--") && !w[1].starts_with("--"))
+    {
+        assert!(
+            sent.windows(2).any(|w| w == pair),
+            "{pair:?} not in {sent:?}"
+        );
+    }
+    let fraction = pp.serving.mem_fraction_static.to_string();
+    assert!(shown
+        .windows(2)
+        .any(|w| w == ["--mem-fraction-static", fraction.as_str()]));
+    let model = gpu_session_core::registry::builtin("deepseek-r1-671b").unwrap();
+    let layouts = gpu_session_core::multi_node::two_nodes(
+        model,
+        &pp.settings(),
+        gpu_session_core::gpu::find("gpu_8x_h100_sxm5").unwrap(),
+        &pp.settings().workload(),
+    )
+    .unwrap();
+    let layout = layouts
+        .layout(gpu_session_core::multi_node::Layout::Pp2Tp8)
+        .unwrap();
+    assert_eq!(pp.serving.mem_fraction_static, layout.mem_fraction_static);
+    assert_eq!(check["estimate"]["fit"], layout.fit.as_str());
+    assert_eq!(check["estimate"]["kv_pool_tokens"], layout.kv_pool_tokens);
+}
+
+/// `plan check --json` of `plan`.
+fn env_check(plan: &Plan) -> Value {
+    let env = Env::with_plan(plan);
+    let out = env
+        .command(&["plan", "check", env.plan.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    serde_json::from_str(&stdout(&out)).expect("JSON")
 }
 
 #[test]
@@ -1780,11 +1828,93 @@ fn three_replicas_serve_through_the_gateway() {
     let group_id = result["group_id"].as_str().unwrap();
     let status = g.env.command(&["status"]).output().unwrap();
     assert_exit(&status, 0);
-    let line = format!("Group {group_id}: 3 members (0: active, 1: active, 2: active), $2.25/h");
-    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let text = stdout(&status);
+    assert!(
+        text.contains(&format!("Group {group_id}: 3 members (0: active, "))
+            && text.contains("2: active, not registered with the gateway), $2.25/h"),
+        "{text}"
+    );
     let status = g.env.command(&["status", "--json"]).output().unwrap();
     let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(status["instances"][2]["group"], group_id);
+
+    // ... and the gateway's view of each member, asked on member 0 over SSH: member 0
+    // healthy, member 1 unhealthy, member 2 not (yet) among its workers.
+    let port = 30001;
+    g.gateway.set_gateway_worker_health(vec![
+        (format!("http://{}:{port}", private[0]), true),
+        (format!("http://{}:{port}", private[1]), false),
+    ]);
+    let target = g.gateway.addr().to_string();
+    let status = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_TARGET", &target)
+        .output()
+        .unwrap();
+    assert_exit(&status, 0);
+    let line = format!("Group {group_id}: 3 members (0: active, healthy in the gateway, 1: active, unhealthy in the gateway, 2: active, not registered with the gateway), $2.25/h");
+    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let status = g
+        .env
+        .command(&["status", "--json"])
+        .env("FAKE_SSH_TARGET", &target)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let views: Vec<&Value> = (0..3).map(|i| &status["instances"][i]["gateway"]).collect();
+    assert_eq!(
+        views,
+        ["healthy", "unhealthy", "not_registered"],
+        "{status}"
+    );
+    // A gateway that does not answer is reported, and status still succeeds.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["status", "--json"]
+        } else {
+            &["status"]
+        };
+        let status = g
+            .env
+            .command(args)
+            .env("FAKE_SSH_TARGET", &dead)
+            .output()
+            .unwrap();
+        assert_exit(&status, 0);
+        let text = stdout(&status);
+        assert!(
+            text.contains("the gateway on member 0 does not answer (curl: (7)"),
+            "{text}"
+        );
+        if json {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            assert!(value["instances"][1]["gateway"].is_null(), "{value}");
+            assert!(
+                value["instances"][1]["gateway_error"].is_string(),
+                "{value}"
+            );
+        } else {
+            assert!(text.contains("  Gateway view unavailable: "), "{text}");
+        }
+    }
+    // Nor does an SSH that refuses: the view is missing, named as SSH's failure.
+    let refused = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_TARGET", &target)
+        .env("FAKE_SSH_REFUSE_UNTIL", "99999999999")
+        .output()
+        .unwrap();
+    assert_exit(&refused, 0);
+    assert!(
+        stdout(&refused).contains("Gateway view unavailable: SSH to member 0 failed (ssh: connect"),
+        "{}",
+        stdout(&refused)
+    );
 
     // `extend` of one member extends the group's lease: every member's.
     let extend = g
