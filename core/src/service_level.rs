@@ -51,7 +51,11 @@ impl Targets {
                     return Err(FieldError::new(
                         field,
                         crate::decimal::shortest(v),
-                        format!("must be above 0 and at most {MAX_TARGET_MS} ms"),
+                        // Fixed, not f64's Display: std's float printer stays out of the page's wasm.
+                        format!(
+                            "must be above 0 and at most {} ms",
+                            crate::decimal::Fixed::<0>(MAX_TARGET_MS)
+                        ),
                     ));
                 }
             }

@@ -81,7 +81,10 @@ impl Rate {
             Err(FieldError::new(
                 field,
                 crate::decimal::shortest(per_s),
-                format!("must be a rate of at least 0.001 and at most {MAX_RATE} requests/s"),
+                format!(
+                    "must be a rate of at least 0.001 and at most {} requests/s",
+                    crate::decimal::Fixed::<0>(MAX_RATE)
+                ),
             ))
         }
     }

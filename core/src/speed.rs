@@ -152,8 +152,11 @@ impl Workload {
             }
             Load::Rate(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) => Err(FieldError::new(
                 "rate",
-                r,
-                format!("must be above 0 and at most {MAX_RATE}"),
+                crate::decimal::shortest(r),
+                format!(
+                    "must be above 0 and at most {}",
+                    crate::decimal::Fixed::<0>(MAX_RATE)
+                ),
             )),
             _ => Ok(()),
         }
