@@ -367,7 +367,9 @@ fn cycle(
     // of the batch's when they arrive together; when they arrive staggered, those that
     // arrived during the step before (SGLang admits every waiting request into the next
     // prefill batch), 1 + arrival rate × step time on average.
-    let most = (chunk / input).floor().clamp(1.0, running.max(1.0));
+    // max/min, not f64::clamp: clamp's panic message formats floats with Debug, which
+    // would put std's float printer into the page's wasm.
+    let most = (chunk / input).floor().min(running.max(1.0)).max(1.0);
     match arrivals {
         Arrivals::Together => cycle_sharing(shard, hw, cal, w, running, most, arrivals),
         Arrivals::Staggered => {
@@ -514,7 +516,7 @@ pub fn speed_with_arrivals(
     let output_tokens_per_s = requests_per_s * output;
     // Share of GPU time in prefill; the price is split by it.
     let busy = running * c.prefill_share_s + output * c.step_s;
-    let prefill_share = (running * c.prefill_share_s / busy).clamp(0.0, 1.0);
+    let prefill_share = (running * c.prefill_share_s / busy).max(0.0).min(1.0);
     let price_per_s = hw.price_per_hour_usd / 3600.0;
     let per_million = |share: f64, tokens_per_s: f64| {
         if tokens_per_s > 0.0 {
