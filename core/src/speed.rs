@@ -516,6 +516,11 @@ pub fn speed_with_arrivals(
     let output_tokens_per_s = requests_per_s * output;
     // Share of GPU time in prefill; the price is split by it.
     let busy = running * c.prefill_share_s + output * c.step_s;
+    // Not f64::clamp: its panic message would put std's float printer into the page.
+    #[expect(
+        clippy::manual_clamp,
+        reason = "f64::clamp formats floats when it panics"
+    )]
     let prefill_share = (running * c.prefill_share_s / busy).max(0.0).min(1.0);
     let price_per_s = hw.price_per_hour_usd / 3600.0;
     let per_million = |share: f64, tokens_per_s: f64| {
