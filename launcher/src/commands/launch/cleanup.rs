@@ -376,14 +376,8 @@ mod tests {
             .remove(0)
     }
 
-    #[test]
-    fn a_group_clean_up_terminates_every_member_and_then_deletes_the_ruleset() {
-        let fake = FakeLambda::start(FakeLambdaConfig {
-            boot: Boot::AfterPolls(0),
-            terminate_after_polls: 0,
-            ..FakeLambdaConfig::default()
-        })
-        .unwrap();
+    /// A client of `fake` and a runtime to drive it.
+    fn client_of(fake: &FakeLambda) -> (LambdaClient, tokio::runtime::Runtime) {
         let client = LambdaClient::new(
             &fake.base_url(),
             ApiKey::new(fake.api_key()).unwrap(),
@@ -394,6 +388,18 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
+        (client, runtime)
+    }
+
+    #[test]
+    fn a_group_clean_up_terminates_every_member_and_then_deletes_the_ruleset() {
+        let fake = FakeLambda::start(FakeLambdaConfig {
+            boot: Boot::AfterPolls(0),
+            terminate_after_polls: 0,
+            ..FakeLambdaConfig::default()
+        })
+        .unwrap();
+        let (client, runtime) = client_of(&fake);
         let lines = runtime.block_on(async {
             let ruleset = crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
                 .await
@@ -436,16 +442,7 @@ mod tests {
     #[test]
     fn a_ruleset_whose_create_answer_was_lost_is_found_by_name_and_deleted() {
         let fake = FakeLambda::start_default().unwrap();
-        let client = LambdaClient::new(
-            &fake.base_url(),
-            ApiKey::new(fake.api_key()).unwrap(),
-            ClientOptions::fast_for_tests(),
-        )
-        .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (client, runtime) = client_of(&fake);
         runtime.block_on(async {
             crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
                 .await
