@@ -233,7 +233,8 @@ impl Plan {
         self.serving.tensor_parallel = (gpus * group.nodes.max(1)) / self.serving.pipeline_parallel;
         self.validate()?;
         // Two nodes hold the model differently from one: size it again for the layout.
-        if self.gpu.nodes > 1 {
+        // Replicas change only the estimate's price, which is the whole group's.
+        if self.gpu.instance_count() > 1 {
             let model = self.resolve_model()?;
             self.size_for_layout(&model)?;
             self.validate()?;
@@ -274,6 +275,13 @@ impl Plan {
         Ok(chosen.as_row(model, &settings, gpu))
     }
 
+    /// What the plan costs an hour for `row` (its instance type's verdict): every
+    /// instance the plan starts bills at the type's price (a two-node row's price is
+    /// one node's).
+    pub fn price_per_hour_usd(&self, row: &GpuFit) -> f64 {
+        row.price_per_hour_usd * f64::from(self.gpu.instance_count())
+    }
+
     /// Fill what core computes for the plan's layout: the `--mem-fraction-static` every
     /// rank gets (unless the user chose it), SGLang's sizes and the informational
     /// estimate.
@@ -283,6 +291,7 @@ impl Plan {
         self.serving.chunked_prefill_size = Some(row.serving.sglang.chunked_prefill_size);
         self.serving.cuda_graph_max_bs = Some(row.serving.sglang.cuda_graph_max_bs);
         let gpu = row.gpu;
+        let price_per_hour_usd = self.price_per_hour_usd(&row);
         self.estimate = Some(PlanEstimate {
             mode: EstimateMode::Serving,
             fit: row.fit,
@@ -295,9 +304,9 @@ impl Plan {
                 row.speed.usd_per_million_output_tokens,
                 3,
             )),
-            price_per_hour_usd: row.price_per_hour_usd,
+            price_per_hour_usd,
             lease_cost_usd: round_to(
-                crate::lease::cost_usd(row.price_per_hour_usd, self.lease.hours),
+                crate::lease::cost_usd(price_per_hour_usd, self.lease.hours),
                 2,
             ),
             price_as_of: gpu.price_as_of.into(),

@@ -197,7 +197,9 @@ pub struct PlanEstimate {
     /// US dollars per million output tokens. Absent in older plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd_per_million_output_tokens: Option<f64>,
+    /// US dollars per hour for every instance the plan starts: a group's whole price.
     pub price_per_hour_usd: f64,
+    /// The whole lease at `price_per_hour_usd`: what the plan can cost at most.
     pub lease_cost_usd: f64,
     pub price_as_of: String,
 }
@@ -877,6 +879,31 @@ mod tests {
         let all = grouped(single, 3, Some(3), 1, 1).unwrap();
         assert_eq!(all.gpu.min_replicas, None);
         assert_eq!(all.gpu.min_replicas(), 3);
+    }
+
+    #[test]
+    fn a_group_s_estimate_prices_every_instance() {
+        let single = plan_for("llama-3.1-8b", "gpu_1x_a10");
+        let one = single.estimate.clone().unwrap();
+        let group = grouped(single, 3, Some(2), 1, 1).unwrap();
+        let three = group.estimate.clone().unwrap();
+        assert_eq!(three.price_per_hour_usd, 3.0 * one.price_per_hour_usd);
+        assert_eq!(
+            three.lease_cost_usd,
+            round_to(
+                3.0 * one.price_per_hour_usd * f64::from(group.lease.hours),
+                2
+            )
+        );
+        // Everything else is one replica's.
+        assert_eq!(
+            (three.per_gpu_gib, three.fit, three.ttft_ms),
+            (one.per_gpu_gib, one.fit, one.ttft_ms)
+        );
+        let r1 = plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5");
+        let pair = grouped(r1.clone(), 1, None, 2, 2).unwrap();
+        let node = r1.gpu_type().unwrap().price_per_hour_usd();
+        assert_eq!(pair.estimate.unwrap().price_per_hour_usd, 2.0 * node);
     }
 
     #[test]

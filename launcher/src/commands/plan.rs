@@ -188,10 +188,10 @@ fn choose_by_service_level(
 }
 
 fn written_note(plan: &Plan, path: &Path) -> String {
-    // The estimate's lease cost is one instance's; every instance of a group bills.
+    // The estimate's lease cost is the whole group's.
     let count = plan.gpu.instance_count();
     let cost = plan.estimate.as_ref().map_or(String::new(), |e| {
-        let total = present::usd(e.lease_cost_usd * f64::from(count));
+        let total = present::usd(e.lease_cost_usd);
         if count > 1 {
             format!(", at most {total} for its {count} instances")
         } else {
@@ -264,7 +264,7 @@ fn check(ctx: &Context, args: &PlanCheckArgs) -> anyhow::Result<ExitCode> {
                 "replicas": plan.gpu.replicas,
                 "min_replicas": plan.gpu.min_replicas(),
                 "nodes": plan.gpu.nodes,
-                "price_per_hour_usd": group_price_per_hour(&plan, &row),
+                "price_per_hour_usd": plan.price_per_hour_usd(&row),
             },
             "differences": differences,
         }))?;
@@ -350,7 +350,7 @@ fn render_check(
         0 => "no idle limit".to_string(),
         n => format!("or after {n} idle minutes"),
     };
-    let price = group_price_per_hour(plan, row);
+    let price = plan.price_per_hour_usd(row);
     let lease_cost = price * f64::from(plan.lease.hours);
     let count = plan.gpu.instance_count();
     let each = if count > 1 {
@@ -439,11 +439,6 @@ fn render_check(
     let rendered = table.render(color);
     out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
     out
-}
-
-/// What the whole group costs an hour: every instance bills at the type's price.
-fn group_price_per_hour(plan: &Plan, row: &GpuFit) -> f64 {
-    row.price_per_hour_usd * f64::from(plan.gpu.instance_count())
 }
 
 /// How the plan's instances work together, when there is more than one.

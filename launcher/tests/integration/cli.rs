@@ -1337,14 +1337,23 @@ fn plan_writes_a_group_and_check_shows_its_price() {
     let json: serde_json::Value =
         serde_json::from_str(&sandbox.ok(&["plan", "check", "group.yaml", "--json"]))
             .expect("JSON");
-    let single = json["estimate"]["price_per_hour_usd"]
-        .as_f64()
-        .expect("price");
+    // The estimate's price is the group's: all three instances bill.
+    let single = sandbox.ok(&["gpus", "--json"]);
+    let single: serde_json::Value = serde_json::from_str(&single).expect("JSON");
+    let single = single
+        .as_array()
+        .and_then(|types| {
+            types
+                .iter()
+                .find(|t| t["instance_type"] == "gpu_1x_a100_sxm4")
+        })
+        .and_then(|t| t["price_cents_per_hour"].as_f64())
+        .expect("the type's price")
+        / 100.0;
     assert_eq!(json["group"]["instances"], 3);
-    assert_eq!(
-        json["group"]["price_per_hour_usd"].as_f64(),
-        Some(3.0 * single)
-    );
+    for price in [&json["group"], &json["estimate"]] {
+        assert_eq!(price["price_per_hour_usd"].as_f64(), Some(3.0 * single));
+    }
 
     let two = [
         "plan",
