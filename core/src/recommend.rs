@@ -234,42 +234,54 @@ pub(crate) fn choose_pool(
     settings: &Settings,
     memory: u64,
 ) -> (PoolChoice, String) {
-    let gib = |b: u64| b as f64 / GIB as f64;
+    default_pool_fits(serving, memory)
+        .or_else(|| raised_pool(serving, settings))
+        .unwrap_or_else(|| default_pool_short(serving, settings, memory))
+}
+
+/// SGLang's default fraction, when its pool holds every wanted token and the total fits.
+fn default_pool_fits(serving: &ServingEstimate, memory: u64) -> Option<(PoolChoice, String)> {
+    let default = serving.sglang.mem_fraction_static;
+    let default_tokens = serving.kv_pool_tokens_at(default);
+    let wanted = serving.tokens;
+    let needed = serving.total();
+    if default_tokens < wanted || needed > memory {
+        return None;
+    }
+    let headroom = (memory - needed) as f64 / memory as f64;
+    let (fit, reason) = if headroom < TIGHT_HEADROOM {
+        let free = Fixed::<0>(headroom * 100.0);
+        (Fit::Tight, format!("only {free} % of memory stays free"))
+    } else {
+        let reason = format!("KV pool holds {default_tokens} tokens, {wanted} needed");
+        (Fit::Fits, reason)
+    };
+    let pool = PoolChoice {
+        fraction: default,
+        kv_pool_tokens: default_tokens,
+        fit,
+    };
+    Some((pool, reason))
+}
+
+/// The highest fraction the plan may raise SGLang's to: what our estimate of what lives
+/// outside the pool leaves, less the margin. The fraction is a share of the free memory
+/// at SGLang's baseline.
+fn raise_ceiling(serving: &ServingEstimate) -> f64 {
+    let free = serving.pre_model_load_free.max(1) as f64;
+    let outside = serving.outside_static_pool() as f64 / free;
+    (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::settings::MEM_FRACTION_RANGE.1)
+}
+
+/// A raised fraction (to the ceiling at most) whose pool holds every wanted token, else
+/// one whole sequence while the rest queue; `None` when neither needs a raise or fits.
+fn raised_pool(serving: &ServingEstimate, settings: &Settings) -> Option<(PoolChoice, String)> {
     let default = serving.sglang.mem_fraction_static;
     let default_tokens = serving.kv_pool_tokens_at(default);
     let wanted = serving.tokens;
     let one_sequence = u64::from(settings.context);
-    let needed = serving.total();
-    if default_tokens >= wanted && needed <= memory {
-        let headroom = (memory - needed) as f64 / memory as f64;
-        let fit = if headroom < TIGHT_HEADROOM {
-            Fit::Tight
-        } else {
-            Fit::Fits
-        };
-        let reason = if fit == Fit::Tight {
-            format!(
-                "only {} % of memory stays free",
-                Fixed::<0>(headroom * 100.0)
-            )
-        } else {
-            format!("KV pool holds {default_tokens} tokens, {wanted} needed")
-        };
-        return (
-            PoolChoice {
-                fraction: default,
-                kv_pool_tokens: default_tokens,
-                fit,
-            },
-            reason,
-        );
-    }
-    // Raise the fraction as far as our estimate of what lives outside the pool allows;
-    // the fraction is a share of the free memory at SGLang's baseline.
     let free = serving.pre_model_load_free.max(1) as f64;
-    let outside = serving.outside_static_pool() as f64 / free;
-    let ceiling =
-        (1.0 - outside - RAISED_FRACTION_MARGIN).min(crate::settings::MEM_FRACTION_RANGE.1);
+    let ceiling = raise_ceiling(serving);
     for target in [wanted, one_sequence] {
         let bytes = serving
             .weights
@@ -287,32 +299,41 @@ pub(crate) fn choose_pool(
                 (String::new(), Fit::Tight)
             };
             let reason = format!("needs --mem-fraction-static {fraction} (SGLang's default {default} holds {default_tokens} tokens){queued}", fraction = Fixed::<3>(fraction), default = Fixed::<3>(default));
-            return (
-                PoolChoice {
-                    fraction,
-                    kv_pool_tokens: tokens,
-                    fit,
-                },
-                reason,
-            );
+            let pool = PoolChoice {
+                fraction,
+                kv_pool_tokens: tokens,
+                fit,
+            };
+            return Some((pool, reason));
         }
     }
+    None
+}
+
+/// SGLang's default fraction when no raise helps: sequences queue, or not one fits.
+fn default_pool_short(
+    serving: &ServingEstimate,
+    settings: &Settings,
+    memory: u64,
+) -> (PoolChoice, String) {
+    let gib = |b: u64| b as f64 / GIB as f64;
+    let default = serving.sglang.mem_fraction_static;
+    let default_tokens = serving.kv_pool_tokens_at(default);
+    let one_sequence = u64::from(settings.context);
+    let pool = |fit| PoolChoice {
+        fraction: default,
+        kv_pool_tokens: default_tokens,
+        fit,
+    };
     if default_tokens >= one_sequence {
         let reason = format!(
             "KV pool holds {default_tokens} tokens: {} of {} sequences at once, the rest queue",
             default_tokens / one_sequence,
             settings.seqs
         );
-        return (
-            PoolChoice {
-                fraction: default,
-                kv_pool_tokens: default_tokens,
-                fit: Fit::Queues,
-            },
-            reason,
-        );
+        return (pool(Fit::Queues), reason);
     }
-    let reason = if serving.weights as f64 >= memory as f64 * ceiling.max(default) {
+    let reason = if serving.weights as f64 >= memory as f64 * raise_ceiling(serving).max(default) {
         format!(
             "weights need {} GiB per GPU of {} GiB",
             Fixed::<1>(gib(serving.weights)),
@@ -324,14 +345,7 @@ pub(crate) fn choose_pool(
             Fixed::<1>(gib(serving.weights)),
         )
     };
-    (
-        PoolChoice {
-            fraction: default,
-            kv_pool_tokens: default_tokens,
-            fit: Fit::No,
-        },
-        reason,
-    )
+    (pool(Fit::No), reason)
 }
 
 /// Evaluate one GPU type, sharding the model over all its GPUs, at SGLang's default
