@@ -14,7 +14,7 @@ use crate::gpu::{GpuType, CATALOG, GIB};
 use crate::quant::QuantMethod;
 use crate::recommend::{
     choose_pool, expert_parallel_size, input, running_bytes, sharding_problem, speed_pool_tokens,
-    user_pool, Fit, GpuFit, Recommendation,
+    user_pool, Fit, GpuFit, PoolChoice, Recommendation,
 };
 use crate::registry::Model;
 use crate::serving::{
@@ -358,6 +358,7 @@ fn stages(
         .collect()
 }
 
+/// One layout on two nodes: its stages and their pools, fit, memory, traffic and speed.
 fn layout_estimate(
     model: &Model,
     settings: &Settings,
@@ -369,87 +370,16 @@ fn layout_estimate(
 ) -> LayoutEstimate {
     let (tp, pp) = (layout.tp(), layout.pp());
     let memory = gpu.memory_bytes();
-    let mut stages = stages(model, settings, arch, gpu, layout);
-    let pools: Vec<_> = stages
-        .iter()
-        .map(|s| match user_fraction {
-            Some(f) => user_pool(&s.serving, settings, memory, f),
-            None => choose_pool(&s.serving, settings, memory),
-        })
-        .collect();
-    // One --mem-fraction-static for every rank: the user's, else the largest any stage
-    // needs.
-    let fraction =
-        user_fraction.unwrap_or_else(|| pools.iter().map(|(p, _)| p.fraction).fold(0.0, f64::max));
-    for stage in &mut stages {
-        stage.kv_pool_tokens = stage.serving.kv_pool_tokens_at(fraction);
-    }
+    let (stages, pools, fraction) = sized_stages(model, settings, arch, gpu, layout, user_fraction);
     let kv_pool_tokens = stages.iter().map(|s| s.kv_pool_tokens).min().unwrap_or(0);
-    let fuller = (0..stages.len())
-        .max_by_key(|&i| {
-            (
-                pools[i].0.fit.rank(),
-                stages[i].serving.total(),
-                std::cmp::Reverse(i),
-            )
-        })
-        .unwrap_or(0);
-    let stage_name = |i: usize| {
-        let s = &stages[i];
-        if pp > 1 {
-            format!("stage {i} (layers {}–{}): ", s.first_layer, s.end_layer - 1)
-        } else {
-            String::new()
-        }
-    };
-    let load_peak = stages
-        .iter()
-        .map(|s| s.serving.load_peak)
-        .max()
-        .unwrap_or(0);
-    let per_gpu_bytes = stages.iter().map(|s| s.serving.total()).max().unwrap_or(0);
-    let problem = sharding_problem(model, settings, arch, tp, gpu)
-        .or_else(|| fp8_block_without_fp8_cores(model, settings, gpu))
-        .or_else(|| {
-            (arch.layers < pp).then(|| {
-                format!(
-                    "{pp} pipeline stages need at least {pp} layers; the model has {}",
-                    arch.layers
-                )
-            })
-        });
-    let (fit, needed, reason) = if let Some(reason) = problem {
-        (Fit::No, per_gpu_bytes, reason)
-    } else if model.quantizes_at_load(settings.quantization) && load_peak > memory {
-        (
-            Fit::No,
-            load_peak,
-            format!(
-                "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
-                Fixed::<1>(load_peak as f64 / GIB as f64),
-                Fixed::<1>(memory as f64 / GIB as f64),
-            ),
-        )
-    } else {
-        let (pool, why) = &pools[fuller];
-        // When requests queue, what runs is the fuller stage's pool of them, not all.
-        let needed = if pool.fit == Fit::Queues {
-            running_bytes(&stages[fuller].serving, kv_pool_tokens)
-        } else {
-            per_gpu_bytes
-        };
-        (pool.fit, needed, format!("{}{why}", stage_name(fuller)))
+    let (fit, needed, reason) = match blocking_problem(model, settings, arch, gpu, layout, &stages)
+    {
+        Some((needed, reason)) => (Fit::No, needed, reason),
+        None => pool_verdict(&stages, &pools, kv_pool_tokens, pp),
     };
     let (cross_bytes, crossings, allreduces) = cross_node_traffic(arch, layout);
-    let speed = two_node_speed(
-        model,
-        settings,
-        arch,
-        gpu,
-        layout,
-        speed_pool_tokens(settings, kv_pool_tokens),
-        workload,
-    );
+    let pool_tokens = speed_pool_tokens(settings, kv_pool_tokens);
+    let speed = two_node_speed(model, settings, arch, gpu, layout, pool_tokens, workload);
     LayoutEstimate {
         layout,
         tp,
@@ -470,6 +400,111 @@ fn layout_estimate(
         cross_node_allreduces_per_step: allreduces,
         speed,
     }
+}
+
+/// The stages of `layout` with each stage's pool choice and the one fraction every
+/// rank gets; each stage's pool is sized at that fraction.
+fn sized_stages(
+    model: &Model,
+    settings: &Settings,
+    arch: &Architecture,
+    gpu: &GpuType,
+    layout: Layout,
+    user_fraction: Option<f64>,
+) -> (Vec<Stage>, Vec<(PoolChoice, String)>, f64) {
+    let memory = gpu.memory_bytes();
+    let mut stages = stages(model, settings, arch, gpu, layout);
+    let pools: Vec<_> = stages
+        .iter()
+        .map(|s| match user_fraction {
+            Some(f) => user_pool(&s.serving, settings, memory, f),
+            None => choose_pool(&s.serving, settings, memory),
+        })
+        .collect();
+    // One --mem-fraction-static for every rank: the user's, else the largest any stage
+    // needs.
+    let fraction =
+        user_fraction.unwrap_or_else(|| pools.iter().map(|(p, _)| p.fraction).fold(0.0, f64::max));
+    for stage in &mut stages {
+        stage.kv_pool_tokens = stage.serving.kv_pool_tokens_at(fraction);
+    }
+    (stages, pools, fraction)
+}
+
+/// What rules the layout out before any pool is weighed, with the memory per GPU to
+/// show: a sharding or FP8 problem, too few layers for the stages, or an online FP8
+/// load peak above the GPU's memory.
+fn blocking_problem(
+    model: &Model,
+    settings: &Settings,
+    arch: &Architecture,
+    gpu: &GpuType,
+    layout: Layout,
+    stages: &[Stage],
+) -> Option<(u64, String)> {
+    let (tp, pp) = (layout.tp(), layout.pp());
+    let memory = gpu.memory_bytes();
+    let per_gpu_bytes = stages.iter().map(|s| s.serving.total()).max().unwrap_or(0);
+    let problem = sharding_problem(model, settings, arch, tp, gpu)
+        .or_else(|| fp8_block_without_fp8_cores(model, settings, gpu))
+        .or_else(|| {
+            (arch.layers < pp).then(|| {
+                format!(
+                    "{pp} pipeline stages need at least {pp} layers; the model has {}",
+                    arch.layers
+                )
+            })
+        });
+    if let Some(reason) = problem {
+        return Some((per_gpu_bytes, reason));
+    }
+    let load_peak = stages
+        .iter()
+        .map(|s| s.serving.load_peak)
+        .max()
+        .unwrap_or(0);
+    (model.quantizes_at_load(settings.quantization) && load_peak > memory).then(|| {
+        let reason = format!(
+            "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
+            Fixed::<1>(load_peak as f64 / GIB as f64),
+            Fixed::<1>(memory as f64 / GIB as f64),
+        );
+        (load_peak, reason)
+    })
+}
+
+/// The fuller stage's pool verdict (worst fit, then most memory, then first): its fit,
+/// the memory per GPU and its reason, named by stage when there are several.
+fn pool_verdict(
+    stages: &[Stage],
+    pools: &[(PoolChoice, String)],
+    kv_pool_tokens: u64,
+    pp: u32,
+) -> (Fit, u64, String) {
+    let fuller = (0..stages.len())
+        .max_by_key(|&i| {
+            (
+                pools[i].0.fit.rank(),
+                stages[i].serving.total(),
+                std::cmp::Reverse(i),
+            )
+        })
+        .unwrap_or(0);
+    let stage = &stages[fuller];
+    let stage_name = if pp > 1 {
+        let last = stage.end_layer - 1;
+        format!("stage {fuller} (layers {}–{last}): ", stage.first_layer)
+    } else {
+        String::new()
+    };
+    let (pool, why) = &pools[fuller];
+    // When requests queue, what runs is the fuller stage's pool of them, not all.
+    let needed = if pool.fit == Fit::Queues {
+        running_bytes(&stage.serving, kv_pool_tokens)
+    } else {
+        stages.iter().map(|s| s.serving.total()).max().unwrap_or(0)
+    };
+    (pool.fit, needed, format!("{stage_name}{why}"))
 }
 
 impl LayoutEstimate {
