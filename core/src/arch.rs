@@ -461,106 +461,126 @@ impl Architecture {
     pub fn param_breakdown(&self) -> ParamBreakdown {
         let hidden = u64::from(self.hidden);
         let layers = u64::from(self.layers);
-        let attention_layers = u64::from(self.attention_layers());
-        let linear_layers = layers - attention_layers;
-        let vocab = u64::from(self.vocab);
-        let heads = u64::from(self.heads);
-        let head_dim = u64::from(self.head_dim);
         let mut p = ParamBreakdown::default();
-
-        // Attention layers.
         match &self.mla {
-            Some(mla) => {
-                let qk_head = u64::from(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
-                let q_lora = u64::from(mla.q_lora_rank);
-                let kv_lora = u64::from(mla.kv_lora_rank);
-                let rope = u64::from(mla.qk_rope_head_dim);
-                let (q, q_replicated, q_norm) = if q_lora > 0 {
-                    (q_lora * heads * qk_head, hidden * q_lora, q_lora)
-                } else {
-                    (hidden * heads * qk_head, 0, 0)
-                };
-                let kv_a = hidden * (kv_lora + rope);
-                let kv_b = kv_lora * heads * (u64::from(mla.qk_nope_head_dim + mla.v_head_dim));
-                let o = heads * u64::from(mla.v_head_dim) * hidden;
-                p.linear += attention_layers * (q + q_replicated + kv_a + kv_b + o);
-                p.replicated_linear += attention_layers * (q_replicated + kv_a);
-                p.norms += attention_layers * (q_norm + kv_lora);
-            }
-            None => {
-                let q_width = heads * head_dim;
-                let kv_width = u64::from(self.kv_heads) * head_dim;
-                let gate = if self.gated_attention { 2 } else { 1 };
-                let weights = hidden * q_width * gate + 2 * hidden * kv_width + q_width * hidden;
-                p.linear += attention_layers * weights;
-                p.attention_kv_proj += attention_layers * 2 * hidden * kv_width;
-                if self.attention_bias {
-                    p.biases += attention_layers * (q_width * gate + 2 * kv_width);
-                }
-                if self.output_bias {
-                    p.biases += attention_layers * hidden;
-                }
-                if self.qk_norm {
-                    p.norms += attention_layers * 2 * head_dim;
-                }
-            }
+            Some(mla) => self.add_mla_params(mla, &mut p),
+            None => self.add_attention_params(&mut p),
         }
         if self.attention_sinks {
-            p.other += attention_layers * heads;
+            p.other += u64::from(self.attention_layers()) * u64::from(self.heads);
         }
+        self.add_linear_attention_params(&mut p);
+        match &self.moe {
+            None => p.linear += layers * self.dense_mlp_params(),
+            Some(moe) => self.add_moe_params(moe, &mut p),
+        }
+        p.norms += layers * (2 + u64::from(self.extra_norms_per_layer)) * hidden + hidden;
+        p.embedding = u64::from(self.vocab) * hidden;
+        p.lm_head = if self.tied_embeddings { 0 } else { p.embedding };
+        p
+    }
 
-        // Linear-attention (Gated DeltaNet) layers: in_proj_qkvz, in_proj_ba, conv1d,
-        // dt_bias, A_log, the gated norm and out_proj (transformers Qwen3NextGatedDeltaNet).
-        if let Some(LocalAttention {
+    /// The attention layers' MLA blocks: q (low-rank when `q_lora_rank` is set), the
+    /// replicated kv_a, kv_b, o and their norms.
+    fn add_mla_params(&self, mla: &Mla, p: &mut ParamBreakdown) {
+        let hidden = u64::from(self.hidden);
+        let heads = u64::from(self.heads);
+        let attention_layers = u64::from(self.attention_layers());
+        let qk_head = u64::from(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
+        let q_lora = u64::from(mla.q_lora_rank);
+        let kv_lora = u64::from(mla.kv_lora_rank);
+        let rope = u64::from(mla.qk_rope_head_dim);
+        let (q, q_replicated, q_norm) = if q_lora > 0 {
+            (q_lora * heads * qk_head, hidden * q_lora, q_lora)
+        } else {
+            (hidden * heads * qk_head, 0, 0)
+        };
+        let kv_a = hidden * (kv_lora + rope);
+        let kv_b = kv_lora * heads * (u64::from(mla.qk_nope_head_dim + mla.v_head_dim));
+        let o = heads * u64::from(mla.v_head_dim) * hidden;
+        p.linear += attention_layers * (q + q_replicated + kv_a + kv_b + o);
+        p.replicated_linear += attention_layers * (q_replicated + kv_a);
+        p.norms += attention_layers * (q_norm + kv_lora);
+    }
+
+    /// The attention layers' GQA/MHA blocks: q (doubled when gated), k, v, o, their
+    /// biases and q/k norms.
+    fn add_attention_params(&self, p: &mut ParamBreakdown) {
+        let hidden = u64::from(self.hidden);
+        let head_dim = u64::from(self.head_dim);
+        let attention_layers = u64::from(self.attention_layers());
+        let q_width = u64::from(self.heads) * head_dim;
+        let kv_width = u64::from(self.kv_heads) * head_dim;
+        let gate = if self.gated_attention { 2 } else { 1 };
+        let weights = hidden * q_width * gate + 2 * hidden * kv_width + q_width * hidden;
+        p.linear += attention_layers * weights;
+        p.attention_kv_proj += attention_layers * 2 * hidden * kv_width;
+        if self.attention_bias {
+            p.biases += attention_layers * (q_width * gate + 2 * kv_width);
+        }
+        if self.output_bias {
+            p.biases += attention_layers * hidden;
+        }
+        if self.qk_norm {
+            p.norms += attention_layers * 2 * head_dim;
+        }
+    }
+
+    /// Linear-attention (Gated DeltaNet) layers: in_proj_qkvz, in_proj_ba, conv1d,
+    /// dt_bias, A_log, the gated norm and out_proj (transformers Qwen3NextGatedDeltaNet).
+    fn add_linear_attention_params(&self, p: &mut ParamBreakdown) {
+        let Some(LocalAttention {
             kind: LocalKind::Linear(l),
             ..
         }) = &self.local_attention
-        {
-            let key_dim = u64::from(l.key_heads) * u64::from(l.key_head_dim);
-            let value_dim = u64::from(l.value_heads) * u64::from(l.value_head_dim);
-            let value_heads = u64::from(l.value_heads);
-            let in_proj = hidden * (2 * key_dim + 2 * value_dim) + hidden * 2 * value_heads;
-            let out_proj = value_dim * hidden;
-            p.linear += linear_layers * (in_proj + out_proj);
-            p.other += linear_layers * (l.conv_dim() * u64::from(l.conv_kernel) + 2 * value_heads);
-            p.norms += linear_layers * u64::from(l.value_head_dim);
-        }
+        else {
+            return;
+        };
+        let hidden = u64::from(self.hidden);
+        let linear_layers = u64::from(self.layers) - u64::from(self.attention_layers());
+        let key_dim = u64::from(l.key_heads) * u64::from(l.key_head_dim);
+        let value_dim = u64::from(l.value_heads) * u64::from(l.value_head_dim);
+        let value_heads = u64::from(l.value_heads);
+        let in_proj = hidden * (2 * key_dim + 2 * value_dim) + hidden * 2 * value_heads;
+        let out_proj = value_dim * hidden;
+        p.linear += linear_layers * (in_proj + out_proj);
+        p.other += linear_layers * (l.conv_dim() * u64::from(l.conv_kernel) + 2 * value_heads);
+        p.norms += linear_layers * u64::from(l.value_head_dim);
+    }
 
-        // MLPs.
-        let dense_mlp = 3 * hidden * u64::from(self.intermediate);
-        match &self.moe {
-            None => p.linear += layers * dense_mlp,
-            Some(moe) => {
-                let dense_layers = u64::from(moe.dense_layers);
-                let moe_layers = layers - dense_layers;
-                let experts = u64::from(moe.experts);
-                let width = u64::from(moe.expert_intermediate);
-                let one_expert = 3 * hidden * width;
-                let active = u64::from(moe.experts_per_token);
-                let shared = 3 * hidden * u64::from(moe.shared_intermediate);
-                p.linear += dense_layers * dense_mlp + moe_layers * (experts * one_expert + shared);
-                p.experts += moe_layers * experts * one_expert;
-                p.active_experts += moe_layers * active * one_expert;
-                p.router += moe_layers * experts * hidden;
-                if moe.router_bias {
-                    p.router += moe_layers * experts;
-                }
-                if moe.expert_bias {
-                    let per_expert = 2 * width + hidden;
-                    p.biases += moe_layers * experts * per_expert;
-                    p.expert_biases += moe_layers * experts * per_expert;
-                    p.active_experts += moe_layers * active * per_expert;
-                }
-                if moe.shared_expert_gate {
-                    p.other += moe_layers * hidden;
-                }
-            }
-        }
+    /// One dense SwiGLU MLP: gate, up and down.
+    fn dense_mlp_params(&self) -> u64 {
+        3 * u64::from(self.hidden) * u64::from(self.intermediate)
+    }
 
-        p.norms += layers * (2 + u64::from(self.extra_norms_per_layer)) * hidden + hidden;
-        p.embedding = vocab * hidden;
-        p.lm_head = if self.tied_embeddings { 0 } else { p.embedding };
-        p
+    /// The MLPs of a mixture of experts: dense layers first, then experts, a shared
+    /// expert, the router and their biases and gate.
+    fn add_moe_params(&self, moe: &Moe, p: &mut ParamBreakdown) {
+        let hidden = u64::from(self.hidden);
+        let dense_layers = u64::from(moe.dense_layers);
+        let moe_layers = u64::from(self.layers) - dense_layers;
+        let experts = u64::from(moe.experts);
+        let width = u64::from(moe.expert_intermediate);
+        let one_expert = 3 * hidden * width;
+        let active = u64::from(moe.experts_per_token);
+        let shared = 3 * hidden * u64::from(moe.shared_intermediate);
+        p.linear +=
+            dense_layers * self.dense_mlp_params() + moe_layers * (experts * one_expert + shared);
+        p.experts += moe_layers * experts * one_expert;
+        p.active_experts += moe_layers * active * one_expert;
+        p.router += moe_layers * experts * hidden;
+        if moe.router_bias {
+            p.router += moe_layers * experts;
+        }
+        if moe.expert_bias {
+            let per_expert = 2 * width + hidden;
+            p.biases += moe_layers * experts * per_expert;
+            p.expert_biases += moe_layers * experts * per_expert;
+            p.active_experts += moe_layers * active * per_expert;
+        }
+        if moe.shared_expert_gate {
+            p.other += moe_layers * hidden;
+        }
     }
 
     /// Exact parameter count, as `model.num_parameters()` reports it.
