@@ -631,76 +631,14 @@ fn read_quantization(q: &Fields<'_>) -> Result<CheckpointQuantization, HfConfigE
     let method = q
         .string("quant_method")?
         .ok_or(HfConfigError::Missing("quantization_config.quant_method"))?;
-    let mut not_converted: Vec<String> = q
+    let not_converted: Vec<String> = q
         .strings("modules_to_not_convert")?
         .into_iter()
         .map(String::from)
         .collect();
-    let unsupported = |field: &'static str, value: String, reason: &'static str| {
-        Err(HfConfigError::Unsupported {
-            field,
-            value,
-            reason,
-        })
-    };
     match method {
-        "fp8" => {
-            let block = q.uints("weight_block_size")?;
-            let block = match block[..] {
-                [] => None,
-                [rows, cols] if rows > 0 && cols > 0 => Some([rows, cols]),
-                _ => {
-                    return unsupported(
-                        "quantization_config.weight_block_size",
-                        format!("{block:?}"),
-                        "must be two positive numbers",
-                    )
-                }
-            };
-            Ok(CheckpointQuantization {
-                quantization: Quantization::Fp8,
-                method: if block.is_some() {
-                    QuantMethod::Fp8Block
-                } else {
-                    QuantMethod::Fp8
-                },
-                bits: 8,
-                group_size: None,
-                block,
-                not_converted,
-            })
-        }
-        "awq" | "gptq" => {
-            let bits = match q.uint("bits")? {
-                Some(b) => b,
-                None => q
-                    .uint("w_bit")?
-                    .ok_or(HfConfigError::Missing("quantization_config.bits"))?,
-            };
-            let group = match q.uint("group_size")? {
-                Some(g) => Some(g),
-                None => q.uint("q_group_size")?,
-            };
-            if bits != 4 {
-                return unsupported(
-                    "quantization_config.bits",
-                    bits.to_string(),
-                    "only 4-bit AWQ/GPTQ checkpoints are priced",
-                );
-            }
-            Ok(CheckpointQuantization {
-                quantization: Quantization::Int4,
-                method: if method == "awq" {
-                    QuantMethod::Awq
-                } else {
-                    QuantMethod::Gptq
-                },
-                bits,
-                group_size: group,
-                block: None,
-                not_converted,
-            })
-        }
+        "fp8" => read_fp8(q, not_converted),
+        "awq" | "gptq" => read_int4(q, method, not_converted),
         "mxfp4" => Ok(CheckpointQuantization {
             quantization: Quantization::Mxfp4,
             method: QuantMethod::Mxfp4,
@@ -710,51 +648,138 @@ fn read_quantization(q: &Fields<'_>) -> Result<CheckpointQuantization, HfConfigE
             block: None,
             not_converted,
         }),
-        "compressed-tensors" => {
-            let groups = match q.get("config_groups") {
-                Some(Value::Object(groups)) => groups,
-                _ => return Err(HfConfigError::Missing("quantization_config.config_groups")),
-            };
-            let group = groups
-                .values()
-                .find_map(|g| g.get("weights").and_then(Value::as_object))
-                .ok_or(HfConfigError::Missing(
-                    "quantization_config.config_groups.*.weights",
-                ))?;
-            let w = Fields { obj: group };
-            let bits = w.required("num_bits")?;
-            let kind = w.string("type")?.unwrap_or("int");
-            not_converted.extend(q.strings("ignore")?.into_iter().map(String::from));
-            let quantization = match (bits, kind) {
-                (8, "int") => Quantization::Int8,
-                (8, "float") => Quantization::Fp8,
-                (4, "int") => Quantization::Int4,
-                _ => {
-                    return unsupported(
-                        "quantization_config.config_groups.weights",
-                        format!("{bits}-bit {kind}"),
-                        "only 8-bit int/float and 4-bit int weights are priced",
-                    )
-                }
-            };
-            Ok(CheckpointQuantization {
-                quantization,
-                method: QuantMethod::CompressedTensors,
-                bits,
-                group_size: w.uint("group_size")?,
-                block: match w.uints("block_structure")?[..] {
-                    [rows, cols] => Some([rows, cols]),
-                    _ => None,
-                },
-                not_converted,
-            })
-        }
+        "compressed-tensors" => read_compressed_tensors(q, not_converted),
         other => unsupported(
             "quantization_config.quant_method",
             other.to_string(),
             "expected fp8, awq, gptq, mxfp4 or compressed-tensors",
         ),
     }
+}
+
+fn unsupported<T>(
+    field: &'static str,
+    value: String,
+    reason: &'static str,
+) -> Result<T, HfConfigError> {
+    Err(HfConfigError::Unsupported {
+        field,
+        value,
+        reason,
+    })
+}
+
+/// `quant_method: fp8`, per tensor or in `weight_block_size` blocks.
+fn read_fp8(
+    q: &Fields<'_>,
+    not_converted: Vec<String>,
+) -> Result<CheckpointQuantization, HfConfigError> {
+    let block = q.uints("weight_block_size")?;
+    let block = match block[..] {
+        [] => None,
+        [rows, cols] if rows > 0 && cols > 0 => Some([rows, cols]),
+        _ => {
+            return unsupported(
+                "quantization_config.weight_block_size",
+                format!("{block:?}"),
+                "must be two positive numbers",
+            )
+        }
+    };
+    Ok(CheckpointQuantization {
+        quantization: Quantization::Fp8,
+        method: if block.is_some() {
+            QuantMethod::Fp8Block
+        } else {
+            QuantMethod::Fp8
+        },
+        bits: 8,
+        group_size: None,
+        block,
+        not_converted,
+    })
+}
+
+/// `quant_method: awq` or `gptq` (`method`): 4-bit weights in groups.
+fn read_int4(
+    q: &Fields<'_>,
+    method: &str,
+    not_converted: Vec<String>,
+) -> Result<CheckpointQuantization, HfConfigError> {
+    let bits = match q.uint("bits")? {
+        Some(b) => b,
+        None => q
+            .uint("w_bit")?
+            .ok_or(HfConfigError::Missing("quantization_config.bits"))?,
+    };
+    let group = match q.uint("group_size")? {
+        Some(g) => Some(g),
+        None => q.uint("q_group_size")?,
+    };
+    if bits != 4 {
+        return unsupported(
+            "quantization_config.bits",
+            bits.to_string(),
+            "only 4-bit AWQ/GPTQ checkpoints are priced",
+        );
+    }
+    Ok(CheckpointQuantization {
+        quantization: Quantization::Int4,
+        method: if method == "awq" {
+            QuantMethod::Awq
+        } else {
+            QuantMethod::Gptq
+        },
+        bits,
+        group_size: group,
+        block: None,
+        not_converted,
+    })
+}
+
+/// `quant_method: compressed-tensors`: the first config group with weights says how
+/// they are stored; `ignore` adds to the modules left unconverted.
+fn read_compressed_tensors(
+    q: &Fields<'_>,
+    mut not_converted: Vec<String>,
+) -> Result<CheckpointQuantization, HfConfigError> {
+    let groups = match q.get("config_groups") {
+        Some(Value::Object(groups)) => groups,
+        _ => return Err(HfConfigError::Missing("quantization_config.config_groups")),
+    };
+    let group = groups
+        .values()
+        .find_map(|g| g.get("weights").and_then(Value::as_object))
+        .ok_or(HfConfigError::Missing(
+            "quantization_config.config_groups.*.weights",
+        ))?;
+    let w = Fields { obj: group };
+    let bits = w.required("num_bits")?;
+    let kind = w.string("type")?.unwrap_or("int");
+    not_converted.extend(q.strings("ignore")?.into_iter().map(String::from));
+    let quantization = match (bits, kind) {
+        (8, "int") => Quantization::Int8,
+        (8, "float") => Quantization::Fp8,
+        (4, "int") => Quantization::Int4,
+        _ => {
+            return unsupported(
+                "quantization_config.config_groups.weights",
+                format!("{bits}-bit {kind}"),
+                "only 8-bit int/float and 4-bit int weights are priced",
+            )
+        }
+    };
+    Ok(CheckpointQuantization {
+        quantization,
+        method: QuantMethod::CompressedTensors,
+        bits,
+        group_size: w.uint("group_size")?,
+        block: match w.uints("block_structure")?[..] {
+            [rows, cols] => Some([rows, cols]),
+            _ => None,
+        },
+        not_converted,
+    })
 }
 
 impl Architecture {
