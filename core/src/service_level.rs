@@ -226,6 +226,8 @@ fn pool_capacity(pool_tokens: u64, w: &Workload) -> u32 {
     u32::try_from(fit).unwrap_or(u32::MAX).min(MAX_SEQS)
 }
 
+/// One offered row against the targets: the most requests one replica runs at once
+/// within TTFT and TPOT, and the replicas the rate then needs (or why it is unmet).
 fn service_row(
     row: &GpuFit,
     shard: &ModelShard,
@@ -235,7 +237,6 @@ fn service_row(
 ) -> ServiceRow {
     let at = |load: Load| speed::speed(shard, hw, &CALIBRATION, &Workload { load, ..*workload });
     let closed = |n: u32| at(Load::Concurrent(n));
-    let capacity = pool_capacity(row.kv_pool_tokens, workload);
     let unmet = |binding: Binding, reason: String, speed: Speed| ServiceRow {
         gpu: row.gpu,
         tp: row.tp,
@@ -250,20 +251,62 @@ fn service_row(
     };
     let one = closed(1);
     if let Err(binding) = targets.met_by(&one) {
-        let reason = match binding {
-            Binding::Ttft => format!(
-                "one request alone waits {} ms for its first token",
-                crate::decimal::Fixed::<0>(one.ttft_ms)
-            ),
-            _ => format!(
-                "one request alone takes {} ms per output token",
-                crate::decimal::Fixed::<1>(one.tpot_ms)
-            ),
-        };
-        return unmet(binding, reason, one);
+        return unmet(binding, alone_reason(binding, &one), one);
     }
-    // TTFT and TPOT grow with the requests running at once: the largest concurrency
-    // that meets both, by bisection over [1, capacity].
+    let capacity = pool_capacity(row.kv_pool_tokens, workload);
+    let (n, binding) = largest_concurrency(targets, capacity, closed);
+    let max_rate = closed(n).requests_per_s;
+    let rate = targets.rate.per_s();
+    let needed = (rate / max_rate).ceil().max(1.0);
+    if needed > f64::from(MAX_REPLICAS) {
+        let reason = format!(
+            "one replica sustains {} req/s within the targets, so {} req/s needs {} replicas",
+            crate::decimal::Fixed::<2>(max_rate),
+            crate::decimal::shortest(rate),
+            crate::decimal::Fixed::<0>(needed),
+        );
+        return unmet(Binding::Rate, reason, closed(n));
+    }
+    let replicas = needed as u32;
+    ServiceRow {
+        gpu: row.gpu,
+        tp: row.tp,
+        meets: true,
+        replicas,
+        concurrency_per_replica: n,
+        max_rate_per_replica: max_rate,
+        speed: at(Load::Rate(rate / f64::from(replicas))),
+        usd_per_hour: f64::from(replicas) * row.price_per_hour_usd,
+        binding,
+        reason: format!(
+            "{n} requests at once per replica sustain {} req/s; {}",
+            crate::decimal::Fixed::<2>(max_rate),
+            concurrency_limit(binding, n),
+        ),
+    }
+}
+
+/// Why one request alone already misses the `binding` target.
+fn alone_reason(binding: Binding, one: &Speed) -> String {
+    match binding {
+        Binding::Ttft => format!(
+            "one request alone waits {} ms for its first token",
+            crate::decimal::Fixed::<0>(one.ttft_ms)
+        ),
+        _ => format!(
+            "one request alone takes {} ms per output token",
+            crate::decimal::Fixed::<1>(one.tpot_ms)
+        ),
+    }
+}
+
+/// The most requests at once (1 to `capacity`) that meet the targets, and what stops
+/// one more. TTFT and TPOT grow with the requests running at once, so bisect.
+fn largest_concurrency(
+    targets: &Targets,
+    capacity: u32,
+    closed: impl Fn(u32) -> Speed,
+) -> (u32, Binding) {
     let (mut lo, mut hi) = (1u32, capacity);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
@@ -282,21 +325,12 @@ fn service_row(
     } else {
         Binding::Memory
     };
-    let max_rate = closed(n).requests_per_s;
-    let rate = targets.rate.per_s();
-    let needed = (rate / max_rate).ceil().max(1.0);
-    if needed > f64::from(MAX_REPLICAS) {
-        let reason = format!(
-            "one replica sustains {} req/s within the targets, so {} req/s needs {} replicas",
-            crate::decimal::Fixed::<2>(max_rate),
-            crate::decimal::shortest(rate),
-            crate::decimal::Fixed::<0>(needed),
-        );
-        return unmet(Binding::Rate, reason, closed(n));
-    }
-    let replicas = needed as u32;
-    let speed = at(Load::Rate(rate / f64::from(replicas)));
-    let limit = match binding {
+    (n, binding)
+}
+
+/// Why a replica runs no more than `n` requests at once.
+fn concurrency_limit(binding: Binding, n: u32) -> String {
+    match binding {
         Binding::Memory if n == MAX_SEQS => {
             format!("SGLang runs at most {MAX_SEQS} requests at once")
         }
@@ -304,21 +338,6 @@ fn service_row(
         Binding::Ttft => "more would exceed the TTFT target".to_string(),
         Binding::Tpot => "more would exceed the TPOT target".to_string(),
         Binding::Rate => String::new(),
-    };
-    ServiceRow {
-        gpu: row.gpu,
-        tp: row.tp,
-        meets: true,
-        replicas,
-        concurrency_per_replica: n,
-        max_rate_per_replica: max_rate,
-        speed,
-        usd_per_hour: f64::from(replicas) * row.price_per_hour_usd,
-        binding,
-        reason: format!(
-            "{n} requests at once per replica sustain {} req/s; {limit}",
-            crate::decimal::Fixed::<2>(max_rate),
-        ),
     }
 }
 
