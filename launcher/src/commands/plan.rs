@@ -37,17 +37,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
 // plan (write)
 
 fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    if args.settings.mode == Some(ModeArg::Reference) {
-        return Err(crate::usage_error_in(
-            &["plan"],
-            "--mode reference does not apply to plan: plans are sized with the serving estimate",
-        ));
-    }
-    if args.settings.tp.is_some() {
-        return Err(crate::usage_error_in(&["plan"], 
-            "--tp does not apply to plan: a plan shards over all GPUs of its instance type; choose the type with --gpu",
-        ));
-    }
+    reject_flags(args)?;
     let model = match (&args.model, &args.hf) {
         (_, Some(repo)) => crate::hf_model::model(&ctx.printer, repo, args.settings.context)?,
         (Some(id), None) => ctx.find_model(id)?,
@@ -71,6 +61,41 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         replicas = choice.replicas;
         choice_note = Some(choice.note);
     }
+    let choices = plan_choices(ctx, args, chosen_gpu)?;
+    let plan = build_plan(&model, settings, args, &choices, replicas)?;
+    output_plan(ctx, args, &plan)?;
+    if let Some(note) = choice_note {
+        ctx.printer.note(&note);
+    }
+    let row = plan
+        .evaluate()
+        .map_err(|e| anyhow!("cannot evaluate the plan: {e}"))?;
+    warn_about_fit(ctx, &row, &model.id, plan.serving.max_running_requests);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Estimate flags that mean nothing to a plan: usage errors.
+fn reject_flags(args: &PlanArgs) -> anyhow::Result<()> {
+    if args.settings.mode == Some(ModeArg::Reference) {
+        return Err(crate::usage_error_in(
+            &["plan"],
+            "--mode reference does not apply to plan: plans are sized with the serving estimate",
+        ));
+    }
+    if args.settings.tp.is_some() {
+        return Err(crate::usage_error_in(&["plan"], 
+            "--tp does not apply to plan: a plan shards over all GPUs of its instance type; choose the type with --gpu",
+        ));
+    }
+    Ok(())
+}
+
+/// The GPU, regions and lease the plan is built with: the flags, else the config file.
+fn plan_choices(
+    ctx: &Context,
+    args: &PlanArgs,
+    gpu: Option<&'static GpuType>,
+) -> anyhow::Result<PlanChoices> {
     for region in &args.regions {
         validate::region("--region", region)?;
     }
@@ -80,8 +105,8 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         validate::region("lambda.default_region", region)
             .map_err(|e| anyhow!("config file {}: {e}", config.path.display()))?;
     }
-    let choices = PlanChoices {
-        gpu: chosen_gpu,
+    Ok(PlanChoices {
+        gpu,
         regions: args.regions.clone(),
         preferred_region,
         lease_hours: match args.lease_hours {
@@ -89,10 +114,20 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             None => config.get_u32("defaults.lease_hours")?,
         },
         idle_minutes: args.idle_minutes,
-    };
+    })
+}
+
+/// The plan for `model` at `settings`, with the group the flags ask for.
+fn build_plan(
+    model: &Model,
+    settings: Settings,
+    args: &PlanArgs,
+    choices: &PlanChoices,
+    replicas: u32,
+) -> anyhow::Result<Plan> {
     let request = PlanRequest {
         mem_fraction_static: args.settings.mem_fraction_static,
-        ..PlanRequest::resolve(&model, settings, &choices)?
+        ..PlanRequest::resolve(model, settings, choices)?
     };
     let group = Group {
         replicas,
@@ -104,9 +139,13 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let plan = Plan::build(&request).map_err(|e| anyhow!("cannot build the plan: {e}"))?;
     // A group the flags cannot make (`--nodes 2` on a 1-GPU type) is a usage error.
-    let plan = plan.with_group(group).map_err(|e| {
+    plan.with_group(group).map_err(|e| {
         crate::usage_error_in(&["plan"], format!("--replicas/--min-replicas/--nodes: {e}"))
-    })?;
+    })
+}
+
+/// The plan as YAML or JSON, to `--output` (then a note) or standard output.
+fn output_plan(ctx: &Context, args: &PlanArgs, plan: &Plan) -> anyhow::Result<()> {
     let text = if args.json {
         plan.to_json()
     } else {
@@ -116,18 +155,11 @@ fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             config_file::write_atomic(path, text.as_bytes(), PLAN_MODE)
                 .with_context(|| format!("cannot write plan file {}", path.display()))?;
-            ctx.printer.note(&written_note(&plan, path));
+            ctx.printer.note(&written_note(plan, path));
         }
         None => ctx.printer.out(&text)?,
     }
-    if let Some(note) = choice_note {
-        ctx.printer.note(&note);
-    }
-    let row = plan
-        .evaluate()
-        .map_err(|e| anyhow!("cannot evaluate the plan: {e}"))?;
-    warn_about_fit(ctx, &row, &model.id, plan.serving.max_running_requests);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// What the service level chooses for a plan.
@@ -339,6 +371,28 @@ fn render_check(
     row: &GpuFit,
     color: bool,
 ) -> String {
+    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
+    for (label, value) in check_facts(plan, model, row) {
+        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
+    }
+    for (i, line) in flag_lines(launch_args).into_iter().enumerate() {
+        let label = if i == 0 { "SGLang flags" } else { "" };
+        table.row(vec![Cell::styled(label, Style::Dim), line.into()]);
+    }
+    let mut out = format!(
+        "{} is a valid plan (version {}, SGLang {}).\n",
+        Style::Bold.paint(&path.display().to_string(), color),
+        plan.version,
+        plan.serving.version
+    );
+    // The two-column table's header line is empty; drop it.
+    let rendered = table.render(color);
+    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
+    out
+}
+
+/// What `plan check` shows of the plan, label by label.
+fn check_facts(plan: &Plan, model: &Model, row: &GpuFit) -> Vec<(&'static str, String)> {
     let gpu = row.gpu;
     let m = &plan.model;
     let source = if model.builtin {
@@ -349,17 +403,6 @@ fn render_check(
     let idle = match plan.lease.idle_minutes {
         0 => "no idle limit".to_string(),
         n => format!("or after {n} idle minutes"),
-    };
-    let price = plan.price_per_hour_usd(row);
-    let lease_cost = price * f64::from(plan.lease.hours);
-    let count = plan.gpu.instance_count();
-    let each = if count > 1 {
-        format!(
-            " for {count} instances ({}/h each)",
-            present::usd(row.price_per_hour_usd)
-        )
-    } else {
-        String::new()
     };
     let mut facts = vec![
         ("Model", format!("{} ({source})", m.id)),
@@ -387,17 +430,7 @@ fn render_check(
             "Lease",
             format!("terminates itself after {} h, {idle}", plan.lease.hours),
         ),
-        (
-            "Cost",
-            format!(
-                "{}/h{each}, at most {} for the lease (price as of {}{})",
-                present::usd(price),
-                present::usd(lease_cost),
-                gpu.price_as_of,
-                gpu.availability_note()
-                    .map_or(String::new(), |note| format!("; {note}"))
-            ),
-        ),
+        ("Cost", cost_line(plan, row)),
         (
             "Fit",
             format!(
@@ -421,24 +454,31 @@ fn render_check(
     if let Some(group) = group_line(plan) {
         facts.insert(3, ("Group", group));
     }
-    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
-    for (label, value) in facts {
-        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
-    }
-    for (i, line) in flag_lines(launch_args).into_iter().enumerate() {
-        let label = if i == 0 { "SGLang flags" } else { "" };
-        table.row(vec![Cell::styled(label, Style::Dim), line.into()]);
-    }
-    let mut out = format!(
-        "{} is a valid plan (version {}, SGLang {}).\n",
-        Style::Bold.paint(&path.display().to_string(), color),
-        plan.version,
-        plan.serving.version
-    );
-    // The two-column table's header line is empty; drop it.
-    let rendered = table.render(color);
-    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
-    out
+    facts
+}
+
+/// The plan's price per hour (every instance's) and the most its lease costs.
+fn cost_line(plan: &Plan, row: &GpuFit) -> String {
+    let gpu = row.gpu;
+    let price = plan.price_per_hour_usd(row);
+    let lease_cost = price * f64::from(plan.lease.hours);
+    let count = plan.gpu.instance_count();
+    let each = if count > 1 {
+        format!(
+            " for {count} instances ({}/h each)",
+            present::usd(row.price_per_hour_usd)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{}/h{each}, at most {} for the lease (price as of {}{})",
+        present::usd(price),
+        present::usd(lease_cost),
+        gpu.price_as_of,
+        gpu.availability_note()
+            .map_or(String::new(), |note| format!("; {note}"))
+    )
 }
 
 /// How the plan's instances work together, when there is more than one.
