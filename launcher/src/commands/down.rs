@@ -33,7 +33,6 @@ struct Report {
 
 /// The instances `wanted` names: a group id, or an instance (with all of its group).
 fn targets(ours: &[Instance], wanted: Option<&str>) -> anyhow::Result<Vec<Instance>> {
-    let group_of = |i: &Instance| instances::tag(i, instances::TAG_GROUP).map(str::to_owned);
     let group = match wanted.map(str::trim) {
         Some(w) if ours.iter().any(|i| group_of(i).as_deref() == Some(w)) => Some(w.to_owned()),
         _ => {
@@ -49,6 +48,11 @@ fn targets(ours: &[Instance], wanted: Option<&str>) -> anyhow::Result<Vec<Instan
         .filter(|i| group_of(i) == group)
         .cloned()
         .collect())
+}
+
+/// The launch group `instance` belongs to, if any.
+fn group_of(instance: &Instance) -> Option<String> {
+    instances::tag(instance, instances::TAG_GROUP).map(str::to_owned)
 }
 
 /// Deletes the rulesets of `groups` (every one of ours with `all`) once their members
@@ -108,9 +112,40 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if !confirmed(ctx, &args, &targets)? {
+        ctx.printer.note("Cancelled; nothing was terminated.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
+    let terminated = terminate(&cloud, &ids)?;
+    let mut groups: Vec<String> = targets.iter().filter_map(group_of).collect();
+    groups.dedup();
+    let deleted_rulesets = if groups.is_empty() && !args.all {
+        Vec::new()
+    } else {
+        delete_rulesets(ctx, &cloud, &groups, args.all)
+    };
+    lease::forget_extensions(ctx, &ids);
+    if let Ok(path) = ctx.config_path() {
+        crate::first_start::forget_records(&path, &ids);
+    }
+    let report = Report {
+        terminated: terminated_rows(&targets, &terminated),
+        deleted_rulesets,
+    };
+    if args.json {
+        ctx.printer.json(&report)?;
+    } else {
+        ctx.printer.out(&report_text(&report))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
+/// Whether to go ahead: `--yes`, else the user's answer after seeing the targets (when
+/// standard input is a terminal).
+fn confirmed(ctx: &Context, args: &DownArgs, targets: &[Instance]) -> anyhow::Result<bool> {
     if !args.yes && output::stdin_is_terminal() {
-        for instance in &targets {
+        for instance in targets {
             ctx.printer.note(&format!(
                 "  {}  {}  {}  {}",
                 short_id(&instance.id),
@@ -122,75 +157,57 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     }
     let question = format!("Terminate {}? This cannot be undone", plural(targets.len()));
     let doing = format!("terminating {}", plural(targets.len()));
-    if !output::confirm_or_refuse(args.yes, &doing, Some("terminate"), &question)? {
-        ctx.printer.note("Cancelled; nothing was terminated.");
-        return Ok(ExitCode::SUCCESS);
-    }
+    output::confirm_or_refuse(args.yes, &doing, Some("terminate"), &question)
+}
 
-    let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
-    let terminated = match cloud.block_on(cloud.client.terminate(&ids)) {
-        Ok(terminated) => terminated,
+/// Terminate `ids`; the instances the API says it terminated.
+fn terminate(cloud: &Cloud, ids: &[String]) -> anyhow::Result<Vec<Instance>> {
+    match cloud.block_on(cloud.client.terminate(ids)) {
+        Ok(terminated) => Ok(terminated),
         // Listed a moment ago, unknown now: nothing confirms it stopped billing.
         Err(e) if e.is_not_found() => anyhow::bail!(
             "terminating {}: not found -- check the dashboard that it is not still billing ({})",
             ids.join(", "),
             crate::output::printable(&e.to_string())
         ),
-        Err(e) => return Err(e.into()),
-    };
-    let mut groups: Vec<String> = targets
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One row per target. The API answers with the instances it terminated; fall back to
+/// what we asked for if it leaves any out, so the user still sees what happened.
+fn terminated_rows(targets: &[Instance], terminated: &[Instance]) -> Vec<Terminated> {
+    targets
         .iter()
-        .filter_map(|i| instances::tag(i, instances::TAG_GROUP).map(str::to_owned))
-        .collect();
-    groups.dedup();
-    let deleted_rulesets = if groups.is_empty() && !args.all {
-        Vec::new()
-    } else {
-        delete_rulesets(ctx, &cloud, &groups, args.all)
-    };
-    lease::forget_extensions(ctx, &ids);
-    if let Ok(path) = ctx.config_path() {
-        crate::first_start::forget_records(&path, &ids);
+        .map(|t| {
+            let answered = terminated.iter().find(|i| i.id == t.id);
+            Terminated {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                instance_type: t.instance_type.name.clone(),
+                region: t.region.name.clone(),
+                status: answered.map_or_else(|| "terminating".to_owned(), |i| i.status.to_string()),
+            }
+        })
+        .collect()
+}
+
+fn report_text(report: &Report) -> String {
+    let mut text = String::new();
+    for t in &report.terminated {
+        text.push_str(&format!(
+            "Terminated {} ({}, {}, {}).\n",
+            t.id,
+            t.name.as_deref().unwrap_or("unnamed"),
+            t.instance_type,
+            t.region
+        ));
     }
-    // The API answers with the instances it terminated; fall back to what we asked
-    // for if it leaves any out, so the user still sees what happened.
-    let report = Report {
-        terminated: targets
-            .iter()
-            .map(|t| {
-                let answered = terminated.iter().find(|i| i.id == t.id);
-                Terminated {
-                    id: t.id.clone(),
-                    name: t.name.clone(),
-                    instance_type: t.instance_type.name.clone(),
-                    region: t.region.name.clone(),
-                    status: answered
-                        .map_or_else(|| "terminating".to_owned(), |i| i.status.to_string()),
-                }
-            })
-            .collect(),
-        deleted_rulesets,
-    };
-    if args.json {
-        ctx.printer.json(&report)?;
-    } else {
-        let mut text = String::new();
-        for t in &report.terminated {
-            text.push_str(&format!(
-                "Terminated {} ({}, {}, {}).\n",
-                t.id,
-                t.name.as_deref().unwrap_or("unnamed"),
-                t.instance_type,
-                t.region
-            ));
-        }
-        for id in &report.deleted_rulesets {
-            text.push_str(&format!("Deleted firewall ruleset {id}.\n"));
-        }
-        text.push_str("Billing stops once Lambda finishes shutting it down.\n");
-        ctx.printer.out(&text)?;
+    for id in &report.deleted_rulesets {
+        text.push_str(&format!("Deleted firewall ruleset {id}.\n"));
     }
-    Ok(ExitCode::SUCCESS)
+    text.push_str("Billing stops once Lambda finishes shutting it down.\n");
+    text
 }
 
 fn plural(n: usize) -> String {
