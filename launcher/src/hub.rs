@@ -178,86 +178,20 @@ pub async fn check_checkpoint(
     token: Option<&str>,
 ) -> Result<HubCheck, HubError> {
     check_token_endpoint(endpoint, token)?;
-    let http = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(TIMEOUT)
-        .build()
-    {
+    let http = match http_client() {
         Ok(c) => c,
         Err(e) => return Ok(HubCheck::Unreachable(e.to_string())),
     };
-    let with_token = |req: reqwest::RequestBuilder| match token {
-        Some(t) => req.bearer_auth(t),
-        None => req,
-    };
-    let info_url = format!("{endpoint}/api/models/{repo}?blobs=true");
-    let response = match with_token(http.get(&info_url)).send().await {
-        Ok(r) => r,
-        Err(e) => return Ok(HubCheck::Unreachable(format!("GET {info_url}: {e}"))),
-    };
-    let owned = |s: &str| s.to_owned();
-    match response.status().as_u16() {
-        200 => {}
-        404 => {
-            return Err(HubError::NotFound {
-                repo: owned(repo),
-                endpoint: owned(endpoint),
-            })
-        }
-        401 if token.is_none() => return Err(HubError::NeedsToken { repo: owned(repo) }),
-        401 => {
-            return Err(HubError::BadToken {
-                repo: owned(repo),
-                endpoint: owned(endpoint),
-            })
-        }
-        status => {
-            return Ok(HubCheck::Unreachable(format!(
-                "GET {info_url} answered {status}"
-            )))
-        }
-    }
-    let info: ModelInfo = match response.json().await {
-        Ok(i) => i,
-        Err(e) => {
-            return Ok(HubCheck::Unreachable(format!(
-                "GET {info_url}: unexpected answer: {e}"
-            )))
-        }
+    let info = match model_info(&http, endpoint, repo, token).await {
+        Ok(answer) => answer?,
+        Err(why) => return Ok(HubCheck::Unreachable(why)),
     };
     let gated = info.gated.is_gated();
     if gated {
         // Metadata of a gated repo is public; only a download shows access.
-        let file_url = format!("{endpoint}/{repo}/resolve/main/config.json");
-        let head = match with_token(http.head(&file_url)).send().await {
-            Ok(r) => r,
-            Err(e) => return Ok(HubCheck::Unreachable(format!("HEAD {file_url}: {e}"))),
-        };
-        match (head.status().as_u16(), token) {
-            (200..=399, _) => {}
-            (401, None) => {
-                return Err(HubError::GatedNoToken {
-                    repo: owned(repo),
-                    endpoint: owned(endpoint),
-                })
-            }
-            (401, Some(_)) => {
-                return Err(HubError::BadToken {
-                    repo: owned(repo),
-                    endpoint: owned(endpoint),
-                })
-            }
-            (403, _) => {
-                return Err(HubError::GatedNoAccess {
-                    repo: owned(repo),
-                    endpoint: owned(endpoint),
-                })
-            }
-            (status, _) => {
-                return Ok(HubCheck::Unreachable(format!(
-                    "HEAD {file_url} answered {status}"
-                )))
-            }
+        match download_access(&http, endpoint, repo, token).await {
+            Ok(answer) => answer?,
+            Err(why) => return Ok(HubCheck::Unreachable(why)),
         }
     }
     Ok(HubCheck::Readable {
@@ -265,6 +199,86 @@ pub async fn check_checkpoint(
         gated,
         private: info.private,
     })
+}
+
+/// A client for the Hub: no proxy, [`TIMEOUT`] per request.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(TIMEOUT)
+        .build()
+}
+
+/// `request`, with `token` as its bearer when given.
+fn authorized(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    }
+}
+
+/// Where the Hub serves `repo`'s `config.json`.
+fn config_url(endpoint: &str, repo: &str) -> String {
+    format!("{endpoint}/{repo}/resolve/main/config.json")
+}
+
+/// `GET /api/models/{repo}?blobs=true`. `Ok(Ok(info))`: the repo's metadata;
+/// `Ok(Err(_))`: the Hub refused (401/404); `Err(why)`: the Hub could not be asked.
+async fn model_info(
+    http: &reqwest::Client,
+    endpoint: &str,
+    repo: &str,
+    token: Option<&str>,
+) -> Result<Result<ModelInfo, HubError>, String> {
+    let info_url = format!("{endpoint}/api/models/{repo}?blobs=true");
+    let response = authorized(http.get(&info_url), token)
+        .send()
+        .await
+        .map_err(|e| format!("GET {info_url}: {e}"))?;
+    let owned = |s: &str| s.to_owned();
+    let refused = match response.status().as_u16() {
+        200 => {
+            return response
+                .json()
+                .await
+                .map(Ok)
+                .map_err(|e| format!("GET {info_url}: unexpected answer: {e}"))
+        }
+        404 => HubError::NotFound {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        401 if token.is_none() => HubError::NeedsToken { repo: owned(repo) },
+        401 => HubError::BadToken {
+            repo: owned(repo),
+            endpoint: owned(endpoint),
+        },
+        status => return Err(format!("GET {info_url} answered {status}")),
+    };
+    Ok(Err(refused))
+}
+
+/// `HEAD` of `repo`'s `config.json`: whether `token` may download from a gated repo.
+/// `Ok(Err(_))`: the Hub refused (401/403); `Err(why)`: the Hub could not be asked.
+async fn download_access(
+    http: &reqwest::Client,
+    endpoint: &str,
+    repo: &str,
+    token: Option<&str>,
+) -> Result<Result<(), HubError>, String> {
+    let file_url = config_url(endpoint, repo);
+    let head = authorized(http.head(&file_url), token)
+        .send()
+        .await
+        .map_err(|e| format!("HEAD {file_url}: {e}"))?;
+    let (repo, endpoint) = (repo.to_owned(), endpoint.to_owned());
+    match (head.status().as_u16(), token) {
+        (200..=399, _) => Ok(Ok(())),
+        (401, None) => Ok(Err(HubError::GatedNoToken { repo, endpoint })),
+        (401, Some(_)) => Ok(Err(HubError::BadToken { repo, endpoint })),
+        (403, _) => Ok(Err(HubError::GatedNoAccess { repo, endpoint })),
+        (status, _) => Err(format!("HEAD {file_url} answered {status}")),
+    }
 }
 
 /// Environment variable holding the user's Hub token (huggingface_hub's name).
@@ -394,17 +408,9 @@ async fn get_config(
     repo: &str,
     token: Option<&str>,
 ) -> Result<Result<String, ConfigFetchError>, String> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let url = format!("{endpoint}/{repo}/resolve/main/config.json");
-    let request = match token {
-        Some(t) => http.get(&url).bearer_auth(t),
-        None => http.get(&url),
-    };
-    let response = request
+    let http = http_client().map_err(|e| e.to_string())?;
+    let url = config_url(endpoint, repo);
+    let response = authorized(http.get(&url), token)
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
