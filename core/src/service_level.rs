@@ -237,21 +237,9 @@ fn service_row(
 ) -> ServiceRow {
     let at = |load: Load| speed::speed(shard, hw, &CALIBRATION, &Workload { load, ..*workload });
     let closed = |n: u32| at(Load::Concurrent(n));
-    let unmet = |binding: Binding, reason: String, speed: Speed| ServiceRow {
-        gpu: row.gpu,
-        tp: row.tp,
-        meets: false,
-        replicas: 0,
-        concurrency_per_replica: 0,
-        max_rate_per_replica: 0.0,
-        speed,
-        usd_per_hour: 0.0,
-        binding,
-        reason,
-    };
     let one = closed(1);
     if let Err(binding) = targets.met_by(&one) {
-        return unmet(binding, alone_reason(binding, &one), one);
+        return unmet(row, binding, alone_reason(binding, &one), one);
     }
     let capacity = pool_capacity(row.kv_pool_tokens, workload);
     let (n, binding) = largest_concurrency(targets, capacity, closed);
@@ -265,7 +253,7 @@ fn service_row(
             crate::decimal::shortest(rate),
             crate::decimal::Fixed::<0>(needed),
         );
-        return unmet(Binding::Rate, reason, closed(n));
+        return unmet(row, Binding::Rate, reason, closed(n));
     }
     let replicas = needed as u32;
     ServiceRow {
@@ -283,6 +271,22 @@ fn service_row(
             crate::decimal::Fixed::<2>(max_rate),
             concurrency_limit(binding, n),
         ),
+    }
+}
+
+/// `row` missing the targets: `binding` says which, `reason` why, at `speed`.
+fn unmet(row: &GpuFit, binding: Binding, reason: String, speed: Speed) -> ServiceRow {
+    ServiceRow {
+        gpu: row.gpu,
+        tp: row.tp,
+        meets: false,
+        replicas: 0,
+        concurrency_per_replica: 0,
+        max_rate_per_replica: 0.0,
+        speed,
+        usd_per_hour: 0.0,
+        binding,
+        reason,
     }
 }
 
