@@ -101,15 +101,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
         targets(&ours, args.instance.as_deref())?
     };
     if targets.is_empty() {
-        if args.json {
-            ctx.printer.json(&Report {
-                terminated: Vec::new(),
-                deleted_rulesets: Vec::new(),
-            })?;
-        } else {
-            ctx.printer
-                .out("No instances launched by gpu-session are running; nothing to terminate.\n")?;
-        }
+        report_nothing(ctx, args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !confirmed(ctx, &args, &targets)? {
@@ -139,6 +131,20 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
         ctx.printer.out(&report_text(&report))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// No instance of ours to terminate: an empty report, or a sentence saying so.
+fn report_nothing(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    if json {
+        ctx.printer.json(&Report {
+            terminated: Vec::new(),
+            deleted_rulesets: Vec::new(),
+        })?;
+    } else {
+        ctx.printer
+            .out("No instances launched by gpu-session are running; nothing to terminate.\n")?;
+    }
+    Ok(())
 }
 
 /// Whether to go ahead: `--yes`, else the user's answer after seeing the targets (when
