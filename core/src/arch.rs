@@ -699,4 +699,48 @@ mod tests {
         arch.layers = 0;
         assert_eq!(arch.validate().unwrap_err().field, "layers");
     }
+
+    /// A small MoE with every per-expert option on, counted by hand: 4 layers (1 dense),
+    /// hidden 8, 4 experts of width 6 (2 per token), a shared expert of width 5.
+    #[test]
+    fn moe_options_each_count_their_tensors() {
+        let arch = Architecture {
+            layers: 4,
+            hidden: 8,
+            intermediate: 16,
+            heads: 2,
+            kv_heads: 1,
+            head_dim: 4,
+            vocab: 10,
+            attention_bias: false,
+            output_bias: false,
+            qk_norm: false,
+            gated_attention: false,
+            attention_sinks: false,
+            local_attention: None,
+            mla: None,
+            moe: Some(Moe {
+                experts: 4,
+                experts_per_token: 2,
+                expert_intermediate: 6,
+                shared_intermediate: 5,
+                dense_layers: 1,
+                router_bias: true,
+                expert_bias: true,
+                shared_expert_gate: true,
+            }),
+            ..Architecture::default()
+        };
+        let p = arch.param_breakdown();
+        // One expert: 3 × 8 × 6 = 144 weights and 2 × 6 + 8 = 20 biases; 3 MoE layers.
+        assert_eq!(p.experts, 3 * 4 * 144);
+        assert_eq!(p.active_experts, 3 * 2 * (144 + 20));
+        assert_eq!(p.expert_biases, 3 * 4 * 20);
+        assert_eq!(p.biases, p.expert_biases);
+        assert_eq!(p.router, 3 * 4 * 8 + 3 * 4);
+        assert_eq!(p.other, 3 * 8, "one shared-expert gate per MoE layer");
+        // Attention 4 × (64 + 64 + 64); one dense MLP 3 × 8 × 16; MoE layers 4 experts
+        // and a shared one of 3 × 8 × 5.
+        assert_eq!(p.linear, 4 * 192 + 384 + 3 * (4 * 144 + 120));
+    }
 }
