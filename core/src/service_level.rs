@@ -358,6 +358,43 @@ mod tests {
         }
     }
 
+    /// A speed whose TTFT and TPOT grow with the requests running at once.
+    fn speed_at(n: u32) -> Speed {
+        let n = f64::from(n);
+        Speed {
+            concurrency: n,
+            running: n,
+            ttft_ms: 10.0 * n,
+            tpot_ms: n,
+            output_tokens_per_s: 0.0,
+            output_tokens_per_s_per_gpu: 0.0,
+            output_tokens_per_s_per_user: 0.0,
+            requests_per_s: 0.0,
+            usd_per_million_output_tokens: 0.0,
+            usd_per_million_input_tokens: 0.0,
+            saturated: false,
+        }
+    }
+
+    #[test]
+    fn largest_concurrency_is_the_last_within_the_targets() {
+        let tpot = targets(Some(1000.0), Some(37.0), 1.0);
+        for capacity in [1, 2, 36, 37, 38, 100, MAX_SEQS] {
+            let expected = if capacity > 37 {
+                (37, Binding::Tpot)
+            } else {
+                (capacity, Binding::Memory)
+            };
+            let got = largest_concurrency(&tpot, capacity, speed_at);
+            assert_eq!(got, expected, "capacity {capacity}");
+        }
+        let ttft = targets(Some(205.0), Some(37.0), 1.0);
+        assert_eq!(
+            largest_concurrency(&ttft, MAX_SEQS, speed_at),
+            (20, Binding::Ttft)
+        );
+    }
+
     fn eight_b() -> (&'static Model, Settings) {
         let m = builtin("llama-3.1-8b").unwrap();
         (m, Settings::defaults_for(m))
