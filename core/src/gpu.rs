@@ -8,6 +8,11 @@ pub const MIB: u64 = 1024 * 1024;
 /// Bytes in one GiB.
 pub const GIB: u64 = 1024 * MIB;
 
+/// `bytes` in GiB.
+pub fn in_gib(bytes: u64) -> f64 {
+    bytes as f64 / GIB as f64
+}
+
 pub mod price_table;
 mod prices;
 

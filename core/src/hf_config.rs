@@ -440,11 +440,11 @@ fn qwen3_next_linear_layers(
         None | Some("float32") => 4,
         Some("bfloat16") | Some("float16") => 2,
         Some(other) => {
-            return Err(HfConfigError::Unsupported {
-                field: "mamba_ssm_dtype",
-                value: other.to_string(),
-                reason: "expected float32, bfloat16 or float16",
-            })
+            return unsupported(
+                "mamba_ssm_dtype",
+                other.to_string(),
+                "expected float32, bfloat16 or float16",
+            )
         }
     };
     if linear_layers == 0 {
@@ -500,11 +500,11 @@ fn read_gpt_oss(f: &Fields<'_>, arch: &mut Architecture) -> Result<(), HfConfigE
     let window = f.required("sliding_window")?;
     let types = f.strings("layer_types")?;
     if types.len() != arch.layers as usize {
-        return Err(HfConfigError::Unsupported {
-            field: "layer_types",
-            value: format!("{} entries", types.len()),
-            reason: "must name one attention type per layer",
-        });
+        return unsupported(
+            "layer_types",
+            format!("{} entries", types.len()),
+            "must name one attention type per layer",
+        );
     }
     let sliding = types.iter().filter(|t| **t == "sliding_attention").count() as u32;
     if sliding > 0 {

@@ -10,7 +10,7 @@
 
 use crate::arch::{Architecture, LocalAttention};
 use crate::decimal::Fixed;
-use crate::gpu::{GpuType, CATALOG, GIB};
+use crate::gpu::{in_gib, GpuType, CATALOG};
 use crate::quant::QuantMethod;
 use crate::recommend::{
     choose_pool, expert_parallel_size, input, running_bytes, sharding_problem, speed_pool_tokens,
@@ -466,8 +466,8 @@ fn blocking_problem(
     (model.quantizes_at_load(settings.quantization) && load_peak > memory).then(|| {
         let reason = format!(
             "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
-            Fixed::<1>(load_peak as f64 / GIB as f64),
-            Fixed::<1>(memory as f64 / GIB as f64),
+            Fixed::<1>(in_gib(load_peak)),
+            Fixed::<1>(in_gib(memory)),
         );
         (load_peak, reason)
     })

@@ -3,7 +3,7 @@
 //! browser test can compute the exact text the page shows.
 
 pub use crate::decimal::Fixed;
-use crate::gpu::GIB;
+use crate::gpu::{in_gib, GIB};
 use crate::recommend::Recommendation;
 use crate::registry::{Model, BY_USE_CASE, CURRENT_BY_USE_CASE};
 use crate::serving::KvLayout;
@@ -44,13 +44,12 @@ impl MemoryBreakdown {
         match rec.mode {
             EstimateMode::Serving => {
                 let s = &rec.serving;
-                let gib = |b: u64| b as f64 / GIB as f64;
                 MemoryBreakdown {
                     unit: Unit::GiB,
-                    weights: gib(s.weights),
-                    kv_cache: gib(s.kv_cache),
-                    activations: gib(s.activations),
-                    overhead: gib(s.overhead()),
+                    weights: in_gib(s.weights),
+                    kv_cache: in_gib(s.kv_cache),
+                    activations: in_gib(s.activations),
+                    overhead: in_gib(s.overhead()),
                 }
             }
             EstimateMode::Reference => {
@@ -89,7 +88,7 @@ pub fn amount(value: f64, unit: Unit) -> String {
 
 /// Bytes as GiB with one decimal.
 pub fn gib(bytes: u64) -> String {
-    amount(bytes as f64 / GIB as f64, Unit::GiB)
+    amount(in_gib(bytes), Unit::GiB)
 }
 
 /// Bytes as MiB with one decimal (`1.2 MiB`): small per-sequence states.
@@ -314,7 +313,7 @@ mod tests {
         let rec = recommend(m, &s, EstimateMode::Serving, None);
         let b = MemoryBreakdown::of(&rec);
         assert_eq!(b.unit, Unit::GiB);
-        let total = rec.serving.total() as f64 / GIB as f64;
+        let total = in_gib(rec.serving.total());
         assert!((b.total() - total).abs() < 1e-9);
         let rec = recommend(m, &s, EstimateMode::Reference, None);
         assert_eq!(

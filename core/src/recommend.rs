@@ -4,7 +4,7 @@
 
 use crate::arch::Architecture;
 use crate::decimal::Fixed;
-use crate::gpu::{GpuType, CATALOG, GIB};
+use crate::gpu::{in_gib, GpuType, CATALOG};
 use crate::reference::{reference_estimate, ReferenceEstimate, MIN_GPU_UTILISATION};
 use crate::registry::Model;
 use crate::registry::QuantMethod;
@@ -175,7 +175,6 @@ pub(crate) fn user_pool(
     memory: u64,
     fraction: f64,
 ) -> (PoolChoice, String) {
-    let gib = |b: u64| b as f64 / GIB as f64;
     let tokens = serving.kv_pool_tokens_at(fraction);
     let wanted = serving.tokens;
     let one_sequence = u64::from(settings.context);
@@ -189,7 +188,7 @@ pub(crate) fn user_pool(
     if tokens < one_sequence {
         let reason = format!(
             "--mem-fraction-static {fraction} leaves a KV pool of {tokens} tokens next to {} GiB of weights: not one {one_sequence}-token sequence",
-            Fixed::<1>(gib(serving.weights)),
+            Fixed::<1>(in_gib(serving.weights)),
             fraction = Fixed::<3>(fraction),
         );
         return (pool(Fit::No), reason);
@@ -197,8 +196,8 @@ pub(crate) fn user_pool(
     if outside > outside_room {
         let reason = format!(
             "--mem-fraction-static {fraction} leaves {} GiB outside the static pool; activations, CUDA graphs and workspaces need about {} GiB",
-            Fixed::<1>(gib(outside_room)),
-            Fixed::<1>(gib(outside)),
+            Fixed::<1>(in_gib(outside_room)),
+            Fixed::<1>(in_gib(outside)),
             fraction = Fixed::<3>(fraction),
         );
         return (pool(Fit::Tight), reason);
@@ -316,7 +315,6 @@ fn default_pool_short(
     settings: &Settings,
     memory: u64,
 ) -> (PoolChoice, String) {
-    let gib = |b: u64| b as f64 / GIB as f64;
     let default = serving.sglang.mem_fraction_static;
     let default_tokens = serving.kv_pool_tokens_at(default);
     let one_sequence = u64::from(settings.context);
@@ -336,13 +334,13 @@ fn default_pool_short(
     let reason = if serving.weights as f64 >= memory as f64 * raise_ceiling(serving).max(default) {
         format!(
             "weights need {} GiB per GPU of {} GiB",
-            Fixed::<1>(gib(serving.weights)),
-            Fixed::<1>(gib(memory)),
+            Fixed::<1>(in_gib(serving.weights)),
+            Fixed::<1>(in_gib(memory)),
         )
     } else {
         format!(
             "a {one_sequence}-token sequence does not fit next to {} GiB of weights",
-            Fixed::<1>(gib(serving.weights)),
+            Fixed::<1>(in_gib(serving.weights)),
         )
     };
     (pool(Fit::No), reason)
@@ -397,8 +395,8 @@ pub fn evaluate_at(
                     serving.load_peak,
                     format!(
                         "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
-                        Fixed::<1>(serving.load_peak as f64 / GIB as f64),
-                        Fixed::<1>(memory as f64 / GIB as f64),
+                        Fixed::<1>(in_gib(serving.load_peak)),
+                        Fixed::<1>(in_gib(memory)),
                     ),
                 )
             }
@@ -617,14 +615,13 @@ fn no_fit_message(model: &Model, settings: &Settings, rows: &[GpuFit]) -> Option
         .max_by_key(|r| r.gpu.memory_bytes() * u64::from(r.tp))?;
     let (arch, _) = model.effective_architecture();
     let weights = crate::serving::weights_per_gpu(&arch, settings.quantization, 1);
-    let gib = |b: u64| b as f64 / GIB as f64;
     Some(format!(
         "{} fits no single instance at these settings: its {} weights alone are {} GiB, and the largest instance ({}, {} GiB in all) says: {}",
         model.name,
         settings.quantization.label(),
-        Fixed::<0>(gib(weights)),
+        Fixed::<0>(in_gib(weights)),
         largest.gpu.instance_type,
-        Fixed::<0>(gib(largest.gpu.memory_bytes() * u64::from(largest.tp))),
+        Fixed::<0>(in_gib(largest.gpu.memory_bytes() * u64::from(largest.tp))),
         largest.reason,
     ))
 }

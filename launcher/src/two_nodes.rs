@@ -5,7 +5,7 @@
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
 use crate::sizing::fit_style;
 use gpu_session_core::decimal::Fixed;
-use gpu_session_core::gpu::GIB;
+use gpu_session_core::gpu::in_gib;
 use gpu_session_core::multi_node::{Layout, LayoutEstimate, TwoNodeEstimate, MAX_NODES};
 use gpu_session_core::present;
 use gpu_session_core::recommend::{Fit, GpuFit};
@@ -153,7 +153,7 @@ fn layout_json(l: &LayoutEstimate) -> Value {
         map.insert("fits".into(), json!(l.fit != Fit::No));
         map.insert(
             "per_gpu_gib".into(),
-            json!((l.per_gpu_bytes as f64 / GIB as f64 * 10.0).round() / 10.0),
+            json!((in_gib(l.per_gpu_bytes) * 10.0).round() / 10.0),
         );
         map.insert("ttft_ms".into(), json!(l.speed.ttft_ms));
         map.insert("tpot_ms".into(), json!(l.speed.tpot_ms));

@@ -295,7 +295,7 @@ impl Plan {
         self.estimate = Some(PlanEstimate {
             mode: EstimateMode::Serving,
             fit: row.fit,
-            per_gpu_gib: round_to(row.needed_bytes as f64 / GIB as f64, 2),
+            per_gpu_gib: round_to(crate::gpu::in_gib(row.needed_bytes), 2),
             kv_pool_tokens: row.kv_pool_tokens,
             output_tokens_per_s: round_to(row.speed.output_tokens_per_s, 1),
             ttft_ms: Some(round_to(row.speed.ttft_ms, 1)),

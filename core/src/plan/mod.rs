@@ -2,7 +2,7 @@
 //! Versioned, YAML or JSON, unknown fields rejected, every field validated.
 
 use crate::arch::Architecture;
-use crate::gpu::{self, GpuType, GIB};
+use crate::gpu::{self, GpuType};
 use crate::quant::{KvDtype, Quantization};
 use crate::recommend::{evaluate_at, Fit, GpuFit};
 use crate::registry::{builtin, Checkpoint, CustomModel, Model, QuantMethod};
@@ -962,7 +962,7 @@ mod tests {
             assert_eq!(e.kv_pool_tokens, expected.kv_pool_tokens);
             assert_eq!(
                 e.per_gpu_gib,
-                round_to(expected.per_gpu_bytes as f64 / GIB as f64, 2)
+                round_to(gpu::in_gib(expected.per_gpu_bytes), 2)
             );
             assert_eq!(
                 e.output_tokens_per_s,
