@@ -1507,9 +1507,11 @@ fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
         assert!(sglang_env.contains("GPU_SESSION_GROUP=replicas\n"));
         let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
         assert!(
-            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n"),
+            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n")
+                && !lease_env.contains("GPU_SESSION_GROUP_NODES"),
             "{lease_env}"
         );
+        assert_eq!(tag(request, "gpu-session:nodes"), "");
         for line in [
             format!("GPU_SESSION_GROUP_ID={group_id}\n"),
             format!("GPU_SESSION_GROUP_MEMBER={i}\n"),
@@ -1577,6 +1579,12 @@ fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
             lease_env.contains(&format!("GPU_SESSION_IDLE_MINUTES={idle}\n")),
             "{lease_env}"
         );
+        // Either node's agent ends both: it knows it is one of two nodes.
+        assert!(
+            lease_env.contains("GPU_SESSION_GROUP_NODES=2\n"),
+            "{lease_env}"
+        );
+        assert_eq!(tag(&m["request"], "gpu-session:nodes"), "2");
         let group_file = m["group_file"].as_str().unwrap();
         for line in [
             "NNODES=2\n".to_owned(),
@@ -2165,6 +2173,14 @@ fn two_node_plan() -> Plan {
     )
 }
 
+/// The keys of an environment file's `KEY=value` lines, in order.
+fn env_keys(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect()
+}
+
 /// The fake ssh's invocations in its log, each as its arguments.
 fn ssh_calls(env: &Env) -> Vec<Vec<String>> {
     let log = std::fs::read_to_string(env.ssh_log()).unwrap_or_default();
@@ -2273,6 +2289,40 @@ fn a_two_node_deepseek_r1_launch_serves_from_node_0() {
             .any(|c| c.iter().any(|a| a.contains("gpu-session-gateway"))),
         "status asked a gateway"
     );
+
+    // The dry run showed what the launch sent: every node's files, its SGLang
+    // arguments exactly, and the same settings (values differ only by the secrets,
+    // names and group id each run draws).
+    let dry = g
+        .env
+        .command(&[
+            "launch",
+            g.env.plan.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&dry, 0);
+    let dry: Value = serde_json::from_str(&stdout(&dry)).unwrap();
+    let sent = g.env.fake.user_data();
+    assert_eq!(sent.len(), 2);
+    for (rank, user_data) in sent.iter().enumerate() {
+        let shown = written_files(dry["members"][rank]["user_data"].as_str().unwrap());
+        let sent = written_files(user_data);
+        let paths = |files: &[(String, String, String)]| -> Vec<String> {
+            files.iter().map(|f| f.0.clone()).collect()
+        };
+        assert_eq!(paths(&shown), paths(&sent), "node {rank}");
+        for (path, _, content) in &sent {
+            let dry_content = &file(&shown, path).unwrap().2;
+            if path.ends_with(".env") {
+                assert_eq!(env_keys(dry_content), env_keys(content), "{path}");
+            } else if !path.ends_with("lambda-api-key") {
+                assert_eq!(dry_content, content, "{path} of node {rank}");
+            }
+        }
+    }
 
     // `down` with the group id ends both nodes and the ruleset.
     let down = g
