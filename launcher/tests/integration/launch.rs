@@ -2359,8 +2359,8 @@ fn a_two_node_launch_prints_both_nodes_and_how_to_end_the_group() {
         .unwrap();
     for needle in [
         "(SGLang on node 0)".to_owned(),
-        "  Node 0:  ".to_owned(),
-        "  Node 1:  ".to_owned(),
+        "  Node 0:    ".to_owned(),
+        "  Node 1:    ".to_owned(),
         format!("Group:     {group_id} (2 nodes, one model)"),
         "Cost:      $47.84/h for the group".to_owned(),
         format!("Stop billing: gpu-session down {group_id}\n"),

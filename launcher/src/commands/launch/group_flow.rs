@@ -213,12 +213,15 @@ impl Session<'_> {
         };
         self.write_group_files(&mut members, &group_id, &host_keys_file)
             .await?;
-        self.wait_members_ready(&mut members, &host_keys_file)
+        let mut watches = self
+            .wait_members_ready(&mut members, &host_keys_file)
             .await?;
 
         // Member 0 serves (alive: enough_members checks).
         let (endpoint, tunnel_pid) = if self.is_nodes() {
-            self.serve_from_node_0(&members[0], &host_keys_file).await?
+            let watch = watches.swap_remove(0);
+            self.serve_from_node_0(&members[0], &host_keys_file, watch)
+                .await?
         } else {
             let alive = members.iter().filter(|m| m.alive).count() as u64;
             self.serve_through_gateway(&members[0], &host_keys_file, alive)
@@ -318,6 +321,7 @@ impl Session<'_> {
         &self,
         node_0: &MemberState,
         host_keys_file: &std::path::Path,
+        watch: checks::PhaseWatch,
     ) -> anyhow::Result<(String, Option<u32>)> {
         let (mut forward, port) = self.tunnel_to(node_0, host_keys_file)?;
         let id = forward.instance_id.clone();
@@ -325,14 +329,7 @@ impl Session<'_> {
             &format!("http://127.0.0.1:{port}"),
             &self.prepared.sglang_key,
         )?;
-        let remote = first_start::Remote {
-            ip: forward.ip.clone(),
-            key: self.ssh_key_path.clone(),
-            host_keys: forward.host_keys.clone(),
-        };
-        let comparison = self
-            .wait_ready(&sglang, &mut forward, checks::PhaseWatch::new(remote, &id))
-            .await?;
+        let comparison = self.wait_ready(&sglang, &mut forward, watch).await?;
         self.report_comparison(&id, comparison);
         Ok((sglang.endpoint(), forward.detach()))
     }
@@ -541,12 +538,12 @@ impl Session<'_> {
     }
 
     /// Every member's lease agent armed and SGLang's first start finished (its phase
-    /// file, over SSH); a failed first start drops the member.
+    /// file, over SSH); a failed first start drops the member. The watches, by member.
     async fn wait_members_ready(
         &self,
         members: &mut [MemberState],
         host_keys_file: &std::path::Path,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let p = self.prepared;
         let mut watches = Vec::new();
         for m in members.iter() {
@@ -601,7 +598,7 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        Ok(())
+        Ok(watches)
     }
 
     /// The gateway counts every serving member healthy and answers a completion.
@@ -668,8 +665,12 @@ impl Session<'_> {
         );
         for m in &r.members {
             out.push_str(&format!(
-                "  {label} {}:  {} ({}) IP {}, private {}\n",
-                m.index, m.instance_id, m.name, m.ip, m.private_ip
+                "  {:<11}{} ({}) IP {}, private {}\n",
+                format!("{label} {}:", m.index),
+                m.instance_id,
+                m.name,
+                m.ip,
+                m.private_ip
             ));
         }
         if let Some(pid) = r.tunnel_pid {
