@@ -2054,7 +2054,7 @@ fn interrupt_group_with(
     }
     assert!(ready(), "the launch never reached the phase");
     let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(60));
-    assert!(matches!(code, Some(130 | 143)), "{code:?} {err}");
+    assert!(matches!(code, Some(129 | 130 | 143)), "{code:?} {err}");
     assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
     assert!(g.env.fake.rulesets().is_empty(), "{err}");
 }
@@ -2419,6 +2419,33 @@ fn a_failing_node_tears_both_down() {
     assert!(g.env.fake.rulesets().is_empty(), "{err}");
     assert!(g.group_files().is_empty());
 
+    // Both nodes still loading when --ready-timeout passes.
+    let g = GroupEnv::two_nodes();
+    let dir = tempfile::tempdir().unwrap();
+    let phases = dir.path().join("phases");
+    std::fs::write(&phases, "loading\n").unwrap();
+    let out = g
+        .env
+        .command(&[
+            "launch",
+            g.env.plan.to_str().unwrap(),
+            "--yes",
+            "--ready-timeout",
+            "1s",
+        ])
+        .env("FAKE_SSH_TARGET", g.gateway.addr().to_string())
+        .env("FAKE_SSH_PHASES", &phases)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("node 0 failed: SGLang was not ready after 1 min (--ready-timeout)"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+
     // Node 0's launch refused: node 1 is never launched, the ruleset is deleted.
     let g = GroupEnv::two_nodes();
     g.env.fake.inject(Fault::status(400).on(LAUNCH).times(1));
@@ -2446,11 +2473,11 @@ fn ctrl_c_and_sigterm_while_nodes_launch_leave_nothing() {
 }
 
 #[test]
-fn ctrl_c_and_sigterm_while_nodes_load_leave_nothing() {
+fn ctrl_c_sigterm_and_sighup_while_nodes_load_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let phases = dir.path().join("phases");
     std::fs::write(&phases, "loading\n").unwrap();
-    for signal in ["INT", "TERM"] {
+    for signal in ["INT", "TERM", "HUP"] {
         let g = GroupEnv::two_nodes();
         let phases = phases.to_str().unwrap();
         interrupt_group_with(&g, signal, &[("FAKE_SSH_PHASES", phases)], &|| {
@@ -2463,4 +2490,29 @@ fn ctrl_c_and_sigterm_while_nodes_load_leave_nothing() {
                 == 2
         });
     }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_node_0_is_not_ready_leave_nothing() {
+    for signal in ["INT", "TERM"] {
+        let g = GroupEnv::two_nodes();
+        // Both nodes report ready; node 0's SGLang, through the tunnel, never does.
+        g.gateway.set_readiness(Readiness::Never);
+        interrupt_group_with(&g, signal, &[], &|| g.gateway.health_generate_calls() > 0);
+    }
+}
+
+#[test]
+fn a_panic_during_a_two_node_launch_ends_both_nodes_and_the_ruleset() {
+    let g = GroupEnv::two_nodes();
+    let out = g
+        .command(&[("GPU_SESSION_TEST_PANIC_AFTER_ACTIVE", "1")])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert_eq!(g.env.fake.instances().len(), 2, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
 }
