@@ -109,23 +109,7 @@ impl Session<'_> {
             })?;
         let group_id = group::id_of(&p.name).to_owned();
         // Built before anything is created, so a bad value fails first.
-        let mut user_data = Vec::new();
-        for index in 0..count {
-            let name = group::member_name(&plan.model.id, &group_id, index);
-            let text = cloud_init::user_data(&UserDataInput {
-                plan,
-                hostname: &name,
-                sglang_api_key: &p.sglang_key,
-                lambda_api_key: self.lambda_key,
-                lambda_api_url: self.base_url,
-                hf_token: p.hf_token.as_deref(),
-                filesystem: p.filesystem.as_deref(),
-                first_start_limit: p.ready_timeout,
-                checkpoint_bytes: p.checkpoint_bytes,
-                member: Some(Member { index, count }),
-            })?;
-            user_data.push((name, text));
-        }
+        let user_data = self.members_user_data(&group_id)?;
 
         let mut launched = GroupLaunched {
             members: Vec::new(),
@@ -142,8 +126,8 @@ impl Session<'_> {
             p.name
         ));
 
-        let mut members = Vec::new();
         let launched_at = instances::now_unix();
+        let mut members = Vec::new();
         for (index, (name, text)) in (0..count).zip(&user_data) {
             let mut request = build_request(
                 plan,
@@ -164,42 +148,10 @@ impl Session<'_> {
                 "Launching {} {index} of {count} ({name}) in {region}...",
                 self.member_word()
             ));
-            launched.members.push((name.clone(), Launched::Maybe));
-            self.set_launched(Launched::Group(launched.clone()));
-            let mut member = MemberState {
-                index,
-                name: name.clone(),
-                id: None,
-                ip: None,
-                private_ip: None,
-                alive: false,
-            };
-            let refused = match self.client.launch(&request).await {
-                Ok(response) => {
-                    let id = response.instance_ids.into_iter().next();
-                    launched.members[index as usize].1 =
-                        id.clone().map_or(Launched::Maybe, Launched::Instance);
-                    member.alive = id.is_some();
-                    member.id = id;
-                    None
-                }
-                Err(e) => {
-                    if !e.is_server_error() && !e.is_connect() {
-                        launched.members[index as usize].1 = Launched::Nothing;
-                    }
-                    Some(e)
-                }
-            };
-            self.set_launched(Launched::Group(launched.clone()));
+            let member = self
+                .launch_member(index, name, &request, &mut launched)
+                .await?;
             members.push(member);
-            if let Some(e) = refused {
-                if self.is_nodes() {
-                    return Err(Self::node_failed(index, &format!("it did not launch: {e}")));
-                }
-                self.ctx
-                    .printer
-                    .warn(&printable(&format!("member {index} did not launch: {e}")));
-            }
             self.enough_members(&members)?;
         }
 
@@ -259,6 +211,77 @@ impl Session<'_> {
             members: serving,
             tunnel_pid,
         })
+    }
+
+    /// Every member's name and user_data, in member order.
+    fn members_user_data(&self, group_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let p = self.prepared;
+        let count = p.plan.gpu.instance_count();
+        let mut user_data = Vec::new();
+        for index in 0..count {
+            let name = group::member_name(&p.plan.model.id, group_id, index);
+            let text = cloud_init::user_data(&UserDataInput {
+                plan: &p.plan,
+                hostname: &name,
+                sglang_api_key: &p.sglang_key,
+                lambda_api_key: self.lambda_key,
+                lambda_api_url: self.base_url,
+                hf_token: p.hf_token.as_deref(),
+                filesystem: p.filesystem.as_deref(),
+                first_start_limit: p.ready_timeout,
+                checkpoint_bytes: p.checkpoint_bytes,
+                member: Some(Member { index, count }),
+            })?;
+            user_data.push((name, text));
+        }
+        Ok(user_data)
+    }
+
+    /// Sends member `index`'s launch request, recording what it may have created. A
+    /// refused replica comes back not alive (with a warning); a refused node is an
+    /// error.
+    async fn launch_member(
+        &self,
+        index: u32,
+        name: &str,
+        request: &gpu_session_lambda::LaunchRequest,
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<MemberState> {
+        launched.members.push((name.to_owned(), Launched::Maybe));
+        self.set_launched(Launched::Group(launched.clone()));
+        let mut member = MemberState {
+            index,
+            name: name.to_owned(),
+            id: None,
+            ip: None,
+            private_ip: None,
+            alive: false,
+        };
+        let answer = self.client.launch(request).await;
+        let state = &mut launched.members[index as usize].1;
+        match &answer {
+            Ok(response) => {
+                member.id = response.instance_ids.first().cloned();
+                member.alive = member.id.is_some();
+                *state = member
+                    .id
+                    .clone()
+                    .map_or(Launched::Maybe, Launched::Instance);
+            }
+            // A definite refusal (capacity, validation): nothing was created.
+            Err(e) if !e.is_server_error() && !e.is_connect() => *state = Launched::Nothing,
+            Err(_) => {}
+        }
+        self.set_launched(Launched::Group(launched.clone()));
+        if let Err(e) = answer {
+            if self.is_nodes() {
+                return Err(Self::node_failed(index, &format!("it did not launch: {e}")));
+            }
+            self.ctx
+                .printer
+                .warn(&printable(&format!("member {index} did not launch: {e}")));
+        }
+        Ok(member)
     }
 
     /// One model over nodes (`gpu.nodes` above 1), rather than replicas.
