@@ -2290,6 +2290,19 @@ fn a_two_node_deepseek_r1_launch_serves_from_node_0() {
             .any(|c| c.iter().any(|a| a.contains("gpu-session-gateway"))),
         "status asked a gateway"
     );
+    // A node SSH does not reach is shown as such, and status still succeeds.
+    let refused = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_REFUSE_UNTIL", "99999999999")
+        .output()
+        .unwrap();
+    assert_exit(&refused, 0);
+    assert!(
+        stdout(&refused).contains("(0: active, booting (SSH not answering yet (ssh: connect"),
+        "{}",
+        stdout(&refused)
+    );
 
     // The dry run showed what the launch sent: every node's files, its SGLang
     // arguments exactly, and the same settings (values differ only by the secrets,
