@@ -2338,6 +2338,15 @@ fn a_two_node_deepseek_r1_launch_serves_from_node_0() {
         }
     }
 
+    // `extend` of node 1 extends the group's lease: both nodes'.
+    let extend = g
+        .env
+        .command(&["extend", "2", group_member_id(&result, 1)])
+        .output()
+        .unwrap();
+    assert_exit(&extend, 0);
+    assert_eq!(stdout(&extend).matches("now ends at").count(), 2);
+
     // `down` with the group id ends both nodes and the ruleset.
     let down = g
         .env
