@@ -26,6 +26,9 @@ pub const TAG_SGLANG_PORT: &str = "gpu-session:sglang-port";
 pub const TAG_GROUP: &str = "gpu-session:group";
 /// Tag holding a group member's 0-based index (member 0 runs the gateway / is node 0).
 pub const TAG_MEMBER: &str = "gpu-session:member";
+/// Tag holding the node count of a group that is one model over several nodes
+/// (`gpu.nodes`); absent on replicas, whose member 0 runs a gateway.
+pub const TAG_NODES: &str = "gpu-session:nodes";
 /// Longest hostname Lambda (and DNS) accepts.
 pub const MAX_HOSTNAME_LEN: usize = 63;
 /// Random hex characters at the end of a name.

@@ -12,7 +12,7 @@ use crate::first_start::Remote;
 use crate::gateway_view::{self, MemberHealth};
 use crate::instances::{self, short_id};
 use crate::lease;
-use crate::output::{Align, Cell, Style, Table};
+use crate::output::{printable, Align, Cell, Style, Table};
 use crate::ssh_target;
 use gpu_session_lambda::Instance;
 
@@ -41,9 +41,16 @@ struct Row {
     /// The group this instance belongs to (its `gpu-session:group` tag), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<String>,
-    /// Its index in the group (member 0 runs the gateway).
+    /// Its index in the group (member 0 runs the gateway, or is node 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     member: Option<u32>,
+    /// For one model over several nodes: how many (its group has no gateway; node 0
+    /// serves).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<u32>,
+    /// A node's first-start phase (or why it could not be read), read over SSH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<String>,
     /// Its private address (how the gateway reaches it).
     #[serde(skip_serializing_if = "Option::is_none")]
     private_ip: Option<String>,
@@ -79,6 +86,7 @@ pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     add_gateway_views(ctx, &cloud, &mut rows);
+    add_node_phases(ctx, &cloud, &mut rows);
     let report = Report {
         total_cost_so_far_usd: round_cents(rows.iter().filter_map(|r| r.cost_so_far_usd).sum()),
         total_usd_per_hour: round_cents(
@@ -130,19 +138,23 @@ fn row(instance: &Instance, extended_deadline: Option<u64>, now: u64) -> Row {
         predicted_vs_actual: None,
         group: instances::tag(instance, instances::TAG_GROUP).map(str::to_owned),
         member: instances::tag(instance, instances::TAG_MEMBER).and_then(|m| m.parse().ok()),
+        nodes: instances::tag(instance, instances::TAG_NODES)
+            .and_then(|n| n.parse().ok())
+            .filter(|&n: &u32| n > 1),
+        phase: None,
         private_ip: instance.private_ip.clone(),
         gateway: None,
         gateway_error: None,
     }
 }
 
-/// For each group whose member 0 is active: ask its gateway (over SSH, bounded by
+/// For each replica group whose member 0 is active: ask its gateway (over SSH, bounded by
 /// `gateway_view`'s timeouts) which members it sees healthy. A gateway or SSH that does
 /// not answer is reported on the group's rows, never an error of `status`.
 fn add_gateway_views(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
     let members_0: Vec<(String, String, String)> = rows
         .iter()
-        .filter(|r| r.member == Some(0) && r.status == "active")
+        .filter(|r| r.member == Some(0) && r.nodes.is_none() && r.status == "active")
         .filter_map(|r| Some((r.group.clone()?, r.id.clone(), r.ip.clone()?)))
         .collect();
     for (group, id, ip) in members_0 {
@@ -166,6 +178,21 @@ fn add_gateway_views(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
                 Err(why) => r.gateway_error = Some(why.clone()),
             }
         }
+    }
+}
+
+/// Each active node's first-start phase, read over SSH like `launch` reads it (bounded
+/// by ssh's timeouts); an SSH that fails is its phase's text, never an error of `status`.
+fn add_node_phases(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.nodes.is_some() && r.status == "active")
+    {
+        let Some(ip) = r.ip.clone() else { continue };
+        r.phase = Some(match gateway_remote(ctx, &r.id, ip) {
+            Ok(remote) => printable(&cloud.block_on(remote.look()).0.describe()),
+            Err(why) => format!("unknown ({why})"),
+        });
     }
 }
 
@@ -197,13 +224,21 @@ fn groups(report: &Report) -> String {
                 .iter()
                 .map(|r| {
                     let index = r.member.map_or_else(|| "?".to_owned(), |m| m.to_string());
-                    match r.gateway {
-                        Some(health) => format!("{index}: {}, {}", r.status, health.label()),
-                        None => format!("{index}: {}", r.status),
+                    match (r.gateway, &r.phase) {
+                        (Some(health), _) => format!("{index}: {}, {}", r.status, health.label()),
+                        (None, Some(phase)) => format!("{index}: {}, {phase}", r.status),
+                        (None, None) => format!("{index}: {}", r.status),
                     }
                 })
                 .collect();
             let per_hour: u64 = members.iter().map(|r| r.price_cents_per_hour).sum();
+            if let Some(nodes) = members.iter().find_map(|r| r.nodes) {
+                return format!(
+                    "Group {id}: one model over {nodes} nodes ({}), ${:.2}/h; node 0 serves it (no gateway); end it with `gpu-session down {id}`\n",
+                    states.join("; "),
+                    per_hour as f64 / 100.0
+                );
+            }
             let gateway = members
                 .iter()
                 .find_map(|r| r.gateway_error.as_deref())

@@ -299,6 +299,14 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
             "GPU_SESSION_GROUP_MEMBER",
             &member.index.to_string(),
         )?;
+        // One model over the nodes: either node's failed start or end ends both.
+        if plan.gpu.nodes > 1 {
+            env_line(
+                &mut env,
+                "GPU_SESSION_GROUP_NODES",
+                &plan.gpu.nodes.to_string(),
+            )?;
+        }
     }
     env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
     Ok(env)

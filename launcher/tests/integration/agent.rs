@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
-use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig};
+use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, Status};
 use gpu_session_tests::fake_sglang::{FakeSglang, FakeSglangConfig};
 
 /// The hostname the agent tests give their instances.
@@ -577,4 +577,82 @@ fn an_idle_replica_ends_itself_but_an_idle_member_0_ends_the_group() {
     let zero = tempfile::tempdir().unwrap();
     let agent = idle(zero.path(), 0);
     assert_terminated_within(&fake, 15, &agent);
+}
+
+/// The agent of node `index` of a two-node group.
+fn node_agent(fake: &FakeLambda, dir: &Path, group: &str, index: u32, hostname: &str) -> Command {
+    let mut cmd = member_agent(fake, dir, group, index, hostname);
+    cmd.env("GPU_SESSION_GROUP_NODES", "2");
+    cmd
+}
+
+#[test]
+fn a_failed_start_of_node_1_ends_both_nodes() {
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let nodes: Vec<(String, String)> = (0..2).map(|i| launch_member(&fake, "a1b2c3", i)).collect();
+    let (other, _) = launch_member(&fake, "d4e5f6", 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("phase"),
+        "failed: SGLang exited with status 1\n",
+    )
+    .unwrap();
+    let mut cmd = node_agent(&fake, dir.path(), "a1b2c3", 1, &nodes[1].1);
+    cmd.env("GPU_SESSION_FAILED_GRACE_SECONDS", "1");
+    let agent = spawn_agent(cmd, dir.path());
+    assert!(
+        wait_until(Duration::from_secs(15), || nodes
+            .iter()
+            .all(|(id, _)| !live(&fake, id))),
+        "{}",
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("(with group a1b2c3)"),
+        "{}",
+        agent.log()
+    );
+    assert!(live(&fake, &other), "another group's member was terminated");
+}
+
+#[test]
+fn the_end_of_either_node_ends_the_other() {
+    let fake = FakeLambda::start(FakeLambdaConfig {
+        boot: Boot::AfterPolls(0),
+        ..FakeLambdaConfig::default()
+    })
+    .unwrap();
+    let nodes: Vec<(String, String)> = (0..2).map(|i| launch_member(&fake, "a1b2c3", i)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Idle limit off, no failure: only node 1's end can end node 0.
+    let agent = spawn_agent(
+        node_agent(&fake, dir.path(), "a1b2c3", 0, &nodes[0].1),
+        dir.path(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || agent
+            .log()
+            .contains("all 2 nodes of group a1b2c3 are live")),
+        "{}",
+        agent.log()
+    );
+    assert!(live(&fake, &nodes[0].0), "{}", agent.log());
+    // Node 1 ends (its own agent, `down`, the dashboard): node 0 follows.
+    assert!(fake.set_instance_status(&nodes[1].0, Status::Terminated));
+    assert!(
+        wait_until(Duration::from_secs(15), || !live(&fake, &nodes[0].0)),
+        "{}",
+        agent.log()
+    );
+    assert!(
+        agent
+            .log()
+            .contains("only 1 of the group's 2 nodes are live; the model needs every node"),
+        "{}",
+        agent.log()
+    );
 }

@@ -717,3 +717,167 @@ fn the_install_script_refuses_a_uv_wheel_whose_checksum_differs() {
         "unverified uv kept"
     );
 }
+
+/// Stands in for `python -m sglang.launch_server ARGS` on a node: logs its arguments and
+/// NCCL's interface, then SGLang's "Load weight begin.", then once `$GO` exists answers
+/// 200 on `/health` at 127.0.0.1:`--port`, as SGLang 0.5.23's dummy health server on
+/// node rank >= 1 does once its schedulers are ready.
+const FAKE_NODE_PYTHON: &str = r#"#!/bin/bash
+port=""
+prev=""
+for a in "$@"; do
+    if [ "$prev" = "--port" ]; then port="$a"; fi
+    prev="$a"
+done
+echo "args: $*"
+echo "NCCL_SOCKET_IFNAME=$NCCL_SOCKET_IFNAME"
+echo "Load weight begin."
+while [ ! -e "$GO" ]; do sleep 0.1; done
+exec python3 -c '
+import http.server, sys
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+' "$port"
+"#;
+
+/// The SGLang wrapper of node `rank` of a two-node plan, run here with its real
+/// arguments (the plan's port replaced by a free one), a group file naming this
+/// machine's loopback as the private address, and [`FAKE_NODE_PYTHON`].
+struct NodeWrapper {
+    dir: TempDir,
+    child: std::process::Child,
+}
+
+impl NodeWrapper {
+    fn start(rank: u32) -> NodeWrapper {
+        use gpu_session::instance::{cloud_init, group};
+        use std::os::unix::process::CommandExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let mut plan = plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"])
+            .with_group(gpu_session_core::plan::Group {
+                replicas: 1,
+                min_replicas: None,
+                nodes: 2,
+                pipeline_parallel: 2,
+            })
+            .unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        plan.serving.port = free.local_addr().unwrap().port();
+        drop(free);
+        let member = group::Member {
+            index: rank,
+            count: 2,
+        };
+        let args = cloud_init::member_sglang_args(&plan, Some(member)).unwrap();
+        std::fs::write(path("sglang.args"), args).unwrap();
+        let group_file =
+            group::group_file(&plan, "a1b2c3", member, "127.0.0.1", &["127.0.0.1".into()]).unwrap();
+        std::fs::write(path("group.env"), group_file).unwrap();
+        std::fs::write(path("group-env"), group::GROUP_ENV_SCRIPT).unwrap();
+        std::fs::write(path("sglang-run"), cloud_init::SGLANG_RUN_SCRIPT).unwrap();
+        std::fs::create_dir_all(path("venv/bin")).unwrap();
+        std::fs::write(path("venv/bin/python"), FAKE_NODE_PYTHON).unwrap();
+        for program in ["venv/bin/python", "group-env"] {
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+            std::fs::set_permissions(path(program), mode).unwrap();
+        }
+        let child = Command::new("bash")
+            .arg(path("sglang-run"))
+            .env("GPU_SESSION_VENV", path("venv"))
+            .env("GPU_SESSION_PHASE_FILE", path("phase"))
+            .env("GPU_SESSION_LOG_FILE", path("first-start.log"))
+            .env("GPU_SESSION_SGLANG_ARGS_FILE", path("sglang.args"))
+            .env("GPU_SESSION_PHASE_POLL_SECONDS", "0.2")
+            .env("GPU_SESSION_GROUP", "nodes")
+            .env("GPU_SESSION_GROUP_ENV", path("group-env"))
+            .env("GPU_SESSION_GROUP_FILE", path("group.env"))
+            .env("SGLANG_API_KEY", "sk-test")
+            .env("HF_HOME", path("hf"))
+            .env("GPU_SESSION_CHECKPOINT", "deepseek-ai/DeepSeek-R1")
+            .env("GO", path("go"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("bash");
+        NodeWrapper { dir, child }
+    }
+
+    fn phase(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("phase"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
+    fn wait_for_phase(&self, want: &str) {
+        let reached =
+            crate::agent::wait_until(std::time::Duration::from_secs(30), || self.phase() == want);
+        assert!(
+            reached,
+            "phase {:?}, not {want:?}; log:\n{}",
+            self.phase(),
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("first-start.log")).unwrap_or_default()
+    }
+
+    /// What the wrapper's loop waits for: the health server answers from now on.
+    fn start_health_server(&self) {
+        std::fs::write(self.dir.path().join("go"), "").unwrap();
+    }
+}
+
+impl Drop for NodeWrapper {
+    fn drop(&mut self) {
+        // The wrapper, its watcher and the stand-in server share the process group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn node_1_reports_ready_once_its_health_server_answers() {
+    let node = NodeWrapper::start(1);
+    node.wait_for_phase("loading");
+    // Node 1 logs no "fired up": without its health server it stays loading.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(node.phase(), "loading");
+    node.start_health_server();
+    node.wait_for_phase("ready");
+    // The wrapper passed node 0's rendezvous address and NCCL's interface.
+    let log = node.log();
+    // Its health server is where the wrapper asked: --host 127.0.0.1, --port.
+    assert!(log.contains("--host 127.0.0.1"), "{log}");
+    assert!(log.contains("--node-rank 1"), "{log}");
+    assert!(log.contains("--dist-init-addr 127.0.0.1:20000"), "{log}");
+    assert!(log.contains("NCCL_SOCKET_IFNAME=lo"), "{log}");
+}
+
+#[test]
+fn node_0_is_ready_only_when_sglang_says_so() {
+    let node = NodeWrapper::start(0);
+    node.start_health_server();
+    node.wait_for_phase("loading");
+    // Node 0's health answers long before its HTTP API is up; only the log line counts.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(node.phase(), "loading");
+    let log = node.dir.path().join("first-start.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("The server is fired up and ready to roll!\n");
+    std::fs::write(&log, text).unwrap();
+    node.wait_for_phase("ready");
+}

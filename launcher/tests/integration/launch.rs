@@ -665,9 +665,10 @@ fn shell_metacharacters_in_plan_strings_are_rejected_or_inert() {
         .iter()
         .find(|f| f.0 == "/usr/local/bin/gpu-session-sglang")
         .unwrap();
+    assert!(run.2.contains("mapfile -t args < \"$ARGS_FILE\""));
     assert!(run
         .2
-        .contains("mapfile -t args < /etc/gpu-session/sglang.args"));
+        .contains("ARGS_FILE=\"${GPU_SESSION_SGLANG_ARGS_FILE:-/etc/gpu-session/sglang.args}\""));
     assert!(run.2.contains("--api-key \"$SGLANG_API_KEY\""));
     assert!(!run.2.lines().any(|l| l.trim_start().starts_with("eval ")));
     let doc: yaml::Value = yaml::from_str(user_data).unwrap();
@@ -1507,9 +1508,11 @@ fn a_three_replica_dry_run_shows_three_instances_and_one_gateway() {
         assert!(sglang_env.contains("GPU_SESSION_GROUP=replicas\n"));
         let lease_env = &file(&files, "/etc/gpu-session/lease.env").unwrap().2;
         assert!(
-            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n"),
+            lease_env.contains("GPU_SESSION_METRICS_FROM_GROUP=1\n")
+                && !lease_env.contains("GPU_SESSION_GROUP_NODES"),
             "{lease_env}"
         );
+        assert_eq!(tag(request, "gpu-session:nodes"), "");
         for line in [
             format!("GPU_SESSION_GROUP_ID={group_id}\n"),
             format!("GPU_SESSION_GROUP_MEMBER={i}\n"),
@@ -1577,6 +1580,12 @@ fn a_two_node_dry_run_gives_each_node_its_rank_and_node_0_s_address() {
             lease_env.contains(&format!("GPU_SESSION_IDLE_MINUTES={idle}\n")),
             "{lease_env}"
         );
+        // Either node's agent ends both: it knows it is one of two nodes.
+        assert!(
+            lease_env.contains("GPU_SESSION_GROUP_NODES=2\n"),
+            "{lease_env}"
+        );
+        assert_eq!(tag(&m["request"], "gpu-session:nodes"), "2");
         let group_file = m["group_file"].as_str().unwrap();
         for line in [
             "NNODES=2\n".to_owned(),
@@ -1669,28 +1678,9 @@ fn env_check(plan: &Plan) -> Value {
     serde_json::from_str(&stdout(&out)).expect("JSON")
 }
 
-#[test]
-fn a_two_node_launch_is_refused_before_anything_bills() {
-    let plan = grouped(
-        plan_for("deepseek-r1-671b", "gpu_8x_h100_sxm5", &["us-east-1"]),
-        1,
-        None,
-        2,
-        2,
-    );
-    let env = Env::with_plan(&plan);
-    let out = env.launch(&[]);
-    assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("two-node launch is not implemented yet; use --dry-run"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(env.fake.requests().is_empty());
-}
-
-/// A replica group's launch environment: the fake ssh's only tunnel (to member 0's
-/// `serving.port`) reaches a fake gateway in front of `serving` workers.
+/// A group's launch environment: the fake ssh's only tunnel (to member 0's
+/// `serving.port`) reaches `gateway`: a fake gateway in front of the replicas, or for
+/// two nodes a plain fake SGLang, node 0's.
 struct GroupEnv {
     env: Env,
     gateway: FakeSglang,
@@ -1698,6 +1688,7 @@ struct GroupEnv {
 }
 
 impl GroupEnv {
+    /// Replicas behind a gateway counting `serving` healthy workers.
     fn new(replicas: u32, min: Option<u32>, serving: u32) -> GroupEnv {
         let env = Env::with_plan(&grouped(
             plan_for(MODEL, "gpu_1x_a10", &["us-east-1"]),
@@ -1706,12 +1697,23 @@ impl GroupEnv {
             1,
             1,
         ));
+        GroupEnv::with(env, MODEL, Some(serving))
+    }
+
+    /// DeepSeek-R1 over two 8x H100 nodes (PP 2 x TP 8), with capacity in us-east-1.
+    fn two_nodes() -> GroupEnv {
+        let env = Env::with_plan(&two_node_plan());
+        env.fake.set_capacity(TWO_NODE_TYPE, &["us-east-1"]);
+        GroupEnv::with(env, TWO_NODE_MODEL, None)
+    }
+
+    fn with(env: Env, model: &str, gateway_workers: Option<u32>) -> GroupEnv {
         let gateway = FakeSglang::start(FakeSglangConfig {
-            served_model_name: MODEL.to_owned(),
-            gateway_workers: Some(serving),
+            served_model_name: model.to_owned(),
+            gateway_workers,
             ..FakeSglangConfig::default()
         })
-        .expect("fake gateway");
+        .expect("fake gateway or node 0's SGLang");
         let group_dir = env.dir.path().join("group-files");
         std::fs::create_dir(&group_dir).unwrap();
         GroupEnv {
@@ -2053,7 +2055,7 @@ fn interrupt_group_with(
     }
     assert!(ready(), "the launch never reached the phase");
     let (code, err) = signal_and_wait(&mut child, signal, Duration::from_secs(60));
-    assert!(matches!(code, Some(130 | 143)), "{code:?} {err}");
+    assert!(matches!(code, Some(129 | 130 | 143)), "{code:?} {err}");
     assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
     assert!(g.env.fake.rulesets().is_empty(), "{err}");
 }
@@ -2155,4 +2157,386 @@ fn a_group_whose_members_have_no_private_ip_is_torn_down() {
         g.group_files().is_empty(),
         "no group file without private addresses"
     );
+}
+
+// One model over two nodes
+
+const TWO_NODE_MODEL: &str = "deepseek-r1-671b";
+const TWO_NODE_TYPE: &str = "gpu_8x_h100_sxm5";
+
+fn two_node_plan() -> Plan {
+    grouped(
+        plan_for(TWO_NODE_MODEL, TWO_NODE_TYPE, &["us-east-1"]),
+        1,
+        None,
+        2,
+        2,
+    )
+}
+
+/// The keys of an environment file's `KEY=value` lines, in order.
+fn env_keys(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect()
+}
+
+/// The fake ssh's invocations in its log, each as its arguments.
+fn ssh_calls(env: &Env) -> Vec<Vec<String>> {
+    let log = std::fs::read_to_string(env.ssh_log()).unwrap_or_default();
+    log.split("\n--\n")
+        .filter(|call| !call.trim().is_empty())
+        .map(|call| call.lines().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn a_two_node_deepseek_r1_launch_serves_from_node_0() {
+    let g = GroupEnv::two_nodes();
+    let out = g.command(&[]).output().unwrap();
+    g.env.assert_no_key_leak(&out);
+    assert_exit(&out, 0);
+    let result: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(result["kind"], "nodes", "{result}");
+    assert_eq!(result["served_by"], "SGLang on node 0");
+    assert_eq!(result["members"].as_array().unwrap().len(), 2, "{result}");
+    assert_eq!(result["group_price_cents_per_hour"], 2 * 2392);
+    assert_eq!(g.env.fake.live_instance_count(), 2);
+    let group_id = result["group_id"].as_str().unwrap().to_owned();
+
+    // Both nodes launched with the one ruleset, tagged as the nodes of one group.
+    let rulesets = g.env.fake.rulesets();
+    assert_eq!(rulesets.len(), 1);
+    let instances = g.env.fake.instances();
+    for (rank, instance) in instances.iter().enumerate() {
+        assert_eq!(instance.firewall_rulesets, [rulesets[0].id.clone()]);
+        for (key, value) in [
+            ("gpu-session:group", group_id.as_str()),
+            ("gpu-session:member", &rank.to_string()),
+            ("gpu-session:nodes", "2"),
+        ] {
+            assert!(
+                instance.tags.iter().any(|(k, v)| k == key && v == value),
+                "{key}={value} not in {:?}",
+                instance.tags
+            );
+        }
+    }
+
+    // Each node got a group file with its rank and node 0's private address.
+    let private: Vec<String> = instances
+        .iter()
+        .map(|i| i.private_ip.clone().unwrap())
+        .collect();
+    let files = g.group_files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for (rank, (ip, file)) in files.iter().enumerate() {
+        assert_eq!(*ip, member_public_ip(rank as u32));
+        for line in [
+            "NNODES=2\n".to_owned(),
+            format!("NODE_RANK={rank}\n"),
+            format!("DIST_INIT_ADDR={}:20000\n", private[0]),
+            format!("GPU_SESSION_PRIVATE_IP={}\n", private[rank]),
+        ] {
+            assert!(file.contains(&line), "{line} not in\n{file}");
+        }
+    }
+
+    // The one tunnel went to node 0's serving.port, and the completion through it
+    // reached SGLang; nobody asked a gateway.
+    let tunnels: Vec<Vec<String>> = ssh_calls(&g.env)
+        .into_iter()
+        .filter(|c| c.iter().any(|a| a == "-L"))
+        .collect();
+    assert_eq!(tunnels.len(), 1, "{tunnels:?}");
+    assert!(
+        tunnels[0].contains(&format!("ubuntu@{}", member_public_ip(0))),
+        "{tunnels:?}"
+    );
+    assert!(
+        tunnels[0].iter().any(|a| a.ends_with(":127.0.0.1:30000")),
+        "{tunnels:?}"
+    );
+    let requests = g.gateway.requests();
+    assert!(requests
+        .iter()
+        .any(|r| r.path == "/v1/chat/completions" && r.status == 200));
+    assert!(
+        !requests.iter().any(|r| r.path == "/readiness"),
+        "{requests:?}"
+    );
+
+    // `status` shows both nodes with their phase; it asks no gateway.
+    let status = g.env.command(&["status"]).output().unwrap();
+    assert_exit(&status, 0);
+    let line = format!("Group {group_id}: one model over 2 nodes (0: active, SGLang reports ready; 1: active, SGLang reports ready), $47.84/h; node 0 serves it (no gateway); end it with `gpu-session down {group_id}`");
+    assert!(stdout(&status).contains(&line), "{}", stdout(&status));
+    let status = g.env.command(&["status", "--json"]).output().unwrap();
+    assert_exit(&status, 0);
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    for rank in 0..2 {
+        let row = &status["instances"][rank];
+        assert_eq!(row["nodes"], 2, "{row}");
+        assert_eq!(row["phase"], "SGLang reports ready", "{row}");
+        assert!(
+            row["gateway"].is_null() && row["gateway_error"].is_null(),
+            "{row}"
+        );
+    }
+    assert!(
+        !ssh_calls(&g.env)
+            .iter()
+            .any(|c| c.iter().any(|a| a.contains("gpu-session-gateway"))),
+        "status asked a gateway"
+    );
+    // A node SSH does not reach is shown as such, and status still succeeds.
+    let refused = g
+        .env
+        .command(&["status"])
+        .env("FAKE_SSH_REFUSE_UNTIL", "99999999999")
+        .output()
+        .unwrap();
+    assert_exit(&refused, 0);
+    assert!(
+        stdout(&refused).contains("(0: active, booting (SSH not answering yet (ssh: connect"),
+        "{}",
+        stdout(&refused)
+    );
+
+    // The dry run showed what the launch sent: every node's files, its SGLang
+    // arguments exactly, and the same settings (values differ only by the secrets,
+    // names and group id each run draws).
+    let dry = g
+        .env
+        .command(&[
+            "launch",
+            g.env.plan.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&dry, 0);
+    let dry: Value = serde_json::from_str(&stdout(&dry)).unwrap();
+    let sent = g.env.fake.user_data();
+    assert_eq!(sent.len(), 2);
+    for (rank, user_data) in sent.iter().enumerate() {
+        let shown = written_files(dry["members"][rank]["user_data"].as_str().unwrap());
+        let sent = written_files(user_data);
+        let paths = |files: &[(String, String, String)]| -> Vec<String> {
+            files.iter().map(|f| f.0.clone()).collect()
+        };
+        assert_eq!(paths(&shown), paths(&sent), "node {rank}");
+        for (path, _, content) in &sent {
+            let dry_content = &file(&shown, path).unwrap().2;
+            if path.ends_with(".env") {
+                assert_eq!(env_keys(dry_content), env_keys(content), "{path}");
+            } else if !path.ends_with("lambda-api-key") {
+                assert_eq!(dry_content, content, "{path} of node {rank}");
+            }
+        }
+    }
+
+    // `extend` of node 1 extends the group's lease: both nodes'.
+    let extend = g
+        .env
+        .command(&["extend", "2", group_member_id(&result, 1)])
+        .output()
+        .unwrap();
+    assert_exit(&extend, 0);
+    assert_eq!(stdout(&extend).matches("now ends at").count(), 2);
+
+    // `down` with the group id ends both nodes and the ruleset.
+    let down = g
+        .env
+        .command(&["down", &group_id, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&down, 0);
+    let report: Value = serde_json::from_str(&stdout(&down)).expect("JSON");
+    assert_eq!(
+        report["terminated"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0);
+    assert!(g.env.fake.rulesets().is_empty());
+}
+
+#[test]
+fn a_two_node_launch_prints_both_nodes_and_how_to_end_the_group() {
+    let g = GroupEnv::two_nodes();
+    let mut cmd = g
+        .env
+        .command(&["launch", g.env.plan.to_str().unwrap(), "--yes"]);
+    cmd.env("FAKE_SSH_TARGET", g.gateway.addr().to_string());
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let group_id = g.env.fake.instances()[0]
+        .tags
+        .iter()
+        .find(|(k, _)| k == "gpu-session:group")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    for needle in [
+        "(SGLang on node 0)".to_owned(),
+        "  Node 0:    ".to_owned(),
+        "  Node 1:    ".to_owned(),
+        format!("Group:     {group_id} (2 nodes, one model)"),
+        "Cost:      $47.84/h for the group".to_owned(),
+        format!("Stop billing: gpu-session down {group_id}\n"),
+    ] {
+        assert!(text.contains(&needle), "{needle} not in\n{text}");
+    }
+    assert!(
+        stderr(&out).contains("one model over 2 instances: $63.84/h (catalog) for the group"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_failing_node_tears_both_down() {
+    // Node 1's first start fails.
+    let g = GroupEnv::two_nodes();
+    let failing = member_public_ip(1);
+    let out = g
+        .command(&[("FAKE_SSH_FAILED_IPS", failing.as_str())])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("node 1 failed: first start failed on the instance: SGLang exited with status 1 (fake install failure); a two-node model needs both nodes"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.instances().len(), 2, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+
+    // Node 0 unhealthy while booting: node 1, launched and healthy, is ended too.
+    let g = GroupEnv::two_nodes();
+    g.env.fake.set_next_launch_fate(Fate::Unhealthy);
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("node 0 failed: unhealthy while booting; a two-node model needs both nodes"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.instances().len(), 2, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+
+    // No private address: no group file is written, both are ended.
+    let g = GroupEnv::two_nodes();
+    g.env.fake.omit_private_ip(true);
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("node 0 failed: instance "), "{err}");
+    assert!(err.contains("has no private_ip"), "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+    assert!(g.group_files().is_empty());
+
+    // Both nodes still loading when --ready-timeout passes.
+    let g = GroupEnv::two_nodes();
+    let dir = tempfile::tempdir().unwrap();
+    let phases = dir.path().join("phases");
+    std::fs::write(&phases, "loading\n").unwrap();
+    let out = g
+        .env
+        .command(&[
+            "launch",
+            g.env.plan.to_str().unwrap(),
+            "--yes",
+            "--ready-timeout",
+            "1s",
+        ])
+        .env("FAKE_SSH_TARGET", g.gateway.addr().to_string())
+        .env("FAKE_SSH_PHASES", &phases)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    // Whichever node is looked at first when the time is up.
+    assert!(
+        err.contains(" failed: SGLang was not ready after 1 min (--ready-timeout); a two-node model needs both nodes"),
+        "{err}"
+    );
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+
+    // Node 0's launch refused: node 1 is never launched, the ruleset is deleted.
+    let g = GroupEnv::two_nodes();
+    g.env.fake.inject(Fault::status(400).on(LAUNCH).times(1));
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("node 0 failed: it did not launch: "), "{err}");
+    assert!(g.env.fake.instances().is_empty(), "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_nodes_launch_leave_nothing() {
+    for signal in ["INT", "TERM"] {
+        let g = GroupEnv::two_nodes();
+        // Node 1's launch answer is slow: the signal comes while it is out.
+        interrupt_group_with(&g, signal, &[], &|| {
+            let fake = &g.env.fake;
+            if fake.instances().len() == 1 {
+                fake.delay_next_launch_response(Duration::from_secs(5));
+            }
+            fake.instances().len() >= 2
+        });
+    }
+}
+
+#[test]
+fn ctrl_c_sigterm_and_sighup_while_nodes_load_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let phases = dir.path().join("phases");
+    std::fs::write(&phases, "loading\n").unwrap();
+    for signal in ["INT", "TERM", "HUP"] {
+        let g = GroupEnv::two_nodes();
+        let phases = phases.to_str().unwrap();
+        interrupt_group_with(&g, signal, &[("FAKE_SSH_PHASES", phases)], &|| {
+            g.env
+                .fake
+                .instances()
+                .iter()
+                .filter(|i| i.status.as_str() == "active")
+                .count()
+                == 2
+        });
+    }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_while_node_0_is_not_ready_leave_nothing() {
+    for signal in ["INT", "TERM"] {
+        let g = GroupEnv::two_nodes();
+        // Both nodes report ready; node 0's SGLang, through the tunnel, never does.
+        g.gateway.set_readiness(Readiness::Never);
+        interrupt_group_with(&g, signal, &[], &|| g.gateway.health_generate_calls() > 0);
+    }
+}
+
+#[test]
+fn a_panic_during_a_two_node_launch_ends_both_nodes_and_the_ruleset() {
+    let g = GroupEnv::two_nodes();
+    let out = g
+        .command(&[("GPU_SESSION_TEST_PANIC_AFTER_ACTIVE", "1")])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert_eq!(g.env.fake.instances().len(), 2, "{err}");
+    assert_eq!(g.env.fake.live_instance_count(), 0, "{err}");
+    assert!(g.env.fake.rulesets().is_empty(), "{err}");
 }

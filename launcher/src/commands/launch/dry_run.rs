@@ -132,7 +132,7 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
             &user_data,
             launched_at,
         );
-        request.tags.extend(group_tags(&group_id, index));
+        request.tags.extend(group_tags(plan, &group_id, index));
         let group_file = group::group_file(
             plan,
             &group_id,
@@ -189,9 +189,9 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tags marking a group member.
-pub(super) fn group_tags(group_id: &str, index: u32) -> Vec<Tag> {
-    vec![
+/// The tags marking a group member (and a node of one model over several).
+pub(super) fn group_tags(plan: &Plan, group_id: &str, index: u32) -> Vec<Tag> {
+    let mut tags = vec![
         Tag {
             key: instances::TAG_GROUP.to_owned(),
             value: group_id.to_owned(),
@@ -200,7 +200,14 @@ pub(super) fn group_tags(group_id: &str, index: u32) -> Vec<Tag> {
             key: instances::TAG_MEMBER.to_owned(),
             value: index.to_string(),
         },
-    ]
+    ];
+    if plan.gpu.nodes > 1 {
+        tags.push(Tag {
+            key: instances::TAG_NODES.to_owned(),
+            value: plan.gpu.nodes.to_string(),
+        });
+    }
+    tags
 }
 
 /// The gateway's command line as `gateway-run.sh` builds it from the group file.

@@ -1,13 +1,15 @@
-//! Launching a replica group (`gpu.replicas` above 1): a firewall ruleset, then every
-//! member in one region (paced by the client's launch rate limit), each waited for as a
-//! single launch is (active, SSH, lease agent armed, SGLang's first start), the group
-//! file written to every member over SSH once all have a private IP, and finally the
-//! gateway on member 0, checked through the SSH tunnel like a single SGLang.
+//! Launching a group: a firewall ruleset, then every member in one region (paced by
+//! the client's launch rate limit), each waited for as a single launch is (active, SSH,
+//! lease agent armed, SGLang's first start), the group file written to every member
+//! over SSH once all have a private IP, and then what serves, through the SSH tunnel to
+//! member 0: for replicas (`gpu.replicas` above 1) the gateway; for one model over two
+//! nodes (`gpu.nodes: 2`) SGLang on node 0, checked exactly as a single launch's.
 //!
-//! A member that fails (refused, unhealthy, no private IP, failed first start) is
+//! A replica that fails (refused, unhealthy, no private IP, failed first start) is
 //! terminated and the launch goes on while at least `gpu.min_replicas` remain and
-//! member 0 (the gateway's host) is one of them; otherwise the error ends the launch
-//! and the clean-up ends every member and the ruleset, as after any error or signal.
+//! member 0 (the gateway's host) is one of them. A node that fails ends the launch: no
+//! node serves alone. An error ends the launch and the clean-up ends every member and
+//! the ruleset, as after any signal.
 
 use std::net::Ipv4Addr;
 use std::process::Stdio;
@@ -42,11 +44,15 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Serialize)]
 pub(super) struct GroupResult {
     group_id: String,
+    /// `replicas` or `nodes`, as in the dry run.
+    kind: &'static str,
     name: String,
     instance_type: String,
     region: String,
-    /// The gateway's OpenAI-compatible endpoint, through the tunnel to member 0.
+    /// The OpenAI-compatible endpoint, through the tunnel to member 0.
     endpoint: String,
+    /// What answers at the endpoint: the gateway on member 0, or SGLang on node 0.
+    served_by: &'static str,
     model: String,
     sglang_api_key: String,
     lease_deadline_utc: String,
@@ -103,23 +109,7 @@ impl Session<'_> {
             })?;
         let group_id = group::id_of(&p.name).to_owned();
         // Built before anything is created, so a bad value fails first.
-        let mut user_data = Vec::new();
-        for index in 0..count {
-            let name = group::member_name(&plan.model.id, &group_id, index);
-            let text = cloud_init::user_data(&UserDataInput {
-                plan,
-                hostname: &name,
-                sglang_api_key: &p.sglang_key,
-                lambda_api_key: self.lambda_key,
-                lambda_api_url: self.base_url,
-                hf_token: p.hf_token.as_deref(),
-                filesystem: p.filesystem.as_deref(),
-                first_start_limit: p.ready_timeout,
-                checkpoint_bytes: p.checkpoint_bytes,
-                member: Some(Member { index, count }),
-            })?;
-            user_data.push((name, text));
-        }
+        let user_data = self.members_user_data(&group_id)?;
 
         let mut launched = GroupLaunched {
             members: Vec::new(),
@@ -136,8 +126,8 @@ impl Session<'_> {
             p.name
         ));
 
-        let mut members = Vec::new();
         let launched_at = instances::now_unix();
+        let mut members = Vec::new();
         for (index, (name, text)) in (0..count).zip(&user_data) {
             let mut request = build_request(
                 plan,
@@ -150,41 +140,17 @@ impl Session<'_> {
             );
             request
                 .tags
-                .extend(super::dry_run::group_tags(&group_id, index));
+                .extend(super::dry_run::group_tags(plan, &group_id, index));
             request.firewall_rulesets = vec![FirewallRulesetEntry {
                 id: ruleset_id.clone(),
             }];
             self.note(&format!(
-                "Launching member {index} of {count} ({name}) in {region}..."
+                "Launching {} {index} of {count} ({name}) in {region}...",
+                self.member_word()
             ));
-            launched.members.push((name.clone(), Launched::Maybe));
-            self.set_launched(Launched::Group(launched.clone()));
-            let mut member = MemberState {
-                index,
-                name: name.clone(),
-                id: None,
-                ip: None,
-                private_ip: None,
-                alive: false,
-            };
-            match self.client.launch(&request).await {
-                Ok(response) => {
-                    let id = response.instance_ids.into_iter().next();
-                    launched.members[index as usize].1 =
-                        id.clone().map_or(Launched::Maybe, Launched::Instance);
-                    member.alive = id.is_some();
-                    member.id = id;
-                }
-                Err(e) => {
-                    if !e.is_server_error() && !e.is_connect() {
-                        launched.members[index as usize].1 = Launched::Nothing;
-                    }
-                    self.ctx
-                        .printer
-                        .warn(&printable(&format!("member {index} did not launch: {e}")));
-                }
-            }
-            self.set_launched(Launched::Group(launched.clone()));
+            let member = self
+                .launch_member(index, name, &request, &mut launched)
+                .await?;
             members.push(member);
             self.enough_members(&members)?;
         }
@@ -199,30 +165,20 @@ impl Session<'_> {
         };
         self.write_group_files(&mut members, &group_id, &host_keys_file)
             .await?;
-        self.wait_members_ready(&mut members, &host_keys_file)
+        let mut watches = self
+            .wait_members_ready(&mut members, &host_keys_file)
             .await?;
 
-        // The gateway, through the tunnel to member 0 (alive: enough_members checks).
-        let gateway_host = &members[0];
-        let (host, id) = (
-            gateway_host.ip.clone().unwrap_or_default(),
-            gateway_host.id.clone().unwrap_or_default(),
-        );
-        let host_keys = ssh::HostKeys::new(host_keys_file.clone(), &id)?;
-        let port = ssh::free_local_port()?;
-        let mut forward = Forward::new(
-            self.client,
-            id.clone(),
-            host.clone(),
-            port,
-            plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys,
-        );
-        forward.open()?;
-        let gateway = SglangClient::new(&format!("http://127.0.0.1:{port}"), &p.sglang_key)?;
-        let alive = members.iter().filter(|m| m.alive).count() as u64;
-        self.wait_gateway(&gateway, &mut forward, alive).await?;
+        // Member 0 serves (alive: enough_members checks).
+        let (endpoint, tunnel_pid) = if self.is_nodes() {
+            let watch = watches.swap_remove(0);
+            self.serve_from_node_0(&members[0], &host_keys_file, watch)
+                .await?
+        } else {
+            let alive = members.iter().filter(|m| m.alive).count() as u64;
+            self.serve_through_gateway(&members[0], &host_keys_file, alive)
+                .await?
+        };
 
         let serving: Vec<MemberResult> = members
             .iter()
@@ -237,25 +193,184 @@ impl Session<'_> {
             .collect();
         Ok(GroupResult {
             group_id,
+            kind: if self.is_nodes() { "nodes" } else { "replicas" },
             name: p.name.clone(),
             instance_type: plan.gpu.instance_type.clone(),
             region,
-            endpoint: gateway.endpoint(),
+            endpoint,
+            served_by: if self.is_nodes() {
+                "SGLang on node 0"
+            } else {
+                "the gateway on member 0"
+            },
             model: plan.model.id.clone(),
             sglang_api_key: p.sglang_key.clone(),
             lease_deadline_utc: instances::format_utc(p.lease_deadline(launched_at)),
             price_cents_per_hour: price,
             group_price_cents_per_hour: price * serving.len() as u64,
             members: serving,
-            tunnel_pid: forward.detach(),
+            tunnel_pid,
         })
     }
 
+    /// Every member's name and user_data, in member order.
+    fn members_user_data(&self, group_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let p = self.prepared;
+        let count = p.plan.gpu.instance_count();
+        let mut user_data = Vec::new();
+        for index in 0..count {
+            let name = group::member_name(&p.plan.model.id, group_id, index);
+            let text = cloud_init::user_data(&UserDataInput {
+                plan: &p.plan,
+                hostname: &name,
+                sglang_api_key: &p.sglang_key,
+                lambda_api_key: self.lambda_key,
+                lambda_api_url: self.base_url,
+                hf_token: p.hf_token.as_deref(),
+                filesystem: p.filesystem.as_deref(),
+                first_start_limit: p.ready_timeout,
+                checkpoint_bytes: p.checkpoint_bytes,
+                member: Some(Member { index, count }),
+            })?;
+            user_data.push((name, text));
+        }
+        Ok(user_data)
+    }
+
+    /// Sends member `index`'s launch request, recording what it may have created. A
+    /// refused replica comes back not alive (with a warning); a refused node is an
+    /// error.
+    async fn launch_member(
+        &self,
+        index: u32,
+        name: &str,
+        request: &gpu_session_lambda::LaunchRequest,
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<MemberState> {
+        launched.members.push((name.to_owned(), Launched::Maybe));
+        self.set_launched(Launched::Group(launched.clone()));
+        let mut member = MemberState {
+            index,
+            name: name.to_owned(),
+            id: None,
+            ip: None,
+            private_ip: None,
+            alive: false,
+        };
+        let answer = self.client.launch(request).await;
+        let state = &mut launched.members[index as usize].1;
+        match &answer {
+            Ok(response) => {
+                member.id = response.instance_ids.first().cloned();
+                member.alive = member.id.is_some();
+                *state = member
+                    .id
+                    .clone()
+                    .map_or(Launched::Maybe, Launched::Instance);
+            }
+            // A definite refusal (capacity, validation): nothing was created.
+            Err(e) if !e.is_server_error() && !e.is_connect() => *state = Launched::Nothing,
+            Err(_) => {}
+        }
+        self.set_launched(Launched::Group(launched.clone()));
+        if let Err(e) = answer {
+            if self.is_nodes() {
+                return Err(Self::node_failed(index, &format!("it did not launch: {e}")));
+            }
+            self.ctx
+                .printer
+                .warn(&printable(&format!("member {index} did not launch: {e}")));
+        }
+        Ok(member)
+    }
+
+    /// One model over nodes (`gpu.nodes` above 1), rather than replicas.
+    fn is_nodes(&self) -> bool {
+        self.prepared.plan.gpu.nodes > 1
+    }
+
+    /// "member" or "node", for messages.
+    fn member_word(&self) -> &'static str {
+        if self.is_nodes() {
+            "node"
+        } else {
+            "member"
+        }
+    }
+
+    /// The tunnel from a free local port to `serving.port` on `m`, open.
+    fn tunnel_to(
+        &self,
+        m: &MemberState,
+        host_keys_file: &std::path::Path,
+    ) -> anyhow::Result<(Forward<'_>, u16)> {
+        let id = m.id.clone().unwrap_or_default();
+        let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
+        let port = ssh::free_local_port()?;
+        let mut forward = Forward::new(
+            self.client,
+            id,
+            m.ip.clone().unwrap_or_default(),
+            port,
+            self.prepared.plan.serving.port,
+            self.ssh_key_path.clone(),
+            host_keys,
+        );
+        forward.open()?;
+        Ok((forward, port))
+    }
+
+    /// The gateway on member 0, through the tunnel: every serving member healthy in it
+    /// and a completion through it. The endpoint and the detached tunnel's pid.
+    async fn serve_through_gateway(
+        &self,
+        member_0: &MemberState,
+        host_keys_file: &std::path::Path,
+        serving: u64,
+    ) -> anyhow::Result<(String, Option<u32>)> {
+        let (mut forward, port) = self.tunnel_to(member_0, host_keys_file)?;
+        let gateway = SglangClient::new(
+            &format!("http://127.0.0.1:{port}"),
+            &self.prepared.sglang_key,
+        )?;
+        self.wait_gateway(&gateway, &mut forward, serving).await?;
+        Ok((gateway.endpoint(), forward.detach()))
+    }
+
+    /// SGLang on node 0 (SGLang 0.5.23 serves HTTP only on node rank 0), through the
+    /// tunnel, checked as a single launch's: ready, the agent armed, a 1-token
+    /// completion, predicted vs actual. The endpoint and the detached tunnel's pid.
+    async fn serve_from_node_0(
+        &self,
+        node_0: &MemberState,
+        host_keys_file: &std::path::Path,
+        watch: checks::PhaseWatch,
+    ) -> anyhow::Result<(String, Option<u32>)> {
+        let (mut forward, port) = self.tunnel_to(node_0, host_keys_file)?;
+        let id = forward.instance_id.clone();
+        let sglang = SglangClient::new(
+            &format!("http://127.0.0.1:{port}"),
+            &self.prepared.sglang_key,
+        )?;
+        let comparison = self.wait_ready(&sglang, &mut forward, watch).await?;
+        self.report_comparison(&id, comparison);
+        Ok((sglang.endpoint(), forward.detach()))
+    }
+
+    /// The error that ends a multi-node launch when one node fails: none serves alone
+    /// (`gpu.min_replicas` is about replicas; nodes have no such minimum).
+    fn node_failed(index: u32, why: &str) -> anyhow::Error {
+        anyhow!("node {index} failed: {why}; a two-node model needs both nodes")
+    }
+
     /// An error when fewer than `gpu.min_replicas` members can still serve, or member 0
-    /// (the gateway's host) cannot.
+    /// (the gateway's host) cannot; for nodes, when any node cannot.
     fn enough_members(&self, members: &[MemberState]) -> anyhow::Result<()> {
         let gpu = &self.prepared.plan.gpu;
-        let launching = gpu.replicas as usize - members.len();
+        if let Some(m) = members.iter().find(|m| !m.alive && self.is_nodes()) {
+            return Err(Self::node_failed(m.index, "it cannot serve"));
+        }
+        let launching = (gpu.instance_count() as usize).saturating_sub(members.len());
         let alive = members.iter().filter(|m| m.alive).count();
         if members.first().is_some_and(|m| !m.alive) {
             bail!("member 0, which runs the gateway, failed; the group cannot serve");
@@ -279,6 +394,10 @@ impl Session<'_> {
     ) -> anyhow::Result<()> {
         let member = &mut members[at];
         member.alive = false;
+        if self.is_nodes() {
+            // The clean-up ends every node and the ruleset.
+            return Err(Self::node_failed(member.index, why));
+        }
         self.ctx.printer.warn(&printable(&format!(
             "member {} ({}) failed: {why}; terminating it",
             member.index, member.name
@@ -344,7 +463,7 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        self.note("Every member is active.");
+        self.note(&format!("Every {} is active.", self.member_word()));
         Ok(())
     }
 
@@ -442,12 +561,12 @@ impl Session<'_> {
     }
 
     /// Every member's lease agent armed and SGLang's first start finished (its phase
-    /// file, over SSH); a failed first start drops the member.
+    /// file, over SSH); a failed first start drops the member. The watches, by member.
     async fn wait_members_ready(
         &self,
         members: &mut [MemberState],
         host_keys_file: &std::path::Path,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let p = self.prepared;
         let mut watches = Vec::new();
         for m in members.iter() {
@@ -502,7 +621,7 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        Ok(())
+        Ok(watches)
     }
 
     /// The gateway counts every serving member healthy and answers a completion.
@@ -549,14 +668,19 @@ impl Session<'_> {
         if self.args.json {
             return self.ctx.printer.json(r);
         }
+        let (size, label) = if self.is_nodes() {
+            (format!("{} nodes, one model", r.members.len()), "Node")
+        } else {
+            (format!("{} serving", r.members.len()), "Member")
+        };
         let mut out = format!(
-            "{}\n  Group:     {} ({} serving), {} in {}\n  Endpoint:  {} (the gateway on member 0)\n  Model:     {}\n  API key:   {}\n  Lease:     ends {}\n  Cost:      ${:.2}/h for the group\n",
+            "{}\n  Group:     {} ({size}), {} in {}\n  Endpoint:  {} ({})\n  Model:     {}\n  API key:   {}\n  Lease:     ends {}\n  Cost:      ${:.2}/h for the group\n",
             self.ctx.printer.paint(Style::Green, "The group is ready."),
             r.group_id,
-            r.members.len(),
             r.instance_type,
             r.region,
             r.endpoint,
+            r.served_by,
             r.model,
             r.sglang_api_key,
             r.lease_deadline_utc,
@@ -564,17 +688,21 @@ impl Session<'_> {
         );
         for m in &r.members {
             out.push_str(&format!(
-                "  Member {}:  {} ({}) IP {}, private {}\n",
-                m.index, m.instance_id, m.name, m.ip, m.private_ip
+                "  {:<11}{} ({}) IP {}, private {}\n",
+                format!("{label} {}:", m.index),
+                m.instance_id,
+                m.name,
+                m.ip,
+                m.private_ip
             ));
         }
         if let Some(pid) = r.tunnel_pid {
             out.push_str(&format!("  Tunnel:    ssh pid {pid} (stop: kill {pid})\n"));
         }
-        let ids: Vec<&str> = r.members.iter().map(|m| m.instance_id.as_str()).collect();
+        // `down` with the group id ends every member and the group's ruleset.
         out.push_str(&format!(
             "\nStop billing: gpu-session down {}\n",
-            ids.join(" && gpu-session down ")
+            r.group_id
         ));
         self.ctx.printer.out(&out)
     }

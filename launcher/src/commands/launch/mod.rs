@@ -192,14 +192,6 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run::run(ctx, &args, &prepared);
     }
-    // Refused before anything bills: launching both nodes of a two-node plan is not
-    // built yet; the dry run shows what it will send.
-    if prepared.plan.gpu.nodes > 1 {
-        return Err(anyhow!(
-            "two-node launch is not implemented yet; use --dry-run to see both nodes' requests and user_data"
-        ));
-    }
-
     let plan = &prepared.plan;
     let catalog_price = u64::from(gpu.price_cents_per_hour);
     if !args.json {
@@ -216,8 +208,13 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
         ));
         let count = plan.gpu.instance_count();
         if count > 1 {
+            let what = if plan.gpu.nodes > 1 {
+                format!("one model over {count} instances")
+            } else {
+                format!("a group of {count} instances behind one gateway")
+            };
             ctx.printer.note(&format!(
-                "  a group of {count} instances behind one gateway: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
+                "  {what}: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
                 (catalog_price * u64::from(count)) as f64 / 100.0,
                 instances::lease_cost_usd(catalog_price * u64::from(count), plan.lease.hours),
             ));

@@ -427,7 +427,9 @@ impl Session<'_> {
         Ok(usable)
     }
 
-    async fn wait_ready(
+    /// SGLang through `forward` ready with the agent armed (`phases`), then a 1-token
+    /// completion and SGLang's `/server_info` against the prediction.
+    pub(super) async fn wait_ready(
         &self,
         sglang: &SglangClient,
         forward: &mut Forward<'_>,
@@ -484,7 +486,11 @@ impl Session<'_> {
     }
 
     /// Prints predicted vs actual, warns past 10 %, and records both for `status --json`.
-    fn report_comparison(&self, instance_id: &str, comparison: Option<first_start::Comparison>) {
+    pub(super) fn report_comparison(
+        &self,
+        instance_id: &str,
+        comparison: Option<first_start::Comparison>,
+    ) {
         let Some(c) = comparison else {
             return;
         };

@@ -27,6 +27,7 @@
 #                               worker port of the group file (a replica)
 #   GPU_SESSION_GROUP_ID, GPU_SESSION_GROUP_MEMBER
 #                               a group member's group id and index (see below)
+#   GPU_SESSION_GROUP_NODES     a node of one model over this many nodes (see below)
 #   GPU_SESSION_PHASE_FILE      the first start's phase file
 #   GPU_SESSION_STARTUP_SECONDS how long SGLang may take to answer for the first time
 #                               before a silent SGLang counts as idle
@@ -59,12 +60,17 @@ METRICS_URL="${GPU_SESSION_METRICS_URL:-http://127.0.0.1:30000/metrics}"
 METRICS_FROM_GROUP="${GPU_SESSION_METRICS_FROM_GROUP:-0}"
 # A group member: its group's id (the tag gpu-session:group its members carry) and its
 # index. The lease deadline ends the whole group; idle or a failed start ends only this
-# member, unless it is member 0 (the gateway's host, or node 0), without which the
-# group cannot serve.
+# replica, unless it is member 0 (the gateway's host), without which the group cannot
+# serve. A node of a model over GROUP_NODES nodes is useless alone: its idle or failed
+# start ends every node, and so does any node's end once all were seen live.
 GROUP_ID="${GPU_SESSION_GROUP_ID:-}"
 GROUP_MEMBER="${GPU_SESSION_GROUP_MEMBER:-}"
+GROUP_NODES="${GPU_SESSION_GROUP_NODES:-0}"
 if ! [[ "$GROUP_ID" =~ ^[0-9a-f]{1,16}$ ]]; then
     GROUP_ID=""
+fi
+if ! [[ "$GROUP_NODES" =~ ^[0-9]{1,2}$ ]] || [ -z "$GROUP_ID" ]; then
+    GROUP_NODES=0
 fi
 GROUP_ENV="${GPU_SESSION_GROUP_ENV:-/usr/local/bin/gpu-session-group-env}"
 PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
@@ -212,11 +218,39 @@ arm() {
     return 1
 }
 
-# "group" for member 0 of a group, else nothing: what idle or a failed start ends.
+# "group" for member 0 of a group or any node of a multi-node group, else nothing:
+# what idle or a failed start ends.
 member_scope() {
-    if [ -n "$GROUP_ID" ] && [ "$GROUP_MEMBER" = "0" ]; then
+    if [ -n "$GROUP_ID" ] && { [ "$GROUP_MEMBER" = "0" ] || [ "$GROUP_NODES" -gt 1 ]; }; then
         echo group
     fi
+}
+
+# For a node of a multi-node group: succeeds when a node that was live is gone (every
+# node was seen live at once before, so the nodes still launching do not count). Sets
+# NODES_LIVE; API trouble is no verdict (fails).
+SEEN_ALL_NODES=0
+node_gone() {
+    [ "$GROUP_NODES" -gt 1 ] || return 1
+    api "$API_URL/instances" || return 1
+    NODES_LIVE="$(printf '%s' "$API_BODY" | python3 -c '
+import json, sys
+group = sys.argv[1]
+def tag(i, key):
+    return next((t.get("value") for t in (i.get("tags") or []) if t.get("key") == key), None)
+data = json.load(sys.stdin).get("data", [])
+print(len({tag(i, "gpu-session:member") for i in data
+           if tag(i, "gpu-session:group") == group
+           and i.get("status") not in ("terminating", "terminated")}))
+' "$GROUP_ID")" || return 1
+    if [ "$NODES_LIVE" -ge "$GROUP_NODES" ]; then
+        if [ "$SEEN_ALL_NODES" -eq 0 ]; then
+            log "all $GROUP_NODES nodes of group $GROUP_ID are live; the end of any ends all"
+            SEEN_ALL_NODES=1
+        fi
+        return 1
+    fi
+    [ "$SEEN_ALL_NODES" -eq 1 ]
 }
 
 # Terminates this instance; with "group" as $2, every member of its group too.
@@ -337,6 +371,10 @@ while true; do
 
     if [ "$now" -ge "$deadline" ]; then
         if terminate_self "lease deadline passed" group; then
+            exit 0
+        fi
+    elif [ "$armed" -eq 1 ] && node_gone; then
+        if terminate_self "only $NODES_LIVE of the group's $GROUP_NODES nodes are live; the model needs every node" group; then
             exit 0
         fi
     elif is_number "$failed_since" && [ $((now - failed_since)) -ge "$FAILED_GRACE" ] &&

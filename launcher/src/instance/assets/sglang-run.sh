@@ -4,12 +4,15 @@
 # /etc/gpu-session/sglang.env. Every value is passed as its own argument; nothing is
 # evaluated. While SGLang starts, a watcher turns its log into the phase file:
 # downloading (GB in the Hugging Face cache of the checkpoint's total), loading,
-# capturing, ready; an exit writes "failed: ...".
+# capturing, ready; an exit writes "failed: ...". The paths can be changed through the
+# environment for tests only (systemd sets none of these).
 set -uo pipefail
 
-PHASE_FILE=/var/lib/gpu-session/phase
-LOG_FILE=/var/log/gpu-session/first-start.log
-VENV=/opt/gpu-session/venv
+PHASE_FILE="${GPU_SESSION_PHASE_FILE:-/var/lib/gpu-session/phase}"
+LOG_FILE="${GPU_SESSION_LOG_FILE:-/var/log/gpu-session/first-start.log}"
+VENV="${GPU_SESSION_VENV:-/opt/gpu-session/venv}"
+ARGS_FILE="${GPU_SESSION_SGLANG_ARGS_FILE:-/etc/gpu-session/sglang.args}"
+PHASE_POLL_SECONDS="${GPU_SESSION_PHASE_POLL_SECONDS:-5}"
 
 # Runs as the unprivileged SGLang user, which owns the phase file but not its root-owned
 # directory: the line is rewritten in place (one short write).
@@ -17,7 +20,16 @@ phase() {
     printf '%s\n' "$*" >"$PHASE_FILE"
 }
 
-mapfile -t args < /etc/gpu-session/sglang.args
+mapfile -t args < "$ARGS_FILE"
+# The port and node rank gpu-session wrote (one argument per line, each checked).
+port=""
+node_rank=0
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --port) port="${args[i + 1]}" ;;
+        --node-rank) node_rank="${args[i + 1]}" ;;
+    esac
+done
 args+=(--api-key "$SGLANG_API_KEY")
 
 # A group member learns its private address (and node 0's) from the group file the
@@ -68,14 +80,25 @@ checkpoint="${GPU_SESSION_CHECKPOINT:-}"
 checkpoint_dir="$HF_HOME/hub/models--${checkpoint//\//--}"
 start_line="$(wc -l <"$LOG_FILE" 2>/dev/null || echo 0)"
 
+# Node rank 1 and up of a multi-node model serve no HTTP API and never log "fired up":
+# once their local schedulers are ready, SGLang 0.5.23 starts a health server that
+# answers 200 on /health at --host:--port (sglang/srt/entrypoints/engine.py, node_rank
+# >= 1: scheduler_init_result.wait_for_ready(), then launch_dummy_health_check_server,
+# sglang/srt/utils/common.py). Its uvicorn logs at "warning" and the "started" line
+# comes before it binds, so only its answer says it is up. --host is 127.0.0.1.
+rank_ready() {
+    [ "$node_rank" != "0" ] && [ -n "$port" ] &&
+        curl --silent --fail --max-time 5 --output /dev/null "http://127.0.0.1:$port/health"
+}
+
 # The log strings are SGLang 0.5.23's: model_executor/model_runner.py ("Load weight
 # begin."), model_runner_components/cuda_graph_setup.py ("Capture ... CUDA graph
 # begin."), entrypoints/http_server.py ("The server is fired up and ready to roll!").
 watch_phases() {
     local recent gb total
-    while sleep 5; do
+    while sleep "$PHASE_POLL_SECONDS"; do
         recent="$(tail -n +"$((start_line + 1))" "$LOG_FILE" 2>/dev/null)"
-        if grep -q 'The server is fired up and ready to roll' <<<"$recent"; then
+        if grep -q 'The server is fired up and ready to roll' <<<"$recent" || rank_ready; then
             phase ready
             return
         elif grep -q 'CUDA graph begin' <<<"$recent"; then
