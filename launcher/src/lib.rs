@@ -5,30 +5,18 @@
 // Public: what the binary (`main.rs`) and the integration tests use. The rest is
 // internal.
 pub mod cli;
-pub(crate) mod cloud;
+pub mod cloud;
 pub mod commands;
 pub(crate) mod config_file;
 pub mod context;
-pub(crate) mod firewall;
-pub(crate) mod first_start;
-pub(crate) mod gateway_view;
-pub(crate) mod hf_model;
+pub(crate) mod estimates;
 pub(crate) mod hub;
 pub mod instance;
-pub mod instances;
-pub(crate) mod lease;
 pub(crate) mod loopback;
-pub(crate) mod model_flags;
 pub(crate) mod output;
 pub(crate) mod plan_file;
-pub(crate) mod preflight;
-pub(crate) mod service_level;
-pub(crate) mod sglang;
-pub(crate) mod sizing;
-pub(crate) mod ssh;
-pub(crate) mod ssh_target;
+pub(crate) mod remote;
 pub(crate) mod test_hooks;
-pub(crate) mod two_nodes;
 
 /// The lease agent, where the integration tests look for it.
 pub use instance::lease_agent;

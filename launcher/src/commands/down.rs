@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::cli::DownArgs;
+use crate::cloud::instances::{self, short_id};
+use crate::cloud::lease;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instances::{self, short_id};
-use crate::lease;
 use crate::output;
 use gpu_session_lambda::Instance;
 
@@ -69,7 +69,7 @@ fn delete_rulesets(ctx: &Context, cloud: &Cloud, groups: &[String], all: bool) -
     };
     let mut deleted = Vec::new();
     for group in wanted {
-        let found = cloud.block_on(crate::firewall::find_ours(&cloud.client, group));
+        let found = cloud.block_on(crate::cloud::firewall::find_ours(&cloud.client, group));
         let rulesets = match found {
             Ok(r) => r,
             Err(e) => {
@@ -78,7 +78,7 @@ fn delete_rulesets(ctx: &Context, cloud: &Cloud, groups: &[String], all: bool) -
             }
         };
         for (id, name) in rulesets {
-            match cloud.block_on(crate::firewall::delete_when_free(&cloud.client, &id, pause, &warn)) {
+            match cloud.block_on(crate::cloud::firewall::delete_when_free(&cloud.client, &id, pause, &warn)) {
                 Ok(()) => deleted.push(id),
                 Err(e) => warn(&format!(
                     "could not delete firewall ruleset {id} ({name}): {e}; it does not bill, but delete it in the Lambda dashboard"
@@ -119,7 +119,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     };
     lease::forget_extensions(ctx, &ids);
     if let Ok(path) = ctx.config_path() {
-        crate::first_start::forget_records(&path, &ids);
+        crate::remote::first_start::forget_records(&path, &ids);
     }
     let report = Report {
         terminated: terminated_rows(&targets, &terminated),

@@ -1,12 +1,12 @@
 //! `gpu-session estimate`: size a model (known, from the Hub with `--hf`, or ad hoc
 //! from `--params`) for the
-//! settings the flags ask for; the sizing itself is [`crate::sizing`].
+//! settings the flags ask for; the sizing itself is [`crate::estimates::sizing`].
 
 use crate::cli::EstimateArgs;
 use crate::context::Context;
-use crate::hf_model;
-use crate::model_flags::{architecture_from, entry_error};
-use crate::sizing::{find_gpu, Sizing};
+use crate::estimates::model_flags::{architecture_from, entry_error};
+use crate::estimates::sizing::{find_gpu, Sizing};
+use crate::hub::hf_model;
 use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::registry::{Model, CUSTOM_DEFAULT_CONTEXT, CUSTOM_DEFAULT_QUANTIZATION};
 use std::process::ExitCode;

@@ -3,8 +3,8 @@
 
 use crate::cli::{EstimateArgs, ModeArg};
 use crate::context::Context;
-use crate::sizing::{fit_json, settings_from, ModelJson, Sizing};
-use crate::two_nodes;
+use crate::estimates::sizing::{fit_json, settings_from, ModelJson, Sizing};
+use crate::estimates::two_nodes;
 use anyhow::anyhow;
 use gpu_session_core::gpu::{GpuType, CATALOG};
 use gpu_session_core::multi_node::{check_two_node_gpu, two_nodes, GPUS_PER_NODE};

@@ -5,7 +5,7 @@
 //! [`lease_agent::extend_command`], in which the only variable part is the validated
 //! number of seconds to add; the script itself caps the deadline at boot +
 //! [`MAX_LEASE_HOURS`]. The new deadline is also recorded in the local lease record
-//! ([`crate::lease`]), so `status` can show it. A group member's lease is the group's:
+//! ([`crate::cloud::lease`]), so `status` can show it. A group member's lease is the group's:
 //! every member of its group is extended.
 
 use std::process::{Command, ExitCode, Stdio};
@@ -14,12 +14,12 @@ use anyhow::{anyhow, bail};
 use gpu_session_core::plan::MAX_LEASE_HOURS;
 
 use crate::cli::ExtendArgs;
+use crate::cloud::instances;
+use crate::cloud::lease;
 use crate::context::Context;
 use crate::instance::lease_agent;
-use crate::instances;
-use crate::lease;
-use crate::ssh;
-use crate::ssh_target::{ssh_target, SshTarget};
+use crate::remote::ssh;
+use crate::remote::ssh_target::{ssh_target, SshTarget};
 
 /// The script `extend` runs on the instance (see [`lease_agent::extend_command`]).
 pub use crate::instance::lease_agent::extend_command as remote_command;
@@ -56,8 +56,8 @@ fn group_of(ctx: &Context, target: SshTarget) -> anyhow::Result<Vec<SshTarget>> 
             continue;
         }
         members.push(SshTarget {
-            ip: crate::ssh_target::public_ip(&instance)?.to_owned(),
-            host_keys: crate::ssh_target::host_keys(ctx, &instance.id)?,
+            ip: crate::remote::ssh_target::public_ip(&instance)?.to_owned(),
+            host_keys: crate::remote::ssh_target::host_keys(ctx, &instance.id)?,
             key: target.key.clone(),
             instance,
         });

@@ -4,10 +4,10 @@
 use crate::cli::{GpusArgs, ModeArg, SettingsArgs};
 use crate::cloud::Cloud;
 use crate::context::Context;
+use crate::estimates::service_level;
+use crate::estimates::sizing::{fit_json, memory_label, Sizing};
+use crate::estimates::two_nodes;
 use crate::output::{Align, Cell, Style, Table};
-use crate::service_level;
-use crate::sizing::{fit_json, memory_label, Sizing};
-use crate::two_nodes;
 use gpu_session_core::gpu::{self, GpuType, CATALOG, OFFERED_AS_OF};
 use gpu_session_core::multi_node::{self, TwoNodeEstimate};
 use gpu_session_core::present;

@@ -4,9 +4,9 @@
 use crate::cli::{ModelAddArgs, ModelInfoArgs, ModelRemoveArgs, ModelsArgs, ModelsCommand};
 use crate::config_file;
 use crate::context::{model_not_found, Context};
-use crate::model_flags::{arch_flags_given, architecture_from, entry_error};
+use crate::estimates::model_flags::{arch_flags_given, architecture_from, entry_error};
+use crate::estimates::sizing::{self, ModelJson, PriceNotes, ReferenceJson, ServingJson, Sizing};
 use crate::output::{self, Align, Cell, Style, Table, PROSE_WIDTH};
-use crate::sizing::{self, ModelJson, PriceNotes, ReferenceJson, ServingJson, Sizing};
 use anyhow::bail;
 use gpu_session_core::config::CustomModelEntry;
 use gpu_session_core::present::{self, Unit};
@@ -419,7 +419,7 @@ fn entry_from_hub(
         ));
     }
     let (id, entry) =
-        crate::hf_model::entry(&ctx.printer, repo, args.name.as_deref(), args.context)?;
+        crate::hub::hf_model::entry(&ctx.printer, repo, args.name.as_deref(), args.context)?;
     Ok((
         id,
         CustomModelEntry {

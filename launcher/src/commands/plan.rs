@@ -4,10 +4,10 @@
 use crate::cli::{ModeArg, PlanArgs, PlanCheckArgs, PlanCommand};
 use crate::config_file;
 use crate::context::Context;
+use crate::estimates::service_level;
+use crate::estimates::sizing::{find_gpu, settings_from, workload_sentence};
 use crate::instance::cloud_init;
 use crate::output::{Align, Cell, Style, Table};
-use crate::service_level;
-use crate::sizing::{find_gpu, settings_from, workload_sentence};
 use anyhow::{anyhow, Context as _};
 use gpu_session_core::decimal;
 use gpu_session_core::gpu::GpuType;
@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
 fn write(ctx: &Context, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     reject_flags(args)?;
     let model = match (&args.model, &args.hf) {
-        (_, Some(repo)) => crate::hf_model::model(&ctx.printer, repo, args.settings.context)?,
+        (_, Some(repo)) => crate::hub::hf_model::model(&ctx.printer, repo, args.settings.context)?,
         (Some(id), None) => ctx.find_model(id)?,
         (None, None) => ctx.default_model()?,
     };

@@ -6,10 +6,10 @@ use std::process::{Command, ExitCode};
 use anyhow::anyhow;
 
 use crate::cli::InstanceArgs;
+use crate::cloud::instances;
 use crate::context::Context;
-use crate::instances;
-use crate::ssh;
-use crate::ssh_target::{ssh_target, SshTarget};
+use crate::remote::ssh;
+use crate::remote::ssh_target::{ssh_target, SshTarget};
 
 pub fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<ExitCode> {
     let SshTarget {
@@ -41,6 +41,6 @@ fn exec(mut command: Command) -> anyhow::Result<ExitCode> {
         let status = anyhow::Context::with_context(command.status(), || {
             ssh::cannot_start(Path::new(&program))
         })?;
-        Ok(crate::ssh_target::exit_code(status))
+        Ok(crate::remote::ssh_target::exit_code(status))
     }
 }

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::cloud::instances::{self, short_id};
+use crate::cloud::lease;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::first_start::Remote;
-use crate::gateway_view::{self, MemberHealth};
-use crate::instances::{self, short_id};
-use crate::lease;
 use crate::output::{printable, Align, Cell, Style, Table};
-use crate::ssh_target;
+use crate::remote::first_start::Remote;
+use crate::remote::gateway_view::{self, MemberHealth};
+use crate::remote::ssh_target;
 use gpu_session_lambda::Instance;
 
 /// Shown where a value is unknown.
@@ -37,7 +37,7 @@ struct Row {
     cost_so_far_usd: Option<f64>,
     estimated_total_usd: Option<f64>,
     /// Core's prediction and SGLang's real KV pool and weights, recorded at launch.
-    predicted_vs_actual: Option<crate::first_start::Comparison>,
+    predicted_vs_actual: Option<crate::remote::first_start::Comparison>,
     /// The group this instance belongs to (its `gpu-session:group` tag), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<String>,
@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut rows = rows;
     if let Ok(path) = ctx.config_path() {
-        let records = crate::first_start::load_records(&path);
+        let records = crate::remote::first_start::load_records(&path);
         for r in &mut rows {
             r.predicted_vs_actual = records.get(&r.id).copied();
         }

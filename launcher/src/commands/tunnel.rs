@@ -7,11 +7,11 @@ use anyhow::anyhow;
 use gpu_session_core::serving::SGLANG_PORT;
 
 use crate::cli::TunnelArgs;
+use crate::cloud::instances;
 use crate::context::Context;
-use crate::instances;
 use crate::output::printable;
-use crate::ssh;
-use crate::ssh_target::{exit_code, ssh_target, SshTarget};
+use crate::remote::ssh;
+use crate::remote::ssh_target::{exit_code, ssh_target, SshTarget};
 
 pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
     if args.local_port == 0 {

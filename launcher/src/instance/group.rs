@@ -167,14 +167,14 @@ pub fn member_sglang_args(plan: &Plan, member: Member, base: Vec<String>) -> Vec
 
 /// A new group id: 6 random hex characters (the random suffix of an instance name).
 pub fn new_group_id(model_id: &str) -> String {
-    let name = crate::instances::new_instance_name(model_id);
+    let name = crate::cloud::instances::new_instance_name(model_id);
     name.rsplit('-').next().unwrap_or_default().to_owned()
 }
 
 /// Member `index`'s name and hostname: `gpu-session-<model>-<group id>-<index>`, so
 /// every member of a group shares the name up to its index.
 pub fn member_name(model_id: &str, group_id: &str, index: u32) -> String {
-    crate::instances::instance_name(model_id, &format!("{group_id}-{index}"))
+    crate::cloud::instances::instance_name(model_id, &format!("{group_id}-{index}"))
 }
 
 #[cfg(test)]
@@ -219,7 +219,10 @@ mod tests {
         assert_eq!(id.len(), 6);
         let names: Vec<String> = (0..8).map(|i| member_name(model, &id, i)).collect();
         for (i, name) in names.iter().enumerate() {
-            assert!(name.len() <= crate::instances::MAX_HOSTNAME_LEN, "{name}");
+            assert!(
+                name.len() <= crate::cloud::instances::MAX_HOSTNAME_LEN,
+                "{name}"
+            );
             assert!(name.ends_with(&format!("-{id}-{i}")), "{name}");
             assert_eq!(name[..name.len() - 1], names[0][..names[0].len() - 1]);
             assert_eq!(id_of_member(name), id);

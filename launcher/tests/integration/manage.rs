@@ -6,7 +6,7 @@ use crate::{stderr, stdout};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use gpu_session::instances;
+use gpu_session::cloud::instances;
 use gpu_session_lambda::{ApiKey, ClientOptions, LambdaClient, LaunchRequest};
 use gpu_session_tests::fake_lambda::{Boot, FakeLambda, FakeLambdaConfig, DEFAULT_API_KEY};
 use serde_json::Value;

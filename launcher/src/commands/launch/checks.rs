@@ -10,10 +10,10 @@ use gpu_session_core::recommend::GpuFit;
 use indicatif::ProgressBar;
 
 use crate::cli::ReadyTimeout;
-use crate::first_start::{self, AgentStatus, Phase, Predicted, Remote};
+use crate::cloud::preflight;
 use crate::hub::{self, HubCheck};
 use crate::output::{printable, Printer};
-use crate::preflight;
+use crate::remote::first_start::{self, AgentStatus, Phase, Predicted, Remote};
 use gpu_session_lambda::{ImageSpecification, InstanceTypes, LambdaClient};
 
 /// What the Hub check tells the launch.

@@ -148,7 +148,7 @@ async fn delete_ruleset(
     let ids = match ruleset {
         RulesetLaunched::Nothing => return Vec::new(),
         RulesetLaunched::Created(id) => vec![id.clone()],
-        RulesetLaunched::Maybe(name) => match crate::firewall::find_named(client, name).await {
+        RulesetLaunched::Maybe(name) => match crate::cloud::firewall::find_named(client, name).await {
             Ok(ids) => ids,
             Err(e) => {
                 return vec![(
@@ -170,7 +170,7 @@ async fn delete_ruleset(
             continue;
         }
         lines.push(
-            match crate::firewall::delete_when_free(client, &id, pause(), warn).await {
+            match crate::cloud::firewall::delete_when_free(client, &id, pause(), warn).await {
                 Ok(()) => (false, format!("Deleted firewall ruleset {id}.")),
                 Err(e) => (
                     true,
@@ -401,9 +401,10 @@ mod tests {
         .unwrap();
         let (client, runtime) = client_of(&fake);
         let lines = runtime.block_on(async {
-            let ruleset = crate::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
-                .await
-                .unwrap();
+            let ruleset =
+                crate::cloud::firewall::create(&client, "gpu-session-g-abc123", "us-east-1")
+                    .await
+                    .unwrap();
             let first = launch(&client, "member-0", &ruleset).await;
             // Member 1's launch answer was lost: it is found by its name.
             launch(&client, "member-1", &ruleset).await;
@@ -444,7 +445,7 @@ mod tests {
         let fake = FakeLambda::start_default().unwrap();
         let (client, runtime) = client_of(&fake);
         runtime.block_on(async {
-            crate::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
+            crate::cloud::firewall::create(&client, "gpu-session-g-lost01", "us-east-1")
                 .await
                 .unwrap();
             let group = GroupLaunched {

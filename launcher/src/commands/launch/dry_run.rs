@@ -9,12 +9,12 @@ use serde::Serialize;
 use super::checks;
 use super::{build_request, Prepared};
 use crate::cli::LaunchArgs;
+use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
-use crate::instances;
-use crate::ssh_target;
+use crate::remote::ssh_target;
 use gpu_session_core::plan::Plan;
 use gpu_session_lambda::{resolve_base_url, LaunchRequest, Tag};
 

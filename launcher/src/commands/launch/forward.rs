@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail};
 
 use super::{deadline_after, poll_interval};
 use crate::output::printable;
-use crate::ssh::{self, HostKeys, Tunnel};
+use crate::remote::ssh::{self, HostKeys, Tunnel};
 use gpu_session_lambda::{InstanceStatus, LambdaClient};
 
 /// How long sshd may take to answer after the API says `active`: Lambda's images

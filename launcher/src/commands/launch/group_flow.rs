@@ -25,14 +25,14 @@ use super::cleanup::{GroupLaunched, Launched, RulesetLaunched};
 use super::forward::Forward;
 use super::provision::{Preflight, Session};
 use super::{build_request, checks, deadline_after, output_duration, poll_interval};
-use crate::firewall as ruleset;
-use crate::first_start;
+use crate::cloud::firewall as ruleset;
+use crate::cloud::instances;
 use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
-use crate::instances;
 use crate::output::{printable, Style};
-use crate::sglang::SglangClient;
-use crate::ssh;
+use crate::remote::first_start;
+use crate::remote::sglang::SglangClient;
+use crate::remote::ssh;
 
 /// Writes the group file from stdin, whole (a temporary file, then a rename), readable
 /// by the SGLang user. A fixed command: nothing from a plan or the API is in it.

@@ -2,7 +2,7 @@
 //! with SGLang, and print a ready-to-use local endpoint.
 //!
 //! [`dry_run`] prints the request and user_data without launching; [`provision`]
-//! launches, waits for boot and for SGLang (through [`crate::sglang`]); [`cleanup`]
+//! launches, waits for boot and for SGLang (through [`crate::remote::sglang`]); [`cleanup`]
 //! terminates the instance on any failure.
 //!
 //! Once an instance exists, every failure path (boot timeout, unhealthy,
@@ -31,13 +31,13 @@ use gpu_session_core::recommend::Fit;
 use gpu_session_core::validate;
 
 use crate::cli::LaunchArgs;
+use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::first_start;
 use crate::instance::cloud_init;
-use crate::instances;
 use crate::output;
-use crate::ssh_target;
+use crate::remote::first_start;
+use crate::remote::ssh_target;
 use gpu_session_lambda::LaunchRequest;
 use provision::Session;
 

@@ -18,13 +18,13 @@ use super::{
     build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared,
 };
 use crate::cli::LaunchArgs;
+use crate::cloud::instances;
 use crate::context::Context;
-use crate::first_start;
 use crate::instance::cloud_init::{self, UserDataInput};
-use crate::instances;
 use crate::output::{printable, Style};
-use crate::sglang::{self, SglangClient};
-use crate::ssh;
+use crate::remote::first_start;
+use crate::remote::sglang::{self, SglangClient};
+use crate::remote::ssh;
 use gpu_session_lambda::{InstanceStatus, LambdaClient};
 
 /// One launch in progress.

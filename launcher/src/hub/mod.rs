@@ -16,6 +16,9 @@
 //! /{repo}/resolve/main/config.json`, same answers as above), kept in a local cache so
 //! a model sized once can be sized again offline.
 
+/// `--hf org/name`: a Hub repository's `config.json` as a custom model.
+pub(crate) mod hf_model;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! itself is core's (`service_level::choose_from`).
 
 use crate::cli::{ServiceLevelArgs, SettingsArgs};
+use crate::estimates::sizing::sorted_json;
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
-use crate::sizing::sorted_json;
 use gpu_session_core::present;
 use gpu_session_core::recommend::Recommendation;
 use gpu_session_core::registry::Model;

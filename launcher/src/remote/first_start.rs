@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ssh;
+use crate::remote::ssh;
 
 /// The phase file on the instance (written by the install and run scripts).
 pub const PHASE_FILE: &str = "/var/lib/gpu-session/phase";
@@ -226,8 +226,8 @@ pub fn ready_timeout(bytes: Option<u64>) -> Duration {
     }
 }
 
-/// What SGLang really allocated (read by [`crate::sglang::SglangClient::server_info`]).
-pub use crate::sglang::Actual;
+/// What SGLang really allocated (read by [`crate::remote::sglang::SglangClient::server_info`]).
+pub use crate::remote::sglang::Actual;
 
 /// Core's prediction for one GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

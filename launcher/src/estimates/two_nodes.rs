@@ -2,8 +2,8 @@
 //! the layouts table, the stage split, and their JSON. Every number comes from
 //! gpu-session-core's `multi_node`; this module only formats.
 
+use crate::estimates::sizing::fit_style;
 use crate::output::{wrap, Align, Cell, Style, Table, PROSE_WIDTH};
-use crate::sizing::fit_style;
 use gpu_session_core::decimal::Fixed;
 use gpu_session_core::gpu::in_gib;
 use gpu_session_core::multi_node::{Layout, LayoutEstimate, TwoNodeEstimate, MAX_NODES};

@@ -1,6 +1,15 @@
-//! The connection every cloud command opens: the resolved API key, the base URL, a
-//! Lambda client and the runtime that drives it. One place, so every command finds
-//! the key the same way and honours the same test hook.
+//! The Lambda side of the launcher: our instances (naming, finding, uptime and cost),
+//! the local record of extended leases, a group's firewall ruleset, and the pre-flight
+//! checks before anything bills.
+//!
+//! [`Cloud`] is the connection every cloud command opens: the resolved API key, the
+//! base URL, a Lambda client and the runtime that drives it. One place, so every
+//! command finds the key the same way and honours the same test hook.
+
+pub(crate) mod firewall;
+pub mod instances;
+pub(crate) mod lease;
+pub(crate) mod preflight;
 
 use crate::context::Context;
 use crate::test_hooks::TestHooks;

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 
+use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instances;
-use crate::ssh;
+use crate::remote::ssh;
 use gpu_session_lambda::Instance;
 
 /// The key `ssh.key_path` falls back to, as in the original tool.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::first_start::Remote;
 use crate::instance::group::{GATEWAY_PROMETHEUS_PORT, GATEWAY_UNIT};
+use crate::remote::first_start::Remote;
 
 /// Printed by the remote command when member 0 has no gateway (a two-node group).
 const NO_GATEWAY: &str = "gpu-session: no gateway";

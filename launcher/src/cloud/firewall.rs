@@ -104,7 +104,7 @@ pub async fn find_ours(
         .list_firewall_rulesets()
         .await?
         .into_iter()
-        .filter(|r| r.name.starts_with(crate::instances::NAME_PREFIX))
+        .filter(|r| r.name.starts_with(crate::cloud::instances::NAME_PREFIX))
         .filter(|r| group_id.is_none_or(|id| r.name.rsplit('-').next() == Some(id)))
         .map(|r| (r.id, r.name))
         .collect())
