@@ -336,37 +336,8 @@ fn tokens_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     }
 }
 
-/// The request rate and, with it, the service-level targets.
+/// The request rate and, with it, the slot the service-level targets load into.
 fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
-    let target = move |testid: &'static str, label: &'static str, tpot: bool| {
-        let value = move || {
-            let t = calc.targets.get();
-            let v = if tpot { t.tpot_max_ms } else { t.ttft_max_ms };
-            v.map(gpu_session_core::decimal::shortest)
-                .unwrap_or_default()
-        };
-        view! {
-            <label class="field">
-                <span>{label}</span>
-                <input
-                    type="text"
-                    inputmode="decimal"
-                    class="num"
-                    placeholder="none"
-                    data-testid=testid
-                    prop:value=value
-                    value=value
-                    on:change=move |ev| {
-                        let text = event_target_value(&ev);
-                        calc.targets.update(|t| {
-                            let slot = if tpot { &mut t.tpot_max_ms } else { &mut t.ttft_max_ms };
-                            *slot = actions::parse_target(*slot, &text);
-                        });
-                    }
-                />
-            </label>
-        }
-    };
     move || {
         settings.with(|s| s.rate.is_some()).then(|| view! {
             <div class="field-pair" data-testid="rate-fields">
@@ -378,11 +349,27 @@ fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
                     actions::set_rate,
                 )}
             </div>
-            <div class="field-pair" data-testid="targets">
-                {target("ttft-max", "TTFT at most (ms)", false)}
-                {target("tpot-max", "TPOT at most (ms)", true)}
-            </div>
+            <TargetsSlot calc=calc/>
         })
+    }
+}
+
+/// Where the service-level targets appear (see `super::targets`): only some visitors
+/// set them, so `gpu-session-extras` mounts their inputs here the first time the load
+/// is a request rate.
+#[component]
+fn TargetsSlot(calc: Calc) -> impl IntoView {
+    let slot = NodeRef::<leptos::html::Div>::new();
+    let error = RwSignal::new(None::<String>);
+    #[cfg(target_arch = "wasm32")]
+    super::mount_from_extras(calc, slot, super::dom::Mount::Targets, error);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = calc;
+    view! {
+        <div class="targets-slot" data-testid="targets-slot" node_ref=slot>
+            <p class="muted small">"Loading the service-level targets…"</p>
+            <p class="bad small" role="alert">{move || error.get()}</p>
+        </div>
     }
 }
 
@@ -525,6 +512,12 @@ fn mode_field(calc: Calc) -> impl IntoView {
     }
 }
 
+/// "2 × 8x H100 (80 GB SXM5)" when the state serves one model over two instances.
+fn two_instances(s: &ShareState) -> Option<String> {
+    let g = s.gpu.as_deref().and_then(gpu::find)?;
+    (s.nodes > 1).then(|| format!("{} × {}", s.nodes, g.description))
+}
+
 /// Bar geometry: the SVG's user-space width.
 const BAR_WIDTH: f64 = 1000.0;
 
@@ -581,6 +574,20 @@ fn Results(calc: Calc) -> impl IntoView {
         })
     };
     let verdict = move || {
+        if let Some(two) = calc.state.with(two_instances) {
+            return view! {
+                <div class="verdict" data-testid="verdict">
+                    <p class="verdict-lead">
+                        <span class="muted">"Selected · two instances"</span>
+                        <strong data-testid="verdict-gpu">{two}</strong>
+                    </p>
+                    <p class="muted small">
+                        "One model over both nodes, pipeline parallel 2 × tensor parallel 8: its fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
+                    </p>
+                </div>
+            }
+            .into_any();
+        }
         calc.rec.with(|r| {
             let selected = calc.state.with(|s| s.gpu.clone());
             let row = selected.as_deref().and_then(|g| r.row(g)).or_else(|| r.cheapest());
