@@ -764,7 +764,7 @@ fn service_level_targets_choose_type_tp_and_replicas() {
     assert_eq!(plan.gpu.replicas, choice.replicas);
     assert!(
         run.stderr.contains(&format!(
-            "launches {} replicas behind one gateway",
+            "{} instances behind one gateway",
             choice.replicas
         )),
         "{}",
