@@ -993,8 +993,11 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
     use gpu_session_core::service_level::{choose, Targets};
     let server = serve("/");
     let b = browser(1280, 1000).await;
-    b.open(&format!("{}?v=1&m=llama-3.1-8b&seq=64&rps=4", server.url()))
-        .await;
+    b.open(&format!(
+        "{}?v=1&m=llama-3.1-8b&seq=64&rps=10",
+        server.url()
+    ))
+    .await;
     let (state, _) = settled(&b).await;
     // The targets' inputs load from gpu-session-extras with the request rate.
     b.wait_for(
@@ -1016,6 +1019,8 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
     };
     let level = choose(&state.resolve_model(), &state.settings, &targets);
     let choice = level.choice().expect("an 8B model meets these targets");
+    // 10 req/s takes more than one instance: the replicas reach the plan.
+    assert!(choice.replicas > 1, "{}", level.sentence());
     let summary = b
         .wait_for(
             "(() => { const s = document.querySelector('[data-testid=service-summary]')?.textContent; return s && s.startsWith('TTFT ≤ 1,500 ms, TPOT') ? s : null; })()",
@@ -1025,16 +1030,15 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
     // Core's one sentence, the CLI's words.
     assert_eq!(summary, json!(level.sentence()));
     assert!(
-        level
-            .sentence()
-            .starts_with("TTFT ≤ 1,500 ms, TPOT ≤ 30.0 ms at 4 req/s 1k/1k requests: cheapest is ")
-            && level.sentence().contains(&format!(
-                "{} × {} (TP {}), {}, at ",
-                choice.replicas,
-                choice.gpu.instance_type,
-                choice.tp,
-                choice.instances()
-            )),
+        level.sentence().starts_with(
+            "TTFT ≤ 1,500 ms, TPOT ≤ 30.0 ms at 10 req/s 1k/1k requests: cheapest is "
+        ) && level.sentence().contains(&format!(
+            "{} × {} (TP {}), {}, at ",
+            choice.replicas,
+            choice.gpu.instance_type,
+            choice.tp,
+            choice.instances()
+        )),
         "{}",
         level.sentence()
     );

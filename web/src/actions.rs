@@ -295,44 +295,45 @@ pub fn two_nodes_worth_a_look(rec: &Recommendation) -> bool {
 /// Rate a newly chosen "request rate" load starts at, requests per second.
 pub const DEFAULT_RATE_PER_S: f64 = 1.0;
 
+/// The state with its settings changed by `change`: what every settings control does.
+pub fn with_settings(state: &ShareState, change: impl FnOnce(&mut Settings)) -> ShareState {
+    let mut next = state.clone();
+    change(&mut next.settings);
+    next
+}
+
 /// Set the prompt tokens per request (clamped to what a workload may name).
 pub fn set_input_tokens(state: &ShareState, tokens: u32) -> ShareState {
-    let mut next = state.clone();
-    next.settings.input_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
-    next
+    with_settings(state, |s| {
+        s.input_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS)
+    })
 }
 
 /// Set the output tokens per request (clamped to what a workload may name).
 pub fn set_output_tokens(state: &ShareState, tokens: u32) -> ShareState {
-    let mut next = state.clone();
-    next.settings.output_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
-    next
+    with_settings(state, |s| {
+        s.output_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS)
+    })
 }
 
 /// Load the server with a request rate (`true`; the current one, else
 /// [`DEFAULT_RATE_PER_S`]) or with the concurrent sequences (`false`).
 pub fn use_rate(state: &ShareState, on: bool) -> ShareState {
-    let mut next = state.clone();
-    next.settings.rate = if on {
-        state
-            .settings
-            .rate
-            .or_else(|| Rate::new("rate", DEFAULT_RATE_PER_S).ok())
-    } else {
-        None
-    };
-    next
+    with_settings(state, |s| {
+        s.rate = if on {
+            s.rate
+                .or_else(|| Rate::new("rate", DEFAULT_RATE_PER_S).ok())
+        } else {
+            None
+        };
+    })
 }
 
 /// Set the request rate from the text of its input; text that is not a rate core
 /// accepts leaves the state as it was.
 pub fn set_rate(state: &ShareState, text: &str) -> ShareState {
     match text.parse::<Rate>() {
-        Ok(rate) => {
-            let mut next = state.clone();
-            next.settings.rate = Some(rate);
-            next
-        }
+        Ok(rate) => with_settings(state, |s| s.rate = Some(rate)),
         Err(_) => state.clone(),
     }
 }

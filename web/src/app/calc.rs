@@ -98,11 +98,7 @@ fn quantization_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
             data-testid="quant-select"
             on:change=move |ev| {
                 if let Ok(q) = event_target_value(&ev).parse::<Quantization>() {
-                    calc.apply(|s| {
-                        let mut next = s.clone();
-                        next.settings.quantization = q;
-                        next
-                    });
+                    calc.set_settings(|s| s.quantization = q);
                 }
             }
         >
@@ -135,11 +131,8 @@ fn context_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     let ctx_stops =
         Memo::new(move |_| scale::stops(MIN_CONTEXT, state.with(actions::context_limit)));
     let set_context = move |ctx: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.context = ctx.clamp(MIN_CONTEXT, actions::context_limit(s));
-            next
-        })
+        let limit = state.with_untracked(actions::context_limit);
+        calc.set_settings(|s| s.context = ctx.clamp(MIN_CONTEXT, limit))
     };
     // Slider positions, also written as attributes so the pre-rendered HTML shows them.
     let ctx_position = move || {
@@ -200,13 +193,7 @@ fn context_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
 fn seqs_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     let seq_stops = StoredValue::new(scale::stops(1, MAX_SEQS));
     let seq_last = seq_stops.with_value(|s| s.len() - 1);
-    let set_seqs = move |seqs: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.seqs = seqs.clamp(1, MAX_SEQS);
-            next
-        })
-    };
+    let set_seqs = move |seqs: u32| calc.set_settings(|s| s.seqs = seqs.clamp(1, MAX_SEQS));
     let seq_position = move || {
         let n = settings.with(|s| s.seqs);
         seq_stops.with_value(|s| scale::position(s, n)).to_string()
@@ -338,8 +325,11 @@ fn tokens_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
 
 /// The request rate and, with it, the slot the service-level targets load into.
 fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
+    // Rendered again only when the load changes, so the mounted targets stay put while
+    // the rate is edited.
+    let rated = Memo::new(move |_| settings.with(|s| s.rate.is_some()));
     move || {
-        settings.with(|s| s.rate.is_some()).then(|| view! {
+        rated.get().then(|| view! {
             <div class="field-pair" data-testid="rate-fields">
                 {number_input(
                     calc,
@@ -381,11 +371,7 @@ fn kv_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
             data-testid="kv-select"
             on:change=move |ev| {
                 if let Ok(k) = event_target_value(&ev).parse::<KvDtype>() {
-                    calc.apply(|s| {
-                        let mut next = s.clone();
-                        next.settings.kv_dtype = k;
-                        next
-                    });
+                    calc.set_settings(|s| s.kv_dtype = k);
                 }
             }
         >

@@ -19,6 +19,7 @@ pub mod two_nodes;
 use gpu_session_core::gpu;
 use gpu_session_core::recommend::{recommend, Recommendation};
 use gpu_session_core::registry::Model;
+use gpu_session_core::settings::Settings;
 use gpu_session_core::share::{self, Decoded, ShareState};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -46,6 +47,11 @@ impl Calc {
             })
         });
         Calc { state, model, rec }
+    }
+
+    /// Change the state's settings (see `actions::with_settings`).
+    pub fn set_settings(&self, change: impl FnOnce(&mut Settings)) {
+        self.apply(|s| crate::actions::with_settings(s, change));
     }
 
     /// Apply an action (see `crate::actions`) to the state.
