@@ -17,7 +17,7 @@ use gpu_session_core::recommend::recommend_at;
 use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::registry::Model;
 use gpu_session_core::service_level::Targets;
-use gpu_session_core::settings::{EstimateMode, Rate, Settings};
+use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate;
 use serde_json::json;
 use std::path::Path;
