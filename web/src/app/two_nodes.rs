@@ -34,6 +34,7 @@ fn TwoNodeOptions(calc: Calc) -> impl IntoView {
             key.gpu = None;
             key.nodes = 1;
             key.replicas = 1;
+            key.targets = Default::default();
             key
         })
     });
