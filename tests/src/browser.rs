@@ -798,6 +798,23 @@ pub fn cli_plan(state: &ShareState) -> String {
     }
     if state.nodes != 1 {
         args.extend(["--nodes".to_string(), state.nodes.to_string()]);
+        // The site plans the layout its two-instance row shows: TP 16 where PP 2 × TP 8
+        // does not fit.
+        let model = state.resolve_model();
+        let settings = recommend(
+            &model,
+            &state.settings,
+            gpu_session_core::settings::EstimateMode::Serving,
+            None,
+        )
+        .settings;
+        let tp16 = state.gpu.as_deref().and_then(gpu::find).is_some_and(|g| {
+            gpu_session_core::multi_node::two_nodes(&model, &settings, g, &settings.workload())
+                .is_ok_and(|e| e.recommended == Some(gpu_session_core::multi_node::Layout::Tp16))
+        });
+        if tp16 {
+            args.extend(["--pipeline-parallel".to_string(), "1".to_string()]);
+        }
     }
     if state.replicas != 1 {
         args.extend(["--replicas".to_string(), state.replicas.to_string()]);

@@ -2,7 +2,7 @@
 //! The state is `core::share::ShareState`, so the URL always round-trips it.
 
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
-use gpu_session_core::multi_node::{GPUS_PER_NODE, MAX_NODES};
+use gpu_session_core::multi_node::{self, Layout, GPUS_PER_NODE, MAX_NODES};
 use gpu_session_core::plan::{default_gpu, Group, Plan, PlanChoices, PlanError, PlanRequest};
 use gpu_session_core::present;
 use gpu_session_core::recommend::Recommendation;
@@ -506,12 +506,32 @@ pub fn plan_for(state: &ShareState) -> Result<Plan, String> {
         replicas: state.replicas,
         min_replicas: None,
         nodes: state.nodes,
-        // One pipeline stage per node, as `gpu-session plan --nodes 2` defaults.
-        pipeline_parallel: state.nodes,
+        pipeline_parallel: pipeline_stages(&model, state),
     };
     Plan::build(&plan_request(&model, state)?)
         .and_then(|plan| plan.with_group(group))
         .map_err(|e| e.to_string())
+}
+
+/// Pipeline stages of the state's plan: one per node (`gpu-session plan --nodes 2`'s
+/// default), except where the two-node estimate recommends TP 16 (PP 2 × TP 8 does not
+/// fit), the layout the two-instance options show (`--pipeline-parallel 1`).
+fn pipeline_stages(model: &Model, state: &ShareState) -> u32 {
+    let Some(gpu) = state
+        .gpu
+        .as_deref()
+        .and_then(gpu::find)
+        .filter(|_| state.nodes > 1)
+    else {
+        return state.nodes;
+    };
+    let settings =
+        gpu_session_core::recommend::recommend(model, &state.settings, EstimateMode::Serving, None)
+            .settings;
+    match multi_node::two_nodes(model, &settings, gpu, &settings.workload()) {
+        Ok(e) if e.recommended == Some(Layout::Tp16) => 1,
+        _ => state.nodes,
+    }
 }
 
 /// The state a plan is written for. With service-level targets at a request rate and
@@ -808,6 +828,26 @@ mod tests {
                 plan.serving.tensor_parallel
             ),
             (2, 2, 8)
+        );
+        // Where only TP 16 fits, the plan is TP 16 over both nodes, as the option shows.
+        // (DeepSeek-R1's shape in FP32: a custom model, the built-in has no FP32 checkpoint.)
+        let shape = builtin("deepseek-r1-671b").unwrap().architecture.unwrap();
+        let spec = CustomSpec {
+            hf_path: Some("org/deepseek-fp32".into()),
+            ..custom_from_config(None, shape)
+        };
+        let mut fp32 = set_custom(&s, spec);
+        fp32.settings.quantization = Quantization::Fp32;
+        fp32.settings.context = 32_768;
+        let fp32 = select_two_nodes(&fp32, "gpu_8x_b200_sxm6");
+        let plan = plan_for(&fp32).unwrap();
+        assert_eq!(
+            (
+                plan.gpu.nodes,
+                plan.serving.pipeline_parallel,
+                plan.serving.tensor_parallel
+            ),
+            (2, 1, 16)
         );
         // One instance again: a row of the table, or fewer GPUs.
         assert_eq!(select_gpu(&two, Some("gpu_8x_b200_sxm6")).nodes, 1);

@@ -568,7 +568,7 @@ fn Results(calc: Calc) -> impl IntoView {
                         <strong data-testid="verdict-gpu">{two}</strong>
                     </p>
                     <p class="muted small">
-                        "One model over both nodes, pipeline parallel 2 × tensor parallel 8: its fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
+                        "One model over both nodes: its layout, fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
                     </p>
                 </div>
             }
