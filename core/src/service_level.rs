@@ -74,6 +74,40 @@ impl Targets {
     }
 }
 
+/// The targets a share link and the site carry, without the rate (the settings' own).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TargetLimits {
+    /// Longest acceptable mean time to first token, milliseconds.
+    pub ttft_max_ms: Option<f64>,
+    /// Longest acceptable mean time per output token, milliseconds.
+    pub tpot_max_ms: Option<f64>,
+}
+
+impl TargetLimits {
+    /// No target set.
+    pub fn is_empty(&self) -> bool {
+        self.ttft_max_ms.is_none() && self.tpot_max_ms.is_none()
+    }
+
+    /// These targets at `rate`.
+    pub fn at(self, rate: Rate) -> Targets {
+        Targets {
+            ttft_max_ms: self.ttft_max_ms,
+            tpot_max_ms: self.tpot_max_ms,
+            rate,
+        }
+    }
+}
+
+/// A target in milliseconds from its text (a link's value, an input's): a number above 0
+/// and at most [`MAX_TARGET_MS`], else `None`.
+pub fn parse_target_ms(text: &str) -> Option<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v <= MAX_TARGET_MS)
+}
+
 /// What limits a choice: the constraint a cheaper answer would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,9 +178,72 @@ pub struct ServiceLevel {
     pub none_meets: Option<String>,
 }
 
+impl ServiceRow {
+    /// "one instance", or "3 instances behind one gateway".
+    pub fn instances(&self) -> String {
+        if self.replicas == 1 {
+            "one instance".to_string()
+        } else {
+            format!("{} instances behind one gateway", self.replicas)
+        }
+    }
+
+    /// The settings each replica of this row runs with: at most
+    /// `concurrency_per_replica` requests at once, at its share of `rate` (what a plan
+    /// chosen by service level carries, with `replicas` of them).
+    pub fn per_replica(&self, settings: Settings, rate: Rate) -> Settings {
+        let share = rate.per_s() / f64::from(self.replicas.max(1));
+        Settings {
+            seqs: self.concurrency_per_replica.max(1),
+            rate: Some(Rate::new("rate", share).unwrap_or(rate)),
+            ..settings
+        }
+    }
+}
+
 impl ServiceLevel {
     pub fn choice(&self) -> Option<&ServiceRow> {
         self.cheapest.map(|i| &self.rows[i])
+    }
+
+    /// "TTFT ≤ 500 ms, TPOT ≤ 30.0 ms at 5 req/s 1k/1k requests".
+    pub fn targets_sentence(&self) -> String {
+        let t = &self.targets;
+        let mut parts = Vec::new();
+        if let Some(ms) = t.ttft_max_ms {
+            parts.push(format!("TTFT ≤ {} ms", crate::present::milliseconds(ms)));
+        }
+        if let Some(ms) = t.tpot_max_ms {
+            parts.push(format!("TPOT ≤ {} ms", crate::present::milliseconds(ms)));
+        }
+        if parts.is_empty() {
+            parts.push("No latency target".to_string());
+        }
+        format!("{} at {} requests", parts.join(", "), self.basis)
+    }
+
+    /// The choice and what binds it, or why nothing meets the targets: the one sentence
+    /// the CLI and the site both print.
+    pub fn sentence(&self) -> String {
+        let targets = self.targets_sentence();
+        match self.choice() {
+            Some(c) => format!(
+                "{targets}: cheapest is {} × {} (TP {}), {}, at {}/hour in all; {} binds: {}.",
+                c.replicas,
+                c.gpu.instance_type,
+                c.tp,
+                c.instances(),
+                crate::present::usd(c.usd_per_hour),
+                c.binding.as_str(),
+                c.reason,
+            ),
+            None => format!(
+                "Nothing meets {targets}: {}.",
+                self.none_meets
+                    .as_deref()
+                    .unwrap_or("no instance type runs the model")
+            ),
+        }
     }
 }
 
@@ -472,6 +569,61 @@ mod tests {
         let level = choose(m, &s, &targets(None, None, 0.5));
         let choice = level.choice().unwrap();
         assert_eq!(choice.binding, Binding::Memory, "{}", choice.reason);
+    }
+
+    #[test]
+    fn the_sentence_names_the_targets_the_choice_and_its_instances() {
+        let (m, s) = eight_b();
+        let t = targets(None, Some(100.0), 1.0);
+        let level = choose(m, &s, &t);
+        // 40 req/s at a TPOT of 30 ms takes several instances of any type.
+        let rate = Rate::new("rate", 40.0).unwrap();
+        let busy = choose(m, &s, &targets(None, Some(30.0), 40.0));
+        let b = busy.choice().unwrap();
+        assert!(b.replicas > 1);
+        let sentence = busy.sentence();
+        assert!(
+            sentence.starts_with(&format!("TPOT ≤ 30.0 ms at {} requests: cheapest is {} × {} (TP {}), {} instances behind one gateway, at ",
+                busy.basis, b.replicas, b.gpu.instance_type, b.tp, b.replicas)),
+            "{sentence}"
+        );
+        assert!(
+            sentence.ends_with(&format!("binds: {}.", b.reason)),
+            "{sentence}"
+        );
+        assert!(
+            level.sentence().contains("(TP 1), one instance, at "),
+            "{}",
+            level.sentence()
+        );
+        let none = choose(m, &s, &targets(None, Some(1.0), 1.0)).sentence();
+        assert!(
+            none.starts_with("Nothing meets TPOT ≤ ")
+                && none.contains(" ms at 1 req/s 1k/1k requests: "),
+            "{none}"
+        );
+        // Each replica runs its share of the rate at its concurrency.
+        let each = b.per_replica(s, rate);
+        assert_eq!(each.seqs, b.concurrency_per_replica);
+        let share = each.rate.unwrap().per_s() * f64::from(b.replicas);
+        assert!(
+            (share - rate.per_s()).abs() < 1e-6 * rate.per_s(),
+            "{share}"
+        );
+        assert_eq!(
+            (each.input_tokens, each.output_tokens, each.context),
+            (s.input_tokens, s.output_tokens, s.context)
+        );
+    }
+
+    #[test]
+    fn a_target_parses_only_within_its_bounds() {
+        assert_eq!(parse_target_ms(" 250 "), Some(250.0));
+        assert_eq!(parse_target_ms("12.5"), Some(12.5));
+        for bad in ["", "0", "-3", "nan", "inf", "600001", "ms"] {
+            assert_eq!(parse_target_ms(bad), None, "{bad}");
+        }
+        assert!(TargetLimits::default().is_empty());
     }
 
     #[test]

@@ -88,8 +88,12 @@ pub struct ShareState {
     /// Instances serving the model side by side behind the gateway, 1 to
     /// [`MAX_REPLICAS`]. Link key `rep`, written only when not 1.
     pub replicas: u32,
+    /// Service-level targets (TTFT and TPOT at most, milliseconds) for the settings'
+    /// request rate. Link keys `ttft` and `tpot`, written only when set.
+    pub targets: TargetLimits,
 }
 
+use crate::service_level::{parse_target_ms, TargetLimits};
 pub use crate::settings::MAX_REPLICAS;
 
 impl Default for ShareState {
@@ -102,6 +106,7 @@ impl Default for ShareState {
             mode: EstimateMode::Serving,
             nodes: 1,
             replicas: 1,
+            targets: TargetLimits::default(),
         }
     }
 }
@@ -408,6 +413,14 @@ pub fn encode(state: &ShareState) -> String {
     if state.replicas != 1 {
         parts.push(("rep", state.replicas.to_string()));
     }
+    for (key, target) in [
+        ("ttft", state.targets.ttft_max_ms),
+        ("tpot", state.targets.tpot_max_ms),
+    ] {
+        if let Some(ms) = target {
+            parts.push((key, crate::decimal::shortest(ms)));
+        }
+    }
     parts
         .iter()
         .map(|(k, v)| format!("{k}={}", percent_encode(v)))
@@ -435,9 +448,9 @@ pub fn decode(query: &str) -> Decoded {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    const KNOWN: [&str; 19] = [
+    const KNOWN: [&str; 21] = [
         "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est",
-        "in", "out", "rps", "nd", "rep",
+        "in", "out", "rps", "nd", "rep", "ttft", "tpot",
     ];
     for (k, _) in &pairs {
         if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
@@ -629,6 +642,13 @@ pub fn decode(query: &str) -> Decoded {
             .is_ok_and(|n| (1..=MAX_REPLICAS).contains(&n))
     })
     .map_or(1, |v| v.parse().expect("checked"));
+    let mut target = |key: &str| {
+        parsed(key, &|v| parse_target_ms(v).is_some()).and_then(|v| parse_target_ms(&v))
+    };
+    let targets = TargetLimits {
+        ttft_max_ms: target("ttft"),
+        tpot_max_ms: target("tpot"),
+    };
     let state = ShareState {
         model: model_choice,
         settings: Settings {
@@ -645,6 +665,7 @@ pub fn decode(query: &str) -> Decoded {
         mode,
         nodes,
         replicas,
+        targets,
     };
     Decoded { state, ignored }
 }
@@ -841,6 +862,10 @@ mod tests {
             mode: EstimateMode::Reference,
             nodes: 1,
             replicas: 1,
+            targets: TargetLimits {
+                ttft_max_ms: Some(1500.0),
+                tpot_max_ms: Some(12.5),
+            },
         };
         let d = decode(&encode(&state));
         assert!(d.ignored.is_empty(), "{:?}", d.ignored);
@@ -872,6 +897,36 @@ mod tests {
         assert!(d.ignored.is_empty(), "{:?}", d.ignored);
         assert_eq!((d.state.nodes, d.state.replicas), (2, 3));
         assert_eq!(decode("rep=16").state.replicas, 16);
+    }
+
+    #[test]
+    fn service_level_targets_ride_in_the_link_and_bad_ones_are_reported() {
+        // Old links have none; a state without targets writes neither key.
+        let old = "v=1&m=llama-3.1-8b&q=fp16&ctx=8192&seq=64&rps=4";
+        let d = decode(old);
+        assert!(d.ignored.is_empty() && d.state.targets.is_empty(), "{d:?}");
+        assert_eq!(encode(&d.state), old);
+        let with = format!("{old}&ttft=1500&tpot=30");
+        let d = decode(&with);
+        assert!(d.ignored.is_empty(), "{:?}", d.ignored);
+        assert_eq!(
+            d.state.targets,
+            TargetLimits {
+                ttft_max_ms: Some(1500.0),
+                tpot_max_ms: Some(30.0)
+            }
+        );
+        assert_eq!(encode(&d.state), with);
+        for (query, field) in [
+            ("ttft=0", "ttft"),
+            ("tpot=-5", "tpot"),
+            ("tpot=fast", "tpot"),
+            ("ttft=600001", "ttft"),
+        ] {
+            let d = decode(query);
+            assert_eq!(d.ignored, vec![field.to_string()], "{query}");
+            assert!(d.state.targets.is_empty(), "{query}");
+        }
     }
 
     #[test]
@@ -965,6 +1020,8 @@ mod tests {
                 1u32..=MAX_WORKLOAD_TOKENS,
                 1u32..=MAX_WORKLOAD_TOKENS,
                 prop::option::of(1u32..=1_000_000_000),
+                prop::option::of(1u32..=600_000_000),
+                prop::option::of(1u32..=600_000_000),
             ),
         )
             .prop_map(
@@ -979,7 +1036,7 @@ mod tests {
                     reference,
                     nodes,
                     replicas,
-                    (input_tokens, output_tokens, rate_milli),
+                    (input_tokens, output_tokens, rate_milli, ttft_micro, tpot_micro),
                 )| {
                     let probe = ShareState {
                         model: model.clone(),
@@ -1019,6 +1076,10 @@ mod tests {
                         },
                         nodes,
                         replicas,
+                        targets: TargetLimits {
+                            ttft_max_ms: ttft_micro.map(|m| f64::from(m) / 1000.0),
+                            tpot_max_ms: tpot_micro.map(|m| f64::from(m) / 1000.0),
+                        },
                     }
                 },
             )

@@ -739,7 +739,8 @@ pub fn expected(state: &ShareState) -> Expected {
             let row = RowView {
                 instance: r.gpu.instance_type.to_string(),
                 cheapest: rec.cheapest_fit == Some(i),
-                selected: state.gpu.as_deref() == Some(r.gpu.instance_type),
+                // Two instances of the type are the two-instance options' row.
+                selected: state.gpu.as_deref() == Some(r.gpu.instance_type) && state.nodes == 1,
                 cells,
             };
             (row.instance.clone(), row)
@@ -783,7 +784,57 @@ pub fn cli_plan(state: &ShareState) -> String {
     let ModelChoice::Builtin(id) = &state.model else {
         panic!("cli_plan compares built-in models only");
     };
-    run_cli(&["plan", "--model", id], state)
+    let mut args = vec!["plan".to_string(), "--model".into(), id.clone()];
+    // The site plans at the state's targets when it names no type, as `plan` does.
+    if state.gpu.is_none() && state.nodes == 1 {
+        for (flag, target) in [
+            ("--ttft-max", state.targets.ttft_max_ms),
+            ("--tpot-max", state.targets.tpot_max_ms),
+        ] {
+            if let Some(ms) = target {
+                args.extend([flag.to_string(), gpu_session_core::decimal::shortest(ms)]);
+            }
+        }
+    }
+    if state.nodes != 1 {
+        args.extend(["--nodes".to_string(), state.nodes.to_string()]);
+        // The site plans the layout its two-instance row shows: TP 16 where PP 2 × TP 8
+        // does not fit.
+        let model = state.resolve_model();
+        let settings = recommend(
+            &model,
+            &state.settings,
+            gpu_session_core::settings::EstimateMode::Serving,
+            None,
+        )
+        .settings;
+        let tp16 = state.gpu.as_deref().and_then(gpu::find).is_some_and(|g| {
+            gpu_session_core::multi_node::two_nodes(&model, &settings, g, &settings.workload())
+                .is_ok_and(|e| e.recommended == Some(gpu_session_core::multi_node::Layout::Tp16))
+        });
+        if tp16 {
+            args.extend(["--pipeline-parallel".to_string(), "1".to_string()]);
+        }
+    }
+    if state.replicas != 1 {
+        args.extend(["--replicas".to_string(), state.replicas.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_cli(&args, state)
+}
+
+/// What the real `gpu-session gpus --model MODEL --json` prints for a built-in model's
+/// state (its two-instance options included).
+pub fn cli_gpus(state: &ShareState) -> Value {
+    let ModelChoice::Builtin(id) = &state.model else {
+        panic!("cli_gpus compares built-in models only");
+    };
+    let unselected = ShareState {
+        gpu: None,
+        ..state.clone()
+    };
+    let out = run_cli(&["gpus", "--model", id, "--json"], &unselected);
+    serde_json::from_str(&out).expect("gpus --json prints JSON")
 }
 
 /// What the real `gpu-session estimate MODEL --json` prints for a built-in model's

@@ -13,7 +13,7 @@ use gpu_session_tests::browser::{
     StaticServer, View,
 };
 use gpu_session_tests::fake_hub::{FakeHub, FakeRepo};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 fn serve(prefix: &str) -> StaticServer {
@@ -993,11 +993,25 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
     use gpu_session_core::service_level::{choose, Targets};
     let server = serve("/");
     let b = browser(1280, 1000).await;
-    b.open(&format!("{}?v=1&m=llama-3.1-8b&seq=64&rps=4", server.url()))
-        .await;
+    b.open(&format!(
+        "{}?v=1&m=llama-3.1-8b&seq=64&rps=10",
+        server.url()
+    ))
+    .await;
     let (state, _) = settled(&b).await;
+    // The targets' inputs load from gpu-session-extras with the request rate.
+    b.wait_for(
+        "!!document.querySelector('[data-testid=tpot-max]')",
+        "the service-level targets",
+    )
+    .await;
     type_into(&b, "ttft-max", "1500").await;
     type_into(&b, "tpot-max", "30").await;
+    b.wait_for(
+        "location.search.includes('ttft=1500') && location.search.includes('tpot=30')",
+        "the targets in the URL",
+    )
+    .await;
     let targets = Targets {
         ttft_max_ms: Some(1500.0),
         tpot_max_ms: Some(30.0),
@@ -1005,31 +1019,36 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
     };
     let level = choose(&state.resolve_model(), &state.settings, &targets);
     let choice = level.choice().expect("an 8B model meets these targets");
+    // 10 req/s takes more than one instance: the replicas reach the plan.
+    assert!(choice.replicas > 1, "{}", level.sentence());
     let summary = b
         .wait_for(
-            "(() => { const s = document.querySelector('[data-testid=service-summary]')?.textContent; return s && s.startsWith('TTFT ≤ 1,500 ms') ? s : null; })()",
+            "(() => { const s = document.querySelector('[data-testid=service-summary]')?.textContent; return s && s.startsWith('TTFT ≤ 1,500 ms, TPOT') ? s : null; })()",
             "the service-level line at both targets",
         )
         .await;
-    let summary = summary.as_str().expect("summary text");
+    // Core's one sentence, the CLI's words.
+    assert_eq!(summary, json!(level.sentence()));
     assert!(
-        summary
-            .starts_with("TTFT ≤ 1,500 ms, TPOT ≤ 30.0 ms at 4 req/s 1k/1k requests: cheapest is ")
-            && summary.contains(&format!(
-                "{} × {} (TP {})",
-                choice.replicas, choice.gpu.instance_type, choice.tp
-            ))
-            && summary.contains(&format!(
-                "{} binds: {}",
-                choice.binding.as_str(),
-                choice.reason
-            )),
-        "{summary}"
+        level.sentence().starts_with(
+            "TTFT ≤ 1,500 ms, TPOT ≤ 30.0 ms at 10 req/s 1k/1k requests: cheapest is "
+        ) && level.sentence().contains(&format!(
+            "{} × {} (TP {}), {}, at ",
+            choice.replicas,
+            choice.gpu.instance_type,
+            choice.tp,
+            choice.instances()
+        )),
+        "{}",
+        level.sentence()
     );
     let marked = b
-        .js("return [...document.querySelectorAll('tr.service-choice')].map((r) => r.dataset.instance);")
+        .js("return [...document.querySelectorAll('tr.service-choice')].map((r) => [r.dataset.instance, r.querySelector('[data-testid=service-instances]').textContent]);")
         .await;
-    assert_eq!(marked, json!([choice.gpu.instance_type]));
+    assert_eq!(
+        marked,
+        json!([[choice.gpu.instance_type, choice.instances()]])
+    );
     // Each row says whether it meets the targets and with how many replicas.
     let cells = b
         .js("return Object.fromEntries([...document.querySelectorAll('[data-testid=gpu-row]')].map((r) => [r.dataset.instance, r.querySelector('td[data-col=service]').firstChild.textContent.trim()]));")
@@ -1051,11 +1070,133 @@ async fn service_level_targets_mark_core_s_choice_and_say_what_binds() {
             row.gpu.instance_type
         );
     }
+    // The plan is the choice's: its type and replicas, as `plan --rate --ttft-max
+    // --tpot-max` writes it.
+    let (state, _) = settled(&b).await;
+    let plan = downloaded_plan(&b).await;
+    assert_eq!(plan, cli_plan(&state));
+    assert!(
+        plan.contains(&format!("instance_type: {}", choice.gpu.instance_type))
+            && plan.contains(&format!("replicas: {}", choice.replicas)),
+        "{plan}"
+    );
+    // A fresh browser restores the targets from the link.
+    let search = b.js("return location.search;").await;
+    let c = browser(1280, 1000).await;
+    c.open(&format!("{}{}", server.url(), search.as_str().unwrap()))
+        .await;
+    let restored = c
+        .wait_for(
+            "document.querySelector('[data-testid=ttft-max]')?.value === '1500' && document.querySelector('[data-testid=service-summary]')?.textContent",
+            "the targets and their line from the link",
+        )
+        .await;
+    assert_eq!(restored, json!(level.sentence()));
+    c.close().await;
     // Without a rate there is no service level.
     click(&b, "[data-testid=load-concurrent]").await;
     b.wait_for(
-        "!document.querySelector('[data-testid=service-summary]') && !document.querySelector('td[data-col=service]')",
+        "!document.querySelector('[data-testid=service-summary]') && !document.querySelector('td[data-col=service]') && !document.querySelector('[data-testid=tpot-max]')",
         "the service level to go with the rate",
+    )
+    .await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn two_instance_options_match_the_cli_and_choosing_one_writes_a_two_node_plan() {
+    use gpu_session_core::multi_node::Layout;
+    let server = serve("/");
+    let b = browser(1280, 1000).await;
+    // DeepSeek-R1 in FP8 with 64 requests of up to 160K tokens: no single instance holds
+    // them; two 8-GPU instances do.
+    b.open(&format!(
+        "{}?v=1&m=deepseek-r1-671b&q=fp8&ctx=163840&seq=64",
+        server.url()
+    ))
+    .await;
+    let (state, _) = settled(&b).await;
+    let cli = gpu_session_tests::browser::cli_gpus(&state);
+    let options = cli["two_node_options"]
+        .as_array()
+        .expect("two_node_options[]");
+    assert!(!options.is_empty(), "{cli}");
+    let shown = b
+        .wait_for(
+            "(() => { const rows = [...document.querySelectorAll('[data-testid=two-node-row]')]; return rows.length ? rows.map((r) => [r.dataset.instance, r.querySelector('.gpu-name').textContent, r.querySelector('.gpu-id').textContent, ...[...r.querySelectorAll('td[data-col]')].map((td) => td.textContent.trim())]) : null; })()",
+            "the two-instance options",
+        )
+        .await;
+    let want: Vec<Value> = options
+        .iter()
+        .map(|o| {
+            let instance = o["instance_type"].as_str().unwrap();
+            let recommended = o["recommended"].as_str().unwrap();
+            let l = o["layouts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["layout"] == json!(recommended))
+                .unwrap();
+            let label = Layout::ALL
+                .into_iter()
+                .find(|x| x.as_str() == recommended)
+                .unwrap()
+                .label();
+            let f = |k: &str| l[k].as_f64().unwrap();
+            json!([
+                instance,
+                format!("2× {instance}"),
+                label,
+                l["fit"],
+                present::gib(l["per_gpu_bytes"].as_u64().unwrap()),
+                present::thousands(l["kv_pool_tokens"].as_u64().unwrap()),
+                present::milliseconds(f("ttft_ms")),
+                present::milliseconds(f("tpot_ms")),
+                present::tokens_per_s(f("output_tokens_per_s")),
+                present::usd(o["price_per_hour_usd"].as_f64().unwrap()),
+            ])
+        })
+        .collect();
+    assert_eq!(shown, json!(want));
+    // Choosing one puts two nodes of that type in the link; the plan is the CLI's
+    // `plan --nodes 2` for it.
+    click(
+        &b,
+        "[data-testid=two-node-row][data-instance=gpu_8x_h100_sxm5] [data-testid=two-node-pick]",
+    )
+    .await;
+    b.wait_for(
+        "location.search.includes('gpu=gpu_8x_h100_sxm5') && location.search.includes('nd=2')",
+        "two nodes in the URL",
+    )
+    .await;
+    let (state, _) = settled(&b).await;
+    assert_eq!(
+        (state.nodes, state.gpu.as_deref()),
+        (2, Some("gpu_8x_h100_sxm5"))
+    );
+    let pressed = b
+        .wait_for(
+            "document.querySelector('[data-testid=two-node-row][data-instance=gpu_8x_h100_sxm5] [data-testid=two-node-pick]')?.getAttribute('aria-pressed') === 'true' && document.querySelector('[data-testid=verdict]').textContent",
+            "the chosen option marked",
+        )
+        .await;
+    assert!(
+        pressed.as_str().unwrap().contains("two instances"),
+        "{pressed}"
+    );
+    let plan = downloaded_plan(&b).await;
+    assert_eq!(plan, cli_plan(&state));
+    assert!(
+        plan.contains("nodes: 2") && plan.contains("pipeline_parallel: 2"),
+        "{plan}"
+    );
+    // A single instance again: the table's row.
+    click(&b, "[data-instance='gpu_8x_b200_sxm6'] .pick").await;
+    b.wait_for(
+        "!location.search.includes('nd=2') && location.search.includes('gpu=gpu_8x_b200_sxm6')",
+        "one instance in the URL",
     )
     .await;
     b.close().await;

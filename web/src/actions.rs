@@ -2,13 +2,14 @@
 //! The state is `core::share::ShareState`, so the URL always round-trips it.
 
 use gpu_session_core::gpu::{self, GpuType, CATALOG};
-use gpu_session_core::plan::{default_gpu, Plan, PlanChoices, PlanError, PlanRequest};
+use gpu_session_core::multi_node::{self, Layout, GPUS_PER_NODE, MAX_NODES};
+use gpu_session_core::plan::{default_gpu, Group, Plan, PlanChoices, PlanError, PlanRequest};
 use gpu_session_core::present;
 use gpu_session_core::recommend::Recommendation;
 use gpu_session_core::registry::{
     builtin, Model, CUSTOM_DEFAULT_PARAMS_BILLIONS, CUSTOM_DEFAULT_QUANTIZATION,
 };
-use gpu_session_core::service_level::{self, ServiceLevel, Targets, MAX_TARGET_MS};
+use gpu_session_core::service_level::{self, ServiceLevel};
 use gpu_session_core::serving;
 use gpu_session_core::settings::{EstimateMode, Rate, Settings, GPU_COUNTS};
 use gpu_session_core::share::{self, CustomSpec, HubModel, ModelChoice, ShareState};
@@ -32,6 +33,7 @@ pub fn select_builtin(state: &ShareState, id: &str) -> ShareState {
         mode: state.mode,
         nodes: state.nodes,
         replicas: state.replicas,
+        targets: state.targets,
     }
 }
 
@@ -218,9 +220,11 @@ pub fn hf_config_url(endpoint: &str, repo: &str) -> String {
     format!("{endpoint}/{repo}/resolve/main/config.json")
 }
 
-/// Pick (or clear) an instance type; its GPU count becomes the tensor-parallel size.
+/// Pick (or clear) an instance type, one instance of it; its GPU count becomes the
+/// tensor-parallel size.
 pub fn select_gpu(state: &ShareState, instance_type: Option<&str>) -> ShareState {
     let mut next = state.clone();
+    next.nodes = 1;
     match instance_type.and_then(gpu::find) {
         Some(g) => {
             next.gpu = Some(g.instance_type.to_string());
@@ -239,6 +243,9 @@ pub fn set_gpu_count(state: &ShareState, count: u32) -> ShareState {
     }
     let mut next = state.clone();
     next.settings.gpus = count;
+    if count != GPUS_PER_NODE {
+        next.nodes = 1;
+    }
     if let Some(current) = state.gpu.as_deref().and_then(gpu::find) {
         if current.gpu_count != count {
             next.gpu = CATALOG
@@ -254,89 +261,223 @@ pub fn set_gpu_count(state: &ShareState, count: u32) -> ShareState {
     next
 }
 
+/// Serve the model on two instances of the 8-GPU type `instance_type` (one model over
+/// both nodes, as `gpu-session plan --nodes 2 --gpu TYPE`); any other type leaves the
+/// state as it was.
+pub fn select_two_nodes(state: &ShareState, instance_type: &str) -> ShareState {
+    match gpu::find(instance_type) {
+        Some(g) if g.gpu_count == GPUS_PER_NODE => ShareState {
+            nodes: MAX_NODES,
+            ..select_gpu(state, Some(instance_type))
+        },
+        _ => state.clone(),
+    }
+}
+
+/// Whether two instances might serve the state's model for less than one, or serve it
+/// where one cannot: serving estimate, and no single instance fits or some offered
+/// 8-GPU type costs less twice over than the cheapest single fit. Core's
+/// `multi_node::two_node_options` only ever shows options under this condition (it
+/// adds that the layout fits), so the page loads them from gpu-session-extras only
+/// then, without carrying the two-node sizing itself.
+pub fn two_nodes_worth_a_look(rec: &Recommendation) -> bool {
+    if rec.mode != EstimateMode::Serving {
+        return false;
+    }
+    let single = rec.cheapest().map(|r| r.price_per_hour_usd);
+    CATALOG.iter().any(|g| {
+        g.offered
+            && g.gpu_count == GPUS_PER_NODE
+            && single.is_none_or(|p| f64::from(MAX_NODES) * g.price_per_hour_usd() < p)
+    })
+}
+
 /// Rate a newly chosen "request rate" load starts at, requests per second.
 pub const DEFAULT_RATE_PER_S: f64 = 1.0;
 
+/// The state with its settings changed by `change`: what every settings control does.
+pub fn with_settings(state: &ShareState, change: impl FnOnce(&mut Settings)) -> ShareState {
+    let mut next = state.clone();
+    change(&mut next.settings);
+    next
+}
+
 /// Set the prompt tokens per request (clamped to what a workload may name).
 pub fn set_input_tokens(state: &ShareState, tokens: u32) -> ShareState {
-    let mut next = state.clone();
-    next.settings.input_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
-    next
+    with_settings(state, |s| {
+        s.input_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS)
+    })
 }
 
 /// Set the output tokens per request (clamped to what a workload may name).
 pub fn set_output_tokens(state: &ShareState, tokens: u32) -> ShareState {
-    let mut next = state.clone();
-    next.settings.output_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS);
-    next
+    with_settings(state, |s| {
+        s.output_tokens = tokens.clamp(1, MAX_WORKLOAD_TOKENS)
+    })
 }
 
 /// Load the server with a request rate (`true`; the current one, else
 /// [`DEFAULT_RATE_PER_S`]) or with the concurrent sequences (`false`).
 pub fn use_rate(state: &ShareState, on: bool) -> ShareState {
-    let mut next = state.clone();
-    next.settings.rate = if on {
-        state
-            .settings
-            .rate
-            .or_else(|| Rate::new("rate", DEFAULT_RATE_PER_S).ok())
-    } else {
-        None
-    };
-    next
+    with_settings(state, |s| {
+        s.rate = if on {
+            s.rate
+                .or_else(|| Rate::new("rate", DEFAULT_RATE_PER_S).ok())
+        } else {
+            None
+        };
+    })
 }
 
 /// Set the request rate from the text of its input; text that is not a rate core
 /// accepts leaves the state as it was.
 pub fn set_rate(state: &ShareState, text: &str) -> ShareState {
     match text.parse::<Rate>() {
-        Ok(rate) => {
-            let mut next = state.clone();
-            next.settings.rate = Some(rate);
-            next
-        }
+        Ok(rate) => with_settings(state, |s| s.rate = Some(rate)),
         Err(_) => state.clone(),
     }
 }
 
-/// Service-level targets as the page's inputs hold them (milliseconds; `None`: no
-/// target). They are a view choice, not part of the link.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct TargetInputs {
-    pub ttft_max_ms: Option<f64>,
-    pub tpot_max_ms: Option<f64>,
+/// Set the TTFT target (`tpot` false) or the TPOT target from its input's text: empty
+/// clears it; anything core refuses (`service_level::parse_target_ms`) keeps the
+/// previous one.
+pub fn set_target(state: &ShareState, tpot: bool, text: &str) -> ShareState {
+    let mut next = state.clone();
+    let slot = if tpot {
+        &mut next.targets.tpot_max_ms
+    } else {
+        &mut next.targets.ttft_max_ms
+    };
+    if text.trim().is_empty() {
+        *slot = None;
+    } else if let Some(ms) = service_level::parse_target_ms(text) {
+        *slot = Some(ms);
+    }
+    next
 }
 
-/// A target from its input's text: empty clears it; anything core's `Targets` would
-/// refuse keeps the previous value.
-pub fn parse_target(previous: Option<f64>, text: &str) -> Option<f64> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_TARGET_MS => Some(v),
-        _ => previous,
-    }
-}
-
-/// The service level for the state's recommendation: only with a request rate and the
-/// serving estimate (the choice sizes SGLang replicas), computed from the same rows.
+/// The service level for the state: only with targets at a request rate and the
+/// serving estimate (the choice sizes SGLang replicas), core's choice on the rows of
+/// `rec` (the state's recommendation).
 pub fn service_level(
+    state: &ShareState,
     model: &Model,
     rec: &Recommendation,
-    targets: TargetInputs,
 ) -> Option<ServiceLevel> {
-    let rate = rec.settings.rate?;
-    if rec.mode != EstimateMode::Serving {
+    let rate = state.settings.rate?;
+    if state.mode != EstimateMode::Serving || state.targets.is_empty() {
         return None;
     }
-    let targets = Targets {
-        ttft_max_ms: targets.ttft_max_ms,
-        tpot_max_ms: targets.tpot_max_ms,
-        rate,
-    };
-    Some(service_level::choose_from(model, rec, &targets))
+    Some(service_level::choose_from(
+        model,
+        rec,
+        &state.targets.at(rate),
+    ))
+}
+
+/// What the GPU table shows of a service level: the sentence, and per instance type
+/// its cell. The extras module computes it (`crate::extras::service_view`) and hands it
+/// to the page as text ([`ServiceView::to_text`]), so the page carries no service-level
+/// code.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceView {
+    pub sentence: String,
+    pub cells: Vec<ServiceCell>,
+}
+
+/// One row's service-level cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceCell {
+    pub instance_type: String,
+    /// "2 × · $4.58/hour", or "no: tpot binds".
+    pub text: String,
+    /// Why: the row's reason.
+    pub title: String,
+    /// The choice's own row: what it is ("2 instances behind one gateway").
+    pub choice: Option<String>,
+}
+
+impl ServiceView {
+    /// The service level as the table shows it.
+    pub fn of(level: &ServiceLevel) -> ServiceView {
+        let cells = level
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ServiceCell {
+                instance_type: r.gpu.instance_type.to_string(),
+                text: if r.meets {
+                    format!("{} × · {}/hour", r.replicas, present::usd(r.usd_per_hour))
+                } else {
+                    format!("no: {} binds", r.binding.as_str())
+                },
+                title: r.reason.clone(),
+                choice: (level.cheapest == Some(i)).then(|| r.instances()),
+            })
+            .collect();
+        ServiceView {
+            sentence: level.sentence(),
+            cells,
+        }
+    }
+
+    /// One line each: the sentence, then per row its instance type, text, title and
+    /// choice, tab-separated (none of them holds a tab or a line break once
+    /// [`one_line`] has passed over it).
+    pub fn to_text(&self) -> String {
+        let mut out = one_line(&self.sentence);
+        for c in &self.cells {
+            out.push('\n');
+            let choice = c.choice.as_deref().unwrap_or("");
+            for (i, field) in [&c.instance_type, &c.text, &c.title, choice]
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    out.push('\t');
+                }
+                out.push_str(&one_line(field));
+            }
+        }
+        out
+    }
+
+    /// What [`ServiceView::to_text`] wrote; `None` for an empty text (no service level).
+    pub fn from_text(text: &str) -> Option<ServiceView> {
+        let mut lines = text.lines();
+        let sentence = lines.next().filter(|s| !s.is_empty())?.to_string();
+        let cells = lines
+            .filter_map(|line| {
+                let mut f = line.split('\t');
+                Some(ServiceCell {
+                    instance_type: f.next()?.to_string(),
+                    text: f.next()?.to_string(),
+                    title: f.next()?.to_string(),
+                    choice: f.next().filter(|c| !c.is_empty()).map(str::to_string),
+                })
+            })
+            .collect();
+        Some(ServiceView { sentence, cells })
+    }
+
+    /// The cell of `instance_type`: "-" for a type the service level leaves out (not
+    /// offered, or the model does not run on it).
+    pub fn cell(&self, instance_type: &str) -> ServiceCell {
+        self.cells
+            .iter()
+            .find(|c| c.instance_type == instance_type)
+            .cloned()
+            .unwrap_or_else(|| ServiceCell {
+                instance_type: instance_type.to_string(),
+                text: "-".to_string(),
+                title: "not offered, or the model does not run on it".to_string(),
+                choice: None,
+            })
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\t', '\n', '\r'], " ")
 }
 
 /// The instance type a plan is exported for: the selected one, else core's default
@@ -360,7 +501,59 @@ pub fn plan_yaml(state: &ShareState) -> Result<String, String> {
 /// writer lives in the separately loaded `gpu-session-extras`).
 pub fn plan_for(state: &ShareState) -> Result<Plan, String> {
     let model = state.resolve_model();
-    Plan::build(&plan_request(&model, state)?).map_err(|e| e.to_string())
+    let state = &by_service_level(&model, state)?;
+    let group = Group {
+        replicas: state.replicas,
+        min_replicas: None,
+        nodes: state.nodes,
+        pipeline_parallel: pipeline_stages(&model, state),
+    };
+    Plan::build(&plan_request(&model, state)?)
+        .and_then(|plan| plan.with_group(group))
+        .map_err(|e| e.to_string())
+}
+
+/// Pipeline stages of the state's plan: one per node (`gpu-session plan --nodes 2`'s
+/// default), except where the two-node estimate recommends TP 16 (PP 2 × TP 8 does not
+/// fit), the layout the two-instance options show (`--pipeline-parallel 1`).
+fn pipeline_stages(model: &Model, state: &ShareState) -> u32 {
+    let Some(gpu) = state
+        .gpu
+        .as_deref()
+        .and_then(gpu::find)
+        .filter(|_| state.nodes > 1)
+    else {
+        return state.nodes;
+    };
+    let settings =
+        gpu_session_core::recommend::recommend(model, &state.settings, EstimateMode::Serving, None)
+            .settings;
+    match multi_node::two_nodes(model, &settings, gpu, &settings.workload()) {
+        Ok(e) if e.recommended == Some(Layout::Tp16) => 1,
+        _ => state.nodes,
+    }
+}
+
+/// The state a plan is written for. With service-level targets at a request rate and
+/// no instance type chosen: the service level's choice, its type, one replica's
+/// settings and the replica count (what `gpu-session plan --rate R --ttft-max/--tpot-max`
+/// writes); else the state itself.
+fn by_service_level(model: &Model, state: &ShareState) -> Result<ShareState, String> {
+    let (Some(rate), None, 1) = (state.settings.rate, &state.gpu, state.nodes) else {
+        return Ok(state.clone());
+    };
+    let rec =
+        gpu_session_core::recommend::recommend(model, &state.settings, EstimateMode::Serving, None);
+    let Some(level) = service_level(state, model, &rec) else {
+        return Ok(state.clone());
+    };
+    let choice = level.choice().ok_or_else(|| level.sentence())?;
+    Ok(ShareState {
+        settings: choice.per_replica(state.settings, rate),
+        gpu: Some(choice.gpu.instance_type.to_string()),
+        replicas: choice.replicas,
+        ..state.clone()
+    })
 }
 
 /// Whether [`plan_for`] refuses the state's choices before building anything (no
@@ -525,12 +718,17 @@ mod tests {
     }
 
     #[test]
-    fn targets_parse_as_core_accepts_them() {
-        assert_eq!(parse_target(Some(5.0), ""), None);
-        assert_eq!(parse_target(None, " 250 "), Some(250.0));
+    fn targets_set_as_core_accepts_them() {
+        let s = ShareState::default();
+        let t = set_target(&set_target(&s, false, " 250 "), true, "12.5");
+        assert_eq!(
+            (t.targets.ttft_max_ms, t.targets.tpot_max_ms),
+            (Some(250.0), Some(12.5))
+        );
         for bad in ["x", "0", "-3", "inf", "700000"] {
-            assert_eq!(parse_target(Some(5.0), bad), Some(5.0), "{bad}");
+            assert_eq!(set_target(&t, true, bad), t, "{bad}");
         }
+        assert_eq!(set_target(&t, true, "").targets.tpot_max_ms, None);
     }
 
     #[test]
@@ -541,30 +739,120 @@ mod tests {
             settings: Settings::defaults_for(m),
             ..ShareState::default()
         };
-        let rec_of = |s: &ShareState| recommend(m, &s.settings, s.mode, None);
-        let targets = TargetInputs {
-            ttft_max_ms: Some(2000.0),
-            tpot_max_ms: Some(50.0),
-        };
-        // Without a rate, or in reference mode, there is no service level.
-        assert_eq!(service_level(m, &rec_of(&s), targets), None);
-        let rated = set_rate(&use_rate(&s, true), "3");
+        let level_of =
+            |s: &ShareState| service_level(s, m, &recommend(m, &s.settings, s.mode, None));
+        let targeted = set_target(&set_target(&s, false, "2000"), true, "50");
+        // Without a rate, without targets, or in reference mode, there is none.
+        assert_eq!(level_of(&targeted), None);
+        let rated = set_rate(&use_rate(&targeted, true), "3");
+        assert_eq!(
+            level_of(&set_target(&set_target(&rated, false, ""), true, "")),
+            None
+        );
         let reference = ShareState {
             mode: EstimateMode::Reference,
             ..rated.clone()
         };
-        assert_eq!(service_level(m, &rec_of(&reference), targets), None);
-        let level = service_level(m, &rec_of(&rated), targets).unwrap();
-        let core_targets = Targets {
-            ttft_max_ms: Some(2000.0),
-            tpot_max_ms: Some(50.0),
-            rate: rated.settings.rate.unwrap(),
-        };
+        assert_eq!(level_of(&reference), None);
+        let level = level_of(&rated).unwrap();
         assert_eq!(
             level,
-            service_level::choose(m, &rated.settings, &core_targets)
+            service_level::choose(
+                m,
+                &rated.settings,
+                &rated.targets.at(rated.settings.rate.unwrap())
+            )
         );
-        assert!(level.choice().is_some());
+        let choice = level.choice().unwrap();
+        // The table's view of it crosses between the modules as text, unchanged.
+        let view = ServiceView::of(&level);
+        assert_eq!(ServiceView::from_text(&view.to_text()), Some(view.clone()));
+        assert_eq!(ServiceView::from_text(""), None);
+        assert_eq!(view.sentence, level.sentence());
+        let chosen = view.cell(choice.gpu.instance_type);
+        assert_eq!(chosen.choice, Some(choice.instances()));
+        assert_eq!(view.cell("no_such_type").text, "-");
+    }
+
+    #[test]
+    fn a_plan_at_service_level_targets_is_the_choice_s_replicas() {
+        let m = builtin("llama-3.1-8b").unwrap();
+        let s = select_builtin(&ShareState::default(), &m.id);
+        let rated = set_rate(&use_rate(&s, true), "40");
+        let state = set_target(&rated, true, "30");
+        let targets = state.targets.at(state.settings.rate.unwrap());
+        let level = service_level::choose(m, &state.settings, &targets);
+        let choice = level.choice().unwrap();
+        assert!(choice.replicas > 1, "{}", level.sentence());
+        let plan = plan_for(&state).unwrap();
+        assert_eq!(plan.gpu.replicas, choice.replicas);
+        assert_eq!(plan.gpu.instance_type, choice.gpu.instance_type);
+        assert_eq!(
+            plan.serving.max_running_requests,
+            choice.concurrency_per_replica
+        );
+        // A chosen type is the visitor's: the plan is for it, one instance.
+        let chosen = select_gpu(&state, Some("gpu_1x_h100_sxm5"));
+        assert_eq!(plan_for(&chosen).unwrap().gpu.replicas, 1);
+        // Targets no type meets: the plan says why.
+        let impossible = set_target(&rated, true, "0.5");
+        assert!(plan_for(&impossible)
+            .unwrap_err()
+            .starts_with("Nothing meets"));
+    }
+
+    #[test]
+    fn two_nodes_of_an_eight_gpu_type_make_a_two_node_plan() {
+        let s = select_builtin(&ShareState::default(), "deepseek-r1-671b");
+        let rec = recommend(&s.resolve_model(), &s.settings, s.mode, None);
+        assert!(two_nodes_worth_a_look(&rec));
+        let small = ShareState::default();
+        let small_rec = recommend(&small.resolve_model(), &small.settings, small.mode, None);
+        assert!(!two_nodes_worth_a_look(&small_rec));
+        let two = select_two_nodes(&s, "gpu_8x_h100_sxm5");
+        assert_eq!(
+            (two.nodes, two.gpu.as_deref()),
+            (2, Some("gpu_8x_h100_sxm5"))
+        );
+        assert!(
+            encode(&two).ends_with("&gpu=gpu_8x_h100_sxm5&nd=2"),
+            "{}",
+            encode(&two)
+        );
+        assert_eq!(select_two_nodes(&s, "gpu_1x_h100_sxm5"), s);
+        let plan = plan_for(&two).unwrap();
+        assert_eq!(
+            (
+                plan.gpu.nodes,
+                plan.serving.pipeline_parallel,
+                plan.serving.tensor_parallel
+            ),
+            (2, 2, 8)
+        );
+        // Where only TP 16 fits, the plan is TP 16 over both nodes, as the option shows.
+        // (DeepSeek-R1's shape in FP32: a custom model, the built-in has no FP32 checkpoint.)
+        let shape = builtin("deepseek-r1-671b").unwrap().architecture.unwrap();
+        let spec = CustomSpec {
+            hf_path: Some("org/deepseek-fp32".into()),
+            ..custom_from_config(None, shape)
+        };
+        let mut fp32 = set_custom(&s, spec);
+        fp32.settings.quantization = Quantization::Fp32;
+        fp32.settings.context = 32_768;
+        let fp32 = select_two_nodes(&fp32, "gpu_8x_b200_sxm6");
+        let plan = plan_for(&fp32).unwrap();
+        assert_eq!(
+            (
+                plan.gpu.nodes,
+                plan.serving.pipeline_parallel,
+                plan.serving.tensor_parallel
+            ),
+            (2, 1, 16)
+        );
+        // One instance again: a row of the table, or fewer GPUs.
+        assert_eq!(select_gpu(&two, Some("gpu_8x_b200_sxm6")).nodes, 1);
+        assert_eq!(set_gpu_count(&two, 4).nodes, 1);
+        assert_eq!(set_gpu_count(&two, 8).nodes, 2);
     }
 
     #[test]

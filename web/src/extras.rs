@@ -1,12 +1,18 @@
 //! What only some visitors need, kept out of the page's first download: writing
-//! `plan.yaml` (serde_yaml) and reading a pasted `config.json` (serde_json). The
+//! `plan.yaml` (serde_yaml), reading a pasted `config.json` (serde_json), choosing by
+//! service level and sizing two-instance options (`core::service_level`,
+//! `core::multi_node`). The
 //! `gpu-session-extras` binary exports these to the page, which loads it on demand.
 //! The state crosses between the two wasm modules as a share link
 //! (`core::share::encode` / `decode`), the codec both already hold.
 
-use crate::actions;
+use crate::actions::{self, ServiceView};
+use gpu_session_core::gpu;
 use gpu_session_core::hf_config::parse_hf_config;
-use gpu_session_core::share::{self, CustomSpec, ModelChoice};
+use gpu_session_core::multi_node::{self, TwoNodeEstimate};
+use gpu_session_core::recommend::recommend;
+use gpu_session_core::settings::EstimateMode;
+use gpu_session_core::share::{self, CustomSpec, ModelChoice, ShareState};
 use gpu_session_core::validate;
 use gpu_session_core::Architecture;
 
@@ -14,6 +20,31 @@ use gpu_session_core::Architecture;
 /// bytes `gpu-session plan` writes for the same choices.
 pub fn plan_yaml(query: &str) -> Result<String, String> {
     actions::plan_yaml(&share::decode(query).state)
+}
+
+/// The GPU table's service-level column for the state `query` describes, as
+/// `actions::ServiceView::to_text` writes it; empty when there is none (no targets, no
+/// request rate, or the reference formula).
+pub fn service_view(query: &str) -> String {
+    let state = actions::from_transport(query);
+    let model = state.resolve_model();
+    let selected = state.gpu.as_deref().and_then(gpu::find);
+    let rec = recommend(&model, &state.settings, state.mode, selected);
+    actions::service_level(&state, &model, &rec)
+        .map(|level| ServiceView::of(&level).to_text())
+        .unwrap_or_default()
+}
+
+/// The two-instance options for the state: what `gpu-session gpus --model` shows
+/// (core's `multi_node::two_node_options` on the serving estimate's rows, no type
+/// selected), cheapest first. None for the reference formula.
+pub fn two_node_options(state: &ShareState) -> Vec<TwoNodeEstimate> {
+    if state.mode != EstimateMode::Serving {
+        return Vec::new();
+    }
+    let model = state.resolve_model();
+    let rec = recommend(&model, &state.settings, EstimateMode::Serving, None);
+    multi_node::two_node_options(&model, &rec.settings, &rec, &rec.settings.workload())
 }
 
 /// The state of `query` with its custom model described by `config_json` (a model's
@@ -89,6 +120,40 @@ mod tests {
         assert!(apply_hf_config("", "not a repo", QWEN3_235B_FP8).is_err());
         let bad = apply_hf_config("", repo, "{}").unwrap_err();
         assert!(bad.starts_with(repo), "{bad}");
+    }
+
+    #[test]
+    fn the_service_view_is_core_s_choice_for_the_link() {
+        let query = "v=1&m=llama-3.1-8b&seq=64&rps=4&ttft=1500&tpot=30";
+        let state = decode(query).state;
+        let model = state.resolve_model();
+        let level = gpu_session_core::service_level::choose(
+            &model,
+            &state.settings,
+            &state.targets.at(state.settings.rate.unwrap()),
+        );
+        let view = ServiceView::from_text(&service_view(query)).unwrap();
+        assert_eq!(view, ServiceView::of(&level));
+        // No targets, or no rate: no column.
+        assert_eq!(service_view("v=1&m=llama-3.1-8b&seq=64&rps=4"), "");
+        assert_eq!(service_view("v=1&m=llama-3.1-8b&seq=64&tpot=30"), "");
+    }
+
+    #[test]
+    fn two_node_options_are_the_cli_s_for_deepseek_r1() {
+        // 64 requests of up to 160K tokens: no single instance holds them.
+        let state = share::decode("v=1&m=deepseek-r1-671b&q=fp8&ctx=163840&seq=64").state;
+        let options = two_node_options(&state);
+        let types: Vec<&str> = options.iter().map(|o| o.instance_type).collect();
+        assert!(types.contains(&"gpu_8x_h100_sxm5"), "{types:?}");
+        let model = state.resolve_model();
+        let rec = recommend(&model, &state.settings, EstimateMode::Serving, None);
+        assert_eq!(
+            options,
+            multi_node::two_node_options(&model, &rec.settings, &rec, &rec.settings.workload())
+        );
+        // A model one small GPU holds has none.
+        assert!(two_node_options(&ShareState::default()).is_empty());
     }
 
     #[test]

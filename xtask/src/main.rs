@@ -253,12 +253,17 @@ fn build_site() -> Result {
 /// Code the page's first download must not carry (it lives in `gpu-session-extras`,
 /// or is replaced by a smaller equivalent), as symbol fragments of the wasm's name
 /// section (Rust's manglings write each path segment with its length first).
-const NOT_IN_PAGE: [&str; 5] = [
+const NOT_IN_PAGE: [&str; 7] = [
     "serde_json",
     "serde_yaml",
     "9hf_config",
     "__component_custom_editor",
     "float_to_decimal_common",
+    // `service_level::Targets::met_by`, the heart of `choose_from` (which itself is
+    // inlined): the service-level column comes from the extras.
+    "7Targets6met_by",
+    // `multi_node::two_nodes_at`: the two-instance options come from the extras.
+    "12two_nodes_at",
 ];
 /// What every build of the page's names holds: proof there is a name section to read.
 const ALWAYS_IN_PAGE: &str = "15gpu_session_web";
@@ -895,6 +900,10 @@ mod tests {
             format!("..{main}.._ZN10serde_json2de8from_str17hE..29float_to_decimal_common_exact..");
         let err = page_wasm_problems(heavy.as_bytes()).unwrap_err();
         assert!(err.contains("serde_json, float_to_decimal_common"), "{err}");
+        let chooser =
+            format!("..{main}.._ZN16gpu_session_core13service_level7Targets6met_by17hE..");
+        let err = page_wasm_problems(chooser.as_bytes()).unwrap_err();
+        assert!(err.contains("7Targets6met_by"), "{err}");
         assert!(page_wasm_problems(b"stripped").is_err());
     }
 

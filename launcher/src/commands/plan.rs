@@ -17,7 +17,7 @@ use gpu_session_core::recommend::recommend_at;
 use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::registry::Model;
 use gpu_session_core::service_level::Targets;
-use gpu_session_core::settings::{EstimateMode, Rate, Settings};
+use gpu_session_core::settings::{EstimateMode, Settings};
 use gpu_session_core::validate;
 use serde_json::json;
 use std::path::Path;
@@ -189,23 +189,16 @@ fn choose_by_service_level(
     );
     let level = service_level::choose(model, &rec, targets);
     let Some(choice) = level.choice() else {
-        let why = service_level::choice_sentence(&level);
+        let why = level.sentence();
         return Err(anyhow!("{}", why.trim_end_matches('.')));
     };
     let share = targets.rate.per_s() / f64::from(choice.replicas);
-    let per_replica = Settings {
-        seqs: choice.concurrency_per_replica.max(1),
-        rate: Some(Rate::new("--rate", share).unwrap_or(targets.rate)),
-        ..settings
-    };
-    let replicas = if choice.replicas == 1 {
-        "one replica".to_string()
-    } else {
-        format!("{} replicas behind one gateway, each", choice.replicas)
-    };
+    let per_replica = choice.per_replica(settings, targets.rate);
+    // The sentence already says how many instances; this adds what each one runs.
+    let each = if choice.replicas == 1 { "It" } else { "Each" };
     let note = format!(
-        "{} This plan launches {replicas} at {} req/s with --max-running-requests {}.",
-        service_level::choice_sentence(&level),
+        "{} {each} serves {} req/s with --max-running-requests {}.",
+        level.sentence(),
         per_replica
             .rate
             .map_or_else(|| decimal::shortest(share), |r| r.to_string()),

@@ -40,48 +40,12 @@ pub fn choose(model: &Model, rec: &Recommendation, targets: &Targets) -> Service
     choose_from(model, rec, targets)
 }
 
-/// "TTFT ≤ 500 ms, TPOT ≤ 30 ms at 5 req/s 1k/1k".
-pub fn targets_sentence(level: &ServiceLevel) -> String {
-    let t = &level.targets;
-    let mut parts = Vec::new();
-    if let Some(ms) = t.ttft_max_ms {
-        parts.push(format!("TTFT ≤ {} ms", present::milliseconds(ms)));
-    }
-    if let Some(ms) = t.tpot_max_ms {
-        parts.push(format!("TPOT ≤ {} ms", present::milliseconds(ms)));
-    }
-    format!("{} at {} requests", parts.join(", "), level.basis)
-}
-
-/// The choice in a sentence, or why there is none.
-pub fn choice_sentence(level: &ServiceLevel) -> String {
-    match level.choice() {
-        Some(c) => format!(
-            "Cheapest at the service level: {} × {} (TP {}) at {}/h in all; {} binds: {}.",
-            c.replicas,
-            c.gpu.instance_type,
-            c.tp,
-            present::usd(c.usd_per_hour),
-            c.binding.as_str(),
-            c.reason,
-        ),
-        None => format!(
-            "Nothing meets {}: {}.",
-            targets_sentence(level),
-            level
-                .none_meets
-                .as_deref()
-                .unwrap_or("no instance type runs the model")
-        ),
-    }
-}
-
 /// The service-level table: one row per offered type the model runs on.
 pub fn render(level: &ServiceLevel, color: bool) -> String {
     let mut out = format!(
         "{} {}\n",
         Style::Bold.paint("Service level", color),
-        format_args!("({}; * = cheapest)", targets_sentence(level))
+        format_args!("({}; * = cheapest)", level.targets_sentence())
     );
     let mut table = Table::new(&[
         ("", Align::Left),
@@ -120,7 +84,7 @@ pub fn render(level: &ServiceLevel, color: bool) -> String {
     out.push_str(&table.render(color));
     let notes = [
         "TTFT and TPOT are per request (mean) at each replica's share of the rate (for a type that cannot meet the targets: at the concurrency that fails). MAX REQS/REPLICA is the most requests one replica runs at once within the targets (its --max-running-requests); $/H ALL is all replicas; $/1M OUT is per million output tokens. BINDS: memory (the KV pool or nothing fits), ttft or tpot (one more request at once would break it), rate (more than 16 replicas).".to_string(),
-        choice_sentence(level),
+        level.sentence(),
     ];
     for note in notes {
         for line in wrap(&note, PROSE_WIDTH) {

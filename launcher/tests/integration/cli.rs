@@ -763,10 +763,8 @@ fn service_level_targets_choose_type_tp_and_replicas() {
     );
     assert_eq!(plan.gpu.replicas, choice.replicas);
     assert!(
-        run.stderr.contains(&format!(
-            "launches {} replicas behind one gateway",
-            choice.replicas
-        )),
+        run.stderr
+            .contains(&format!("{} instances behind one gateway", choice.replicas)),
         "{}",
         run.stderr
     );

@@ -98,11 +98,7 @@ fn quantization_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
             data-testid="quant-select"
             on:change=move |ev| {
                 if let Ok(q) = event_target_value(&ev).parse::<Quantization>() {
-                    calc.apply(|s| {
-                        let mut next = s.clone();
-                        next.settings.quantization = q;
-                        next
-                    });
+                    calc.set_settings(|s| s.quantization = q);
                 }
             }
         >
@@ -135,11 +131,8 @@ fn context_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     let ctx_stops =
         Memo::new(move |_| scale::stops(MIN_CONTEXT, state.with(actions::context_limit)));
     let set_context = move |ctx: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.context = ctx.clamp(MIN_CONTEXT, actions::context_limit(s));
-            next
-        })
+        let limit = state.with_untracked(actions::context_limit);
+        calc.set_settings(|s| s.context = ctx.clamp(MIN_CONTEXT, limit))
     };
     // Slider positions, also written as attributes so the pre-rendered HTML shows them.
     let ctx_position = move || {
@@ -200,13 +193,7 @@ fn context_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
 fn seqs_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     let seq_stops = StoredValue::new(scale::stops(1, MAX_SEQS));
     let seq_last = seq_stops.with_value(|s| s.len() - 1);
-    let set_seqs = move |seqs: u32| {
-        calc.apply(|s| {
-            let mut next = s.clone();
-            next.settings.seqs = seqs.clamp(1, MAX_SEQS);
-            next
-        })
-    };
+    let set_seqs = move |seqs: u32| calc.set_settings(|s| s.seqs = seqs.clamp(1, MAX_SEQS));
     let seq_position = move || {
         let n = settings.with(|s| s.seqs);
         seq_stops.with_value(|s| scale::position(s, n)).to_string()
@@ -336,39 +323,13 @@ fn tokens_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
     }
 }
 
-/// The request rate and, with it, the service-level targets.
+/// The request rate and, with it, the slot the service-level targets load into.
 fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
-    let target = move |testid: &'static str, label: &'static str, tpot: bool| {
-        let value = move || {
-            let t = calc.targets.get();
-            let v = if tpot { t.tpot_max_ms } else { t.ttft_max_ms };
-            v.map(gpu_session_core::decimal::shortest)
-                .unwrap_or_default()
-        };
-        view! {
-            <label class="field">
-                <span>{label}</span>
-                <input
-                    type="text"
-                    inputmode="decimal"
-                    class="num"
-                    placeholder="none"
-                    data-testid=testid
-                    prop:value=value
-                    value=value
-                    on:change=move |ev| {
-                        let text = event_target_value(&ev);
-                        calc.targets.update(|t| {
-                            let slot = if tpot { &mut t.tpot_max_ms } else { &mut t.ttft_max_ms };
-                            *slot = actions::parse_target(*slot, &text);
-                        });
-                    }
-                />
-            </label>
-        }
-    };
+    // Rendered again only when the load changes, so the mounted targets stay put while
+    // the rate is edited.
+    let rated = Memo::new(move |_| settings.with(|s| s.rate.is_some()));
     move || {
-        settings.with(|s| s.rate.is_some()).then(|| view! {
+        rated.get().then(|| view! {
             <div class="field-pair" data-testid="rate-fields">
                 {number_input(
                     calc,
@@ -378,11 +339,27 @@ fn rate_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
                     actions::set_rate,
                 )}
             </div>
-            <div class="field-pair" data-testid="targets">
-                {target("ttft-max", "TTFT at most (ms)", false)}
-                {target("tpot-max", "TPOT at most (ms)", true)}
-            </div>
+            <TargetsSlot calc=calc/>
         })
+    }
+}
+
+/// Where the service-level targets appear (see `super::targets`): only some visitors
+/// set them, so `gpu-session-extras` mounts their inputs here the first time the load
+/// is a request rate.
+#[component]
+fn TargetsSlot(calc: Calc) -> impl IntoView {
+    let slot = NodeRef::<leptos::html::Div>::new();
+    let error = RwSignal::new(None::<String>);
+    #[cfg(target_arch = "wasm32")]
+    super::mount_from_extras(calc, slot, super::dom::Mount::Targets, error);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = calc;
+    view! {
+        <div class="targets-slot" data-testid="targets-slot" node_ref=slot>
+            <p class="muted small">"Loading the service-level targets…"</p>
+            <p class="bad small" role="alert">{move || error.get()}</p>
+        </div>
     }
 }
 
@@ -394,11 +371,7 @@ fn kv_field(calc: Calc, settings: Memo<Settings>) -> impl IntoView {
             data-testid="kv-select"
             on:change=move |ev| {
                 if let Ok(k) = event_target_value(&ev).parse::<KvDtype>() {
-                    calc.apply(|s| {
-                        let mut next = s.clone();
-                        next.settings.kv_dtype = k;
-                        next
-                    });
+                    calc.set_settings(|s| s.kv_dtype = k);
                 }
             }
         >
@@ -525,6 +498,12 @@ fn mode_field(calc: Calc) -> impl IntoView {
     }
 }
 
+/// "2 × 8x H100 (80 GB SXM5)" when the state serves one model over two instances.
+fn two_instances(s: &ShareState) -> Option<String> {
+    let g = s.gpu.as_deref().and_then(gpu::find)?;
+    (s.nodes > 1).then(|| format!("{} × {}", s.nodes, g.description))
+}
+
 /// Bar geometry: the SVG's user-space width.
 const BAR_WIDTH: f64 = 1000.0;
 
@@ -581,6 +560,20 @@ fn Results(calc: Calc) -> impl IntoView {
         })
     };
     let verdict = move || {
+        if let Some(two) = calc.state.with(two_instances) {
+            return view! {
+                <div class="verdict" data-testid="verdict">
+                    <p class="verdict-lead">
+                        <span class="muted">"Selected · two instances"</span>
+                        <strong data-testid="verdict-gpu">{two}</strong>
+                    </p>
+                    <p class="muted small">
+                        "One model over both nodes: its layout, fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
+                    </p>
+                </div>
+            }
+            .into_any();
+        }
         calc.rec.with(|r| {
             let selected = calc.state.with(|s| s.gpu.clone());
             let row = selected.as_deref().and_then(|g| r.row(g)).or_else(|| r.cheapest());

@@ -181,7 +181,12 @@ fn extras_module() -> js_sys::Promise {
 /// Call `function(args…)` of `gpu-session-extras`: a string, or the error it returned
 /// (or why the module could not be loaded).
 pub async fn call_extras(function: &str, args: &[&str]) -> Result<String, String> {
-    let f = extras_export(function, "the plan writer").await?;
+    let what = if function == "plan_yaml" {
+        "the plan writer"
+    } else {
+        "the service-level column"
+    };
+    let f = extras_export(function, what).await?;
     let args: js_sys::Array = args.iter().map(|a| JsValue::from_str(a)).collect();
     match f.apply(&JsValue::NULL, &args) {
         Ok(v) => v
@@ -191,23 +196,23 @@ pub async fn call_extras(function: &str, args: &[&str]) -> Result<String, String
     }
 }
 
-/// The custom-model editor `gpu-session-extras` mounted into the page: tell it each
-/// change of the page's state; dropping it unmounts the editor.
+/// A view `gpu-session-extras` mounted into the page (see `super::mounted`): tell it
+/// each change of the page's state; dropping it unmounts the view.
 #[cfg(target_arch = "wasm32")]
-pub struct Editor {
+pub struct Mounted {
     handle: JsValue,
     _on_change: wasm_bindgen::closure::Closure<dyn Fn(String)>,
 }
 
 #[cfg(target_arch = "wasm32")]
-impl Editor {
+impl Mounted {
     pub fn update(&self, query: &str) {
         call_method(&self.handle, "update", &JsValue::from_str(query));
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-impl Drop for Editor {
+impl Drop for Mounted {
     fn drop(&mut self) {
         // wasm-bindgen's `free` drops the Rust value, which unmounts the editor.
         call_method(&self.handle, "free", &JsValue::UNDEFINED);
@@ -237,28 +242,45 @@ async fn extras_export(name: &str, what: &str) -> Result<js_sys::Function, Strin
     function_property(&module, name).ok_or_else(|| format!("gpu-session-extras has no {name}"))
 }
 
-/// Load `gpu-session-extras` and mount its custom-model editor into `slot` for the
-/// state `query`; `on_change` receives the query of every state the editor makes.
+/// What `gpu-session-extras` mounts into the page: its export and, for the message
+/// when it does not load, what it is.
 #[cfg(target_arch = "wasm32")]
-pub async fn mount_editor(
+#[derive(Clone, Copy)]
+pub enum Mount {
+    /// The custom-model editor (told the Hub the page reads from).
+    Editor,
+    /// The service-level targets' inputs.
+    Targets,
+    /// The two-instance options.
+    TwoNodes,
+}
+
+/// Load `gpu-session-extras` and mount `what` into `slot` for the state `query`;
+/// `on_change` receives the query of every state the mounted view makes.
+#[cfg(target_arch = "wasm32")]
+pub async fn mount(
+    what: Mount,
     slot: web_sys::HtmlElement,
     query: &str,
     on_change: impl Fn(String) + 'static,
-) -> Result<Editor, String> {
-    let mount = extras_export("mount_editor", "the model editor").await?;
+) -> Result<Mounted, String> {
+    let (export, name) = match what {
+        Mount::Editor => ("mount_editor", "the model editor"),
+        Mount::Targets => ("mount_targets", "the service-level targets"),
+        Mount::TwoNodes => ("mount_two_nodes", "the two-instance options"),
+    };
+    let mount = extras_export(export, name).await?;
     let on_change = wasm_bindgen::closure::Closure::<dyn Fn(String)>::new(on_change);
-    let args: js_sys::Array = [
-        slot.into(),
-        JsValue::from_str(query),
-        JsValue::from_str(&hub_endpoint()),
-        on_change.as_ref().clone(),
-    ]
-    .into_iter()
-    .collect();
+    let mut args = vec![slot.into(), JsValue::from_str(query)];
+    if let Mount::Editor = what {
+        args.push(JsValue::from_str(&hub_endpoint()));
+    }
+    args.push(on_change.as_ref().clone());
+    let args: js_sys::Array = args.into_iter().collect();
     let handle = mount
         .apply(&JsValue::NULL, &args)
         .map_err(|e| describe(&e))?;
-    Ok(Editor {
+    Ok(Mounted {
         handle,
         _on_change: on_change,
     })

@@ -2,83 +2,38 @@
 //! Hugging Face repository. Only some visitors open it, so it is not in the page's
 //! wasm: the on-demand `gpu-session-extras` module mounts it (with the config.json
 //! reader it needs) into the slot the page shows for a custom model
-//! (`super::models::EditorSlot`). The editor keeps its own copy of the state; the two
-//! modules exchange it as a share link's query string, the codec both hold.
+//! (`super::models::EditorSlot`), as `super::mounted` describes.
 
+use super::mounted::Mounted;
 use super::{dom, Calc};
 use crate::{actions, extras};
 use gpu_session_core::present;
 use gpu_session_core::registry;
-use gpu_session_core::share::{self, CustomSpec, ModelChoice, ShareState};
+use gpu_session_core::share::{self, CustomSpec, ModelChoice};
 use gpu_session_core::{decimal, validate, Architecture};
 use leptos::prelude::*;
 
-/// A mounted editor, as the extras module hands it to the page.
-pub struct MountedEditor {
-    state: RwSignal<ShareState>,
-    /// The query the page last sent (normalised), so the editor reports only the
-    /// changes it makes itself.
-    from_page: StoredValue<String>,
-    /// Owns the editor's reactive scope; dropping it unmounts the editor.
-    _handle: leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
-}
-
-impl MountedEditor {
-    /// Mount the editor for the state `query` into `slot` (replacing what it shows),
-    /// reading Hub repositories from `hub_endpoint`; `on_change` receives the state's
-    /// query each time the editor changes it.
-    pub fn mount(
-        slot: web_sys::HtmlElement,
-        query: &str,
-        hub_endpoint: String,
-        on_change: impl Fn(String) + 'static,
-    ) -> MountedEditor {
-        dom::use_hub_endpoint(hub_endpoint);
-        let initial = actions::from_transport(query);
-        let signals = std::rc::Rc::new(std::cell::Cell::new(None));
-        let out = signals.clone();
-        slot.set_inner_html("");
-        // Everything reactive is created inside the mount, under its owner (which also
-        // starts Leptos' executor in this wasm instance).
-        let handle = leptos::mount::mount_to(slot, move || {
-            let from_page = StoredValue::new(actions::to_transport(&initial));
-            let calc = Calc::new(initial);
-            Effect::new(move |_| {
-                let query = calc.state.with(actions::to_transport);
-                if from_page.with_value(|q| *q != query) {
-                    from_page.set_value(query.clone());
-                    on_change(query);
-                }
-            });
-            let hub = HubLoader::new();
-            // A link naming a Hub model: read its config.json again.
-            if let Some(repo) = calc.state.with_untracked(|s| match &s.model {
-                ModelChoice::Hub(h) if h.loaded.is_none() => Some(h.repo.clone()),
-                _ => None,
-            }) {
-                hub.load(calc, repo);
-            }
-            out.set(Some((calc.state, from_page)));
-            view! { <CustomEditor calc=calc hub=hub/> }.into_any()
-        });
-        let (state, from_page) = signals
-            .take()
-            .expect("mount_to runs its view function before it returns");
-        MountedEditor {
-            state,
-            from_page,
-            _handle: handle,
+/// Mount the editor for the state `query` into `slot` (replacing what it shows),
+/// reading Hub repositories from `hub_endpoint`; `on_change` receives the state's query
+/// each time the editor changes it.
+pub fn mount(
+    slot: web_sys::HtmlElement,
+    query: &str,
+    hub_endpoint: String,
+    on_change: impl Fn(String) + 'static,
+) -> Mounted {
+    dom::use_hub_endpoint(hub_endpoint);
+    Mounted::mount(slot, query, on_change, |calc| {
+        let hub = HubLoader::new();
+        // A link naming a Hub model: read its config.json again.
+        if let Some(repo) = calc.state.with_untracked(|s| match &s.model {
+            ModelChoice::Hub(h) if h.loaded.is_none() => Some(h.repo.clone()),
+            _ => None,
+        }) {
+            hub.load(calc, repo);
         }
-    }
-
-    /// The page's state changed: show it.
-    pub fn update(&self, query: &str) {
-        let next = actions::from_transport(query);
-        self.from_page.set_value(actions::to_transport(&next));
-        if self.state.with_untracked(|s| *s != next) {
-            self.state.set(next);
-        }
-    }
+        view! { <CustomEditor calc=calc hub=hub/> }.into_any()
+    })
 }
 
 /// One numeric architecture field of the custom-model editor.

@@ -27,13 +27,21 @@ pub fn PlanSection(calc: Calc) -> impl IntoView {
     let preview = RwSignal::new(None::<(String, Result<String, String>)>);
     let plan_gpu = move || {
         calc.state.with(|s| {
+            if s.gpu.is_none() && s.settings.rate.is_some() && !s.targets.is_empty() {
+                return Some("the service level's choice, with its replicas".to_string());
+            }
             let gpu = actions::plan_gpu(s)?;
             let how = if s.gpu.is_some() {
                 "selected"
             } else {
                 "cheapest fit"
             };
-            Some(format!("{} ({how})", gpu.instance_type))
+            let count = if s.nodes > 1 {
+                format!("{} × ", s.nodes)
+            } else {
+                String::new()
+            };
+            Some(format!("{count}{} ({how})", gpu.instance_type))
         })
     };
 

@@ -8,13 +8,18 @@ pub mod editor;
 mod export;
 mod guides;
 mod models;
+#[cfg(target_arch = "wasm32")]
+pub mod mounted;
 mod table;
+#[cfg(target_arch = "wasm32")]
+pub mod targets;
+#[cfg(target_arch = "wasm32")]
+pub mod two_nodes;
 
-use crate::actions::TargetInputs;
 use gpu_session_core::gpu;
 use gpu_session_core::recommend::{recommend, Recommendation};
 use gpu_session_core::registry::Model;
-use gpu_session_core::service_level::ServiceLevel;
+use gpu_session_core::settings::Settings;
 use gpu_session_core::share::{self, Decoded, ShareState};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -29,10 +34,6 @@ pub struct Calc {
     pub state: RwSignal<ShareState>,
     pub model: Memo<Model>,
     pub rec: Memo<Recommendation>,
-    /// Service-level targets (a view choice, not in the link).
-    pub targets: RwSignal<TargetInputs>,
-    /// Core's choice by service level on `rec`'s rows, with a request rate only.
-    pub level: Memo<Option<ServiceLevel>>,
 }
 
 impl Calc {
@@ -45,18 +46,12 @@ impl Calc {
                 model.with(|m| recommend(m, &s.settings, s.mode, selected))
             })
         });
-        let targets = RwSignal::new(TargetInputs::default());
-        let level = Memo::new(move |_| {
-            let t = targets.get();
-            model.with(|m| rec.with(|r| crate::actions::service_level(m, r, t)))
-        });
-        Calc {
-            state,
-            model,
-            rec,
-            targets,
-            level,
-        }
+        Calc { state, model, rec }
+    }
+
+    /// Change the state's settings (see `actions::with_settings`).
+    pub fn set_settings(&self, change: impl FnOnce(&mut Settings)) {
+        self.apply(|s| crate::actions::with_settings(s, change));
     }
 
     /// Apply an action (see `crate::actions`) to the state.
@@ -66,6 +61,48 @@ impl Calc {
             self.state.set(next);
         }
     }
+}
+
+/// Mount `what` from `gpu-session-extras` into `slot` once it is in the page: the page
+/// sends it every change of the state and applies every change it makes; `error` says
+/// why it did not load. The mounted view goes when the slot's owner does.
+#[cfg(target_arch = "wasm32")]
+fn mount_from_extras(
+    calc: Calc,
+    slot: NodeRef<leptos::html::Div>,
+    what: dom::Mount,
+    error: RwSignal<Option<String>>,
+) {
+    let mounted = StoredValue::new_local(None::<dom::Mounted>);
+    slot.on_load(move |element| {
+        let query = calc.state.with_untracked(crate::actions::to_transport);
+        leptos::task::spawn_local(async move {
+            let on_change = move |query: String| {
+                let next = crate::actions::from_transport(&query);
+                calc.apply(|_| next);
+            };
+            match dom::mount(what, element.into(), &query, on_change).await {
+                Ok(m) => {
+                    // The page may have changed while the module loaded.
+                    m.update(&calc.state.with_untracked(crate::actions::to_transport));
+                    // A slot that went meanwhile drops `m`, which unmounts it.
+                    let _ = mounted.try_update_value(move |slot| *slot = Some(m));
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(e));
+                }
+            }
+        });
+    });
+    Effect::new(move |_| {
+        let query = calc.state.with(crate::actions::to_transport);
+        mounted.with_value(|m| {
+            if let Some(m) = m {
+                m.update(&query);
+            }
+        });
+    });
+    on_cleanup(move || mounted.update_value(|m| drop(m.take())));
 }
 
 /// The element the calculator lives in. The built index.html holds it pre-rendered

@@ -294,35 +294,7 @@ fn EditorSlot(calc: Calc) -> impl IntoView {
     let slot = NodeRef::<leptos::html::Div>::new();
     let error = RwSignal::new(None::<String>);
     #[cfg(target_arch = "wasm32")]
-    {
-        let editor = StoredValue::new_local(None::<dom::Editor>);
-        slot.on_load(move |element| {
-            let query = calc.state.with_untracked(actions::to_transport);
-            leptos::task::spawn_local(async move {
-                let on_change = move |query: String| {
-                    let next = actions::from_transport(&query);
-                    calc.apply(|_| next);
-                };
-                match dom::mount_editor(element.into(), &query, on_change).await {
-                    Ok(mounted) => {
-                        // The page may have changed while the module loaded.
-                        mounted.update(&calc.state.with_untracked(actions::to_transport));
-                        editor.set_value(Some(mounted));
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        });
-        Effect::new(move |_| {
-            let query = calc.state.with(actions::to_transport);
-            editor.with_value(|e| {
-                if let Some(e) = e {
-                    e.update(&query);
-                }
-            });
-        });
-        on_cleanup(move || editor.update_value(|e| drop(e.take())));
-    }
+    super::mount_from_extras(calc, slot, dom::Mount::Editor, error);
     // The pre-render never shows the editor's contents; only the wasm mounts them.
     #[cfg(not(target_arch = "wasm32"))]
     let _ = calc;

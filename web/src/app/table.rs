@@ -1,16 +1,46 @@
 //! The GPU table: every Lambda instance type with its verdict, limits, speed and cost.
 
 use super::Calc;
-use crate::actions;
+use crate::actions::{self, ServiceView};
 use crate::sort::{self, Column};
 use gpu_session_core::gpu::{CATALOG, PRICE_SNAPSHOT};
 use gpu_session_core::present;
 use gpu_session_core::recommend::GpuFit;
-use gpu_session_core::service_level::ServiceLevel;
+use gpu_session_core::settings::EstimateMode;
 use leptos::prelude::*;
+
+/// The service-level column for the state, from gpu-session-extras (which holds the
+/// choice by service level): with targets at a request rate only, `None` otherwise.
+fn service_column(calc: Calc) -> RwSignal<Option<ServiceView>> {
+    let service = RwSignal::new(None::<ServiceView>);
+    Effect::new(move |_| {
+        let (query, wanted) = calc.state.with(|s| {
+            let wanted = s.settings.rate.is_some()
+                && s.mode == EstimateMode::Serving
+                && !s.targets.is_empty();
+            (actions::to_transport(s), wanted)
+        });
+        if !wanted {
+            service.set(None);
+            return;
+        }
+        #[cfg(target_arch = "wasm32")]
+        leptos::task::spawn_local(async move {
+            let text = super::dom::call_extras("service_view", &[&query]).await;
+            // Only the answer for the current state is shown.
+            if calc.state.with_untracked(actions::to_transport) == query {
+                let _ = service.try_set(text.ok().and_then(|t| ServiceView::from_text(&t)));
+            }
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = query;
+    });
+    service
+}
 
 #[component]
 pub fn GpuSection(calc: Calc) -> impl IntoView {
+    let service = service_column(calc);
     // `None`: catalog order until a header is clicked.
     let column = RwSignal::new(None::<Column>);
     let descending = RwSignal::new(false);
@@ -85,7 +115,7 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                     <thead>
                         <tr>
                             {Column::ALL.into_iter().map(header).collect_view()}
-                            <Show when=move || calc.level.with(Option::is_some)>
+                            <Show when=move || service.with(Option::is_some)>
                                 <th scope="col" class="col-service">
                                     "Service level"
                                     <a
@@ -101,7 +131,7 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        <For each=move || order.get() key=|i| *i children=move |i| view! { <GpuRow calc=calc i=i/> }/>
+                        <For each=move || order.get() key=|i| *i children=move |i| view! { <GpuRow calc=calc i=i service=service/> }/>
                     </tbody>
                 </table>
             </div>
@@ -110,74 +140,36 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                     "! = saturated: the rate is more than the instance completes, the queue grows.",
                 )}
             </p>
-            {move || calc.level.with(|l| l.as_ref().map(|l| view! {
-                <p class="service-summary" data-testid="service-summary">{service_sentence(l)}</p>
+            {move || service.with(|l| l.as_ref().map(|l| view! {
+                <p class="service-summary" data-testid="service-summary">{l.sentence.clone()}</p>
             }))}
+            <Show when=move || calc.state.with(|s| s.nodes > 1) || calc.rec.with(actions::two_nodes_worth_a_look)>
+                <TwoNodeSlot calc=calc/>
+            </Show>
         </section>
     }
 }
 
-/// "TTFT ≤ 500 ms, TPOT ≤ 30 ms at 5 req/s 1k/1k requests", as the CLI says it.
-fn targets_sentence(level: &ServiceLevel) -> String {
-    let t = &level.targets;
-    let mut parts = Vec::new();
-    if let Some(ms) = t.ttft_max_ms {
-        parts.push(format!("TTFT ≤ {} ms", present::milliseconds(ms)));
-    }
-    if let Some(ms) = t.tpot_max_ms {
-        parts.push(format!("TPOT ≤ {} ms", present::milliseconds(ms)));
-    }
-    if parts.is_empty() {
-        parts.push("No latency target".to_string());
-    }
-    format!("{} at {} requests", parts.join(", "), level.basis)
-}
-
-/// The choice and what binds it, or why nothing meets the targets.
-fn service_sentence(level: &ServiceLevel) -> String {
-    match level.choice() {
-        Some(c) => format!(
-            "{}: cheapest is {} × {} (TP {}) at {}/hour in all; {} binds: {}.",
-            targets_sentence(level),
-            c.replicas,
-            c.gpu.instance_type,
-            c.tp,
-            present::usd(c.usd_per_hour),
-            c.binding.as_str(),
-            c.reason,
-        ),
-        None => format!(
-            "Nothing meets {}: {}.",
-            targets_sentence(level),
-            level
-                .none_meets
-                .as_deref()
-                .unwrap_or("no instance type runs the model")
-        ),
-    }
-}
-
-/// A row's service-level cell: replicas and price, or what binds; "-" for a type the
-/// choice leaves out (not offered, or the model does not run on it).
-fn service_cell(level: &ServiceLevel, instance: &str) -> (String, String) {
-    match level.rows.iter().find(|r| r.gpu.instance_type == instance) {
-        Some(r) if r.meets => (
-            format!("{} × · {}/hour", r.replicas, present::usd(r.usd_per_hour)),
-            r.reason.clone(),
-        ),
-        Some(r) => (
-            format!("no: {} binds", r.binding.as_str()),
-            r.reason.clone(),
-        ),
-        None => (
-            "-".to_string(),
-            "not offered, or the model does not run on it".to_string(),
-        ),
+/// Where the two-instance options appear (see `super::two_nodes`): a line while
+/// `gpu-session-extras` loads, which then mounts them here.
+#[component]
+fn TwoNodeSlot(calc: Calc) -> impl IntoView {
+    let slot = NodeRef::<leptos::html::Div>::new();
+    let error = RwSignal::new(None::<String>);
+    #[cfg(target_arch = "wasm32")]
+    super::mount_from_extras(calc, slot, super::dom::Mount::TwoNodes, error);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = calc;
+    view! {
+        <div class="two-node-slot" data-testid="two-node-slot" node_ref=slot>
+            <p class="muted small">"Loading the two-instance options…"</p>
+            <p class="bad small" role="alert">{move || error.get()}</p>
+        </div>
     }
 }
 
 #[component]
-fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
+fn GpuRow(calc: Calc, i: usize, service: RwSignal<Option<ServiceView>>) -> impl IntoView {
     let gpu = &CATALOG[i];
     let name = gpu.instance_type;
     let cell = move |f: fn(&GpuFit) -> String| move || calc.rec.with(|r| f(&r.rows[i]));
@@ -194,23 +186,18 @@ fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
             })
         }
     };
-    let service = move || {
-        calc.level
-            .with(|l| l.as_ref().map(|l| service_cell(l, name)))
-    };
-    let best = move || {
-        calc.level.with(|l| {
-            l.as_ref()
-                .and_then(|l| l.choice())
-                .is_some_and(|c| c.gpu.instance_type == name)
-        })
-    };
+    let service_cell = move || service.with(|v| v.as_ref().map(|v| v.cell(name)));
+    let best = move || service_cell().is_some_and(|c| c.choice.is_some());
     let fit = move || calc.rec.with(|r| r.rows[i].fit.as_str());
     let fit_label = move || {
         calc.rec
             .with(|r| r.rows[i].fit.label(r.rows[i].max_seqs, r.settings.seqs))
     };
-    let selected = move || calc.state.with(|s| s.gpu.as_deref() == Some(name));
+    // One instance of the type: two of them are the two-instance options' row.
+    let selected = move || {
+        calc.state
+            .with(|s| s.gpu.as_deref() == Some(name) && s.nodes == 1)
+    };
     let cheapest = move || calc.rec.with(|r| r.cheapest_fit == Some(i));
     let choose = move || calc.apply(|s| actions::select_gpu(s, Some(name)));
     view! {
@@ -260,10 +247,13 @@ fn GpuRow(calc: Calc, i: usize) -> impl IntoView {
             </td>
             <td data-col="per-million" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
             <td data-col="per-million-in" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_input_tokens))}</td>
-            {move || service().map(|(text, why)| view! {
-                <td data-col="service" class="num" title=why>
-                    {text}
-                    {best().then(|| view! { <span class="pill accent small" data-testid="service-badge">"Cheapest here"</span> })}
+            {move || service_cell().map(|c| view! {
+                <td data-col="service" class="num" title=c.title>
+                    {c.text}
+                    {c.choice.map(|instances| view! {
+                        <span class="pill accent small" data-testid="service-badge">"Cheapest here"</span>
+                        <small class="service-instances" data-testid="service-instances">{instances}</small>
+                    })}
                 </td>
             })}
         </tr>
