@@ -51,6 +51,8 @@ pub enum ResolveError {
         wanted: String,
         matches: Vec<String>,
     },
+    #[error("group {group} has no member 0 running, and the group is reached only through it (the gateway, or node 0); end it with `gpu-session down {group}`")]
+    NoEntry { group: String },
     #[error(transparent)]
     Api(#[from] LambdaError),
 }
@@ -261,8 +263,9 @@ pub async fn list_ours(client: &LambdaClient) -> Result<Vec<Instance>, LambdaErr
     Ok(ours(client.list_instances().await?))
 }
 
-/// Picks the instance a user meant: an exact id, an exact name, or a unique id
-/// prefix; with no argument, the only one running.
+/// Picks the instance a user meant: an exact id, an exact name, a group id (the
+/// group's member 0), or a unique id prefix; with no argument, the only one running
+/// (or member 0 of the only group running).
 pub fn resolve<'a>(
     instances: &'a [Instance],
     wanted: Option<&str>,
@@ -271,9 +274,12 @@ pub fn resolve<'a>(
         return match instances {
             [] => Err(ResolveError::NoneRunning),
             [only] => Ok(only),
-            many => Err(ResolveError::SeveralRunning(
-                many.iter().map(describe).collect(),
-            )),
+            many => match only_group(many) {
+                Some(group) => group_entry(many, group),
+                None => Err(ResolveError::SeveralRunning(
+                    many.iter().map(describe).collect(),
+                )),
+            },
         };
     };
     if let Some(i) = instances.iter().find(|i| i.id == wanted) {
@@ -281,6 +287,9 @@ pub fn resolve<'a>(
     }
     if let Some(i) = instances.iter().find(|i| i.name.as_deref() == Some(wanted)) {
         return Ok(i);
+    }
+    if instances.iter().any(|i| tag(i, TAG_GROUP) == Some(wanted)) {
+        return group_entry(instances, wanted);
     }
     let matches: Vec<&Instance> = instances
         .iter()
@@ -297,6 +306,29 @@ pub fn resolve<'a>(
             matches: many.iter().map(|i| describe(i)).collect(),
         }),
     }
+}
+
+/// The group every one of `instances` belongs to, if they all belong to one.
+fn only_group(instances: &[Instance]) -> Option<&str> {
+    let group = tag(instances.first()?, TAG_GROUP)?;
+    instances
+        .iter()
+        .all(|i| tag(i, TAG_GROUP) == Some(group))
+        .then_some(group)
+}
+
+/// The member a group is reached through: member 0, which runs the gateway (replicas)
+/// or serves the model (node 0 of two).
+pub fn group_entry<'a>(
+    instances: &'a [Instance],
+    group: &str,
+) -> Result<&'a Instance, ResolveError> {
+    instances
+        .iter()
+        .find(|i| tag(i, TAG_GROUP) == Some(group) && tag(i, TAG_MEMBER) == Some("0"))
+        .ok_or_else(|| ResolveError::NoEntry {
+            group: group.to_owned(),
+        })
 }
 
 /// [`resolve`] against the API's current listing of our instances.
@@ -406,6 +438,49 @@ mod tests {
         ));
         assert_eq!(resolve(&list[..1], None).unwrap().id, "0920582c1");
         assert!(matches!(resolve(&[], None), Err(ResolveError::NoneRunning)));
+    }
+
+    fn member(id: &str, group: &str, index: u32) -> Instance {
+        let mut i = inst(id, Some(&format!("gpu-session-m-{group}-{index}")));
+        i.tags = [
+            (TAG_GROUP, group.to_owned()),
+            (TAG_MEMBER, index.to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| gpu_session_lambda::Tag {
+            key: key.to_owned(),
+            value,
+        })
+        .collect();
+        i
+    }
+
+    #[test]
+    fn a_group_is_reached_through_member_0() {
+        let group = vec![
+            member("b1", "abc123", 1),
+            member("b0", "abc123", 0),
+            member("b2", "abc123", 2),
+        ];
+        // By the group's id, or as the only thing running: member 0.
+        assert_eq!(resolve(&group, Some("abc123")).unwrap().id, "b0");
+        assert_eq!(resolve(&group, None).unwrap().id, "b0");
+        // A member's own id is still that member.
+        assert_eq!(resolve(&group, Some("b2")).unwrap().id, "b2");
+        // Without member 0 the group cannot be reached, and the error says how to end it.
+        let headless = vec![group[0].clone(), group[2].clone()];
+        let err = resolve(&headless, Some("abc123")).unwrap_err().to_string();
+        assert!(err.contains("gpu-session down abc123"), "{err}");
+        assert!(matches!(
+            resolve(&headless, None),
+            Err(ResolveError::NoEntry { .. })
+        ));
+        // A group and a single instance: name one.
+        let mixed = vec![group[1].clone(), inst("c1", Some("gpu-session-x-1"))];
+        assert!(matches!(
+            resolve(&mixed, None),
+            Err(ResolveError::SeveralRunning(_))
+        ));
     }
 
     #[test]

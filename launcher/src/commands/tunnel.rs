@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
         ip,
         key,
         host_keys,
-    } = ssh_target(ctx, args.instance.as_deref())?;
+    } = group_endpoint(ctx, ssh_target(ctx, args.instance.as_deref())?)?;
     let ip = ip.as_str();
     let port = args.local_port;
     // The plan's `serving.port`, which launch recorded in a tag.
@@ -53,4 +53,24 @@ pub fn run(ctx: &Context, args: TunnelArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     Ok(exit_code(status))
+}
+
+/// A group serves only from member 0 (its gateway, or node 0 of two): another member's
+/// loopback port has nothing on it, so a tunnel to a member goes to member 0.
+fn group_endpoint(ctx: &Context, target: SshTarget) -> anyhow::Result<SshTarget> {
+    let instance = &target.instance;
+    let (Some(group), Some(index)) = (
+        instances::tag(instance, instances::TAG_GROUP),
+        instances::tag(instance, instances::TAG_MEMBER),
+    ) else {
+        return Ok(target);
+    };
+    if index == "0" {
+        return Ok(target);
+    }
+    ctx.printer.note(&printable(&format!(
+        "{} is member {index} of group {group}, which serves from member 0; forwarding to member 0.",
+        instances::describe(instance)
+    )));
+    ssh_target(ctx, Some(group))
 }

@@ -111,6 +111,30 @@ impl Env {
 
     /// [`Env::seed`], launched (by its tags, with a 4 h lease) at `launched_at`.
     fn seed_launched(&self, name: &str, ours: bool, launched_at: u64) -> String {
+        self.seed_tagged(name, ours, launched_at, &[])
+    }
+
+    /// One of ours, member `index` of group `group` (tagged as a group launch tags it).
+    fn seed_member(&self, group: &str, index: u32) -> String {
+        let index_tag = index.to_string();
+        self.seed_tagged(
+            &format!("gpu-session-a-{group}-{index}"),
+            true,
+            instances::now_unix() - 1800,
+            &[
+                (instances::TAG_GROUP, group),
+                (instances::TAG_MEMBER, &index_tag),
+            ],
+        )
+    }
+
+    fn seed_tagged(
+        &self,
+        name: &str,
+        ours: bool,
+        launched_at: u64,
+        extra_tags: &[(&str, &str)],
+    ) -> String {
         let client = LambdaClient::new(
             &self.fake.base_url(),
             ApiKey::new(DEFAULT_API_KEY).unwrap(),
@@ -122,6 +146,14 @@ impl Env {
         if ours {
             request.hostname = Some(name.to_owned());
             request.tags = instances::launch_tags("llama-3.1-8b", launched_at, 4, 30000);
+            request.tags.extend(
+                extra_tags
+                    .iter()
+                    .map(|(key, value)| gpu_session_lambda::Tag {
+                        key: (*key).to_owned(),
+                        value: (*value).to_owned(),
+                    }),
+            );
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -692,5 +724,61 @@ fn tunnel_uses_the_plans_sglang_port_and_our_known_hosts() {
     assert!(
         args.contains(&format!("HostKeyAlias=gpu-session-{id}")),
         "{args:?}"
+    );
+}
+
+#[test]
+fn a_group_is_reached_through_member_0_by_its_id_or_any_member() {
+    let env = Env::new();
+    let ids: Vec<String> = (0..3).map(|i| env.seed_member("abc123", i)).collect();
+    // The fake boots instances when they are listed.
+    assert_eq!(code(&env.run(&["status"])), 0);
+    let ip_of = |id: &str| {
+        env.fake
+            .instances()
+            .into_iter()
+            .find(|i| i.id == id)
+            .and_then(|i| i.ip)
+            .expect("an IP")
+    };
+    let (first, third) = (ip_of(&ids[0]), ip_of(&ids[2]));
+    let tunnels: [&[&str]; 3] = [
+        &["tunnel", "abc123"],
+        &["tunnel", ids[2].as_str()],
+        &["tunnel"],
+    ];
+    for args in tunnels {
+        let _ = std::fs::remove_file(env.ssh_log());
+        let out = env.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        let ssh = env.ssh_args();
+        let host = |ip: &str| ssh.iter().any(|a| a.ends_with(&format!("@{ip}")));
+        assert!(host(&first) && !host(&third), "{args:?}: {ssh:?}");
+    }
+    let out = env.run(&["tunnel", ids[2].as_str()]);
+    assert!(
+        stderr(&out).contains("is member 2 of group abc123, which serves from member 0"),
+        "{}",
+        stderr(&out)
+    );
+    // `extend` by the group's id extends every member.
+    let out = env.run(&["extend", "2", "abc123"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("now ends at").count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    // Without member 0 the group's id names no endpoint, and the error says how to end it.
+    let out = env.run(&["down", ids[0].as_str(), "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let gone = env.seed_member("def456", 1);
+    let out = env.run(&["tunnel", "def456"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("group def456 has no member 0 running") && !gone.is_empty(),
+        "{}",
+        stderr(&out)
     );
 }
