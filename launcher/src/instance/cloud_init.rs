@@ -337,64 +337,10 @@ pub fn sglang_unit() -> String {
 
 /// The whole `#cloud-config` document.
 pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
-    let key_check = |name: &str, v: &str| {
-        if v.chars().all(is_safe_char) && !v.is_empty() {
-            Ok(())
-        } else {
-            Err(CloudInitError::UnsafeValue {
-                name: name.to_owned(),
-            })
-        }
-    };
-    key_check("the Lambda API key", input.lambda_api_key)?;
-    key_check("the instance hostname", input.hostname)?;
+    check_key("the Lambda API key", input.lambda_api_key)?;
+    check_key("the instance hostname", input.hostname)?;
     let mut config = CloudConfig {
-        write_files: vec![
-            WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
-            WriteFile::new(
-                SGLANG_ARGS_FILE,
-                "0644",
-                member_sglang_args(input.plan, input.member)?,
-            ),
-            WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
-            WriteFile::new(
-                lease_agent::KEY_FILE,
-                "0600",
-                format!("{}\n", input.lambda_api_key),
-            ),
-            WriteFile::new(
-                lease_agent::AGENT_PATH,
-                "0755",
-                lease_agent::SCRIPT.to_owned(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::UNIT_NAME),
-                "0644",
-                lease_agent::unit(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_SERVICE),
-                "0644",
-                lease_agent::watchdog_service(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_TIMER),
-                "0644",
-                lease_agent::watchdog_timer(),
-            ),
-            WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{SGLANG_UNIT}"),
-                "0644",
-                sglang_unit(),
-            ),
-            WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
-            WriteFile::new(
-                SGLANG_LOCK_FILE,
-                "0644",
-                sglang_lock(input.plan)?.to_owned(),
-            ),
-        ],
+        write_files: write_files(input)?,
         runcmd: [
             vec!["chmod", CONFIG_DIR_MODE, "/etc/gpu-session"],
             vec!["systemctl", "daemon-reload"],
@@ -413,6 +359,76 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let body = gpu_session_core::yaml::to_string(&config)
         .map_err(|e| CloudInitError::Yaml(e.to_string()))?;
     Ok(format!("#cloud-config\n{body}"))
+}
+
+/// A value the user_data carries outside an env file, which must be non-empty and
+/// safe (`name` says which, never its value).
+fn check_key(name: &str, v: &str) -> Result<(), CloudInitError> {
+    if v.chars().all(is_safe_char) && !v.is_empty() {
+        Ok(())
+    } else {
+        Err(CloudInitError::UnsafeValue {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Every instance's files: SGLang's settings, the lease agent, SGLang's service and
+/// its installer, in this order.
+fn write_files(input: &UserDataInput<'_>) -> Result<Vec<WriteFile>, CloudInitError> {
+    let mut files = vec![
+        WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
+        WriteFile::new(
+            SGLANG_ARGS_FILE,
+            "0644",
+            member_sglang_args(input.plan, input.member)?,
+        ),
+    ];
+    files.extend(lease_agent_files(input)?);
+    files.extend([
+        WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
+        WriteFile::new(
+            &format!("/etc/systemd/system/{SGLANG_UNIT}"),
+            "0644",
+            sglang_unit(),
+        ),
+        WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
+        WriteFile::new(
+            SGLANG_LOCK_FILE,
+            "0644",
+            sglang_lock(input.plan)?.to_owned(),
+        ),
+    ]);
+    Ok(files)
+}
+
+/// The lease agent's settings, key, script and systemd units.
+fn lease_agent_files(input: &UserDataInput<'_>) -> Result<Vec<WriteFile>, CloudInitError> {
+    let unit = |name: &str| format!("/etc/systemd/system/{name}");
+    Ok(vec![
+        WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
+        WriteFile::new(
+            lease_agent::KEY_FILE,
+            "0600",
+            format!("{}\n", input.lambda_api_key),
+        ),
+        WriteFile::new(
+            lease_agent::AGENT_PATH,
+            "0755",
+            lease_agent::SCRIPT.to_owned(),
+        ),
+        WriteFile::new(&unit(lease_agent::UNIT_NAME), "0644", lease_agent::unit()),
+        WriteFile::new(
+            &unit(lease_agent::WATCHDOG_SERVICE),
+            "0644",
+            lease_agent::watchdog_service(),
+        ),
+        WriteFile::new(
+            &unit(lease_agent::WATCHDOG_TIMER),
+            "0644",
+            lease_agent::watchdog_timer(),
+        ),
+    ])
 }
 
 /// What a group member adds: the group file's reader, and on member 0 of a replica
