@@ -346,15 +346,9 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
         watch: checks::PhaseWatch,
     ) -> anyhow::Result<(String, Option<u32>)> {
-        let (mut forward, port) = self.tunnel_to(node_0, host_keys_file)?;
-        let id = forward.instance_id.clone();
-        let sglang = SglangClient::new(
-            &format!("http://127.0.0.1:{port}"),
-            &self.prepared.sglang_key,
-        )?;
-        let comparison = self.wait_ready(&sglang, &mut forward, watch).await?;
-        self.report_comparison(&id, comparison);
-        Ok((sglang.endpoint(), forward.detach()))
+        let (mut forward, _) = self.tunnel_to(node_0, host_keys_file)?;
+        let (endpoint, _) = self.check_sglang(&mut forward, watch).await?;
+        Ok((endpoint, forward.detach()))
     }
 
     /// The error that ends a multi-node launch when one node fails: none serves alone
