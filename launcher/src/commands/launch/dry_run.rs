@@ -12,7 +12,6 @@ use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
 use crate::remote::ssh_target;
 use gpu_session_core::plan::Plan;
@@ -34,18 +33,7 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         return run_group(ctx, args, p);
     }
     let base_url = resolve_base_url();
-    let user_data = cloud_init::user_data(&UserDataInput {
-        plan: &p.plan,
-        hostname: &p.name,
-        sglang_api_key: &p.sglang_key,
-        lambda_api_key: DRY_RUN_LAMBDA_KEY,
-        lambda_api_url: &base_url,
-        hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
-        filesystem: p.filesystem.as_deref(),
-        first_start_limit: p.ready_timeout,
-        checkpoint_bytes: p.checkpoint_bytes,
-        member: None,
-    })?;
+    let user_data = dry_run_user_data(p, &p.name, None, &base_url)?;
     cloud_checks(ctx, args, p)?;
     let request = build_request(
         &p.plan,
@@ -72,6 +60,17 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A dry run's user_data: placeholders for the secrets only the launch knows.
+fn dry_run_user_data(
+    p: &Prepared,
+    hostname: &str,
+    member: Option<Member>,
+    base_url: &str,
+) -> anyhow::Result<String> {
+    let hf_token = p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN);
+    Ok(p.user_data(hostname, member, DRY_RUN_LAMBDA_KEY, base_url, hf_token)?)
 }
 
 /// One member of a group dry run.
@@ -111,18 +110,7 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
     for index in 0..count {
         let member = Member { index, count };
         let name = group::member_name(&plan.model.id, &group_id, index);
-        let user_data = cloud_init::user_data(&UserDataInput {
-            plan,
-            hostname: &name,
-            sglang_api_key: &p.sglang_key,
-            lambda_api_key: DRY_RUN_LAMBDA_KEY,
-            lambda_api_url: &base_url,
-            hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
-            filesystem: p.filesystem.as_deref(),
-            first_start_limit: p.ready_timeout,
-            checkpoint_bytes: p.checkpoint_bytes,
-            member: Some(member),
-        })?;
+        let user_data = dry_run_user_data(p, &name, Some(member), &base_url)?;
         let mut request = build_request(
             plan,
             &plan.gpu.regions[0],

@@ -27,7 +27,6 @@ use super::provision::{Preflight, Session};
 use super::{build_request, checks, deadline_after, output_duration, poll_interval};
 use crate::cloud::firewall as ruleset;
 use crate::cloud::instances;
-use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
 use crate::output::{printable, Style};
 use crate::remote::first_start;
@@ -220,18 +219,7 @@ impl Session<'_> {
         let mut user_data = Vec::new();
         for index in 0..count {
             let name = group::member_name(&p.plan.model.id, group_id, index);
-            let text = cloud_init::user_data(&UserDataInput {
-                plan: &p.plan,
-                hostname: &name,
-                sglang_api_key: &p.sglang_key,
-                lambda_api_key: self.lambda_key,
-                lambda_api_url: self.base_url,
-                hf_token: p.hf_token.as_deref(),
-                filesystem: p.filesystem.as_deref(),
-                first_start_limit: p.ready_timeout,
-                checkpoint_bytes: p.checkpoint_bytes,
-                member: Some(Member { index, count }),
-            })?;
+            let text = self.user_data(&name, Some(Member { index, count }))?;
             user_data.push((name, text));
         }
         Ok(user_data)

@@ -35,7 +35,8 @@ use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instance::cloud_init;
+use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::Member;
 use crate::output;
 use crate::remote::first_start;
 use crate::remote::ssh_target;
@@ -133,6 +134,31 @@ impl Prepared {
     /// The lease deadline of an instance launched at `launched_at` (Unix seconds).
     fn lease_deadline(&self, launched_at: u64) -> u64 {
         lease::deadline(launched_at, self.plan.lease.hours)
+    }
+
+    /// The user_data of the instance named `hostname` (alone, or `member` of a
+    /// group), with the Lambda key and URL its lease agent uses and the Hugging Face
+    /// token (the dry run passes placeholders for both secrets).
+    fn user_data(
+        &self,
+        hostname: &str,
+        member: Option<Member>,
+        lambda_api_key: &str,
+        lambda_api_url: &str,
+        hf_token: Option<&str>,
+    ) -> Result<String, cloud_init::CloudInitError> {
+        cloud_init::user_data(&UserDataInput {
+            plan: &self.plan,
+            hostname,
+            sglang_api_key: &self.sglang_key,
+            lambda_api_key,
+            lambda_api_url,
+            hf_token,
+            filesystem: self.filesystem.as_deref(),
+            first_start_limit: self.ready_timeout,
+            checkpoint_bytes: self.checkpoint_bytes,
+            member,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use super::{
 use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::context::Context;
-use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::Member;
 use crate::output::{printable, Style};
 use crate::remote::first_start;
 use crate::remote::sglang::{self, SglangClient};
@@ -124,6 +124,22 @@ impl Session<'_> {
         }
     }
 
+    /// The user_data of the instance named `hostname` (alone, or `member` of a group).
+    pub(super) fn user_data(
+        &self,
+        hostname: &str,
+        member: Option<Member>,
+    ) -> anyhow::Result<String> {
+        let p = self.prepared;
+        Ok(p.user_data(
+            hostname,
+            member,
+            self.lambda_key,
+            self.base_url,
+            p.hf_token.as_deref(),
+        )?)
+    }
+
     /// Records what the launch has created, for clean-up and the panic hook.
     pub(super) fn set_launched(&self, launched: Launched) {
         InFlight::record(launched.clone());
@@ -183,7 +199,7 @@ impl Session<'_> {
             regions,
         } = self.preflight().await?;
         // Built before any launch, so a bad value fails first.
-        let user_data = self.instance_user_data()?;
+        let user_data = self.user_data(&self.prepared.name, None)?;
         let created = self
             .launch_where_capacity(types, &regions, &ssh_key, &user_data)
             .await?;
@@ -199,23 +215,6 @@ impl Session<'_> {
         let watch = checks::PhaseWatch::new(remote, &created.instance_id);
         let (endpoint, comparison) = self.check_sglang(&mut forward, watch).await?;
         Ok(self.launch_result(created, ip, price, endpoint, forward.detach(), comparison))
-    }
-
-    /// The single instance's user_data.
-    fn instance_user_data(&self) -> anyhow::Result<String> {
-        let p = self.prepared;
-        Ok(cloud_init::user_data(&UserDataInput {
-            plan: &p.plan,
-            hostname: &p.name,
-            sglang_api_key: &p.sglang_key,
-            lambda_api_key: self.lambda_key,
-            lambda_api_url: self.base_url,
-            hf_token: p.hf_token.as_deref(),
-            filesystem: p.filesystem.as_deref(),
-            first_start_limit: p.ready_timeout,
-            checkpoint_bytes: p.checkpoint_bytes,
-            member: None,
-        })?)
     }
 
     /// Capacity: the regions tried in order, again every poll while
