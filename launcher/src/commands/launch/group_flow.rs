@@ -70,7 +70,16 @@ struct MemberResult {
     private_ip: String,
 }
 
-/// One member as the launch goes.
+/// Where the group's members launch.
+struct Placement {
+    group_id: String,
+    region: String,
+    /// The group's firewall ruleset, every member behind it.
+    ruleset_id: String,
+    /// When the members' requests left (Unix seconds): the lease counts from it.
+    launched_at: u64,
+}
+
 struct MemberState {
     index: u32,
     name: String,
@@ -83,29 +92,13 @@ struct MemberState {
 impl Session<'_> {
     pub(super) async fn group_flow(&self) -> anyhow::Result<GroupResult> {
         let p = self.prepared;
-        let plan = &p.plan;
         let Preflight {
             types,
             price,
             ssh_key,
             regions,
         } = self.preflight().await?;
-        let count = plan.gpu.instance_count();
-        let region = regions
-            .iter()
-            .find(|r| {
-                types
-                    .get(&plan.gpu.instance_type)
-                    .is_some_and(|a| a.has_capacity_in(r))
-            })
-            .cloned()
-            .ok_or_else(|| {
-                anyhow!(
-                    "no capacity for {} in {} right now; a group launches in one region",
-                    plan.gpu.instance_type,
-                    regions.join(", ")
-                )
-            })?;
+        let region = self.group_region(&types, &regions)?;
         let group_id = group::id_of(&p.name).to_owned();
         // Built before anything is created, so a bad value fails first.
         let user_data = self.members_user_data(&group_id)?;
@@ -114,71 +107,140 @@ impl Session<'_> {
             members: Vec::new(),
             ruleset: RulesetLaunched::Maybe(p.name.clone()),
         };
-        self.set_launched(Launched::Group(launched.clone()));
-        let ruleset_id = ruleset::create(self.client, &p.name, &region)
-            .await
-            .context("could not create the group's firewall ruleset")?;
-        launched.ruleset = RulesetLaunched::Created(ruleset_id.clone());
-        self.set_launched(Launched::Group(launched.clone()));
-        self.note(&format!(
-            "Created firewall ruleset {ruleset_id} ({}) in {region} for group {group_id}.",
-            p.name
-        ));
-
-        let launched_at = instances::now_unix();
-        let mut members = Vec::new();
-        for (index, (name, text)) in (0..count).zip(&user_data) {
-            let mut request = build_request(
-                plan,
-                &region,
-                &ssh_key,
-                name,
-                p.filesystem.as_deref(),
-                text,
-                launched_at,
-            );
-            request
-                .tags
-                .extend(super::dry_run::group_tags(plan, &group_id, index));
-            request.firewall_rulesets = vec![FirewallRulesetEntry {
-                id: ruleset_id.clone(),
-            }];
-            self.note(&format!(
-                "Launching {} {index} of {count} ({name}) in {region}...",
-                self.member_word()
-            ));
-            let member = self
-                .launch_member(index, name, &request, &mut launched)
-                .await?;
-            members.push(member);
-            self.enough_members(&members)?;
-        }
+        let ruleset_id = self
+            .create_ruleset(&region, &group_id, &mut launched)
+            .await?;
+        let place = Placement {
+            group_id,
+            region,
+            ruleset_id,
+            launched_at: instances::now_unix(),
+        };
+        let mut members = self
+            .launch_members(&place, &ssh_key, &user_data, &mut launched)
+            .await?;
 
         self.wait_members_active(&mut members).await?;
         if crate::test_hooks::TestHooks::get().panic_after_active {
             panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
         }
-        let host_keys_file = match self.ctx.config_path() {
-            Ok(config) => ssh::HostKeys::file_beside(&config),
-            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
-        };
-        self.write_group_files(&mut members, &group_id, &host_keys_file)
+        let host_keys_file = self.host_keys_file()?;
+        self.write_group_files(&mut members, &place.group_id, &host_keys_file)
             .await?;
-        let mut watches = self
+        let watches = self
             .wait_members_ready(&mut members, &host_keys_file)
             .await?;
+        let (endpoint, tunnel_pid) = self.serve(&members, &host_keys_file, watches).await?;
+        Ok(self.group_result(&members, place, endpoint, tunnel_pid, price))
+    }
 
-        // Member 0 serves (alive: enough_members checks).
-        let (endpoint, tunnel_pid) = if self.is_nodes() {
+    /// The first of `regions` with capacity: a group launches in one region.
+    fn group_region(
+        &self,
+        types: &gpu_session_lambda::InstanceTypes,
+        regions: &[String],
+    ) -> anyhow::Result<String> {
+        let instance_type = &self.prepared.plan.gpu.instance_type;
+        regions
+            .iter()
+            .find(|r| {
+                types
+                    .get(instance_type)
+                    .is_some_and(|a| a.has_capacity_in(r))
+            })
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "no capacity for {instance_type} in {} right now; a group launches in one region",
+                    regions.join(", ")
+                )
+            })
+    }
+
+    /// The group's firewall ruleset in `region`, recorded in `launched` before and
+    /// after the create; its id.
+    async fn create_ruleset(
+        &self,
+        region: &str,
+        group_id: &str,
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<String> {
+        let name = &self.prepared.name;
+        self.set_launched(Launched::Group(launched.clone()));
+        let ruleset_id = ruleset::create(self.client, name, region)
+            .await
+            .context("could not create the group's firewall ruleset")?;
+        launched.ruleset = RulesetLaunched::Created(ruleset_id.clone());
+        self.set_launched(Launched::Group(launched.clone()));
+        self.note(&format!(
+            "Created firewall ruleset {ruleset_id} ({name}) in {region} for group {group_id}."
+        ));
+        Ok(ruleset_id)
+    }
+
+    /// Member `index`'s launch request: tagged with the group, behind its ruleset.
+    fn member_request(
+        &self,
+        place: &Placement,
+        ssh_key: &str,
+        index: u32,
+        name: &str,
+        user_data: &str,
+    ) -> gpu_session_lambda::LaunchRequest {
+        let plan = &self.prepared.plan;
+        let region = &place.region;
+        let mut request = build_request(
+            plan,
+            region,
+            ssh_key,
+            name,
+            self.prepared.filesystem.as_deref(),
+            user_data,
+            place.launched_at,
+        );
+        request
+            .tags
+            .extend(super::dry_run::group_tags(plan, &place.group_id, index));
+        request.firewall_rulesets = vec![FirewallRulesetEntry {
+            id: place.ruleset_id.clone(),
+        }];
+        self.note(&format!(
+            "Launching {} {index} of {} ({name}) in {region}...",
+            self.member_word(),
+            plan.gpu.instance_count()
+        ));
+        request
+    }
+
+    /// What serves, through the tunnel to member 0 (alive: `enough_members` checks):
+    /// SGLang on node 0 or the gateway. The endpoint and the detached tunnel's pid.
+    async fn serve(
+        &self,
+        members: &[MemberState],
+        host_keys_file: &std::path::Path,
+        mut watches: Vec<checks::PhaseWatch>,
+    ) -> anyhow::Result<(String, Option<u32>)> {
+        if self.is_nodes() {
             let watch = watches.swap_remove(0);
-            self.serve_from_node_0(&members[0], &host_keys_file, watch)
-                .await?
+            self.serve_from_node_0(&members[0], host_keys_file, watch)
+                .await
         } else {
             let alive = members.iter().filter(|m| m.alive).count() as u64;
-            self.serve_through_gateway(&members[0], &host_keys_file, alive)
-                .await?
-        };
+            self.serve_through_gateway(&members[0], host_keys_file, alive)
+                .await
+        }
+    }
 
+    /// What the launch prints once the group serves: its serving members.
+    fn group_result(
+        &self,
+        members: &[MemberState],
+        place: Placement,
+        endpoint: String,
+        tunnel_pid: Option<u32>,
+        price: u64,
+    ) -> GroupResult {
+        let p = self.prepared;
         let serving: Vec<MemberResult> = members
             .iter()
             .filter(|m| m.alive)
@@ -190,26 +252,26 @@ impl Session<'_> {
                 private_ip: m.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             })
             .collect();
-        Ok(GroupResult {
-            group_id,
+        GroupResult {
+            group_id: place.group_id,
             kind: if self.is_nodes() { "nodes" } else { "replicas" },
             name: p.name.clone(),
-            instance_type: plan.gpu.instance_type.clone(),
-            region,
+            instance_type: p.plan.gpu.instance_type.clone(),
+            region: place.region,
             endpoint,
             served_by: if self.is_nodes() {
                 "SGLang on node 0"
             } else {
                 "the gateway on member 0"
             },
-            model: plan.model.id.clone(),
+            model: p.plan.model.id.clone(),
             sglang_api_key: p.sglang_key.clone(),
-            lease_deadline_utc: instances::format_utc(p.lease_deadline(launched_at)),
+            lease_deadline_utc: instances::format_utc(p.lease_deadline(place.launched_at)),
             price_cents_per_hour: price,
             group_price_cents_per_hour: price * serving.len() as u64,
             members: serving,
             tunnel_pid,
-        })
+        }
     }
 
     /// Every member's name and user_data, in member order.
@@ -223,6 +285,26 @@ impl Session<'_> {
             user_data.push((name, text));
         }
         Ok(user_data)
+    }
+
+    /// Every member launched in turn, each request recorded in `launched`; an error
+    /// as soon as too few can serve.
+    async fn launch_members(
+        &self,
+        place: &Placement,
+        ssh_key: &str,
+        user_data: &[(String, String)],
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<Vec<MemberState>> {
+        let mut members = Vec::new();
+        let count = self.prepared.plan.gpu.instance_count();
+        for (index, (name, text)) in (0..count).zip(user_data) {
+            let request = self.member_request(place, ssh_key, index, name, text);
+            let member = self.launch_member(index, name, &request, launched).await?;
+            members.push(member);
+            self.enough_members(&members)?;
+        }
+        Ok(members)
     }
 
     /// Sends member `index`'s launch request, recording what it may have created. A
