@@ -80,6 +80,15 @@ struct Placement {
     launched_at: u64,
 }
 
+/// How one look at a member ended.
+enum Look {
+    Done,
+    Pending,
+    /// It cannot serve, and why.
+    Failed(String),
+}
+
+/// One member as the launch goes.
 struct MemberState {
     index: u32,
     name: String,
@@ -483,42 +492,68 @@ impl Session<'_> {
     async fn wait_members_active(&self, members: &mut [MemberState]) -> anyhow::Result<()> {
         let bar = self.spinner("Waiting for the members to boot".to_owned());
         let deadline = deadline_after(self.prepared.boot_timeout);
+        self.poll_members(members, &bar, async |_, m| {
+            self.look_booting(m, deadline).await
+        })
+        .await?;
+        self.note(&format!("Every {} is active.", self.member_word()));
+        Ok(())
+    }
+
+    /// One look at a booting member; its addresses once it is active.
+    async fn look_booting(&self, m: &mut MemberState, deadline: Instant) -> anyhow::Result<Look> {
+        if m.ip.is_some() {
+            return Ok(Look::Done);
+        }
+        let id = m.id.clone().unwrap_or_default();
+        let instance = self.client.get_instance(&id).await?;
+        Ok(match instance.status {
+            InstanceStatus::Active if instance.ip.is_some() => {
+                match group::private_ip(&id, instance.private_ip.as_deref()) {
+                    Ok(private) => {
+                        m.ip = instance.ip.clone();
+                        m.private_ip = Some(private);
+                        Look::Done
+                    }
+                    Err(e) => Look::Failed(e.to_string()),
+                }
+            }
+            InstanceStatus::Unhealthy => Look::Failed("unhealthy while booting".to_owned()),
+            s if s.is_gone() => Look::Failed(format!("{s} before it became active")),
+            _ if Instant::now() >= deadline => Look::Failed(format!(
+                "not active after {} (--boot-timeout)",
+                humantime::format_duration(self.prepared.boot_timeout)
+            )),
+            _ => Look::Pending,
+        })
+    }
+
+    /// Looks at every alive member each poll until none is pending; a member whose
+    /// look fails is dropped ([`Self::drop_member`]). Clears `bar` when done or when a
+    /// drop ends the launch.
+    async fn poll_members(
+        &self,
+        members: &mut [MemberState],
+        bar: &ProgressBar,
+        mut look: impl AsyncFnMut(usize, &mut MemberState) -> anyhow::Result<Look>,
+    ) -> anyhow::Result<()> {
         loop {
             let mut pending = 0;
             for at in 0..members.len() {
-                let m = &members[at];
-                if !m.alive || m.ip.is_some() {
+                if !members[at].alive {
                     continue;
                 }
-                let id = m.id.clone().unwrap_or_default();
-                let instance = self.client.get_instance(&id).await?;
-                let failure = match instance.status {
-                    InstanceStatus::Active if instance.ip.is_some() => {
-                        match group::private_ip(&id, instance.private_ip.as_deref()) {
-                            Ok(private) => {
-                                members[at].ip = instance.ip.clone();
-                                members[at].private_ip = Some(private);
-                                None
-                            }
-                            Err(e) => Some(e.to_string()),
-                        }
-                    }
-                    InstanceStatus::Unhealthy => Some("unhealthy while booting".to_owned()),
-                    s if s.is_gone() => Some(format!("{s} before it became active")),
-                    _ if Instant::now() >= deadline => Some(format!(
-                        "not active after {} (--boot-timeout)",
-                        humantime::format_duration(self.prepared.boot_timeout)
-                    )),
-                    _ => {
+                let why = match look(at, &mut members[at]).await? {
+                    Look::Done => continue,
+                    Look::Pending => {
                         pending += 1;
-                        None
+                        continue;
                     }
+                    Look::Failed(why) => why,
                 };
-                if let Some(why) = failure {
-                    if let Err(e) = self.drop_member(members, at, &why).await {
-                        bar.finish_and_clear();
-                        return Err(e);
-                    }
+                if let Err(e) = self.drop_member(members, at, &why).await {
+                    bar.finish_and_clear();
+                    return Err(e);
                 }
             }
             if pending == 0 {
@@ -527,7 +562,6 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        self.note(&format!("Every {} is active.", self.member_word()));
         Ok(())
     }
 
@@ -632,8 +666,27 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
     ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let p = self.prepared;
+        let mut watches = self.phase_watches(members, host_keys_file)?;
+        let bar = self.spinner(format!(
+            "Waiting for SGLang to load {} on every member",
+            p.plan.model.checkpoint
+        ));
+        let deadline = deadline_after(p.ready_timeout);
+        self.poll_members(members, &bar, async |at, _| {
+            Ok(self.look_first_start(&mut watches[at], deadline).await)
+        })
+        .await?;
+        Ok(watches)
+    }
+
+    /// What reads each member's first-start phases over SSH, by member.
+    fn phase_watches(
+        &self,
+        members: &[MemberState],
+        host_keys_file: &std::path::Path,
+    ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let mut watches = Vec::new();
-        for m in members.iter() {
+        for m in members {
             let (ip, id) = (
                 m.ip.clone().unwrap_or_default(),
                 m.id.clone().unwrap_or_default(),
@@ -645,47 +698,24 @@ impl Session<'_> {
             };
             watches.push(checks::PhaseWatch::new(remote, &id));
         }
-        let bar = self.spinner(format!(
-            "Waiting for SGLang to load {} on every member",
-            p.plan.model.checkpoint
-        ));
-        let deadline = deadline_after(p.ready_timeout);
-        loop {
-            let mut pending = 0;
-            for at in 0..members.len() {
-                if !members[at].alive {
-                    continue;
-                }
-                let watch = &mut watches[at];
-                let looked = watch
-                    .poll(&self.ctx.printer, self.args.json, &ProgressBar::hidden())
-                    .await;
-                let failure = match looked {
-                    Err(e) => Some(format!("{e:#}")),
-                    Ok(()) if watch.is_ready() && watch.is_armed() => None,
-                    Ok(()) if Instant::now() >= deadline => Some(format!(
-                        "SGLang was not ready after {} (--ready-timeout)",
-                        output_duration(p.ready_timeout)
-                    )),
-                    Ok(()) => {
-                        pending += 1;
-                        None
-                    }
-                };
-                if let Some(why) = failure {
-                    if let Err(e) = self.drop_member(members, at, &why).await {
-                        bar.finish_and_clear();
-                        return Err(e);
-                    }
-                }
-            }
-            if pending == 0 {
-                break;
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
         Ok(watches)
+    }
+
+    /// One look at a member's first start: done once SGLang is ready and the agent
+    /// armed.
+    async fn look_first_start(&self, watch: &mut checks::PhaseWatch, deadline: Instant) -> Look {
+        let looked = watch
+            .poll(&self.ctx.printer, self.args.json, &ProgressBar::hidden())
+            .await;
+        match looked {
+            Err(e) => Look::Failed(format!("{e:#}")),
+            Ok(()) if watch.is_ready() && watch.is_armed() => Look::Done,
+            Ok(()) if Instant::now() >= deadline => Look::Failed(format!(
+                "SGLang was not ready after {} (--ready-timeout)",
+                output_duration(self.prepared.ready_timeout)
+            )),
+            Ok(()) => Look::Pending,
+        }
     }
 
     /// The gateway counts every serving member healthy and answers a completion.
