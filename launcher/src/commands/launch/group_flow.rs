@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use super::cleanup::{GroupLaunched, Launched, RulesetLaunched};
 use super::forward::Forward;
 use super::provision::{Preflight, Session};
-use super::{build_request, checks, deadline_after, output_duration, poll_interval};
+use super::{build_request, checks, deadline_after, output_duration, poll_interval, poll_until};
 use crate::cloud::firewall as ruleset;
 use crate::cloud::instances;
 use crate::instance::group::{self, Member};
@@ -728,26 +728,24 @@ impl Session<'_> {
         let p = self.prepared;
         let bar = self.spinner("Waiting for the gateway on member 0".to_owned());
         let deadline = deadline_after(p.ready_timeout);
-        loop {
+        let look = async || {
             let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
             forward.keep_open(&note).await?;
-            let why = match gateway.gateway_workers().await {
-                Ok((healthy, _)) if healthy >= serving => break,
-                Ok((healthy, total)) => {
-                    format!("the gateway counts {healthy} healthy of {total} registered workers, {serving} expected")
-                }
-                Err(why) => why,
-            };
-            if Instant::now() >= deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "the gateway was not ready after {}: {why}",
-                    output_duration(p.ready_timeout)
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
+            Ok(match gateway.gateway_workers().await {
+                Ok((healthy, _)) if healthy >= serving => Ok(()),
+                Ok((healthy, total)) => Err(format!(
+                    "the gateway counts {healthy} healthy of {total} registered workers, {serving} expected"
+                )),
+                Err(why) => Err(why),
+            })
+        };
+        poll_until(&bar, deadline, look, |why| {
+            anyhow!(
+                "the gateway was not ready after {}: {why}",
+                output_duration(p.ready_timeout)
+            )
+        })
+        .await?;
         gateway
             .complete_one_token(&p.plan.model.id)
             .await

@@ -41,6 +41,7 @@ use crate::output;
 use crate::remote::first_start;
 use crate::remote::ssh_target;
 use gpu_session_lambda::LaunchRequest;
+use indicatif::ProgressBar;
 use provision::Session;
 
 /// Pause between status and readiness polls.
@@ -66,6 +67,31 @@ fn poll_interval() -> Duration {
     crate::test_hooks::TestHooks::get()
         .poll_interval
         .unwrap_or(DEFAULT_POLL)
+}
+
+/// Looks every poll interval until `look` says ready (`Ok(Ok(value))`) and clears
+/// `bar`; a not-yet (`Ok(Err(why))`) past `deadline` clears `bar` and ends as
+/// `timed_out(why)`. An error of `look` ends the wait as it is.
+async fn poll_until<T>(
+    bar: &ProgressBar,
+    deadline: Instant,
+    mut look: impl AsyncFnMut() -> anyhow::Result<Result<T, String>>,
+    timed_out: impl FnOnce(String) -> anyhow::Error,
+) -> anyhow::Result<T> {
+    loop {
+        let why = match look().await? {
+            Ok(value) => {
+                bar.finish_and_clear();
+                return Ok(value);
+            }
+            Err(why) => why,
+        };
+        if Instant::now() >= deadline {
+            bar.finish_and_clear();
+            return Err(timed_out(why));
+        }
+        tokio::time::sleep(poll_interval()).await;
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

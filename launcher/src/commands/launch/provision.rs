@@ -15,7 +15,8 @@ use super::checks;
 use super::cleanup::{InFlight, Launched};
 use super::forward::Forward;
 use super::{
-    build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared,
+    build_request, deadline_after, output_duration, poll_interval, poll_until, LaunchResult,
+    Prepared,
 };
 use crate::cli::LaunchArgs;
 use crate::cloud::instances;
@@ -359,10 +360,10 @@ impl Session<'_> {
     async fn wait_active(&self, instance_id: &str) -> anyhow::Result<Option<String>> {
         let bar = self.spinner(format!("Waiting for {} to boot", self.prepared.name));
         let boot_deadline = deadline_after(self.prepared.boot_timeout);
-        let instance = loop {
+        let look = async || {
             let instance = self.client.get_instance(instance_id).await?;
             match instance.status {
-                InstanceStatus::Active if instance.ip.is_some() => break instance,
+                InstanceStatus::Active if instance.ip.is_some() => return Ok(Ok(instance)),
                 InstanceStatus::Unhealthy => {
                     bar.finish_and_clear();
                     bail!("instance {instance_id} became unhealthy while booting")
@@ -373,17 +374,15 @@ impl Session<'_> {
                 }
                 _ => {}
             }
-            if Instant::now() >= boot_deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "instance {instance_id} was not active after {} (--boot-timeout); status: {}",
-                    humantime::format_duration(self.args.boot_timeout),
-                    instance.status
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
+            Ok(Err(instance.status.to_string()))
         };
-        bar.finish_and_clear();
+        let instance = poll_until(&bar, boot_deadline, look, |status| {
+            anyhow!(
+                "instance {instance_id} was not active after {} (--boot-timeout); status: {status}",
+                humantime::format_duration(self.args.boot_timeout)
+            )
+        })
+        .await?;
         if crate::test_hooks::TestHooks::get().panic_after_active {
             panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
         }
@@ -549,29 +548,29 @@ impl Session<'_> {
             p.plan.model.checkpoint
         ));
         let deadline = deadline_after(p.ready_timeout);
-        loop {
+        let look = async || {
             let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
             if let Err(e) = forward.keep_open(&note).await {
                 bar.finish_and_clear();
                 return Err(e);
             }
             phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
-            let why = match sglang.ready(&p.plan.model.id).await {
-                Ok(()) if phases.is_armed() => break,
-                Ok(()) => "SGLang is ready; the lease agent has not reported armed yet".to_owned(),
-                Err(why) => why,
-            };
-            if Instant::now() >= deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "SGLang was not ready after {} (--ready-timeout {}): {why}",
-                    output_duration(p.ready_timeout),
-                    self.args.ready_timeout
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
+            Ok(match sglang.ready(&p.plan.model.id).await {
+                Ok(()) if phases.is_armed() => Ok(()),
+                Ok(()) => {
+                    Err("SGLang is ready; the lease agent has not reported armed yet".to_owned())
+                }
+                Err(why) => Err(why),
+            })
+        };
+        poll_until(&bar, deadline, look, |why| {
+            anyhow!(
+                "SGLang was not ready after {} (--ready-timeout {}): {why}",
+                output_duration(p.ready_timeout),
+                self.args.ready_timeout
+            )
+        })
+        .await?;
         self.first_completion(sglang).await
     }
 
