@@ -382,21 +382,14 @@ impl Session<'_> {
         &self,
         m: &MemberState,
         host_keys_file: &std::path::Path,
-    ) -> anyhow::Result<(Forward<'_>, u16)> {
+    ) -> anyhow::Result<Forward<'_>> {
         let id = m.id.clone().unwrap_or_default();
         let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
         let port = ssh::free_local_port()?;
-        let mut forward = Forward::new(
-            self.client,
-            id,
-            m.ip.clone().unwrap_or_default(),
-            port,
-            self.prepared.plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys,
-        );
+        let ip = m.ip.clone().unwrap_or_default();
+        let mut forward = self.forward(&id, &ip, port, host_keys);
         forward.open()?;
-        Ok((forward, port))
+        Ok(forward)
     }
 
     /// The gateway on member 0, through the tunnel: every serving member healthy in it
@@ -407,9 +400,9 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
         serving: u64,
     ) -> anyhow::Result<(String, Option<u32>)> {
-        let (mut forward, port) = self.tunnel_to(member_0, host_keys_file)?;
+        let mut forward = self.tunnel_to(member_0, host_keys_file)?;
         let gateway = SglangClient::new(
-            &format!("http://127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{}", forward.local_port),
             &self.prepared.sglang_key,
         )?;
         self.wait_gateway(&gateway, &mut forward, serving).await?;
@@ -425,7 +418,7 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
         watch: checks::PhaseWatch,
     ) -> anyhow::Result<(String, Option<u32>)> {
-        let (mut forward, _) = self.tunnel_to(node_0, host_keys_file)?;
+        let mut forward = self.tunnel_to(node_0, host_keys_file)?;
         let (endpoint, _) = self.check_sglang(&mut forward, watch).await?;
         Ok((endpoint, forward.detach()))
     }
@@ -614,21 +607,24 @@ impl Session<'_> {
             m.id.clone().unwrap_or_default(),
         );
         let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
-        let forward = Forward::new(
-            self.client,
-            id.clone(),
-            ip.clone(),
-            0,
-            self.prepared.plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys.clone(),
-        );
+        let forward = self.forward(&id, &ip, 0, host_keys.clone());
         forward.wait_for_ssh(&|_| {}).await?;
+        self.ssh_write_group_file(&ip, &host_keys, content).await
+    }
+
+    /// The group file written on `ip` by one ssh ([`WRITE_GROUP_FILE`], the content on
+    /// stdin), within [`WRITE_TIMEOUT`].
+    async fn ssh_write_group_file(
+        &self,
+        ip: &str,
+        host_keys: &ssh::HostKeys,
+        content: &str,
+    ) -> anyhow::Result<()> {
         let mut child = tokio::process::Command::new(ssh::ssh_program())
             .args(ssh::batch_args(
-                &ip,
+                ip,
                 self.ssh_key_path.as_deref(),
-                &host_keys,
+                host_keys,
                 WRITE_GROUP_FILE,
             ))
             .stdin(Stdio::piped())

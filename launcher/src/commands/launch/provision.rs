@@ -402,15 +402,7 @@ impl Session<'_> {
     ) -> anyhow::Result<(Forward<'_>, first_start::Remote)> {
         let host_keys = ssh::HostKeys::new(self.host_keys_file()?, instance_id)?;
         let port = ssh::free_local_port()?;
-        let mut forward = Forward::new(
-            self.client,
-            instance_id.to_owned(),
-            host.to_owned(),
-            port,
-            self.prepared.plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys.clone(),
-        );
+        let mut forward = self.forward(instance_id, host, port, host_keys.clone());
         let bar = self.spinner(format!("Waiting for SSH on {host}"));
         forward
             .wait_for_ssh(&|why| bar.set_message(format!("Waiting for SSH on {host}: {why}")))
@@ -423,6 +415,26 @@ impl Session<'_> {
             host_keys,
         };
         Ok((forward, remote))
+    }
+
+    /// The tunnel `127.0.0.1:local_port` to SGLang's port on instance `instance_id`
+    /// at `ip`, not yet open (port 0: for waiting on sshd only).
+    pub(super) fn forward(
+        &self,
+        instance_id: &str,
+        ip: &str,
+        local_port: u16,
+        host_keys: ssh::HostKeys,
+    ) -> Forward<'_> {
+        Forward::new(
+            self.client,
+            instance_id.to_owned(),
+            ip.to_owned(),
+            local_port,
+            self.prepared.plan.serving.port,
+            self.ssh_key_path.clone(),
+            host_keys,
+        )
     }
 
     /// The known-hosts file the launch's SSH uses, beside the config file.
