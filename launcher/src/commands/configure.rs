@@ -10,6 +10,7 @@ use std::io::{self, BufRead};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _};
+use gpu_session_core::config::ConfigDocument;
 use gpu_session_core::plan::{DEFAULT_LEASE_HOURS, MAX_LEASE_HOURS};
 use gpu_session_core::validate;
 use gpu_session_core::yaml::Value;
@@ -38,16 +39,7 @@ struct Settings {
 
 pub fn run(ctx: &Context, args: ConfigureArgs) -> anyhow::Result<ExitCode> {
     // Flags are checked before any prompt or network call.
-    if let Some(region) = &args.region {
-        validate_region(region)?;
-    }
-    if let Some(fs) = &args.filesystem {
-        validate_filesystem(fs)?;
-    }
-    if let Some(hours) = args.lease_hours {
-        validate_lease_hours(hours)?;
-    }
-
+    check_flags(&args)?;
     let mut doc = ctx.config()?.document.clone();
     let current = |path: &str| {
         doc.get_str(path)
@@ -61,37 +53,62 @@ pub fn run(ctx: &Context, args: ConfigureArgs) -> anyhow::Result<ExitCode> {
              pipe it in with --api-key-stdin, e.g. `echo \"$KEY\" | gpu-session configure --api-key-stdin`"
         );
     }
-
     let settings = if interactive {
         ask(&args, &current)?
     } else {
-        let key = read_key_from_stdin()?;
-        Settings {
-            api_key: key,
-            region: args
-                .region
-                .clone()
-                .or_else(|| current("lambda.default_region"))
-                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
-            filesystem: args
-                .filesystem
-                .clone()
-                .or_else(|| current("lambda.filesystem_name")),
-            lease_hours: match args.lease_hours {
-                Some(h) => h,
-                None => current_lease_hours(&current)?,
-            },
-            ssh_key_path: args
-                .ssh_key_path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .or_else(|| current("ssh.key_path"))
-                .unwrap_or_else(|| DEFAULT_SSH_KEY_PATH.to_owned()),
-        }
+        from_flags(&args, read_key_from_stdin()?, &current)?
     };
-
     check_key(ctx, &settings.api_key)?;
+    write(ctx, &mut doc, settings)
+}
 
+/// The flags' values, each against its rule.
+fn check_flags(args: &ConfigureArgs) -> anyhow::Result<()> {
+    if let Some(region) = &args.region {
+        validate_region(region)?;
+    }
+    if let Some(fs) = &args.filesystem {
+        validate_filesystem(fs)?;
+    }
+    if let Some(hours) = args.lease_hours {
+        validate_lease_hours(hours)?;
+    }
+    Ok(())
+}
+
+/// Without a terminal: `api_key`, and for the rest the flags, else the config's
+/// values, else the defaults.
+fn from_flags(
+    args: &ConfigureArgs,
+    api_key: ApiKey,
+    current: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Settings> {
+    Ok(Settings {
+        api_key,
+        region: args
+            .region
+            .clone()
+            .or_else(|| current("lambda.default_region"))
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        filesystem: args
+            .filesystem
+            .clone()
+            .or_else(|| current("lambda.filesystem_name")),
+        lease_hours: match args.lease_hours {
+            Some(h) => h,
+            None => current_lease_hours(current)?,
+        },
+        ssh_key_path: args
+            .ssh_key_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .or_else(|| current("ssh.key_path"))
+            .unwrap_or_else(|| DEFAULT_SSH_KEY_PATH.to_owned()),
+    })
+}
+
+/// `settings` into the config document, saved.
+fn write(ctx: &Context, doc: &mut ConfigDocument, settings: Settings) -> anyhow::Result<ExitCode> {
     doc.set(
         "lambda.api_key",
         Value::String(settings.api_key.expose_secret().to_owned()),
@@ -106,7 +123,7 @@ pub fn run(ctx: &Context, args: ConfigureArgs) -> anyhow::Result<ExitCode> {
     );
     doc.set("ssh.key_path", Value::String(settings.ssh_key_path));
     let path = ctx.config_path()?;
-    config_file::save(&path, &doc)?;
+    config_file::save(&path, doc)?;
     ctx.printer
         .out(&format!("Configuration written to {}\n", path.display()))?;
     Ok(ExitCode::SUCCESS)
@@ -141,29 +158,7 @@ fn read_key_from_stdin() -> anyhow::Result<ApiKey> {
 
 /// The interactive wizard, for everything not given as a flag.
 fn ask(args: &ConfigureArgs, current: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
-    let existing_key = current("lambda.api_key");
-    let api_key = loop {
-        let hint = if existing_key.is_some() {
-            " (Enter keeps the configured one)"
-        } else {
-            ""
-        };
-        let typed = rpassword::prompt_password(format!("Lambda API key{hint}: "))
-            .context("could not read the API key from the terminal")?;
-        let typed = typed.trim();
-        if typed.is_empty() {
-            if let Some(key) = &existing_key {
-                break ApiKey::new(key.as_str())?;
-            }
-            eprintln!("An API key is required (create one at https://cloud.lambda.ai/api-keys).");
-            continue;
-        }
-        match ApiKey::new(typed) {
-            Ok(key) => break key,
-            Err(err) => eprintln!("{err}"),
-        }
-    };
-
+    let api_key = ask_api_key(current("lambda.api_key"))?;
     let region = match &args.region {
         Some(r) => r.clone(),
         None => prompt_valid(
@@ -174,32 +169,11 @@ fn ask(args: &ConfigureArgs, current: &dyn Fn(&str) -> Option<String>) -> anyhow
     };
     let filesystem = match &args.filesystem {
         Some(fs) => Some(fs.clone()),
-        None => {
-            let default =
-                current("lambda.filesystem_name").unwrap_or_else(|| DEFAULT_FILESYSTEM.to_owned());
-            let answer = prompt_valid(
-                "File system for the model cache (\"-\" for none)",
-                &default,
-                |v| {
-                    if v == "-" {
-                        Ok(())
-                    } else {
-                        validate_filesystem(v)
-                    }
-                },
-            )?;
-            (answer != "-").then_some(answer)
-        }
+        None => ask_filesystem(current)?,
     };
     let lease_hours = match args.lease_hours {
         Some(h) => h,
-        None => {
-            let default = current_lease_hours(current).unwrap_or(DEFAULT_LEASE_HOURS);
-            let answer = prompt_valid("Lease in hours", &default.to_string(), |v| {
-                parse_lease_hours(v).map(|_| ())
-            })?;
-            parse_lease_hours(&answer)?
-        }
+        None => ask_lease_hours(current)?,
     };
     let ssh_key_path = match &args.ssh_key_path {
         Some(p) => p.display().to_string(),
@@ -216,6 +190,58 @@ fn ask(args: &ConfigureArgs, current: &dyn Fn(&str) -> Option<String>) -> anyhow
         lease_hours,
         ssh_key_path,
     })
+}
+
+/// The API key, without echo, until one is valid; Enter keeps `existing`.
+fn ask_api_key(existing: Option<String>) -> anyhow::Result<ApiKey> {
+    let hint = if existing.is_some() {
+        " (Enter keeps the configured one)"
+    } else {
+        ""
+    };
+    loop {
+        let typed = rpassword::prompt_password(format!("Lambda API key{hint}: "))
+            .context("could not read the API key from the terminal")?;
+        let typed = typed.trim();
+        if typed.is_empty() {
+            if let Some(key) = &existing {
+                return Ok(ApiKey::new(key.as_str())?);
+            }
+            eprintln!("An API key is required (create one at https://cloud.lambda.ai/api-keys).");
+            continue;
+        }
+        match ApiKey::new(typed) {
+            Ok(key) => return Ok(key),
+            Err(err) => eprintln!("{err}"),
+        }
+    }
+}
+
+/// The file system for the model cache; "-" for none.
+fn ask_filesystem(current: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Option<String>> {
+    let default =
+        current("lambda.filesystem_name").unwrap_or_else(|| DEFAULT_FILESYSTEM.to_owned());
+    let answer = prompt_valid(
+        "File system for the model cache (\"-\" for none)",
+        &default,
+        |v| {
+            if v == "-" {
+                Ok(())
+            } else {
+                validate_filesystem(v)
+            }
+        },
+    )?;
+    Ok((answer != "-").then_some(answer))
+}
+
+/// The lease in hours, the config's (else the default) on Enter.
+fn ask_lease_hours(current: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<u32> {
+    let default = current_lease_hours(current).unwrap_or(DEFAULT_LEASE_HOURS);
+    let answer = prompt_valid("Lease in hours", &default.to_string(), |v| {
+        parse_lease_hours(v).map(|_| ())
+    })?;
+    parse_lease_hours(&answer)
 }
 
 /// Asks until the answer (or the default, on Enter) passes `validate`.

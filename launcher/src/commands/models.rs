@@ -178,35 +178,27 @@ fn render_facts(m: &Model, color: bool) -> String {
         let _ = writeln!(out, "{}", m.tagline);
     }
     out.push('\n');
-    let (_, inferred) = m.effective_architecture();
-    let params = if inferred {
-        format!(
-            "{} (as stated; shape inferred)",
-            present::params(m.param_count())
-        )
-    } else {
-        format!(
-            "{} ({} exactly, from config.json)",
-            present::params(m.param_count()),
-            present::thousands(m.param_count())
-        )
-    };
+    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
+    for (label, value) in facts(m) {
+        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
+    }
+    // The two-column table has an empty header line; drop it.
+    let rendered = table.render(color);
+    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
+    out
+}
+
+/// The model's facts, label and value, in the order `models info` lists them.
+fn facts(m: &Model) -> Vec<(&'static str, String)> {
     let quantization = m
         .reference
         .as_ref()
         .map_or(m.quantization.label(), |r| r.quantization_label);
-    let context = match m.reference.as_ref().and_then(|r| r.context_note) {
-        Some(note) => format!(
-            "{} tokens ({note})",
-            present::thousands(u64::from(m.context_length))
-        ),
-        None => format!("{} tokens", present::thousands(u64::from(m.context_length))),
-    };
     let mut facts = vec![
         ("Hugging Face", m.hf_path.clone()),
-        ("Parameters", params),
+        ("Parameters", params_fact(m)),
         ("Quantization", quantization.to_string()),
-        ("Context", context),
+        ("Context", context_fact(m)),
         (
             "Max context",
             format!("{} tokens", present::thousands(u64::from(m.max_context()))),
@@ -230,14 +222,35 @@ fn render_facts(m: &Model, color: bool) -> String {
             "gated on Hugging Face: set HF_TOKEN on the instance".into(),
         ));
     }
-    let mut table = Table::new(&[("", Align::Left), ("", Align::Left)]).indent(2);
-    for (label, value) in facts {
-        table.row(vec![Cell::styled(label, Style::Dim), value.into()]);
+    facts
+}
+
+/// The parameter count, and whether it is config.json's exact count.
+fn params_fact(m: &Model) -> String {
+    let (_, inferred) = m.effective_architecture();
+    if inferred {
+        format!(
+            "{} (as stated; shape inferred)",
+            present::params(m.param_count())
+        )
+    } else {
+        format!(
+            "{} ({} exactly, from config.json)",
+            present::params(m.param_count()),
+            present::thousands(m.param_count())
+        )
     }
-    // The two-column table has an empty header line; drop it.
-    let rendered = table.render(color);
-    out.push_str(rendered.split_once('\n').map_or("", |(_, rest)| rest));
-    out
+}
+
+/// The context length, with the reference's note when it has one.
+fn context_fact(m: &Model) -> String {
+    match m.reference.as_ref().and_then(|r| r.context_note) {
+        Some(note) => format!(
+            "{} tokens ({note})",
+            present::thousands(u64::from(m.context_length))
+        ),
+        None => format!("{} tokens", present::thousands(u64::from(m.context_length))),
+    }
 }
 
 fn render_recommended(s: &Sizing, color: bool) -> String {

@@ -44,6 +44,17 @@ pub fn render(estimate: &TwoNodeEstimate, single: Option<&GpuFit>, color: bool) 
         estimate.gpus,
         present::usd(estimate.price_per_hour_usd),
     );
+    out.push_str(&layouts_table(estimate, color));
+    for line in notes(estimate, single) {
+        for wrapped in wrap(&line, PROSE_WIDTH) {
+            let _ = writeln!(out, "  {wrapped}");
+        }
+    }
+    out
+}
+
+/// One row per layout, the recommended one marked.
+fn layouts_table(estimate: &TwoNodeEstimate, color: bool) -> String {
     let mut table = Table::new(&[
         ("", Align::Left),
         ("LAYOUT", Align::Left),
@@ -78,7 +89,12 @@ pub fn render(estimate: &TwoNodeEstimate, single: Option<&GpuFit>, color: bool) 
             present::tokens_per_s(l.speed.output_tokens_per_s).into(),
         ]);
     }
-    out.push_str(&table.render(color));
+    table.render(color)
+}
+
+/// The sentences under the table: the stages, the single instance, the basis and the
+/// recommendation.
+fn notes(estimate: &TwoNodeEstimate, single: Option<&GpuFit>) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(pp) = estimate.layout(Layout::Pp2Tp8) {
         lines.push(stages_sentence(pp));
@@ -102,12 +118,7 @@ pub fn render(estimate: &TwoNodeEstimate, single: Option<&GpuFit>, color: bool) 
         Some(_) => format!("* Recommended: {}.", estimate.recommendation),
         None => format!("{}.", capitalised(&estimate.recommendation)),
     });
-    for line in lines {
-        for wrapped in wrap(&line, PROSE_WIDTH) {
-            let _ = writeln!(out, "  {wrapped}");
-        }
-    }
-    out
+    lines
 }
 
 fn capitalised(text: &str) -> String {

@@ -233,7 +233,6 @@ fn has_gateway(plan: &Plan, member: Member) -> bool {
 
 /// The lease agent's settings file.
 pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
-    let plan = input.plan;
     let mut env =
         String::from("# Written by gpu-session at launch; read by gpu-session-lease.service.\n");
     env_line(&mut env, "GPU_SESSION_LAMBDA_API_URL", input.lambda_api_url)?;
@@ -246,70 +245,70 @@ pub fn lease_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         // Tests run the agent on this machine, where the fake API is.
         env_line(&mut env, "GPU_SESSION_ALLOW_LOOPBACK_API", "1")?;
     }
-    env_line(&mut env, "GPU_SESSION_KEY_FILE", lease_agent::KEY_FILE)?;
-    env_line(
-        &mut env,
-        "GPU_SESSION_DEADLINE_FILE",
-        lease_agent::DEADLINE_FILE,
-    )?;
-    env_line(
-        &mut env,
-        "GPU_SESSION_LEASE_HOURS",
-        &plan.lease.hours.to_string(),
-    )?;
-    env_line(
-        &mut env,
-        "GPU_SESSION_MAX_LEASE_HOURS",
-        &gpu_session_core::plan::MAX_LEASE_HOURS.to_string(),
-    )?;
-    env_line(
-        &mut env,
-        "GPU_SESSION_STARTUP_SECONDS",
-        &input.first_start_limit.as_secs().to_string(),
-    )?;
-    env_line(&mut env, "GPU_SESSION_HOSTNAME", input.hostname)?;
-    env_line(
-        &mut env,
-        "GPU_SESSION_METRICS_URL",
-        &format!("http://127.0.0.1:{}/metrics", plan.serving.port),
-    )?;
+    for (key, value) in lease_settings(input)
+        .into_iter()
+        .chain(group_lease_settings(input))
+    {
+        env_line(&mut env, key, &value)?;
+    }
+    env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
+    Ok(env)
+}
+
+/// The lease agent's settings for any instance, in file order.
+fn lease_settings(input: &UserDataInput<'_>) -> Vec<(&'static str, String)> {
+    let plan = input.plan;
     // Node 1's SGLang serves no HTTP (a stub answers health checks): its idleness is
     // node 0's, so only node 0 judges it (the lease deadline still ends both).
     let idle_minutes = match input.member {
         Some(m) if plan.gpu.nodes > 1 && m.index > 0 => 0,
         _ => plan.lease.idle_minutes,
     };
-    env_line(
-        &mut env,
-        "GPU_SESSION_IDLE_MINUTES",
-        &idle_minutes.to_string(),
-    )?;
-    if input.member.is_some() && plan.gpu.replicas > 1 {
-        env_line(&mut env, "GPU_SESSION_METRICS_FROM_GROUP", "1")?;
+    vec![
+        ("GPU_SESSION_KEY_FILE", lease_agent::KEY_FILE.to_owned()),
+        (
+            "GPU_SESSION_DEADLINE_FILE",
+            lease_agent::DEADLINE_FILE.to_owned(),
+        ),
+        ("GPU_SESSION_LEASE_HOURS", plan.lease.hours.to_string()),
+        (
+            "GPU_SESSION_MAX_LEASE_HOURS",
+            gpu_session_core::plan::MAX_LEASE_HOURS.to_string(),
+        ),
+        (
+            "GPU_SESSION_STARTUP_SECONDS",
+            input.first_start_limit.as_secs().to_string(),
+        ),
+        ("GPU_SESSION_HOSTNAME", input.hostname.to_owned()),
+        (
+            "GPU_SESSION_METRICS_URL",
+            format!("http://127.0.0.1:{}/metrics", plan.serving.port),
+        ),
+        ("GPU_SESSION_IDLE_MINUTES", idle_minutes.to_string()),
+    ]
+}
+
+/// The lease agent's settings for a group member, in file order; none alone.
+fn group_lease_settings(input: &UserDataInput<'_>) -> Vec<(&'static str, String)> {
+    let plan = input.plan;
+    let Some(member) = input.member else {
+        return Vec::new();
+    };
+    let mut settings = Vec::new();
+    if plan.gpu.replicas > 1 {
+        settings.push(("GPU_SESSION_METRICS_FROM_GROUP", "1".to_owned()));
     }
-    if let Some(member) = input.member {
-        // One lease for the group: the agent finds the members by this tag value.
-        env_line(
-            &mut env,
-            "GPU_SESSION_GROUP_ID",
-            group::id_of_member(input.hostname),
-        )?;
-        env_line(
-            &mut env,
-            "GPU_SESSION_GROUP_MEMBER",
-            &member.index.to_string(),
-        )?;
-        // One model over the nodes: either node's failed start or end ends both.
-        if plan.gpu.nodes > 1 {
-            env_line(
-                &mut env,
-                "GPU_SESSION_GROUP_NODES",
-                &plan.gpu.nodes.to_string(),
-            )?;
-        }
+    // One lease for the group: the agent finds the members by this tag value.
+    settings.push((
+        "GPU_SESSION_GROUP_ID",
+        group::id_of_member(input.hostname).to_owned(),
+    ));
+    settings.push(("GPU_SESSION_GROUP_MEMBER", member.index.to_string()));
+    // One model over the nodes: either node's failed start or end ends both.
+    if plan.gpu.nodes > 1 {
+        settings.push(("GPU_SESSION_GROUP_NODES", plan.gpu.nodes.to_string()));
     }
-    env_line(&mut env, "GPU_SESSION_POLL_SECONDS", "30")?;
-    Ok(env)
+    settings
 }
 
 /// The SGLang lock for the plan's instance CPU; an error for a version without one.
@@ -338,64 +337,10 @@ pub fn sglang_unit() -> String {
 
 /// The whole `#cloud-config` document.
 pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
-    let key_check = |name: &str, v: &str| {
-        if v.chars().all(is_safe_char) && !v.is_empty() {
-            Ok(())
-        } else {
-            Err(CloudInitError::UnsafeValue {
-                name: name.to_owned(),
-            })
-        }
-    };
-    key_check("the Lambda API key", input.lambda_api_key)?;
-    key_check("the instance hostname", input.hostname)?;
+    check_key("the Lambda API key", input.lambda_api_key)?;
+    check_key("the instance hostname", input.hostname)?;
     let mut config = CloudConfig {
-        write_files: vec![
-            WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
-            WriteFile::new(
-                SGLANG_ARGS_FILE,
-                "0644",
-                member_sglang_args(input.plan, input.member)?,
-            ),
-            WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
-            WriteFile::new(
-                lease_agent::KEY_FILE,
-                "0600",
-                format!("{}\n", input.lambda_api_key),
-            ),
-            WriteFile::new(
-                lease_agent::AGENT_PATH,
-                "0755",
-                lease_agent::SCRIPT.to_owned(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::UNIT_NAME),
-                "0644",
-                lease_agent::unit(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_SERVICE),
-                "0644",
-                lease_agent::watchdog_service(),
-            ),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{}", lease_agent::WATCHDOG_TIMER),
-                "0644",
-                lease_agent::watchdog_timer(),
-            ),
-            WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
-            WriteFile::new(
-                &format!("/etc/systemd/system/{SGLANG_UNIT}"),
-                "0644",
-                sglang_unit(),
-            ),
-            WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
-            WriteFile::new(
-                SGLANG_LOCK_FILE,
-                "0644",
-                sglang_lock(input.plan)?.to_owned(),
-            ),
-        ],
+        write_files: write_files(input)?,
         runcmd: [
             vec!["chmod", CONFIG_DIR_MODE, "/etc/gpu-session"],
             vec!["systemctl", "daemon-reload"],
@@ -414,6 +359,76 @@ pub fn user_data(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
     let body = gpu_session_core::yaml::to_string(&config)
         .map_err(|e| CloudInitError::Yaml(e.to_string()))?;
     Ok(format!("#cloud-config\n{body}"))
+}
+
+/// A value the user_data carries outside an env file, which must be non-empty and
+/// safe (`name` says which, never its value).
+fn check_key(name: &str, v: &str) -> Result<(), CloudInitError> {
+    if v.chars().all(is_safe_char) && !v.is_empty() {
+        Ok(())
+    } else {
+        Err(CloudInitError::UnsafeValue {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Every instance's files: SGLang's settings, the lease agent, SGLang's service and
+/// its installer, in this order.
+fn write_files(input: &UserDataInput<'_>) -> Result<Vec<WriteFile>, CloudInitError> {
+    let mut files = vec![
+        WriteFile::new(SGLANG_ENV_FILE, "0600", sglang_env(input)?),
+        WriteFile::new(
+            SGLANG_ARGS_FILE,
+            "0644",
+            member_sglang_args(input.plan, input.member)?,
+        ),
+    ];
+    files.extend(lease_agent_files(input)?);
+    files.extend([
+        WriteFile::new(SGLANG_RUN_PATH, "0755", SGLANG_RUN_SCRIPT.to_owned()),
+        WriteFile::new(
+            &format!("/etc/systemd/system/{SGLANG_UNIT}"),
+            "0644",
+            sglang_unit(),
+        ),
+        WriteFile::new(INSTALL_PATH, "0755", INSTALL_SCRIPT.to_owned()),
+        WriteFile::new(
+            SGLANG_LOCK_FILE,
+            "0644",
+            sglang_lock(input.plan)?.to_owned(),
+        ),
+    ]);
+    Ok(files)
+}
+
+/// The lease agent's settings, key, script and systemd units.
+fn lease_agent_files(input: &UserDataInput<'_>) -> Result<Vec<WriteFile>, CloudInitError> {
+    let unit = |name: &str| format!("/etc/systemd/system/{name}");
+    Ok(vec![
+        WriteFile::new(lease_agent::ENV_FILE, "0600", lease_env(input)?),
+        WriteFile::new(
+            lease_agent::KEY_FILE,
+            "0600",
+            format!("{}\n", input.lambda_api_key),
+        ),
+        WriteFile::new(
+            lease_agent::AGENT_PATH,
+            "0755",
+            lease_agent::SCRIPT.to_owned(),
+        ),
+        WriteFile::new(&unit(lease_agent::UNIT_NAME), "0644", lease_agent::unit()),
+        WriteFile::new(
+            &unit(lease_agent::WATCHDOG_SERVICE),
+            "0644",
+            lease_agent::watchdog_service(),
+        ),
+        WriteFile::new(
+            &unit(lease_agent::WATCHDOG_TIMER),
+            "0644",
+            lease_agent::watchdog_timer(),
+        ),
+    ])
 }
 
 /// What a group member adds: the group file's reader, and on member 0 of a replica

@@ -193,27 +193,9 @@ async fn terminate_one(
     let ids = match launched {
         Launched::Nothing | Launched::Group(_) => return Vec::new(),
         Launched::Instance(id) => vec![id.clone()],
-        Launched::Maybe => match find_by_name(client, name, warn).await {
-            Some(ids) if ids.is_empty() => {
-                return vec![(
-                    false,
-                    format!(
-                        "no instance named {name} appeared in {NAME_LOOKUPS} looks; if one appears \
-                         later it BILLS: check `gpu-session status` or the Lambda dashboard"
-                    ),
-                )]
-            }
-            Some(ids) => ids,
-            None => {
-                return vec![(
-                    true,
-                    format!(
-                        "could not check whether an instance named {name} was created: it MAY BE \
-                         BILLING. Run `gpu-session status` and `gpu-session down` for it, or check \
-                         the Lambda dashboard"
-                    ),
-                )]
-            }
+        Launched::Maybe => match named_ids(client, name, warn).await {
+            Ok(ids) => ids,
+            Err(line) => return vec![line],
         },
     };
     let mut lines = Vec::new();
@@ -228,27 +210,64 @@ async fn terminate_one(
             ));
             continue;
         }
-        lines.push(match terminate(client, &id, warn).await {
-            Terminated::Yes => (
-                false,
-                format!("Terminated instance {id} ({name}) so it does not keep billing."),
-            ),
-            Terminated::NotFound => (
-                true,
-                format!(
-                    "terminating instance {id} ({name}): not found -- check the dashboard that \
-                     nothing named {name} is still billing"
-                ),
-            ),
-            Terminated::Failed => (
-                true,
-                format!(
-                    "COULD NOT TERMINATE instance {id}: it is STILL BILLING. Run: gpu-session down {id}"
-                ),
-            ),
-        });
+        lines.push(terminate_reported(client, &id, name, warn).await);
     }
     lines
+}
+
+/// The instances named `name` whose launch answer never came, or the line saying
+/// none appeared or that nobody could look.
+async fn named_ids(
+    client: &LambdaClient,
+    name: &str,
+    warn: &dyn Fn(&str),
+) -> Result<Vec<String>, (bool, String)> {
+    match find_by_name(client, name, warn).await {
+        Some(ids) if ids.is_empty() => Err((
+            false,
+            format!(
+                "no instance named {name} appeared in {NAME_LOOKUPS} looks; if one appears \
+                 later it BILLS: check `gpu-session status` or the Lambda dashboard"
+            ),
+        )),
+        Some(ids) => Ok(ids),
+        None => Err((
+            true,
+            format!(
+                "could not check whether an instance named {name} was created: it MAY BE \
+                 BILLING. Run `gpu-session status` and `gpu-session down` for it, or check \
+                 the Lambda dashboard"
+            ),
+        )),
+    }
+}
+
+/// Terminates instance `id` (named `name`); the line saying how that ended.
+async fn terminate_reported(
+    client: &LambdaClient,
+    id: &str,
+    name: &str,
+    warn: &dyn Fn(&str),
+) -> (bool, String) {
+    match terminate(client, id, warn).await {
+        Terminated::Yes => (
+            false,
+            format!("Terminated instance {id} ({name}) so it does not keep billing."),
+        ),
+        Terminated::NotFound => (
+            true,
+            format!(
+                "terminating instance {id} ({name}): not found -- check the dashboard that \
+                 nothing named {name} is still billing"
+            ),
+        ),
+        Terminated::Failed => (
+            true,
+            format!(
+                "COULD NOT TERMINATE instance {id}: it is STILL BILLING. Run: gpu-session down {id}"
+            ),
+        ),
+    }
 }
 
 impl Session<'_> {

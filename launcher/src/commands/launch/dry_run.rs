@@ -12,7 +12,6 @@ use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
 use crate::remote::ssh_target;
 use gpu_session_core::plan::Plan;
@@ -34,18 +33,7 @@ pub(super) fn run(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Res
         return run_group(ctx, args, p);
     }
     let base_url = resolve_base_url();
-    let user_data = cloud_init::user_data(&UserDataInput {
-        plan: &p.plan,
-        hostname: &p.name,
-        sglang_api_key: &p.sglang_key,
-        lambda_api_key: DRY_RUN_LAMBDA_KEY,
-        lambda_api_url: &base_url,
-        hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
-        filesystem: p.filesystem.as_deref(),
-        first_start_limit: p.ready_timeout,
-        checkpoint_bytes: p.checkpoint_bytes,
-        member: None,
-    })?;
+    let user_data = dry_run_user_data(p, &p.name, None, &base_url)?;
     cloud_checks(ctx, args, p)?;
     let request = build_request(
         &p.plan,
@@ -107,45 +95,20 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
     let group_id = group::new_group_id(&plan.model.id);
     let placeholders: Vec<String> = (0..count).map(private_ip_placeholder).collect();
     let launched_at = instances::now_unix();
-    let mut members = Vec::new();
-    for index in 0..count {
-        let member = Member { index, count };
-        let name = group::member_name(&plan.model.id, &group_id, index);
-        let user_data = cloud_init::user_data(&UserDataInput {
-            plan,
-            hostname: &name,
-            sglang_api_key: &p.sglang_key,
-            lambda_api_key: DRY_RUN_LAMBDA_KEY,
-            lambda_api_url: &base_url,
-            hf_token: p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN),
-            filesystem: p.filesystem.as_deref(),
-            first_start_limit: p.ready_timeout,
-            checkpoint_bytes: p.checkpoint_bytes,
-            member: Some(member),
-        })?;
-        let mut request = build_request(
-            plan,
-            &plan.gpu.regions[0],
-            args.ssh_key.as_deref().unwrap_or(DRY_RUN_SSH_KEY),
-            &name,
-            p.filesystem.as_deref(),
-            &user_data,
-            launched_at,
-        );
-        request.tags.extend(group_tags(plan, &group_id, index));
-        let group_file = group::group_file(
-            plan,
-            &group_id,
-            member,
-            &placeholders[index as usize],
-            &placeholders,
-        )?;
-        members.push(DryRunMember {
-            request,
-            user_data,
-            group_file,
-        });
-    }
+    let members = (0..count)
+        .map(|index| {
+            let member = Member { index, count };
+            dry_run_member(
+                args,
+                p,
+                &base_url,
+                &group_id,
+                member,
+                &placeholders,
+                launched_at,
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     cloud_checks(ctx, args, p)?;
     let kind = if plan.gpu.nodes > 1 {
         "nodes"
@@ -153,15 +116,78 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
         "replicas"
     };
     let gateway = (plan.gpu.replicas > 1).then(|| gateway_line(plan, &placeholders));
+    let dry = DryRunGroup {
+        group_id: &group_id,
+        kind,
+        members,
+        gateway,
+    };
     if args.json {
-        ctx.printer.json(&DryRunGroup {
-            group_id: &group_id,
-            kind,
-            members,
-            gateway,
-        })?;
-        return Ok(ExitCode::SUCCESS);
+        ctx.printer.json(&dry)?;
+    } else {
+        print_group(ctx, plan, &base_url, &dry)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A dry run's user_data: placeholders for the secrets only the launch knows.
+fn dry_run_user_data(
+    p: &Prepared,
+    hostname: &str,
+    member: Option<Member>,
+    base_url: &str,
+) -> anyhow::Result<String> {
+    let hf_token = p.hf_token.as_ref().map(|_| DRY_RUN_HF_TOKEN);
+    Ok(p.user_data(hostname, member, DRY_RUN_LAMBDA_KEY, base_url, hf_token)?)
+}
+
+/// `member`'s launch request, user_data and group file in a group dry run.
+fn dry_run_member(
+    args: &LaunchArgs,
+    p: &Prepared,
+    base_url: &str,
+    group_id: &str,
+    member: Member,
+    placeholders: &[String],
+    launched_at: u64,
+) -> anyhow::Result<DryRunMember> {
+    let plan = &p.plan;
+    let index = member.index;
+    let name = group::member_name(&plan.model.id, group_id, index);
+    let user_data = dry_run_user_data(p, &name, Some(member), base_url)?;
+    let mut request = build_request(
+        plan,
+        &plan.gpu.regions[0],
+        args.ssh_key.as_deref().unwrap_or(DRY_RUN_SSH_KEY),
+        &name,
+        p.filesystem.as_deref(),
+        &user_data,
+        launched_at,
+    );
+    request.tags.extend(group_tags(plan, group_id, index));
+    let group_file = group::group_file(
+        plan,
+        group_id,
+        member,
+        &placeholders[index as usize],
+        placeholders,
+    )?;
+    Ok(DryRunMember {
+        request,
+        user_data,
+        group_file,
+    })
+}
+
+/// A group dry run as text.
+fn print_group(
+    ctx: &Context,
+    plan: &Plan,
+    base_url: &str,
+    dry: &DryRunGroup<'_>,
+) -> anyhow::Result<()> {
+    let (count, kind, group_id) = (dry.members.len(), dry.kind, dry.group_id);
+    let (gateway, members) = (&dry.gateway, &dry.members);
     let mut out = format!(
         "# Dry run: nothing was launched. A group of {count} instances ({kind}), group id {group_id}.
 "
@@ -186,7 +212,7 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
         "Dry run: regions would be tried in order: {}; all members in one region. Secrets are shown as placeholders.",
         plan.gpu.regions.join(", ")
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The tags marking a group member (and a node of one model over several).

@@ -24,10 +24,9 @@ use tokio::io::AsyncWriteExt;
 use super::cleanup::{GroupLaunched, Launched, RulesetLaunched};
 use super::forward::Forward;
 use super::provision::{Preflight, Session};
-use super::{build_request, checks, deadline_after, output_duration, poll_interval};
+use super::{build_request, checks, deadline_after, output_duration, poll_interval, poll_until};
 use crate::cloud::firewall as ruleset;
 use crate::cloud::instances;
-use crate::instance::cloud_init::{self, UserDataInput};
 use crate::instance::group::{self, Member};
 use crate::output::{printable, Style};
 use crate::remote::first_start;
@@ -71,6 +70,24 @@ struct MemberResult {
     private_ip: String,
 }
 
+/// Where the group's members launch.
+struct Placement {
+    group_id: String,
+    region: String,
+    /// The group's firewall ruleset, every member behind it.
+    ruleset_id: String,
+    /// When the members' requests left (Unix seconds): the lease counts from it.
+    launched_at: u64,
+}
+
+/// How one look at a member ended.
+enum Look {
+    Done,
+    Pending,
+    /// It cannot serve, and why.
+    Failed(String),
+}
+
 /// One member as the launch goes.
 struct MemberState {
     index: u32,
@@ -84,29 +101,13 @@ struct MemberState {
 impl Session<'_> {
     pub(super) async fn group_flow(&self) -> anyhow::Result<GroupResult> {
         let p = self.prepared;
-        let plan = &p.plan;
         let Preflight {
             types,
             price,
             ssh_key,
             regions,
         } = self.preflight().await?;
-        let count = plan.gpu.instance_count();
-        let region = regions
-            .iter()
-            .find(|r| {
-                types
-                    .get(&plan.gpu.instance_type)
-                    .is_some_and(|a| a.has_capacity_in(r))
-            })
-            .cloned()
-            .ok_or_else(|| {
-                anyhow!(
-                    "no capacity for {} in {} right now; a group launches in one region",
-                    plan.gpu.instance_type,
-                    regions.join(", ")
-                )
-            })?;
+        let region = self.group_region(&types, &regions)?;
         let group_id = group::id_of(&p.name).to_owned();
         // Built before anything is created, so a bad value fails first.
         let user_data = self.members_user_data(&group_id)?;
@@ -115,71 +116,140 @@ impl Session<'_> {
             members: Vec::new(),
             ruleset: RulesetLaunched::Maybe(p.name.clone()),
         };
-        self.set_launched(Launched::Group(launched.clone()));
-        let ruleset_id = ruleset::create(self.client, &p.name, &region)
-            .await
-            .context("could not create the group's firewall ruleset")?;
-        launched.ruleset = RulesetLaunched::Created(ruleset_id.clone());
-        self.set_launched(Launched::Group(launched.clone()));
-        self.note(&format!(
-            "Created firewall ruleset {ruleset_id} ({}) in {region} for group {group_id}.",
-            p.name
-        ));
-
-        let launched_at = instances::now_unix();
-        let mut members = Vec::new();
-        for (index, (name, text)) in (0..count).zip(&user_data) {
-            let mut request = build_request(
-                plan,
-                &region,
-                &ssh_key,
-                name,
-                p.filesystem.as_deref(),
-                text,
-                launched_at,
-            );
-            request
-                .tags
-                .extend(super::dry_run::group_tags(plan, &group_id, index));
-            request.firewall_rulesets = vec![FirewallRulesetEntry {
-                id: ruleset_id.clone(),
-            }];
-            self.note(&format!(
-                "Launching {} {index} of {count} ({name}) in {region}...",
-                self.member_word()
-            ));
-            let member = self
-                .launch_member(index, name, &request, &mut launched)
-                .await?;
-            members.push(member);
-            self.enough_members(&members)?;
-        }
+        let ruleset_id = self
+            .create_ruleset(&region, &group_id, &mut launched)
+            .await?;
+        let place = Placement {
+            group_id,
+            region,
+            ruleset_id,
+            launched_at: instances::now_unix(),
+        };
+        let mut members = self
+            .launch_members(&place, &ssh_key, &user_data, &mut launched)
+            .await?;
 
         self.wait_members_active(&mut members).await?;
         if crate::test_hooks::TestHooks::get().panic_after_active {
             panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
         }
-        let host_keys_file = match self.ctx.config_path() {
-            Ok(config) => ssh::HostKeys::file_beside(&config),
-            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
-        };
-        self.write_group_files(&mut members, &group_id, &host_keys_file)
+        let host_keys_file = self.host_keys_file()?;
+        self.write_group_files(&mut members, &place.group_id, &host_keys_file)
             .await?;
-        let mut watches = self
+        let watches = self
             .wait_members_ready(&mut members, &host_keys_file)
             .await?;
+        let (endpoint, tunnel_pid) = self.serve(&members, &host_keys_file, watches).await?;
+        Ok(self.group_result(&members, place, endpoint, tunnel_pid, price))
+    }
 
-        // Member 0 serves (alive: enough_members checks).
-        let (endpoint, tunnel_pid) = if self.is_nodes() {
+    /// The first of `regions` with capacity: a group launches in one region.
+    fn group_region(
+        &self,
+        types: &gpu_session_lambda::InstanceTypes,
+        regions: &[String],
+    ) -> anyhow::Result<String> {
+        let instance_type = &self.prepared.plan.gpu.instance_type;
+        regions
+            .iter()
+            .find(|r| {
+                types
+                    .get(instance_type)
+                    .is_some_and(|a| a.has_capacity_in(r))
+            })
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "no capacity for {instance_type} in {} right now; a group launches in one region",
+                    regions.join(", ")
+                )
+            })
+    }
+
+    /// The group's firewall ruleset in `region`, recorded in `launched` before and
+    /// after the create; its id.
+    async fn create_ruleset(
+        &self,
+        region: &str,
+        group_id: &str,
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<String> {
+        let name = &self.prepared.name;
+        self.set_launched(Launched::Group(launched.clone()));
+        let ruleset_id = ruleset::create(self.client, name, region)
+            .await
+            .context("could not create the group's firewall ruleset")?;
+        launched.ruleset = RulesetLaunched::Created(ruleset_id.clone());
+        self.set_launched(Launched::Group(launched.clone()));
+        self.note(&format!(
+            "Created firewall ruleset {ruleset_id} ({name}) in {region} for group {group_id}."
+        ));
+        Ok(ruleset_id)
+    }
+
+    /// Member `index`'s launch request: tagged with the group, behind its ruleset.
+    fn member_request(
+        &self,
+        place: &Placement,
+        ssh_key: &str,
+        index: u32,
+        name: &str,
+        user_data: &str,
+    ) -> gpu_session_lambda::LaunchRequest {
+        let plan = &self.prepared.plan;
+        let region = &place.region;
+        let mut request = build_request(
+            plan,
+            region,
+            ssh_key,
+            name,
+            self.prepared.filesystem.as_deref(),
+            user_data,
+            place.launched_at,
+        );
+        request
+            .tags
+            .extend(super::dry_run::group_tags(plan, &place.group_id, index));
+        request.firewall_rulesets = vec![FirewallRulesetEntry {
+            id: place.ruleset_id.clone(),
+        }];
+        self.note(&format!(
+            "Launching {} {index} of {} ({name}) in {region}...",
+            self.member_word(),
+            plan.gpu.instance_count()
+        ));
+        request
+    }
+
+    /// What serves, through the tunnel to member 0 (alive: `enough_members` checks):
+    /// SGLang on node 0 or the gateway. The endpoint and the detached tunnel's pid.
+    async fn serve(
+        &self,
+        members: &[MemberState],
+        host_keys_file: &std::path::Path,
+        mut watches: Vec<checks::PhaseWatch>,
+    ) -> anyhow::Result<(String, Option<u32>)> {
+        if self.is_nodes() {
             let watch = watches.swap_remove(0);
-            self.serve_from_node_0(&members[0], &host_keys_file, watch)
-                .await?
+            self.serve_from_node_0(&members[0], host_keys_file, watch)
+                .await
         } else {
             let alive = members.iter().filter(|m| m.alive).count() as u64;
-            self.serve_through_gateway(&members[0], &host_keys_file, alive)
-                .await?
-        };
+            self.serve_through_gateway(&members[0], host_keys_file, alive)
+                .await
+        }
+    }
 
+    /// What the launch prints once the group serves: its serving members.
+    fn group_result(
+        &self,
+        members: &[MemberState],
+        place: Placement,
+        endpoint: String,
+        tunnel_pid: Option<u32>,
+        price: u64,
+    ) -> GroupResult {
+        let p = self.prepared;
         let serving: Vec<MemberResult> = members
             .iter()
             .filter(|m| m.alive)
@@ -191,26 +261,26 @@ impl Session<'_> {
                 private_ip: m.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             })
             .collect();
-        Ok(GroupResult {
-            group_id,
+        GroupResult {
+            group_id: place.group_id,
             kind: if self.is_nodes() { "nodes" } else { "replicas" },
             name: p.name.clone(),
-            instance_type: plan.gpu.instance_type.clone(),
-            region,
+            instance_type: p.plan.gpu.instance_type.clone(),
+            region: place.region,
             endpoint,
             served_by: if self.is_nodes() {
                 "SGLang on node 0"
             } else {
                 "the gateway on member 0"
             },
-            model: plan.model.id.clone(),
+            model: p.plan.model.id.clone(),
             sglang_api_key: p.sglang_key.clone(),
-            lease_deadline_utc: instances::format_utc(p.lease_deadline(launched_at)),
+            lease_deadline_utc: instances::format_utc(p.lease_deadline(place.launched_at)),
             price_cents_per_hour: price,
             group_price_cents_per_hour: price * serving.len() as u64,
             members: serving,
             tunnel_pid,
-        })
+        }
     }
 
     /// Every member's name and user_data, in member order.
@@ -220,21 +290,30 @@ impl Session<'_> {
         let mut user_data = Vec::new();
         for index in 0..count {
             let name = group::member_name(&p.plan.model.id, group_id, index);
-            let text = cloud_init::user_data(&UserDataInput {
-                plan: &p.plan,
-                hostname: &name,
-                sglang_api_key: &p.sglang_key,
-                lambda_api_key: self.lambda_key,
-                lambda_api_url: self.base_url,
-                hf_token: p.hf_token.as_deref(),
-                filesystem: p.filesystem.as_deref(),
-                first_start_limit: p.ready_timeout,
-                checkpoint_bytes: p.checkpoint_bytes,
-                member: Some(Member { index, count }),
-            })?;
+            let text = self.user_data(&name, Some(Member { index, count }))?;
             user_data.push((name, text));
         }
         Ok(user_data)
+    }
+
+    /// Every member launched in turn, each request recorded in `launched`; an error
+    /// as soon as too few can serve.
+    async fn launch_members(
+        &self,
+        place: &Placement,
+        ssh_key: &str,
+        user_data: &[(String, String)],
+        launched: &mut GroupLaunched,
+    ) -> anyhow::Result<Vec<MemberState>> {
+        let mut members = Vec::new();
+        let count = self.prepared.plan.gpu.instance_count();
+        for (index, (name, text)) in (0..count).zip(user_data) {
+            let request = self.member_request(place, ssh_key, index, name, text);
+            let member = self.launch_member(index, name, &request, launched).await?;
+            members.push(member);
+            self.enough_members(&members)?;
+        }
+        Ok(members)
     }
 
     /// Sends member `index`'s launch request, recording what it may have created. A
@@ -303,21 +382,14 @@ impl Session<'_> {
         &self,
         m: &MemberState,
         host_keys_file: &std::path::Path,
-    ) -> anyhow::Result<(Forward<'_>, u16)> {
+    ) -> anyhow::Result<Forward<'_>> {
         let id = m.id.clone().unwrap_or_default();
         let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
         let port = ssh::free_local_port()?;
-        let mut forward = Forward::new(
-            self.client,
-            id,
-            m.ip.clone().unwrap_or_default(),
-            port,
-            self.prepared.plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys,
-        );
+        let ip = m.ip.clone().unwrap_or_default();
+        let mut forward = self.forward(&id, &ip, port, host_keys);
         forward.open()?;
-        Ok((forward, port))
+        Ok(forward)
     }
 
     /// The gateway on member 0, through the tunnel: every serving member healthy in it
@@ -328,9 +400,9 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
         serving: u64,
     ) -> anyhow::Result<(String, Option<u32>)> {
-        let (mut forward, port) = self.tunnel_to(member_0, host_keys_file)?;
+        let mut forward = self.tunnel_to(member_0, host_keys_file)?;
         let gateway = SglangClient::new(
-            &format!("http://127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{}", forward.local_port),
             &self.prepared.sglang_key,
         )?;
         self.wait_gateway(&gateway, &mut forward, serving).await?;
@@ -346,15 +418,9 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
         watch: checks::PhaseWatch,
     ) -> anyhow::Result<(String, Option<u32>)> {
-        let (mut forward, port) = self.tunnel_to(node_0, host_keys_file)?;
-        let id = forward.instance_id.clone();
-        let sglang = SglangClient::new(
-            &format!("http://127.0.0.1:{port}"),
-            &self.prepared.sglang_key,
-        )?;
-        let comparison = self.wait_ready(&sglang, &mut forward, watch).await?;
-        self.report_comparison(&id, comparison);
-        Ok((sglang.endpoint(), forward.detach()))
+        let mut forward = self.tunnel_to(node_0, host_keys_file)?;
+        let (endpoint, _) = self.check_sglang(&mut forward, watch).await?;
+        Ok((endpoint, forward.detach()))
     }
 
     /// The error that ends a multi-node launch when one node fails: none serves alone
@@ -419,42 +485,68 @@ impl Session<'_> {
     async fn wait_members_active(&self, members: &mut [MemberState]) -> anyhow::Result<()> {
         let bar = self.spinner("Waiting for the members to boot".to_owned());
         let deadline = deadline_after(self.prepared.boot_timeout);
+        self.poll_members(members, &bar, async |_, m| {
+            self.look_booting(m, deadline).await
+        })
+        .await?;
+        self.note(&format!("Every {} is active.", self.member_word()));
+        Ok(())
+    }
+
+    /// One look at a booting member; its addresses once it is active.
+    async fn look_booting(&self, m: &mut MemberState, deadline: Instant) -> anyhow::Result<Look> {
+        if m.ip.is_some() {
+            return Ok(Look::Done);
+        }
+        let id = m.id.clone().unwrap_or_default();
+        let instance = self.client.get_instance(&id).await?;
+        Ok(match instance.status {
+            InstanceStatus::Active if instance.ip.is_some() => {
+                match group::private_ip(&id, instance.private_ip.as_deref()) {
+                    Ok(private) => {
+                        m.ip = instance.ip.clone();
+                        m.private_ip = Some(private);
+                        Look::Done
+                    }
+                    Err(e) => Look::Failed(e.to_string()),
+                }
+            }
+            InstanceStatus::Unhealthy => Look::Failed("unhealthy while booting".to_owned()),
+            s if s.is_gone() => Look::Failed(format!("{s} before it became active")),
+            _ if Instant::now() >= deadline => Look::Failed(format!(
+                "not active after {} (--boot-timeout)",
+                humantime::format_duration(self.prepared.boot_timeout)
+            )),
+            _ => Look::Pending,
+        })
+    }
+
+    /// Looks at every alive member each poll until none is pending; a member whose
+    /// look fails is dropped ([`Self::drop_member`]). Clears `bar` when done or when a
+    /// drop ends the launch.
+    async fn poll_members(
+        &self,
+        members: &mut [MemberState],
+        bar: &ProgressBar,
+        mut look: impl AsyncFnMut(usize, &mut MemberState) -> anyhow::Result<Look>,
+    ) -> anyhow::Result<()> {
         loop {
             let mut pending = 0;
             for at in 0..members.len() {
-                let m = &members[at];
-                if !m.alive || m.ip.is_some() {
+                if !members[at].alive {
                     continue;
                 }
-                let id = m.id.clone().unwrap_or_default();
-                let instance = self.client.get_instance(&id).await?;
-                let failure = match instance.status {
-                    InstanceStatus::Active if instance.ip.is_some() => {
-                        match group::private_ip(&id, instance.private_ip.as_deref()) {
-                            Ok(private) => {
-                                members[at].ip = instance.ip.clone();
-                                members[at].private_ip = Some(private);
-                                None
-                            }
-                            Err(e) => Some(e.to_string()),
-                        }
-                    }
-                    InstanceStatus::Unhealthy => Some("unhealthy while booting".to_owned()),
-                    s if s.is_gone() => Some(format!("{s} before it became active")),
-                    _ if Instant::now() >= deadline => Some(format!(
-                        "not active after {} (--boot-timeout)",
-                        humantime::format_duration(self.prepared.boot_timeout)
-                    )),
-                    _ => {
+                let why = match look(at, &mut members[at]).await? {
+                    Look::Done => continue,
+                    Look::Pending => {
                         pending += 1;
-                        None
+                        continue;
                     }
+                    Look::Failed(why) => why,
                 };
-                if let Some(why) = failure {
-                    if let Err(e) = self.drop_member(members, at, &why).await {
-                        bar.finish_and_clear();
-                        return Err(e);
-                    }
+                if let Err(e) = self.drop_member(members, at, &why).await {
+                    bar.finish_and_clear();
+                    return Err(e);
                 }
             }
             if pending == 0 {
@@ -463,7 +555,6 @@ impl Session<'_> {
             tokio::time::sleep(poll_interval()).await;
         }
         bar.finish_and_clear();
-        self.note(&format!("Every {} is active.", self.member_word()));
         Ok(())
     }
 
@@ -516,21 +607,24 @@ impl Session<'_> {
             m.id.clone().unwrap_or_default(),
         );
         let host_keys = ssh::HostKeys::new(host_keys_file.to_path_buf(), &id)?;
-        let forward = Forward::new(
-            self.client,
-            id.clone(),
-            ip.clone(),
-            0,
-            self.prepared.plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys.clone(),
-        );
+        let forward = self.forward(&id, &ip, 0, host_keys.clone());
         forward.wait_for_ssh(&|_| {}).await?;
+        self.ssh_write_group_file(&ip, &host_keys, content).await
+    }
+
+    /// The group file written on `ip` by one ssh ([`WRITE_GROUP_FILE`], the content on
+    /// stdin), within [`WRITE_TIMEOUT`].
+    async fn ssh_write_group_file(
+        &self,
+        ip: &str,
+        host_keys: &ssh::HostKeys,
+        content: &str,
+    ) -> anyhow::Result<()> {
         let mut child = tokio::process::Command::new(ssh::ssh_program())
             .args(ssh::batch_args(
-                &ip,
+                ip,
                 self.ssh_key_path.as_deref(),
-                &host_keys,
+                host_keys,
                 WRITE_GROUP_FILE,
             ))
             .stdin(Stdio::piped())
@@ -568,8 +662,27 @@ impl Session<'_> {
         host_keys_file: &std::path::Path,
     ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let p = self.prepared;
+        let mut watches = self.phase_watches(members, host_keys_file)?;
+        let bar = self.spinner(format!(
+            "Waiting for SGLang to load {} on every member",
+            p.plan.model.checkpoint
+        ));
+        let deadline = deadline_after(p.ready_timeout);
+        self.poll_members(members, &bar, async |at, _| {
+            Ok(self.look_first_start(&mut watches[at], deadline).await)
+        })
+        .await?;
+        Ok(watches)
+    }
+
+    /// What reads each member's first-start phases over SSH, by member.
+    fn phase_watches(
+        &self,
+        members: &[MemberState],
+        host_keys_file: &std::path::Path,
+    ) -> anyhow::Result<Vec<checks::PhaseWatch>> {
         let mut watches = Vec::new();
-        for m in members.iter() {
+        for m in members {
             let (ip, id) = (
                 m.ip.clone().unwrap_or_default(),
                 m.id.clone().unwrap_or_default(),
@@ -581,47 +694,24 @@ impl Session<'_> {
             };
             watches.push(checks::PhaseWatch::new(remote, &id));
         }
-        let bar = self.spinner(format!(
-            "Waiting for SGLang to load {} on every member",
-            p.plan.model.checkpoint
-        ));
-        let deadline = deadline_after(p.ready_timeout);
-        loop {
-            let mut pending = 0;
-            for at in 0..members.len() {
-                if !members[at].alive {
-                    continue;
-                }
-                let watch = &mut watches[at];
-                let looked = watch
-                    .poll(&self.ctx.printer, self.args.json, &ProgressBar::hidden())
-                    .await;
-                let failure = match looked {
-                    Err(e) => Some(format!("{e:#}")),
-                    Ok(()) if watch.is_ready() && watch.is_armed() => None,
-                    Ok(()) if Instant::now() >= deadline => Some(format!(
-                        "SGLang was not ready after {} (--ready-timeout)",
-                        output_duration(p.ready_timeout)
-                    )),
-                    Ok(()) => {
-                        pending += 1;
-                        None
-                    }
-                };
-                if let Some(why) = failure {
-                    if let Err(e) = self.drop_member(members, at, &why).await {
-                        bar.finish_and_clear();
-                        return Err(e);
-                    }
-                }
-            }
-            if pending == 0 {
-                break;
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
         Ok(watches)
+    }
+
+    /// One look at a member's first start: done once SGLang is ready and the agent
+    /// armed.
+    async fn look_first_start(&self, watch: &mut checks::PhaseWatch, deadline: Instant) -> Look {
+        let looked = watch
+            .poll(&self.ctx.printer, self.args.json, &ProgressBar::hidden())
+            .await;
+        match looked {
+            Err(e) => Look::Failed(format!("{e:#}")),
+            Ok(()) if watch.is_ready() && watch.is_armed() => Look::Done,
+            Ok(()) if Instant::now() >= deadline => Look::Failed(format!(
+                "SGLang was not ready after {} (--ready-timeout)",
+                output_duration(self.prepared.ready_timeout)
+            )),
+            Ok(()) => Look::Pending,
+        }
     }
 
     /// The gateway counts every serving member healthy and answers a completion.
@@ -634,26 +724,24 @@ impl Session<'_> {
         let p = self.prepared;
         let bar = self.spinner("Waiting for the gateway on member 0".to_owned());
         let deadline = deadline_after(p.ready_timeout);
-        loop {
+        let look = async || {
             let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
             forward.keep_open(&note).await?;
-            let why = match gateway.gateway_workers().await {
-                Ok((healthy, _)) if healthy >= serving => break,
-                Ok((healthy, total)) => {
-                    format!("the gateway counts {healthy} healthy of {total} registered workers, {serving} expected")
-                }
-                Err(why) => why,
-            };
-            if Instant::now() >= deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "the gateway was not ready after {}: {why}",
-                    output_duration(p.ready_timeout)
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
+            Ok(match gateway.gateway_workers().await {
+                Ok((healthy, _)) if healthy >= serving => Ok(()),
+                Ok((healthy, total)) => Err(format!(
+                    "the gateway counts {healthy} healthy of {total} registered workers, {serving} expected"
+                )),
+                Err(why) => Err(why),
+            })
+        };
+        poll_until(&bar, deadline, look, |why| {
+            anyhow!(
+                "the gateway was not ready after {}: {why}",
+                output_duration(p.ready_timeout)
+            )
+        })
+        .await?;
         gateway
             .complete_one_token(&p.plan.model.id)
             .await

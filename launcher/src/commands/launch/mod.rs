@@ -25,20 +25,23 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
+use gpu_session_core::gpu::GpuType;
 use gpu_session_core::lease;
 use gpu_session_core::plan::Plan;
-use gpu_session_core::recommend::Fit;
+use gpu_session_core::recommend::{Fit, GpuFit};
 use gpu_session_core::validate;
 
 use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
-use crate::instance::cloud_init;
+use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::Member;
 use crate::output;
 use crate::remote::first_start;
 use crate::remote::ssh_target;
 use gpu_session_lambda::LaunchRequest;
+use indicatif::ProgressBar;
 use provision::Session;
 
 /// Pause between status and readiness polls.
@@ -64,6 +67,31 @@ fn poll_interval() -> Duration {
     crate::test_hooks::TestHooks::get()
         .poll_interval
         .unwrap_or(DEFAULT_POLL)
+}
+
+/// Looks every poll interval until `look` says ready (`Ok(Ok(value))`) and clears
+/// `bar`; a not-yet (`Ok(Err(why))`) past `deadline` clears `bar` and ends as
+/// `timed_out(why)`. An error of `look` ends the wait as it is.
+async fn poll_until<T>(
+    bar: &ProgressBar,
+    deadline: Instant,
+    mut look: impl AsyncFnMut() -> anyhow::Result<Result<T, String>>,
+    timed_out: impl FnOnce(String) -> anyhow::Error,
+) -> anyhow::Result<T> {
+    loop {
+        let why = match look().await? {
+            Ok(value) => {
+                bar.finish_and_clear();
+                return Ok(value);
+            }
+            Err(why) => why,
+        };
+        if Instant::now() >= deadline {
+            bar.finish_and_clear();
+            return Err(timed_out(why));
+        }
+        tokio::time::sleep(poll_interval()).await;
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -133,15 +161,92 @@ impl Prepared {
     fn lease_deadline(&self, launched_at: u64) -> u64 {
         lease::deadline(launched_at, self.plan.lease.hours)
     }
+
+    /// The user_data of the instance named `hostname` (alone, or `member` of a
+    /// group), with the Lambda key and URL its lease agent uses and the Hugging Face
+    /// token (the dry run passes placeholders for both secrets).
+    fn user_data(
+        &self,
+        hostname: &str,
+        member: Option<Member>,
+        lambda_api_key: &str,
+        lambda_api_url: &str,
+        hf_token: Option<&str>,
+    ) -> Result<String, cloud_init::CloudInitError> {
+        cloud_init::user_data(&UserDataInput {
+            plan: &self.plan,
+            hostname,
+            sglang_api_key: &self.sglang_key,
+            lambda_api_key,
+            lambda_api_url,
+            hf_token,
+            filesystem: self.filesystem.as_deref(),
+            first_start_limit: self.ready_timeout,
+            checkpoint_bytes: self.checkpoint_bytes,
+            member,
+        })
+    }
 }
 
 pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
-    let plan = crate::plan_file::read(&args.plan)?;
-    let boot_timeout = args.boot_timeout;
-    let wait_for_capacity = args.wait_for_capacity;
-    let filesystem = filesystem(ctx, &args)?;
+    let (prepared, gpu) = prepare(ctx, &args)?;
+    if args.dry_run {
+        return dry_run::run(ctx, &args, &prepared);
+    }
+    if !args.json {
+        print_summary(ctx, &prepared.plan, u64::from(gpu.price_cents_per_hour));
+    }
+    if !output::confirm_or_refuse(
+        args.yes,
+        "launching",
+        Some("launch"),
+        "Launch this instance (it bills until terminated)?",
+    )? {
+        ctx.printer.note("Not launched.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    launch(ctx, &args, &prepared)
+}
 
-    // Recompute; never trust the file's estimate.
+/// Everything decided before any call to Lambda (the plan re-checked, the Hub asked,
+/// names and keys chosen), and the plan's GPU type.
+fn prepare(ctx: &Context, args: &LaunchArgs) -> anyhow::Result<(Prepared, &'static GpuType)> {
+    let plan = crate::plan_file::read(&args.plan)?;
+    let filesystem = filesystem(ctx, args)?;
+    let (gpu, row) = recheck(ctx, &plan, args)?;
+
+    let hf_token = env_nonempty("HF_TOKEN");
+    if let Some(token) = &hf_token {
+        cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
+    }
+    // The Hub check runs before any launch, in --dry-run too.
+    let hub = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
+    let checkpoint_bytes = hub.checkpoint_bytes;
+    // The instance gets the token only for a checkpoint that needs it (gated, private).
+    let hf_token = hf_token.filter(|_| hub.instance_needs_token);
+    let ready_timeout = checks::ready_timeout(args.ready_timeout, checkpoint_bytes);
+    let prepared = Prepared {
+        checkpoint_bytes,
+        predicted: checks::predicted(&row),
+        name: instances::new_instance_name(&plan.model.id),
+        sglang_key: cloud_init::generate_sglang_api_key(),
+        hf_token,
+        filesystem,
+        plan,
+        boot_timeout: args.boot_timeout,
+        ready_timeout,
+        wait_for_capacity: args.wait_for_capacity,
+    };
+    Ok((prepared, gpu))
+}
+
+/// The plan's fit, recomputed (never trusting the file's estimate), with a warning
+/// when it does not fit or differs from the file's.
+fn recheck(
+    ctx: &Context,
+    plan: &Plan,
+    args: &LaunchArgs,
+) -> anyhow::Result<(&'static GpuType, GpuFit)> {
     let model = plan.resolve_model()?;
     let gpu = plan.gpu_type()?;
     let row = plan
@@ -164,79 +269,47 @@ pub fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    Ok((gpu, row))
+}
 
-    let hf_token = env_nonempty("HF_TOKEN");
-    if let Some(token) = &hf_token {
-        cloud_init::check_value("HF_TOKEN (from the environment)", token)?;
-    }
-    // The Hub check runs before any launch, in --dry-run too.
-    let hub = checks::check_hub(&ctx.printer, &plan, hf_token.as_deref())?;
-    let checkpoint_bytes = hub.checkpoint_bytes;
-    // The instance gets the token only for a checkpoint that needs it (gated, private).
-    let hf_token = hf_token.filter(|_| hub.instance_needs_token);
-    let ready_timeout = checks::ready_timeout(args.ready_timeout, checkpoint_bytes);
-    let predicted = checks::predicted(&row);
-    let prepared = Prepared {
-        checkpoint_bytes,
-        predicted,
-        name: instances::new_instance_name(&plan.model.id),
-        sglang_key: cloud_init::generate_sglang_api_key(),
-        hf_token,
-        filesystem,
-        plan,
-        boot_timeout,
-        ready_timeout,
-        wait_for_capacity,
-    };
-
-    if args.dry_run {
-        return dry_run::run(ctx, &args, &prepared);
-    }
-    let plan = &prepared.plan;
-    let catalog_price = u64::from(gpu.price_cents_per_hour);
-    if !args.json {
+/// What is about to launch and what it costs at the catalog price, before the
+/// confirmation.
+fn print_summary(ctx: &Context, plan: &Plan, catalog_price: u64) {
+    ctx.printer.note(&format!(
+        "Launch {} ({}) on {} in {}\n  price ${:.2}/h (catalog), lease {} h ≈ ${:.2}, idle limit {}",
+        plan.model.id,
+        plan.model.checkpoint,
+        plan.gpu.instance_type,
+        plan.gpu.regions.join(", "),
+        catalog_price as f64 / 100.0,
+        plan.lease.hours,
+        instances::lease_cost_usd(catalog_price, plan.lease.hours),
+        lease::idle_limit_label(plan.lease.idle_minutes),
+    ));
+    let count = plan.gpu.instance_count();
+    if count > 1 {
+        let what = if plan.gpu.nodes > 1 {
+            format!("one model over {count} instances")
+        } else {
+            format!("a group of {count} instances behind one gateway")
+        };
         ctx.printer.note(&format!(
-            "Launch {} ({}) on {} in {}\n  price ${:.2}/h (catalog), lease {} h ≈ ${:.2}, idle limit {}",
-            plan.model.id,
-            plan.model.checkpoint,
-            plan.gpu.instance_type,
-            plan.gpu.regions.join(", "),
-            catalog_price as f64 / 100.0,
-            plan.lease.hours,
-            instances::lease_cost_usd(catalog_price, plan.lease.hours),
-            lease::idle_limit_label(plan.lease.idle_minutes),
+            "  {what}: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
+            (catalog_price * u64::from(count)) as f64 / 100.0,
+            instances::lease_cost_usd(catalog_price * u64::from(count), plan.lease.hours),
         ));
-        let count = plan.gpu.instance_count();
-        if count > 1 {
-            let what = if plan.gpu.nodes > 1 {
-                format!("one model over {count} instances")
-            } else {
-                format!("a group of {count} instances behind one gateway")
-            };
-            ctx.printer.note(&format!(
-                "  {what}: ${:.2}/h (catalog) for the group, lease ≈ ${:.2}",
-                (catalog_price * u64::from(count)) as f64 / 100.0,
-                instances::lease_cost_usd(catalog_price * u64::from(count), plan.lease.hours),
-            ));
-        }
     }
-    if !output::confirm_or_refuse(
-        args.yes,
-        "launching",
-        Some("launch"),
-        "Launch this instance (it bills until terminated)?",
-    )? {
-        ctx.printer.note("Not launched.");
-        return Ok(ExitCode::SUCCESS);
-    }
+}
 
+/// The launch itself, armed for clean-up on a panic from the first request on.
+fn launch(ctx: &Context, args: &LaunchArgs, prepared: &Prepared) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::connect(ctx)?;
     let ssh_key_path = ssh_target::key_path(ctx)?;
 
     let session = Session {
         ctx,
-        args: &args,
-        prepared: &prepared,
+        args,
+        prepared,
         client: &cloud.client,
         lambda_key: cloud.key.expose_secret(),
         base_url: &cloud.base_url,

@@ -15,12 +15,13 @@ use super::checks;
 use super::cleanup::{InFlight, Launched};
 use super::forward::Forward;
 use super::{
-    build_request, deadline_after, output_duration, poll_interval, LaunchResult, Prepared,
+    build_request, deadline_after, output_duration, poll_interval, poll_until, LaunchResult,
+    Prepared,
 };
 use crate::cli::LaunchArgs;
 use crate::cloud::instances;
 use crate::context::Context;
-use crate::instance::cloud_init::{self, UserDataInput};
+use crate::instance::group::Member;
 use crate::output::{printable, Style};
 use crate::remote::first_start;
 use crate::remote::sglang::{self, SglangClient};
@@ -44,6 +45,14 @@ enum Outcome {
     Ready(Box<LaunchResult>),
     GroupReady(Box<super::group_flow::GroupResult>),
     Interrupted(&'static str),
+}
+
+/// The instance a launch request created.
+struct Created {
+    instance_id: String,
+    region: String,
+    /// When the request left (Unix seconds): the lease counts from it.
+    launched_at: u64,
 }
 
 /// What [`Session::preflight`] found.
@@ -116,6 +125,22 @@ impl Session<'_> {
         }
     }
 
+    /// The user_data of the instance named `hostname` (alone, or `member` of a group).
+    pub(super) fn user_data(
+        &self,
+        hostname: &str,
+        member: Option<Member>,
+    ) -> anyhow::Result<String> {
+        let p = self.prepared;
+        Ok(p.user_data(
+            hostname,
+            member,
+            self.lambda_key,
+            self.base_url,
+            p.hf_token.as_deref(),
+        )?)
+    }
+
     /// Records what the launch has created, for clean-up and the panic hook.
     pub(super) fn set_launched(&self, launched: Launched) {
         InFlight::record(launched.clone());
@@ -165,108 +190,68 @@ impl Session<'_> {
         })
     }
 
+    /// The single-instance launch, in the order of the book's "What launch does, step
+    /// by step".
     async fn flow(&self) -> anyhow::Result<LaunchResult> {
-        let p = self.prepared;
-        let plan = &p.plan;
-        let client = self.client;
         let Preflight {
-            mut types,
+            types,
             price,
             ssh_key,
             regions,
         } = self.preflight().await?;
-
         // Built before any launch, so a bad value fails first.
-        let user_data = cloud_init::user_data(&UserDataInput {
-            plan,
-            hostname: &p.name,
-            sglang_api_key: &p.sglang_key,
-            lambda_api_key: self.lambda_key,
-            lambda_api_url: self.base_url,
-            hf_token: p.hf_token.as_deref(),
-            filesystem: p.filesystem.as_deref(),
-            first_start_limit: p.ready_timeout,
-            checkpoint_bytes: p.checkpoint_bytes,
-            member: None,
-        })?;
+        let user_data = self.user_data(&self.prepared.name, None)?;
+        let created = self
+            .launch_where_capacity(types, &regions, &ssh_key, &user_data)
+            .await?;
+        self.note(&format!(
+            "Launched instance {} ({}) in {}; it bills until terminated.",
+            created.instance_id, self.prepared.name, created.region
+        ));
+        let ip = self.wait_active(&created.instance_id).await?;
 
-        // Capacity: try regions in order; optionally wait.
-        let capacity_deadline = p.wait_for_capacity.map(deadline_after);
+        // Readiness, through a tunnel, once sshd answers.
+        let host = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
+        let (mut forward, remote) = self.tunnel_when_ssh(&created.instance_id, host).await?;
+        let watch = checks::PhaseWatch::new(remote, &created.instance_id);
+        let (endpoint, comparison) = self.check_sglang(&mut forward, watch).await?;
+        Ok(self.launch_result(created, ip, price, endpoint, forward.detach(), comparison))
+    }
+
+    /// Capacity: the regions tried in order, again every poll while
+    /// `--wait-for-capacity` lasts.
+    async fn launch_where_capacity(
+        &self,
+        mut types: gpu_session_lambda::InstanceTypes,
+        regions: &[String],
+        ssh_key: &str,
+        user_data: &str,
+    ) -> anyhow::Result<Created> {
+        let instance_type = &self.prepared.plan.gpu.instance_type;
+        let capacity_deadline = self.prepared.wait_for_capacity.map(deadline_after);
         let mut waiting: Option<ProgressBar> = None;
-        let (instance_id, region, launched_at) = loop {
-            let availability = types.get(&plan.gpu.instance_type);
-            let mut launched = None;
-            for region in &regions {
-                if !availability.is_some_and(|a| a.has_capacity_in(region)) {
-                    self.ctx.printer.detail(&format!(
-                        "no capacity for {} in {region}",
-                        plan.gpu.instance_type
-                    ));
-                    continue;
-                }
-                let launched_at = instances::now_unix();
-                let request = build_request(
-                    plan,
-                    region,
-                    &ssh_key,
-                    &p.name,
-                    p.filesystem.as_deref(),
-                    &user_data,
-                    launched_at,
-                );
-                self.note(&format!(
-                    "Launching {} in {region}...",
-                    plan.gpu.instance_type
-                ));
-                self.set_launched(Launched::Maybe);
-                let answer = client.launch(&request).await;
-                if answer
-                    .as_ref()
-                    .is_err_and(|e| !e.is_server_error() && !e.is_connect())
-                {
-                    // A definite refusal (capacity, validation): nothing was created.
-                    self.set_launched(Launched::Nothing);
-                }
-                match answer {
-                    Ok(response) => {
-                        let id = response.instance_ids.into_iter().next().ok_or_else(|| {
-                            anyhow!("the launch succeeded but returned no instance id")
-                        })?;
-                        self.set_launched(Launched::Instance(id.clone()));
-                        launched = Some((id, region.clone(), launched_at));
-                        break;
-                    }
-                    Err(e) if e.is_insufficient_capacity() => {
-                        self.note(&format!(
-                            "No capacity in {region} after all; trying the next region."
-                        ));
-                    }
-                    Err(e) if e.is_file_system_in_wrong_region() => {
-                        self.note(&format!("File system not usable in {region}: {e}"));
-                    }
-                    Err(e) => return Err(anyhow!(e).context("launch failed")),
-                }
-            }
-            if let Some(done) = launched {
-                break done;
+        let created = loop {
+            if let Some(created) = self
+                .launch_in_first_region(&types, regions, ssh_key, user_data)
+                .await?
+            {
+                break created;
             }
             match capacity_deadline {
                 Some(deadline) if Instant::now() < deadline => {
                     let bar = waiting.get_or_insert_with(|| {
                         self.spinner(format!(
-                            "Waiting for capacity for {} in {}",
-                            plan.gpu.instance_type,
+                            "Waiting for capacity for {instance_type} in {}",
                             regions.join(", ")
                         ))
                     });
                     bar.tick();
                     tokio::time::sleep(poll_interval()).await;
-                    types = client.list_instance_types().await?;
+                    types = self.client.list_instance_types().await?;
                 }
                 _ => bail!(
-                    "no capacity for {} in {} right now; try again later, add regions to the plan, \
+                    "no capacity for {instance_type} in {} right now; try again later, add regions to the plan, \
                      or pass --wait-for-capacity 30m",
-                    plan.gpu.instance_type,
                     regions.join(", ")
                 ),
             }
@@ -274,18 +259,111 @@ impl Session<'_> {
         if let Some(bar) = waiting {
             bar.finish_and_clear();
         }
-        self.note(&format!(
-            "Launched instance {instance_id} ({}) in {region}; it bills until terminated.",
-            p.name
-        ));
+        Ok(created)
+    }
 
-        // Boot.
-        let bar = self.spinner(format!("Waiting for {} to boot", p.name));
-        let boot_deadline = deadline_after(p.boot_timeout);
-        let instance = loop {
-            let instance = client.get_instance(&instance_id).await?;
+    /// One pass over `regions`: the launch in the first that has capacity and takes
+    /// the request; `None` when none did.
+    async fn launch_in_first_region(
+        &self,
+        types: &gpu_session_lambda::InstanceTypes,
+        regions: &[String],
+        ssh_key: &str,
+        user_data: &str,
+    ) -> anyhow::Result<Option<Created>> {
+        let instance_type = &self.prepared.plan.gpu.instance_type;
+        let availability = types.get(instance_type);
+        for region in regions {
+            if !availability.is_some_and(|a| a.has_capacity_in(region)) {
+                self.ctx
+                    .printer
+                    .detail(&format!("no capacity for {instance_type} in {region}"));
+                continue;
+            }
+            if let Some(created) = self.launch_in(region, ssh_key, user_data).await? {
+                return Ok(Some(created));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The launch request for `region`, sent once recorded as maybe created.
+    async fn launch_in(
+        &self,
+        region: &str,
+        ssh_key: &str,
+        user_data: &str,
+    ) -> anyhow::Result<Option<Created>> {
+        let p = self.prepared;
+        let launched_at = instances::now_unix();
+        let request = build_request(
+            &p.plan,
+            region,
+            ssh_key,
+            &p.name,
+            p.filesystem.as_deref(),
+            user_data,
+            launched_at,
+        );
+        self.note(&format!(
+            "Launching {} in {region}...",
+            p.plan.gpu.instance_type
+        ));
+        self.set_launched(Launched::Maybe);
+        let answer = self.client.launch(&request).await;
+        self.created_in(answer, region, launched_at)
+    }
+
+    /// What the launch request in `region` created, recorded; `None` when Lambda
+    /// refused it for capacity or the file system's region after all.
+    fn created_in(
+        &self,
+        answer: Result<gpu_session_lambda::LaunchResponse, gpu_session_lambda::LambdaError>,
+        region: &str,
+        launched_at: u64,
+    ) -> anyhow::Result<Option<Created>> {
+        if answer
+            .as_ref()
+            .is_err_and(|e| !e.is_server_error() && !e.is_connect())
+        {
+            // A definite refusal (capacity, validation): nothing was created.
+            self.set_launched(Launched::Nothing);
+        }
+        match answer {
+            Ok(response) => {
+                let id =
+                    response.instance_ids.into_iter().next().ok_or_else(|| {
+                        anyhow!("the launch succeeded but returned no instance id")
+                    })?;
+                self.set_launched(Launched::Instance(id.clone()));
+                Ok(Some(Created {
+                    instance_id: id,
+                    region: region.to_owned(),
+                    launched_at,
+                }))
+            }
+            Err(e) if e.is_insufficient_capacity() => {
+                self.note(&format!(
+                    "No capacity in {region} after all; trying the next region."
+                ));
+                Ok(None)
+            }
+            Err(e) if e.is_file_system_in_wrong_region() => {
+                self.note(&format!("File system not usable in {region}: {e}"));
+                Ok(None)
+            }
+            Err(e) => Err(anyhow!(e).context("launch failed")),
+        }
+    }
+
+    /// Boot: the instance active with a public IP, within `--boot-timeout`; its IP.
+    async fn wait_active(&self, instance_id: &str) -> anyhow::Result<Option<String>> {
+        let bar = self.spinner(format!("Waiting for {} to boot", self.prepared.name));
+        let boot_deadline = deadline_after(self.prepared.boot_timeout);
+        let look = async || {
+            let instance = self.client.get_instance(instance_id).await?;
             match instance.status {
-                InstanceStatus::Active if instance.ip.is_some() => break instance,
+                InstanceStatus::Active if instance.ip.is_some() => return Ok(Ok(instance)),
                 InstanceStatus::Unhealthy => {
                     bar.finish_and_clear();
                     bail!("instance {instance_id} became unhealthy while booting")
@@ -296,80 +374,121 @@ impl Session<'_> {
                 }
                 _ => {}
             }
-            if Instant::now() >= boot_deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "instance {instance_id} was not active after {} (--boot-timeout); status: {}",
-                    humantime::format_duration(self.args.boot_timeout),
-                    instance.status
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
+            Ok(Err(instance.status.to_string()))
         };
-        bar.finish_and_clear();
+        let instance = poll_until(&bar, boot_deadline, look, |status| {
+            anyhow!(
+                "instance {instance_id} was not active after {} (--boot-timeout); status: {status}",
+                humantime::format_duration(self.args.boot_timeout)
+            )
+        })
+        .await?;
         if crate::test_hooks::TestHooks::get().panic_after_active {
             panic!("test hook {}", crate::test_hooks::PANIC_AFTER_ACTIVE_ENV);
         }
-        let ip = instance.ip.clone();
         self.note(&format!(
             "Instance is active at {}.",
-            ip.as_deref().unwrap_or("?")
+            instance.ip.as_deref().unwrap_or("?")
         ));
+        Ok(instance.ip)
+    }
 
-        // Readiness, through a tunnel, once sshd answers.
-        let host = ip.as_deref().ok_or(ssh::SshError::NoIp)?;
-        let host_keys = match self.ctx.config_path() {
-            Ok(config) => ssh::HostKeys::new(ssh::HostKeys::file_beside(&config), &instance_id)?,
-            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
-        };
+    /// SSH: the tunnel from a free local port to SGLang on `host`, open once sshd
+    /// answers, and the SSH access that reads the first start's phases.
+    async fn tunnel_when_ssh(
+        &self,
+        instance_id: &str,
+        host: &str,
+    ) -> anyhow::Result<(Forward<'_>, first_start::Remote)> {
+        let host_keys = ssh::HostKeys::new(self.host_keys_file()?, instance_id)?;
         let port = ssh::free_local_port()?;
-        let mut forward = Forward::new(
-            client,
-            instance_id.clone(),
-            host.to_owned(),
-            port,
-            plan.serving.port,
-            self.ssh_key_path.clone(),
-            host_keys.clone(),
-        );
+        let mut forward = self.forward(instance_id, host, port, host_keys.clone());
         let bar = self.spinner(format!("Waiting for SSH on {host}"));
         forward
             .wait_for_ssh(&|why| bar.set_message(format!("Waiting for SSH on {host}: {why}")))
             .await?;
         bar.finish_and_clear();
         forward.open()?;
-        let sglang_url = format!("http://127.0.0.1:{port}");
-        let sglang = SglangClient::new(&sglang_url, &p.sglang_key)?;
         let remote = first_start::Remote {
             ip: host.to_owned(),
             key: self.ssh_key_path.clone(),
             host_keys,
         };
-        let comparison = self
-            .wait_ready(
-                &sglang,
-                &mut forward,
-                checks::PhaseWatch::new(remote, &instance_id),
-            )
-            .await?;
-        self.report_comparison(&instance_id, comparison);
+        Ok((forward, remote))
+    }
 
-        let lease_deadline = p.lease_deadline(launched_at);
-        Ok(LaunchResult {
-            instance_id,
+    /// The tunnel `127.0.0.1:local_port` to SGLang's port on instance `instance_id`
+    /// at `ip`, not yet open (port 0: for waiting on sshd only).
+    pub(super) fn forward(
+        &self,
+        instance_id: &str,
+        ip: &str,
+        local_port: u16,
+        host_keys: ssh::HostKeys,
+    ) -> Forward<'_> {
+        Forward::new(
+            self.client,
+            instance_id.to_owned(),
+            ip.to_owned(),
+            local_port,
+            self.prepared.plan.serving.port,
+            self.ssh_key_path.clone(),
+            host_keys,
+        )
+    }
+
+    /// The known-hosts file the launch's SSH uses, beside the config file.
+    pub(super) fn host_keys_file(&self) -> anyhow::Result<PathBuf> {
+        match self.ctx.config_path() {
+            Ok(config) => Ok(ssh::HostKeys::file_beside(&config)),
+            Err(e) => bail!("cannot place the SSH known-hosts file: {e}"),
+        }
+    }
+
+    /// SGLang through the open tunnel `forward`, checked: ready with the agent armed
+    /// (`watch`), a 1-token completion, predicted vs actual reported. Its endpoint.
+    pub(super) async fn check_sglang(
+        &self,
+        forward: &mut Forward<'_>,
+        watch: checks::PhaseWatch,
+    ) -> anyhow::Result<(String, Option<first_start::Comparison>)> {
+        let sglang = SglangClient::new(
+            &format!("http://127.0.0.1:{}", forward.local_port),
+            &self.prepared.sglang_key,
+        )?;
+        let comparison = self.wait_ready(&sglang, forward, watch).await?;
+        let id = forward.instance_id.clone();
+        self.report_comparison(&id, comparison);
+        Ok((sglang.endpoint(), comparison))
+    }
+
+    /// What the launch prints once SGLang is ready.
+    fn launch_result(
+        &self,
+        created: Created,
+        ip: Option<String>,
+        price: u64,
+        endpoint: String,
+        tunnel_pid: Option<u32>,
+        comparison: Option<first_start::Comparison>,
+    ) -> LaunchResult {
+        let p = self.prepared;
+        let lease_deadline = p.lease_deadline(created.launched_at);
+        LaunchResult {
+            instance_id: created.instance_id,
             name: p.name.clone(),
-            instance_type: plan.gpu.instance_type.clone(),
-            region,
+            instance_type: p.plan.gpu.instance_type.clone(),
+            region: created.region,
             ip,
-            endpoint: sglang.endpoint(),
-            model: plan.model.id.clone(),
+            endpoint,
+            model: p.plan.model.id.clone(),
             sglang_api_key: p.sglang_key.clone(),
             lease_deadline,
             lease_deadline_utc: instances::format_utc(lease_deadline),
             price_cents_per_hour: price,
-            tunnel_pid: forward.detach(),
+            tunnel_pid,
             predicted_vs_actual: comparison,
-        })
+        }
     }
 
     async fn choose_ssh_key(&self) -> anyhow::Result<String> {
@@ -441,29 +560,39 @@ impl Session<'_> {
             p.plan.model.checkpoint
         ));
         let deadline = deadline_after(p.ready_timeout);
-        loop {
+        let look = async || {
             let note = |m: &str| bar.suspend(|| self.ctx.printer.note(m));
             if let Err(e) = forward.keep_open(&note).await {
                 bar.finish_and_clear();
                 return Err(e);
             }
             phases.poll(&self.ctx.printer, self.args.json, &bar).await?;
-            let why = match sglang.ready(&p.plan.model.id).await {
-                Ok(()) if phases.is_armed() => break,
-                Ok(()) => "SGLang is ready; the lease agent has not reported armed yet".to_owned(),
-                Err(why) => why,
-            };
-            if Instant::now() >= deadline {
-                bar.finish_and_clear();
-                bail!(
-                    "SGLang was not ready after {} (--ready-timeout {}): {why}",
-                    output_duration(p.ready_timeout),
-                    self.args.ready_timeout
-                );
-            }
-            tokio::time::sleep(poll_interval()).await;
-        }
-        bar.finish_and_clear();
+            Ok(match sglang.ready(&p.plan.model.id).await {
+                Ok(()) if phases.is_armed() => Ok(()),
+                Ok(()) => {
+                    Err("SGLang is ready; the lease agent has not reported armed yet".to_owned())
+                }
+                Err(why) => Err(why),
+            })
+        };
+        poll_until(&bar, deadline, look, |why| {
+            anyhow!(
+                "SGLang was not ready after {} (--ready-timeout {}): {why}",
+                output_duration(p.ready_timeout),
+                self.args.ready_timeout
+            )
+        })
+        .await?;
+        self.first_completion(sglang).await
+    }
+
+    /// A 1-token completion, then SGLang's `/server_info` against the prediction
+    /// (`None`, with a warning, when SGLang does not say).
+    async fn first_completion(
+        &self,
+        sglang: &SglangClient,
+    ) -> anyhow::Result<Option<first_start::Comparison>> {
+        let p = self.prepared;
         sglang
             .complete_one_token(&p.plan.model.id)
             .await
