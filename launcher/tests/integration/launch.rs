@@ -1724,9 +1724,14 @@ impl GroupEnv {
     }
 
     fn command(&self, extra: &[(&str, &str)]) -> Command {
-        let mut cmd =
-            self.env
-                .command(&["launch", self.env.plan.to_str().unwrap(), "--yes", "--json"]);
+        self.command_with_flags(&[], extra)
+    }
+
+    /// [`GroupEnv::command`] with more `launch` flags.
+    fn command_with_flags(&self, flags: &[&str], extra: &[(&str, &str)]) -> Command {
+        let mut args = vec!["launch", self.env.plan.to_str().unwrap(), "--yes", "--json"];
+        args.extend_from_slice(flags);
+        let mut cmd = self.env.command(&args);
         cmd.env("FAKE_SSH_TARGET", self.gateway.addr().to_string())
             .env("FAKE_SSH_GROUP_DIR", &self.group_dir);
         for (k, v) in extra {
@@ -1987,6 +1992,44 @@ fn a_replica_failing_its_install_is_dropped_while_min_replicas_serve() {
     assert_exit(&down, 0);
     assert_eq!(g.env.fake.live_instance_count(), 0);
     assert!(g.env.fake.rulesets().is_empty(), "{}", stdout(&down));
+}
+
+#[test]
+fn a_group_waits_for_capacity_when_asked_and_creates_nothing_before() {
+    let g = GroupEnv::new(2, None, 2);
+    g.env.fake.set_capacity("gpu_1x_a10", &[]);
+    // Without the flag: the error says what to do, and nothing was created.
+    let out = g.command(&[]).output().unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("no capacity for gpu_1x_a10 in us-east-1 right now")
+            && stderr(&out).contains("--wait-for-capacity"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(g.env.fake.rulesets().is_empty());
+    assert!(g.env.fake.instances().is_empty());
+    // With it: no ruleset and no member until the capacity is there, then the group.
+    let mut child = g
+        .command_with_flags(&["--wait-for-capacity", "1m"], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let listed = || g.env.fake.requests_to("/instance-types").len();
+    let start = Instant::now();
+    while listed() < 4 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(listed() >= 4, "the launch never polled for capacity");
+    assert!(g.env.fake.rulesets().is_empty());
+    assert!(g.env.fake.instances().is_empty());
+    g.env.fake.set_capacity("gpu_1x_a10", &["us-east-1"]);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(60));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status, Some(0), "{}", stderr(&out));
+    assert_eq!(g.env.fake.live_instance_count(), 2);
+    assert_eq!(g.env.fake.rulesets().len(), 1);
 }
 
 #[test]

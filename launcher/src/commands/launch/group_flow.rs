@@ -23,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::cleanup::{GroupLaunched, Launched, RulesetLaunched};
 use super::forward::Forward;
-use super::provision::{Preflight, Session};
+use super::provision::{CapacityWait, Preflight, Session};
 use super::{build_request, checks, deadline_after, output_duration, poll_interval, poll_until};
 use crate::cloud::firewall as ruleset;
 use crate::cloud::instances;
@@ -107,10 +107,10 @@ impl Session<'_> {
             ssh_key,
             regions,
         } = self.preflight().await?;
-        let region = self.group_region(&types, &regions)?;
         let group_id = group::id_of(&p.name).to_owned();
-        // Built before anything is created, so a bad value fails first.
+        // Built before anything is created (or waited for), so a bad value fails first.
         let user_data = self.members_user_data(&group_id)?;
+        let region = self.group_region(types, &regions).await?;
 
         let mut launched = GroupLaunched {
             members: Vec::new(),
@@ -143,27 +143,28 @@ impl Session<'_> {
         Ok(self.group_result(&members, place, endpoint, tunnel_pid, price))
     }
 
-    /// The first of `regions` with capacity: a group launches in one region.
-    fn group_region(
+    /// The first of `regions` with capacity (a group launches in one region), again
+    /// every poll while `--wait-for-capacity` lasts.
+    async fn group_region(
         &self,
-        types: &gpu_session_lambda::InstanceTypes,
+        mut types: gpu_session_lambda::InstanceTypes,
         regions: &[String],
     ) -> anyhow::Result<String> {
         let instance_type = &self.prepared.plan.gpu.instance_type;
-        regions
-            .iter()
-            .find(|r| {
+        let mut wait = CapacityWait::new(self, regions);
+        let region = loop {
+            let found = regions.iter().find(|r| {
                 types
                     .get(instance_type)
                     .is_some_and(|a| a.has_capacity_in(r))
-            })
-            .cloned()
-            .ok_or_else(|| {
-                anyhow!(
-                    "no capacity for {instance_type} in {} right now; a group launches in one region",
-                    regions.join(", ")
-                )
-            })
+            });
+            if let Some(region) = found {
+                break region.clone();
+            }
+            types = wait.again().await?;
+        };
+        wait.done();
+        Ok(region)
     }
 
     /// The group's firewall ruleset in `region`, recorded in `launched` before and

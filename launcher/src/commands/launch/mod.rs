@@ -79,12 +79,18 @@ async fn poll_until<T>(
     timed_out: impl FnOnce(String) -> anyhow::Error,
 ) -> anyhow::Result<T> {
     loop {
-        let why = match look().await? {
-            Ok(value) => {
+        let why = match look().await {
+            Ok(Ok(value)) => {
                 bar.finish_and_clear();
                 return Ok(value);
             }
-            Err(why) => why,
+            Ok(Err(why)) => why,
+            // A failed look (a tunnel that cannot be re-opened) ends the wait: the
+            // spinner goes before the error is printed.
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e);
+            }
         };
         if Instant::now() >= deadline {
             bar.finish_and_clear();

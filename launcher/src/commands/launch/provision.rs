@@ -227,9 +227,7 @@ impl Session<'_> {
         ssh_key: &str,
         user_data: &str,
     ) -> anyhow::Result<Created> {
-        let instance_type = &self.prepared.plan.gpu.instance_type;
-        let capacity_deadline = self.prepared.wait_for_capacity.map(deadline_after);
-        let mut waiting: Option<ProgressBar> = None;
+        let mut wait = CapacityWait::new(self, regions);
         let created = loop {
             if let Some(created) = self
                 .launch_in_first_region(&types, regions, ssh_key, user_data)
@@ -237,28 +235,9 @@ impl Session<'_> {
             {
                 break created;
             }
-            match capacity_deadline {
-                Some(deadline) if Instant::now() < deadline => {
-                    let bar = waiting.get_or_insert_with(|| {
-                        self.spinner(format!(
-                            "Waiting for capacity for {instance_type} in {}",
-                            regions.join(", ")
-                        ))
-                    });
-                    bar.tick();
-                    tokio::time::sleep(poll_interval()).await;
-                    types = self.client.list_instance_types().await?;
-                }
-                _ => bail!(
-                    "no capacity for {instance_type} in {} right now; try again later, add regions to the plan, \
-                     or pass --wait-for-capacity 30m",
-                    regions.join(", ")
-                ),
-            }
+            types = wait.again().await?;
         };
-        if let Some(bar) = waiting {
-            bar.finish_and_clear();
-        }
+        wait.done();
         Ok(created)
     }
 
@@ -713,5 +692,59 @@ fn signal_exit_status(name: &str) -> u8 {
         "SIGHUP" => 128 + 1,
         "SIGTERM" => 128 + 15,
         _ => 128 + 2,
+    }
+}
+
+/// Waiting for capacity while `--wait-for-capacity` lasts: a spinner, a poll, a fresh
+/// listing of the instance types; past the deadline (or without the flag), the error
+/// that says what to do.
+pub(super) struct CapacityWait<'s> {
+    session: &'s Session<'s>,
+    regions: &'s [String],
+    deadline: Option<Instant>,
+    spinner: Option<ProgressBar>,
+}
+
+impl<'s> CapacityWait<'s> {
+    pub(super) fn new(session: &'s Session<'s>, regions: &'s [String]) -> Self {
+        CapacityWait {
+            session,
+            regions,
+            deadline: session.prepared.wait_for_capacity.map(deadline_after),
+            spinner: None,
+        }
+    }
+
+    /// After a pass found no capacity: the instance types listed again once the poll
+    /// interval has passed, or the error when the wait is over.
+    pub(super) async fn again(&mut self) -> anyhow::Result<gpu_session_lambda::InstanceTypes> {
+        let instance_type = &self.session.prepared.plan.gpu.instance_type;
+        let regions = self.regions.join(", ");
+        match self.deadline {
+            Some(deadline) if Instant::now() < deadline => {
+                let session = self.session;
+                let bar = self.spinner.get_or_insert_with(|| {
+                    session.spinner(format!(
+                        "Waiting for capacity for {instance_type} in {regions}"
+                    ))
+                });
+                bar.tick();
+                tokio::time::sleep(poll_interval()).await;
+                Ok(self.session.client.list_instance_types().await?)
+            }
+            _ => {
+                self.done();
+                bail!(
+                    "no capacity for {instance_type} in {regions} right now; try again later, add regions to the plan, \
+                     or pass --wait-for-capacity 30m"
+                )
+            }
+        }
+    }
+
+    pub(super) fn done(&mut self) {
+        if let Some(bar) = self.spinner.take() {
+            bar.finish_and_clear();
+        }
     }
 }
