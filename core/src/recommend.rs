@@ -374,11 +374,7 @@ pub fn evaluate_at(
         Some(fraction) => user_pool(&serving, settings, memory, fraction),
         None => choose_pool(&serving, settings, memory),
     };
-    let context = u64::from(settings.context);
-    let seqs = u64::from(settings.seqs.max(1));
-    let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
-    let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
-
+    let (max_context, max_seqs) = pool_limits(model, settings, pool.kv_pool_tokens);
     let (fit, needed_bytes, reason) = verdict(
         model,
         settings,
@@ -398,9 +394,7 @@ pub fn evaluate_at(
     } else {
         needed_bytes
     };
-    // A saturated `needed_bytes` (u64::MAX) must stay negative headroom, not wrap.
-    let headroom_bytes =
-        i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed_bytes).unwrap_or(i64::MAX);
+    let headroom_bytes = headroom(memory, needed_bytes);
     let workload = settings.workload();
     let speed = speed_of(
         &arch,
@@ -429,6 +423,21 @@ pub fn evaluate_at(
         speed_basis: workload.basis(),
         serving,
     }
+}
+
+/// The longest context at the settings' sequences and the most sequences at their
+/// context that a KV pool of `kv_pool_tokens` holds.
+fn pool_limits(model: &Model, settings: &Settings, kv_pool_tokens: u64) -> (u32, u32) {
+    let context = u64::from(settings.context);
+    let seqs = u64::from(settings.seqs.max(1));
+    let max_context = (kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
+    let max_seqs = (kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
+    (max_context, max_seqs)
+}
+
+/// `memory - needed`; a saturated `needed` (u64::MAX) must stay negative headroom, not wrap.
+fn headroom(memory: u64, needed: u64) -> i64 {
+    i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed).unwrap_or(i64::MAX)
 }
 
 /// Whether the model fits, the bytes per GPU it needs and why: sharding first, then
