@@ -211,8 +211,28 @@ fn choose(calc: Calc, name: &'static str) {
 
 #[component]
 fn GpuRow(calc: Calc, i: usize, service: RwSignal<Option<ServiceView>>) -> impl IntoView {
+    let name = CATALOG[i].instance_type;
+    let service_cell = move || service.with(|v| v.as_ref().map(|v| v.cell(name)));
+    let best = move || service_cell().is_some_and(|c| c.choice.is_some());
+    view! {
+        <tr
+            data-testid="gpu-row"
+            data-instance=name
+            class:selected=move || is_selected(calc, name)
+            class:cheapest=move || is_cheapest(calc, i)
+            class:service-choice=best
+            on:click=move |_| choose(calc, name)
+        >
+            {gpu_cell(calc, i)}
+            {estimate_cells(calc, i)}
+            {move || service_cell().map(service_td)}
+        </tr>
+    }
+}
+
+/// The row's figures, from the GPU type itself and from core's estimate on it.
+fn estimate_cells(calc: Calc, i: usize) -> impl IntoView {
     let gpu = &CATALOG[i];
-    let name = gpu.instance_type;
     let cell = move |f: fn(&GpuFit) -> String| move || calc.rec.with(|r| f(&r.rows[i]));
     // A speed figure, "-" where the model does not run (as the CLI shows it).
     let speed = move |f: fn(&GpuFit) -> String| {
@@ -227,43 +247,30 @@ fn GpuRow(calc: Calc, i: usize, service: RwSignal<Option<ServiceView>>) -> impl 
             })
         }
     };
-    let service_cell = move || service.with(|v| v.as_ref().map(|v| v.cell(name)));
-    let best = move || service_cell().is_some_and(|c| c.choice.is_some());
     let fit = move || calc.rec.with(|r| r.rows[i].fit.as_str());
     let fit_label = move || {
         calc.rec
             .with(|r| r.rows[i].fit.label(r.rows[i].max_seqs, r.settings.seqs))
     };
     view! {
-        <tr
-            data-testid="gpu-row"
-            data-instance=name
-            class:selected=move || is_selected(calc, name)
-            class:cheapest=move || is_cheapest(calc, i)
-            class:service-choice=best
-            on:click=move |_| choose(calc, name)
-        >
-            {gpu_cell(calc, i)}
-            <td data-col="memory" class="num">
-                {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
-            </td>
-            <td data-col="fit" title=cell(|r| r.reason.clone())>
-                <span class=move || format!("badge fit-{}", fit())>{fit_label}</span>
-            </td>
-            <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
-            <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
-            <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
-            <td data-col="ttft" class="num">{speed(|r| present::milliseconds(r.speed.ttft_ms))}</td>
-            <td data-col="tpot" class="num">{speed(|r| present::milliseconds(r.speed.tpot_ms))}</td>
-            <td data-col="tps" class="num">{speed(|r| sort::saturated(present::tokens_per_s(r.speed.output_tokens_per_s), &r.speed))}</td>
-            <td data-col="tps-user" class="num">{speed(|r| present::tokens_per_s(r.speed.output_tokens_per_s_per_user))}</td>
-            <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
-                {present::usd(gpu.price_per_hour_usd())}
-            </td>
-            <td data-col="per-million" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
-            <td data-col="per-million-in" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_input_tokens))}</td>
-            {move || service_cell().map(service_td)}
-        </tr>
+        <td data-col="memory" class="num">
+            {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
+        </td>
+        <td data-col="fit" title=cell(|r| r.reason.clone())>
+            <span class=move || format!("badge fit-{}", fit())>{fit_label}</span>
+        </td>
+        <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
+        <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
+        <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
+        <td data-col="ttft" class="num">{speed(|r| present::milliseconds(r.speed.ttft_ms))}</td>
+        <td data-col="tpot" class="num">{speed(|r| present::milliseconds(r.speed.tpot_ms))}</td>
+        <td data-col="tps" class="num">{speed(|r| sort::saturated(present::tokens_per_s(r.speed.output_tokens_per_s), &r.speed))}</td>
+        <td data-col="tps-user" class="num">{speed(|r| present::tokens_per_s(r.speed.output_tokens_per_s_per_user))}</td>
+        <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
+            {present::usd(gpu.price_per_hour_usd())}
+        </td>
+        <td data-col="per-million" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
+        <td data-col="per-million-in" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_input_tokens))}</td>
     }
 }
 
