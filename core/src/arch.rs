@@ -311,9 +311,75 @@ fn check(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), Arch
     Ok(())
 }
 
+fn validate_mla(mla: &Mla) -> Result<(), ArchitectureError> {
+    check("mla.q_lora_rank", mla.q_lora_rank, 0, 1 << 16)?;
+    check("mla.kv_lora_rank", mla.kv_lora_rank, 1, 1 << 16)?;
+    check("mla.qk_nope_head_dim", mla.qk_nope_head_dim, 0, 1_024)?;
+    check("mla.qk_rope_head_dim", mla.qk_rope_head_dim, 1, 1_024)?;
+    check("mla.v_head_dim", mla.v_head_dim, 1, 1_024)
+}
+
+/// `layers`: the model's, of which at least one is dense.
+fn validate_moe(moe: &Moe, layers: u32) -> Result<(), ArchitectureError> {
+    check("moe.experts", moe.experts, 1, 4_096)?;
+    check(
+        "moe.experts_per_token",
+        moe.experts_per_token,
+        1,
+        moe.experts,
+    )?;
+    check(
+        "moe.expert_intermediate",
+        moe.expert_intermediate,
+        1,
+        1 << 19,
+    )?;
+    check(
+        "moe.shared_intermediate",
+        moe.shared_intermediate,
+        0,
+        1 << 19,
+    )?;
+    check("moe.dense_layers", moe.dense_layers, 0, layers - 1)
+}
+
+/// `layers`: the model's, of which the local ones are a part.
+fn validate_local_attention(local: &LocalAttention, layers: u32) -> Result<(), ArchitectureError> {
+    check("local_attention.layers", local.layers, 1, layers)?;
+    match local.kind {
+        LocalKind::SlidingWindow { window, .. } => {
+            check("local_attention.window", window, 1, 1 << 24)
+        }
+        LocalKind::Chunked { chunk } => check("local_attention.chunk", chunk, 1, 1 << 24),
+        LocalKind::Linear(l) => {
+            check("linear.key_heads", l.key_heads, 1, 1_024)?;
+            check("linear.value_heads", l.value_heads, 1, 1_024)?;
+            check("linear.key_head_dim", l.key_head_dim, 1, 1_024)?;
+            check("linear.value_head_dim", l.value_head_dim, 1, 1_024)?;
+            check("linear.conv_kernel", l.conv_kernel, 2, 64)?;
+            check("linear.state_bytes", l.state_bytes, 1, 4)
+        }
+    }
+}
+
 impl Architecture {
     /// Reject shapes no model has, so later arithmetic cannot divide by zero or overflow.
     pub fn validate(&self) -> Result<(), ArchitectureError> {
+        self.validate_dense()?;
+        if let Some(mla) = &self.mla {
+            validate_mla(mla)?;
+        }
+        if let Some(moe) = &self.moe {
+            validate_moe(moe, self.layers)?;
+        }
+        if let Some(local) = &self.local_attention {
+            validate_local_attention(local, self.layers)?;
+        }
+        Ok(())
+    }
+
+    /// The widths every model has, and a parameter count in range.
+    fn validate_dense(&self) -> Result<(), ArchitectureError> {
         let positive: [(&'static str, u32, u32); 8] = [
             ("layers", self.layers, 1_000),
             ("hidden", self.hidden, 1 << 17),
@@ -351,52 +417,6 @@ impl Architecture {
                 value: self.layers.to_string(),
                 reason: "with these widths the model would exceed 100 trillion parameters",
             });
-        }
-        if let Some(mla) = &self.mla {
-            check("mla.q_lora_rank", mla.q_lora_rank, 0, 1 << 16)?;
-            check("mla.kv_lora_rank", mla.kv_lora_rank, 1, 1 << 16)?;
-            check("mla.qk_nope_head_dim", mla.qk_nope_head_dim, 0, 1_024)?;
-            check("mla.qk_rope_head_dim", mla.qk_rope_head_dim, 1, 1_024)?;
-            check("mla.v_head_dim", mla.v_head_dim, 1, 1_024)?;
-        }
-        if let Some(moe) = &self.moe {
-            check("moe.experts", moe.experts, 1, 4_096)?;
-            check(
-                "moe.experts_per_token",
-                moe.experts_per_token,
-                1,
-                moe.experts,
-            )?;
-            check(
-                "moe.expert_intermediate",
-                moe.expert_intermediate,
-                1,
-                1 << 19,
-            )?;
-            check(
-                "moe.shared_intermediate",
-                moe.shared_intermediate,
-                0,
-                1 << 19,
-            )?;
-            check("moe.dense_layers", moe.dense_layers, 0, self.layers - 1)?;
-        }
-        if let Some(local) = &self.local_attention {
-            check("local_attention.layers", local.layers, 1, self.layers)?;
-            match local.kind {
-                LocalKind::SlidingWindow { window, .. } => {
-                    check("local_attention.window", window, 1, 1 << 24)?
-                }
-                LocalKind::Chunked { chunk } => check("local_attention.chunk", chunk, 1, 1 << 24)?,
-                LocalKind::Linear(l) => {
-                    check("linear.key_heads", l.key_heads, 1, 1_024)?;
-                    check("linear.value_heads", l.value_heads, 1, 1_024)?;
-                    check("linear.key_head_dim", l.key_head_dim, 1, 1_024)?;
-                    check("linear.value_head_dim", l.value_head_dim, 1, 1_024)?;
-                    check("linear.conv_kernel", l.conv_kernel, 2, 64)?;
-                    check("linear.state_bytes", l.state_bytes, 1, 4)?;
-                }
-            }
         }
         Ok(())
     }

@@ -374,53 +374,27 @@ pub fn evaluate_at(
         Some(fraction) => user_pool(&serving, settings, memory, fraction),
         None => choose_pool(&serving, settings, memory),
     };
-    let context = u64::from(settings.context);
-    let seqs = u64::from(settings.seqs.max(1));
-    let max_context = (pool.kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
-    let max_seqs = (pool.kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
-
-    let (fit, needed_bytes, reason) = if let Some(reason) =
-        sharding_problem(model, settings, &arch, tp, gpu)
-    {
-        (Fit::No, serving.total(), reason)
-    } else {
-        match mode {
-            // Only online FP8 loads more than it keeps; other weights that do not fit
-            // are the pool's verdict below.
-            EstimateMode::Serving
-                if model.quantizes_at_load(settings.quantization) && serving.load_peak > memory =>
-            {
-                (
-                    Fit::No,
-                    serving.load_peak,
-                    format!(
-                        "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
-                        Fixed::<1>(in_gib(serving.load_peak)),
-                        Fixed::<1>(in_gib(memory)),
-                    ),
-                )
-            }
-            EstimateMode::Serving => (pool.fit, serving.total(), serving_reason),
-            EstimateMode::Reference => reference_verdict(model, settings, gpu),
-        }
-    };
+    let (max_context, max_seqs) = pool_limits(model, settings, pool.kv_pool_tokens);
+    let (fit, needed_bytes, reason) = verdict(
+        model,
+        settings,
+        &arch,
+        gpu,
+        mode,
+        &serving,
+        (pool.fit, serving_reason),
+    );
     let expert_parallel = model
         .checkpoint_for(settings.quantization)
         .map_or(1, |c| expert_parallel_size(c.method, &arch, tp));
-    let reason = if expert_parallel > 1 && fit != Fit::No {
-        format!("{reason}; experts run expert-parallel (--ep-size {expert_parallel}): the FP8 checkpoint's experts do not split into 128-column blocks at TP {tp}")
-    } else {
-        reason
-    };
+    let reason = with_expert_parallel_note(reason, fit, expert_parallel, tp);
     // When sequences queue, what runs is the KV pool's worth of them, not all.
     let needed_bytes = if fit == Fit::Queues {
         running_bytes(&serving, pool.kv_pool_tokens)
     } else {
         needed_bytes
     };
-    // A saturated `needed_bytes` (u64::MAX) must stay negative headroom, not wrap.
-    let headroom_bytes =
-        i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed_bytes).unwrap_or(i64::MAX);
+    let headroom_bytes = headroom(memory, needed_bytes);
     let workload = settings.workload();
     let speed = speed_of(
         &arch,
@@ -448,6 +422,67 @@ pub fn evaluate_at(
         speed,
         speed_basis: workload.basis(),
         serving,
+    }
+}
+
+/// The longest context at the settings' sequences and the most sequences at their
+/// context that a KV pool of `kv_pool_tokens` holds.
+fn pool_limits(model: &Model, settings: &Settings, kv_pool_tokens: u64) -> (u32, u32) {
+    let context = u64::from(settings.context);
+    let seqs = u64::from(settings.seqs.max(1));
+    let max_context = (kv_pool_tokens / seqs).min(u64::from(model.max_context())) as u32;
+    let max_seqs = (kv_pool_tokens / context.max(1)).min(u64::from(MAX_SEQS)) as u32;
+    (max_context, max_seqs)
+}
+
+/// `memory - needed`; a saturated `needed` (u64::MAX) must stay negative headroom, not wrap.
+fn headroom(memory: u64, needed: u64) -> i64 {
+    i64::try_from(memory).unwrap_or(i64::MAX) - i64::try_from(needed).unwrap_or(i64::MAX)
+}
+
+/// Whether the model fits, the bytes per GPU it needs and why: sharding first, then
+/// the online-FP8 load peak, then the pool's verdict (`pool_verdict`) or the reference
+/// estimate's.
+fn verdict(
+    model: &Model,
+    settings: &Settings,
+    arch: &Architecture,
+    gpu: &'static GpuType,
+    mode: EstimateMode,
+    serving: &ServingEstimate,
+    pool_verdict: (Fit, String),
+) -> (Fit, u64, String) {
+    let memory = gpu.memory_bytes();
+    if let Some(reason) = sharding_problem(model, settings, arch, gpu.gpu_count, gpu) {
+        return (Fit::No, serving.total(), reason);
+    }
+    match mode {
+        // Only online FP8 loads more than it keeps; other weights that do not fit
+        // are the pool's verdict below.
+        EstimateMode::Serving
+            if model.quantizes_at_load(settings.quantization) && serving.load_peak > memory =>
+        {
+            (
+                Fit::No,
+                serving.load_peak,
+                format!(
+                    "online FP8 loads the 16-bit weights first: {} GiB per GPU of {} GiB",
+                    Fixed::<1>(in_gib(serving.load_peak)),
+                    Fixed::<1>(in_gib(memory)),
+                ),
+            )
+        }
+        EstimateMode::Serving => (pool_verdict.0, serving.total(), pool_verdict.1),
+        EstimateMode::Reference => reference_verdict(model, settings, gpu),
+    }
+}
+
+/// `reason`, saying so when the experts must run expert-parallel on a model that fits.
+fn with_expert_parallel_note(reason: String, fit: Fit, expert_parallel: u32, tp: u32) -> String {
+    if expert_parallel > 1 && fit != Fit::No {
+        format!("{reason}; experts run expert-parallel (--ep-size {expert_parallel}): the FP8 checkpoint's experts do not split into 128-column blocks at TP {tp}")
+    } else {
+        reason
     }
 }
 

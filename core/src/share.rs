@@ -6,7 +6,7 @@
 //! Decoding never fails as a whole: a bad or unknown value falls back to the default
 //! for that field and the field is reported as ignored.
 
-use crate::arch::Architecture;
+use crate::arch::{Architecture, LinearAttention, LocalAttention, LocalKind, Mla, Moe};
 use crate::gpu;
 use crate::quant::{KvDtype, Quantization};
 use crate::registry::CustomModel;
@@ -198,7 +198,6 @@ fn encode_arch(a: &Architecture) -> String {
 /// `sw-<layers>.<window>.<pooled>`, `ch-<layers>.<chunk>`,
 /// `lin-<layers>.<key heads>.<value heads>.<key dim>.<value dim>.<kernel>.<state bytes>`.
 fn encode_arch_extensions(a: &Architecture) -> Option<String> {
-    use crate::arch::LocalKind;
     let mut parts = Vec::new();
     let flags = u8::from(a.output_bias)
         | u8::from(a.qk_norm) << 1
@@ -247,86 +246,123 @@ fn encode_arch_extensions(a: &Architecture) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("_"))
 }
 
-/// Apply `ax` to a decoded dense architecture; `None` when any segment is malformed.
-fn decode_arch_extensions(mut a: Architecture, s: &str) -> Option<Architecture> {
-    use crate::arch::{LinearAttention, LocalAttention, LocalKind, Mla, Moe};
-    let numbers = |body: &str, count: usize| -> Option<Vec<u32>> {
-        let n: Vec<u32> = body
-            .split('.')
-            .map(|p| p.parse().ok())
-            .collect::<Option<_>>()?;
-        (n.len() == count).then_some(n)
-    };
-    let flag = |v: u32| match v {
+/// The `.`-separated numbers of a segment body, `None` unless there are exactly `count`.
+fn link_numbers(body: &str, count: usize) -> Option<Vec<u32>> {
+    let n: Vec<u32> = body
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    (n.len() == count).then_some(n)
+}
+
+/// A link's `0`/`1` flag; any other number is malformed.
+fn link_flag(v: u32) -> Option<bool> {
+    match v {
         0 => Some(false),
         1 => Some(true),
         _ => None,
-    };
+    }
+}
+
+/// Apply `ax` to a decoded dense architecture; `None` when any segment is malformed.
+fn decode_arch_extensions(mut a: Architecture, s: &str) -> Option<Architecture> {
     for segment in s.split('_') {
-        if let Some(body) = segment.strip_prefix("mla-") {
-            let n = numbers(body, 5)?;
-            a.mla = Some(Mla {
-                q_lora_rank: n[0],
-                kv_lora_rank: n[1],
-                qk_nope_head_dim: n[2],
-                qk_rope_head_dim: n[3],
-                v_head_dim: n[4],
-            });
-        } else if let Some(body) = segment.strip_prefix("moe-") {
-            let n = numbers(body, 8)?;
-            a.moe = Some(Moe {
-                experts: n[0],
-                experts_per_token: n[1],
-                expert_intermediate: n[2],
-                shared_intermediate: n[3],
-                dense_layers: n[4],
-                router_bias: flag(n[5])?,
-                expert_bias: flag(n[6])?,
-                shared_expert_gate: flag(n[7])?,
-            });
-        } else if let Some(body) = segment.strip_prefix("sw-") {
-            let n = numbers(body, 3)?;
-            a.local_attention = Some(LocalAttention {
-                layers: n[0],
-                kind: LocalKind::SlidingWindow {
-                    window: n[1],
-                    pooled: flag(n[2])?,
-                },
-            });
-        } else if let Some(body) = segment.strip_prefix("ch-") {
-            let n = numbers(body, 2)?;
-            a.local_attention = Some(LocalAttention {
-                layers: n[0],
-                kind: LocalKind::Chunked { chunk: n[1] },
-            });
-        } else if let Some(body) = segment.strip_prefix("lin-") {
-            let n = numbers(body, 7)?;
-            a.local_attention = Some(LocalAttention {
-                layers: n[0],
-                kind: LocalKind::Linear(LinearAttention {
-                    key_heads: n[1],
-                    value_heads: n[2],
-                    key_head_dim: n[3],
-                    value_head_dim: n[4],
-                    conv_kernel: n[5],
-                    state_bytes: n[6],
-                }),
-            });
-        } else if let Some(body) = segment.strip_prefix('f') {
-            let n = numbers(body, 2)?;
-            if n[0] > 15 {
-                return None;
-            }
-            a.output_bias = n[0] & 1 != 0;
-            a.qk_norm = n[0] & 2 != 0;
-            a.attention_sinks = n[0] & 4 != 0;
-            a.gated_attention = n[0] & 8 != 0;
-            a.extra_norms_per_layer = n[1];
-        } else {
-            return None;
-        }
+        apply_arch_segment(&mut a, segment)?;
     }
     a.validate().ok().map(|()| a)
+}
+
+/// One `ax` segment, named by its prefix (see [`encode_arch_extensions`]).
+fn apply_arch_segment(a: &mut Architecture, segment: &str) -> Option<()> {
+    if let Some(body) = segment.strip_prefix("mla-") {
+        a.mla = Some(decode_mla(body)?);
+    } else if let Some(body) = segment.strip_prefix("moe-") {
+        a.moe = Some(decode_moe(body)?);
+    } else if let Some(body) = segment.strip_prefix("sw-") {
+        a.local_attention = Some(decode_sliding_window(body)?);
+    } else if let Some(body) = segment.strip_prefix("ch-") {
+        a.local_attention = Some(decode_chunked(body)?);
+    } else if let Some(body) = segment.strip_prefix("lin-") {
+        a.local_attention = Some(decode_linear(body)?);
+    } else if let Some(body) = segment.strip_prefix('f') {
+        apply_attention_flags(a, body)?;
+    } else {
+        return None;
+    }
+    Some(())
+}
+
+fn decode_mla(body: &str) -> Option<Mla> {
+    let n = link_numbers(body, 5)?;
+    Some(Mla {
+        q_lora_rank: n[0],
+        kv_lora_rank: n[1],
+        qk_nope_head_dim: n[2],
+        qk_rope_head_dim: n[3],
+        v_head_dim: n[4],
+    })
+}
+
+fn decode_moe(body: &str) -> Option<Moe> {
+    let n = link_numbers(body, 8)?;
+    Some(Moe {
+        experts: n[0],
+        experts_per_token: n[1],
+        expert_intermediate: n[2],
+        shared_intermediate: n[3],
+        dense_layers: n[4],
+        router_bias: link_flag(n[5])?,
+        expert_bias: link_flag(n[6])?,
+        shared_expert_gate: link_flag(n[7])?,
+    })
+}
+
+fn decode_sliding_window(body: &str) -> Option<LocalAttention> {
+    let n = link_numbers(body, 3)?;
+    Some(LocalAttention {
+        layers: n[0],
+        kind: LocalKind::SlidingWindow {
+            window: n[1],
+            pooled: link_flag(n[2])?,
+        },
+    })
+}
+
+fn decode_chunked(body: &str) -> Option<LocalAttention> {
+    let n = link_numbers(body, 2)?;
+    Some(LocalAttention {
+        layers: n[0],
+        kind: LocalKind::Chunked { chunk: n[1] },
+    })
+}
+
+fn decode_linear(body: &str) -> Option<LocalAttention> {
+    let n = link_numbers(body, 7)?;
+    Some(LocalAttention {
+        layers: n[0],
+        kind: LocalKind::Linear(LinearAttention {
+            key_heads: n[1],
+            value_heads: n[2],
+            key_head_dim: n[3],
+            value_head_dim: n[4],
+            conv_kernel: n[5],
+            state_bytes: n[6],
+        }),
+    })
+}
+
+/// The `f<flags>.<extra norms>` segment.
+fn apply_attention_flags(a: &mut Architecture, body: &str) -> Option<()> {
+    let n = link_numbers(body, 2)?;
+    if n[0] > 15 {
+        return None;
+    }
+    a.output_bias = n[0] & 1 != 0;
+    a.qk_norm = n[0] & 2 != 0;
+    a.attention_sinks = n[0] & 4 != 0;
+    a.gated_attention = n[0] & 8 != 0;
+    a.extra_norms_per_layer = n[1];
+    Some(())
 }
 
 fn decode_arch(s: &str) -> Option<Architecture> {
@@ -339,11 +375,6 @@ fn decode_arch(s: &str) -> Option<Architecture> {
     else {
         return None;
     };
-    let flag = |v: u32| match v {
-        0 => Some(false),
-        1 => Some(true),
-        _ => None,
-    };
     let arch = Architecture {
         layers,
         hidden,
@@ -352,8 +383,8 @@ fn decode_arch(s: &str) -> Option<Architecture> {
         kv_heads,
         head_dim,
         vocab,
-        tied_embeddings: flag(tied)?,
-        attention_bias: flag(bias)?,
+        tied_embeddings: link_flag(tied)?,
+        attention_bias: link_flag(bias)?,
         sliding_window: None,
         max_context,
         ..Architecture::DENSE
@@ -428,9 +459,46 @@ pub fn encode(state: &ShareState) -> String {
         .join("&")
 }
 
-/// Decode a query string (with or without the leading `?`).
-pub fn decode(query: &str) -> Decoded {
-    let query = query.strip_prefix('?').unwrap_or(query);
+/// The keys a link may carry; any other is reported as ignored.
+const KNOWN_KEYS: [&str; 21] = [
+    "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est", "in",
+    "out", "rps", "nd", "rep", "ttft", "tpot",
+];
+
+/// A link's key/value pairs and the fields found unusable so far, in the order found.
+struct LinkReader<'a> {
+    pairs: &'a [(String, String)],
+    ignored: Vec<String>,
+}
+
+impl<'a> LinkReader<'a> {
+    /// The last value given for `key`.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn ignore(&mut self, field: &str) {
+        if !self.ignored.iter().any(|f| f == field) {
+            self.ignored.push(field.to_string());
+        }
+    }
+
+    /// The value of `key` as `parse` reads it; a value it refuses is ignored.
+    fn field<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        let value = parse(self.get(key)?);
+        if value.is_none() {
+            self.ignore(key);
+        }
+        value
+    }
+}
+
+/// Split a query into decoded pairs; undecodable pieces and unknown keys are ignored.
+fn split_query(query: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut ignored: Vec<String> = Vec::new();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for piece in query.split('&').filter(|p| !p.is_empty()) {
@@ -441,102 +509,77 @@ pub fn decode(query: &str) -> Decoded {
             _ => ignored.push(piece.to_string()),
         }
     }
-    let get = |key: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    const KNOWN: [&str; 21] = [
-        "v", "m", "name", "p", "hf", "arch", "ax", "q", "ctx", "seq", "kv", "n", "gpu", "est",
-        "in", "out", "rps", "nd", "rep", "ttft", "tpot",
-    ];
     for (k, _) in &pairs {
-        if !KNOWN.contains(&k.as_str()) && !ignored.contains(k) {
+        if !KNOWN_KEYS.contains(&k.as_str()) && !ignored.contains(k) {
             ignored.push(k.clone());
         }
     }
-    let mut ignore = |field: &str| {
-        if !ignored.iter().any(|f| f == field) {
-            ignored.push(field.to_string());
-        }
-    };
+    (pairs, ignored)
+}
 
-    if let Some(v) = get("v") {
+/// Decode a query string (with or without the leading `?`).
+pub fn decode(query: &str) -> Decoded {
+    let (pairs, ignored) = split_query(query.strip_prefix('?').unwrap_or(query));
+    let mut link = LinkReader {
+        pairs: &pairs,
+        ignored,
+    };
+    check_version(&mut link);
+    let model = decode_model(&mut link);
+    let settings = decode_settings(&mut link, &model);
+    let gpu = link.field("gpu", |v| gpu::find(v).map(|_| v.to_string()));
+    let mode = link.field("est", |v| match v {
+        "reference" => Some(EstimateMode::Reference),
+        "serving" => Some(EstimateMode::Serving),
+        _ => None,
+    });
+    let nodes = decode_nodes(&mut link, gpu.as_deref());
+    let replicas = link.field("rep", |v| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_REPLICAS).contains(n))
+    });
+    let targets = TargetLimits {
+        ttft_max_ms: link.field("ttft", parse_target_ms),
+        tpot_max_ms: link.field("tpot", parse_target_ms),
+    };
+    let state = ShareState {
+        model,
+        settings,
+        gpu,
+        mode: mode.unwrap_or(EstimateMode::Serving),
+        nodes: nodes.unwrap_or(1),
+        replicas: replicas.unwrap_or(1),
+        targets,
+    };
+    Decoded {
+        state,
+        ignored: link.ignored,
+    }
+}
+
+/// A version this build does not know is reported; the rest is still read.
+fn check_version(link: &mut LinkReader) {
+    if let Some(v) = link.get("v") {
         if v.parse::<u32>()
             .ok()
             .is_none_or(|v| v == 0 || v > LINK_VERSION)
         {
-            ignore("v");
+            link.ignore("v");
         }
     }
+}
 
-    let defaults = ShareState::default();
-    let model_choice = match get("m") {
-        None => defaults.model.clone(),
-        Some(m) if m == CUSTOM_MARKER => {
-            let params = get("p")
-                .and_then(|p| p.parse::<f64>().ok())
-                .filter(|p| p.is_finite() && *p > 0.0 && *p <= crate::config::MAX_PARAMS_BILLIONS);
-            match params {
-                None => {
-                    ignore("p");
-                    ignore("m");
-                    defaults.model.clone()
-                }
-                Some(params_billions) => {
-                    let name = match get("name") {
-                        Some(n)
-                            if !n.is_empty() && validate::display_text("name", n, 80).is_ok() =>
-                        {
-                            n.to_string()
-                        }
-                        Some(_) => {
-                            ignore("name");
-                            "Custom model".into()
-                        }
-                        None => "Custom model".into(),
-                    };
-                    let hf_path = match get("hf") {
-                        Some(h) if validate::hf_path("hf", h).is_ok() => Some(h.to_string()),
-                        Some(_) => {
-                            ignore("hf");
-                            None
-                        }
-                        None => None,
-                    };
-                    let architecture = match get("arch") {
-                        Some(a) => {
-                            let arch = decode_arch(a);
-                            if arch.is_none() {
-                                ignore("arch");
-                            }
-                            match (arch, get("ax")) {
-                                (Some(dense), Some(ax)) => {
-                                    let full = decode_arch_extensions(dense, ax);
-                                    if full.is_none() {
-                                        // Without its extensions the shape would be
-                                        // wrong: drop it rather than misprice.
-                                        ignore("ax");
-                                        ignore("arch");
-                                    }
-                                    full
-                                }
-                                (arch, _) => arch,
-                            }
-                        }
-                        None => None,
-                    };
-                    ModelChoice::Custom(CustomSpec {
-                        name,
-                        params_billions,
-                        hf_path,
-                        architecture,
-                    })
-                }
-            }
-        }
+/// The `m` key: a built-in id, `hf:<repo>` or `custom` (described by the other keys).
+fn decode_model(link: &mut LinkReader) -> ModelChoice {
+    let default = || ShareState::default().model;
+    match link.get("m") {
+        None => default(),
+        Some(m) if m == CUSTOM_MARKER => decode_custom(link).unwrap_or_else(|| {
+            link.ignore("p");
+            link.ignore("m");
+            default()
+        }),
         Some(m) if m.starts_with(HF_PREFIX) => {
             let repo = &m[HF_PREFIX.len()..];
             if validate::hf_path("m", repo).is_ok() {
@@ -545,129 +588,131 @@ pub fn decode(query: &str) -> Decoded {
                     loaded: None,
                 })
             } else {
-                ignore("m");
-                defaults.model.clone()
+                link.ignore("m");
+                default()
             }
         }
-        Some(id) => match builtin(id) {
-            Some(_) => ModelChoice::Builtin(id.to_string()),
-            None => {
-                ignore("m");
-                defaults.model.clone()
-            }
-        },
-    };
+        Some(id) if builtin(id).is_some() => ModelChoice::Builtin(id.to_string()),
+        Some(_) => {
+            link.ignore("m");
+            default()
+        }
+    }
+}
 
-    // Defaults for the settings come from the chosen model.
-    let probe = ShareState {
-        model: model_choice.clone(),
-        ..defaults.clone()
+/// A custom model; `None` without a usable size (`p`), which it cannot do without.
+fn decode_custom(link: &mut LinkReader) -> Option<ModelChoice> {
+    let params_billions = link
+        .get("p")
+        .and_then(|p| p.parse::<f64>().ok())
+        .filter(|p| p.is_finite() && *p > 0.0 && *p <= crate::config::MAX_PARAMS_BILLIONS)?;
+    let name = link
+        .field("name", |n| {
+            (!n.is_empty() && validate::display_text("name", n, 80).is_ok()).then(|| n.to_string())
+        })
+        .unwrap_or_else(|| "Custom model".into());
+    let hf_path = link.field("hf", |h| {
+        validate::hf_path("hf", h).is_ok().then(|| h.to_string())
+    });
+    let architecture = decode_custom_architecture(link);
+    Some(ModelChoice::Custom(CustomSpec {
+        name,
+        params_billions,
+        hf_path,
+        architecture,
+    }))
+}
+
+/// `arch` and its extensions `ax`.
+fn decode_custom_architecture(link: &mut LinkReader) -> Option<Architecture> {
+    let arch = decode_arch(link.get("arch")?);
+    if arch.is_none() {
+        link.ignore("arch");
+    }
+    let (Some(dense), Some(ax)) = (arch, link.get("ax")) else {
+        return arch;
     };
-    let probe_model = probe.resolve_model();
-    let base = match &model_choice {
-        ModelChoice::Builtin(_) => Settings::defaults_for(&probe_model),
+    let full = decode_arch_extensions(dense, ax);
+    if full.is_none() {
+        // Without its extensions the shape would be wrong: drop it rather than misprice.
+        link.ignore("ax");
+        link.ignore("arch");
+    }
+    full
+}
+
+/// The settings keys; what a link leaves out comes from the chosen model's defaults.
+fn decode_settings(link: &mut LinkReader, model: &ModelChoice) -> Settings {
+    let (base, max_context) = settings_base(model);
+    let quantization = link.field("q", |v| v.parse::<Quantization>().ok());
+    let context = link.field("ctx", |v| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|c| (MIN_CONTEXT..=max_context).contains(c))
+    });
+    let seqs = link.field("seq", |v| {
+        v.parse::<u32>().ok().filter(|s| (1..=MAX_SEQS).contains(s))
+    });
+    let kv_dtype = link.field("kv", |v| v.parse::<KvDtype>().ok());
+    let gpus = link.field("n", |v| {
+        v.parse::<u32>().ok().filter(|n| GPU_COUNTS.contains(n))
+    });
+    let tokens = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|t| (1..=MAX_WORKLOAD_TOKENS).contains(t))
+    };
+    let input_tokens = link.field("in", tokens);
+    let output_tokens = link.field("out", tokens);
+    let rate = link.field("rps", |v| v.parse::<Rate>().ok());
+    Settings {
+        quantization: quantization.unwrap_or(base.quantization),
+        context: context.unwrap_or(base.context),
+        seqs: seqs.unwrap_or(1),
+        kv_dtype: kv_dtype.unwrap_or(KvDtype::Auto),
+        gpus: gpus.unwrap_or(1),
+        input_tokens: input_tokens.unwrap_or(DEFAULT_INPUT_TOKENS),
+        output_tokens: output_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS),
+        rate,
+    }
+}
+
+/// The chosen model's default settings and the largest context a link may ask of it.
+fn settings_base(model: &ModelChoice) -> (Settings, u32) {
+    let probe = ShareState {
+        model: model.clone(),
+        ..ShareState::default()
+    }
+    .resolve_model();
+    let base = match model {
+        ModelChoice::Builtin(_) => Settings::defaults_for(&probe),
         ModelChoice::Custom(_) | ModelChoice::Hub(_) => Settings {
             quantization: CUSTOM_DEFAULT_QUANTIZATION,
-            context: CUSTOM_DEFAULT_CONTEXT.min(probe_model.max_context()),
-            ..Settings::defaults_for(&probe_model)
+            context: CUSTOM_DEFAULT_CONTEXT.min(probe.max_context()),
+            ..Settings::defaults_for(&probe)
         },
     };
-    let mut parsed = |key: &str, ok: &dyn Fn(&str) -> bool| -> Option<String> {
-        let v = get(key)?;
-        if ok(v) {
-            Some(v.to_string())
-        } else {
-            ignore(key);
-            None
-        }
-    };
-    let quantization = parsed("q", &|v| v.parse::<Quantization>().is_ok())
-        .map_or(base.quantization, |v| v.parse().expect("checked"));
-    let max_context = match &model_choice {
+    let max_context = match model {
         // A custom model without an architecture has no maximum of its own.
         ModelChoice::Custom(spec) if spec.architecture.is_none() => crate::config::MAX_CONTEXT,
         // Not read yet: the page clamps the context to the model's once it is.
         ModelChoice::Hub(_) => crate::config::MAX_CONTEXT,
-        _ => probe_model.max_context(),
+        _ => probe.max_context(),
     };
-    let context = parsed("ctx", &|v| {
+    (base, max_context)
+}
+
+/// `nd`; two nodes need an 8-GPU type when the link names one.
+fn decode_nodes(link: &mut LinkReader, gpu: Option<&str>) -> Option<u32> {
+    let two_node_gpu_ok = gpu
+        .and_then(gpu::find)
+        .is_none_or(|g| crate::multi_node::check_two_node_gpu(g).is_ok());
+    link.field("nd", |v| {
         v.parse::<u32>()
-            .is_ok_and(|c| (MIN_CONTEXT..=max_context).contains(&c))
+            .ok()
+            .filter(|&n| crate::multi_node::check_nodes(n).is_ok())
+            .filter(|_| v != "2" || two_node_gpu_ok)
     })
-    .map_or(base.context, |v| v.parse().expect("checked"));
-    let seqs = parsed("seq", &|v| {
-        v.parse::<u32>().is_ok_and(|s| (1..=MAX_SEQS).contains(&s))
-    })
-    .map_or(1, |v| v.parse().expect("checked"));
-    let kv_dtype = parsed("kv", &|v| v.parse::<KvDtype>().is_ok())
-        .map_or(KvDtype::Auto, |v| v.parse().expect("checked"));
-    let gpus = parsed("n", &|v| {
-        v.parse::<u32>().is_ok_and(|n| GPU_COUNTS.contains(&n))
-    })
-    .map_or(1, |v| v.parse().expect("checked"));
-    let tokens = |v: &str| {
-        v.parse::<u32>()
-            .is_ok_and(|t| (1..=MAX_WORKLOAD_TOKENS).contains(&t))
-    };
-    let input_tokens =
-        parsed("in", &tokens).map_or(DEFAULT_INPUT_TOKENS, |v| v.parse().expect("checked"));
-    let output_tokens =
-        parsed("out", &tokens).map_or(DEFAULT_OUTPUT_TOKENS, |v| v.parse().expect("checked"));
-    let rate = parsed("rps", &|v| v.parse::<Rate>().is_ok()).and_then(|v| v.parse().ok());
-    let gpu = parsed("gpu", &|v| gpu::find(v).is_some());
-    let mode =
-        parsed("est", &|v| v == "reference" || v == "serving").map_or(EstimateMode::Serving, |v| {
-            if v == "reference" {
-                EstimateMode::Reference
-            } else {
-                EstimateMode::Serving
-            }
-        });
-    // Two nodes need an 8-GPU type when the link names one.
-    let two_node_gpu = |v: &str| {
-        v != "2"
-            || gpu
-                .as_deref()
-                .and_then(gpu::find)
-                .is_none_or(|g| crate::multi_node::check_two_node_gpu(g).is_ok())
-    };
-    let nodes = parsed("nd", &|v| {
-        v.parse::<u32>()
-            .is_ok_and(|n| crate::multi_node::check_nodes(n).is_ok())
-            && two_node_gpu(v)
-    })
-    .map_or(1, |v| v.parse().expect("checked"));
-    let replicas = parsed("rep", &|v| {
-        v.parse::<u32>()
-            .is_ok_and(|n| (1..=MAX_REPLICAS).contains(&n))
-    })
-    .map_or(1, |v| v.parse().expect("checked"));
-    let mut target = |key: &str| {
-        parsed(key, &|v| parse_target_ms(v).is_some()).and_then(|v| parse_target_ms(&v))
-    };
-    let targets = TargetLimits {
-        ttft_max_ms: target("ttft"),
-        tpot_max_ms: target("tpot"),
-    };
-    let state = ShareState {
-        model: model_choice,
-        settings: Settings {
-            quantization,
-            context,
-            seqs,
-            kv_dtype,
-            gpus,
-            input_tokens,
-            output_tokens,
-            rate,
-        },
-        gpu,
-        mode,
-        nodes,
-        replicas,
-        targets,
-    };
-    Decoded { state, ignored }
 }
 
 #[cfg(test)]
@@ -683,9 +728,9 @@ mod tests {
             .filter_map(|m| m.architecture)
             .collect();
         let mut hybrid = shapes[0];
-        hybrid.local_attention = Some(crate::arch::LocalAttention {
+        hybrid.local_attention = Some(LocalAttention {
             layers: 24,
-            kind: crate::arch::LocalKind::Linear(crate::arch::LinearAttention {
+            kind: LocalKind::Linear(LinearAttention {
                 key_heads: 16,
                 value_heads: 32,
                 key_head_dim: 128,

@@ -7,7 +7,7 @@ use gpu_session_core::gpu::{self, CATALOG};
 use gpu_session_core::present::{self, Fixed, MemoryBreakdown, Unit};
 use gpu_session_core::settings::{EstimateMode, Settings, GPU_COUNTS, MAX_SEQS, MIN_CONTEXT};
 use gpu_session_core::share::{ModelChoice, ShareState};
-use gpu_session_core::{KvDtype, Quantization};
+use gpu_session_core::{GpuFit, GpuType, KvDtype, Quantization};
 use leptos::prelude::*;
 
 #[component]
@@ -507,47 +507,75 @@ fn two_instances(s: &ShareState) -> Option<String> {
 /// Bar geometry: the SVG's user-space width.
 const BAR_WIDTH: f64 = 1000.0;
 
-#[component]
-fn Results(calc: Calc) -> impl IntoView {
-    let breakdown = Memo::new(move |_| calc.rec.with(MemoryBreakdown::of));
-    // The GPU the headline is sized for: the selected type, else the cheapest fit.
-    let headline_gpu = Memo::new(move |_| {
-        let selected = calc.state.with(|s| s.gpu.as_deref().and_then(gpu::find));
-        selected.or_else(|| calc.rec.with(|r| r.cheapest().map(|row| row.gpu)))
-    });
-    // Capacity of that GPU in the breakdown's unit.
-    let capacity = move || {
-        headline_gpu
+/// The memory breakdown and the GPU it is drawn against.
+#[derive(Clone, Copy)]
+struct Sizing {
+    breakdown: Memo<MemoryBreakdown>,
+    /// The GPU the headline is sized for: the selected type, else the cheapest fit.
+    gpu: Memo<Option<&'static GpuType>>,
+}
+
+impl Sizing {
+    fn new(calc: Calc) -> Sizing {
+        Sizing {
+            breakdown: Memo::new(move |_| calc.rec.with(MemoryBreakdown::of)),
+            gpu: Memo::new(move |_| {
+                let selected = calc.state.with(|s| s.gpu.as_deref().and_then(gpu::find));
+                selected.or_else(|| calc.rec.with(|r| r.cheapest().map(|row| row.gpu)))
+            }),
+        }
+    }
+
+    /// Capacity of that GPU in the breakdown's unit.
+    fn capacity(self) -> Option<f64> {
+        self.gpu
             .get()
-            .map(|g| match breakdown.with(|b| b.unit) {
+            .map(|g| match self.breakdown.with(|b| b.unit) {
                 Unit::GiB => g.memory_mib as f64 / 1024.0,
                 Unit::GB => f64::from(g.nominal_memory_gb),
             })
-    };
-    let scale = move || {
-        let total = breakdown.with(MemoryBreakdown::total);
-        total.max(capacity().unwrap_or(0.0)).max(f64::MIN_POSITIVE)
-    };
-    let segment = move |k: usize| {
-        let x = move || {
-            let parts = breakdown.with(MemoryBreakdown::parts);
-            let before: f64 = parts[..k].iter().map(|(_, v)| v).sum();
-            Fixed::<2>(before / scale() * BAR_WIDTH).to_string()
-        };
-        let width = move || {
-            let v = breakdown.with(|b| b.parts()[k].1);
-            Fixed::<2>(v / scale() * BAR_WIDTH).to_string()
-        };
-        view! { <rect class=format!("seg seg-{k}") x=x y="6" width=width height="36"></rect> }
-    };
-    let marker_x = move || {
-        capacity().map_or("-10".to_string(), |c| {
-            Fixed::<2>(c / scale() * BAR_WIDTH).to_string()
-        })
-    };
-    let subtitle = move || {
+    }
+
+    /// Where `amount` falls on the bar, whose width holds the larger of the total and
+    /// the capacity.
+    fn bar_x(self, amount: f64) -> String {
+        let total = self.breakdown.with(MemoryBreakdown::total);
+        let scale = total
+            .max(self.capacity().unwrap_or(0.0))
+            .max(f64::MIN_POSITIVE);
+        Fixed::<2>(amount / scale * BAR_WIDTH).to_string()
+    }
+}
+
+#[component]
+fn Results(calc: Calc) -> impl IntoView {
+    let sizing = Sizing::new(calc);
+    view! {
+        <div class="results" aria-live="polite">
+            {total(calc, sizing)}
+            {breakdown_bar(sizing)}
+            {legend(sizing)}
+            {move || verdict(calc)}
+            <ul class="model-facts" data-testid="model-facts">
+                {move || {
+                    calc.model.with(|m| calc.rec.with(|r| actions::model_facts(m, r)))
+                        .into_iter()
+                        .map(|fact| view! { <li>{fact}</li> })
+                        .collect_view()
+                }}
+            </ul>
+            {serving_details(calc)}
+        </div>
+    }
+}
+
+/// The memory needed per GPU and what it is sized for.
+fn total(calc: Calc, sizing: Sizing) -> impl IntoView {
+    let breakdown = sizing.breakdown;
+    let caption = move || {
         let gpus = calc.state.with(|s| s.settings.gpus);
-        let on = headline_gpu
+        let on = sizing
+            .gpu
             .get()
             .map_or(String::new(), |g| format!(" · sized for {}", g.description));
         calc.state.with(|s| match s.mode {
@@ -559,157 +587,190 @@ fn Results(calc: Calc) -> impl IntoView {
             }
         })
     };
-    let verdict = move || {
-        if let Some(two) = calc.state.with(two_instances) {
+    view! {
+        <p class="total-label">"Memory needed"</p>
+        <p class="total">
+            <span data-testid="total-per-gpu">
+                {move || breakdown.with(|b| present::amount(b.total(), b.unit))}
+            </span>
+        </p>
+        <p class="muted small" data-testid="total-caption">{caption}</p>
+    }
+}
+
+/// The stacked bar of the breakdown's parts, with a line at the GPU's capacity.
+fn breakdown_bar(sizing: Sizing) -> impl IntoView {
+    let breakdown = sizing.breakdown;
+    let marker_x = move || {
+        sizing
+            .capacity()
+            .map_or("-10".to_string(), |c| sizing.bar_x(c))
+    };
+    view! {
+        <svg
+            class="bar"
+            viewBox="0 0 1000 48"
+            preserveAspectRatio="none"
+            role="img"
+            data-testid="breakdown-bar"
+            aria-label=move || {
+                breakdown.with(|b| {
+                    b.parts()
+                        .iter()
+                        .map(|(l, v)| format!("{l} {}", present::amount(*v, b.unit)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+            }
+        >
+            <rect class="track" x="0" y="6" width="1000" height="36" rx="4"></rect>
+            {bar_segment(sizing, 0)}
+            {bar_segment(sizing, 1)}
+            {bar_segment(sizing, 2)}
+            {bar_segment(sizing, 3)}
+            <line class="cap" x1=marker_x x2=marker_x y1="0" y2="48"></line>
+        </svg>
+    }
+}
+
+/// Part `k` of the bar, after the parts before it.
+fn bar_segment(sizing: Sizing, k: usize) -> impl IntoView {
+    let breakdown = sizing.breakdown;
+    let x = move || {
+        let parts = breakdown.with(MemoryBreakdown::parts);
+        let before: f64 = parts[..k].iter().map(|(_, v)| v).sum();
+        sizing.bar_x(before)
+    };
+    let width = move || sizing.bar_x(breakdown.with(|b| b.parts()[k].1));
+    view! { <rect class=format!("seg seg-{k}") x=x y="6" width=width height="36"></rect> }
+}
+
+/// Each part's amount with a link to its formula, and the GPU's memory.
+fn legend(sizing: Sizing) -> impl IntoView {
+    let breakdown = sizing.breakdown;
+    view! {
+        <ul class="legend">
+            {["weights", "kv", "activations", "overhead"]
+                .into_iter()
+                .zip(PART_FORMULAS)
+                .enumerate()
+                .map(|(k, (key, formula))| {
+                    view! {
+                        <li>
+                            <span class=format!("swatch seg-{k}")></span>
+                            <span>{move || breakdown.with(|b| b.parts()[k].0)}</span>
+                            <b data-testid=format!("breakdown-{key}")>
+                                {move || breakdown.with(|b| present::amount(b.parts()[k].1, b.unit))}
+                            </b>
+                            <a
+                                class="how"
+                                href=format!("{FORMULAS}#{formula}")
+                                title="How this part is computed"
+                            >
+                                "?"
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view()}
+            <li class="cap-legend">
+                <span class="swatch cap"></span>
+                <span>
+                    {move || sizing.gpu.get().map_or("No GPU fits".to_string(), |g| format!("{} memory", g.gpu))}
+                </span>
+                <b>{move || sizing.capacity().map(|c| breakdown.with(|b| present::amount(c, b.unit)))}</b>
+            </li>
+        </ul>
+    }
+}
+
+/// The selected or cheapest GPU type with its price and speed, or why none fits.
+fn verdict(calc: Calc) -> AnyView {
+    if let Some(two) = calc.state.with(two_instances) {
+        return two_instance_verdict(two);
+    }
+    calc.rec.with(|r| {
+        let selected = calc.state.with(|s| s.gpu.clone());
+        let row = selected.as_deref().and_then(|g| r.row(g)).or_else(|| r.cheapest());
+        let Some(row) = row else {
             return view! {
-                <div class="verdict" data-testid="verdict">
-                    <p class="verdict-lead">
-                        <span class="muted">"Selected · two instances"</span>
-                        <strong data-testid="verdict-gpu">{two}</strong>
-                    </p>
-                    <p class="muted small">
-                        "One model over both nodes: its layout, fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
-                    </p>
-                </div>
+                <p class="verdict no" data-testid="verdict">
+                    "No Lambda instance type fits these settings. Lower the context or sequences, quantize, or use more GPUs."
+                </p>
             }
             .into_any();
-        }
-        calc.rec.with(|r| {
-            let selected = calc.state.with(|s| s.gpu.clone());
-            let row = selected.as_deref().and_then(|g| r.row(g)).or_else(|| r.cheapest());
-            match row {
-                None => view! {
-                    <p class="verdict no" data-testid="verdict">
-                        "No Lambda instance type fits these settings. Lower the context or sequences, quantize, or use more GPUs."
-                    </p>
-                }
-                .into_any(),
-                Some(row) => {
-                    let is_cheapest = r.cheapest().is_some_and(|c| c.gpu.instance_type == row.gpu.instance_type);
-                    let lead = if is_cheapest && selected.is_none() { "Cheapest fit" } else if is_cheapest { "Selected · cheapest fit" } else { "Selected" };
-                    view! {
-                        <div class=format!("verdict {}", row.fit.as_str()) data-testid="verdict">
-                            <p class="verdict-lead">
-                                <span class="muted">{lead}</span>
-                                <strong data-testid="verdict-gpu">{row.gpu.description}</strong>
-                                <span class=format!("badge fit-{}", row.fit.as_str())>{row.fit.as_str()}</span>
-                            </p>
-                            <p class="verdict-numbers">
-                                <span><b>{present::usd(row.price_per_hour_usd)}</b>" /hour"</span>
-                                <span><b>{present::tokens_per_s(row.speed.output_tokens_per_s)}</b>" output tokens/s"</span>
-                                <span><b>{present::usd_fine(row.speed.usd_per_million_output_tokens)}</b>" /1M output tokens"</span>
-                            </p>
-                            <p class="muted small">{row.reason.clone()}</p>
-                        </div>
-                    }
-                    .into_any()
-                }
-            }
-        })
-    };
+        };
+        let is_cheapest = r.cheapest().is_some_and(|c| c.gpu.instance_type == row.gpu.instance_type);
+        let lead = if is_cheapest && selected.is_none() { "Cheapest fit" } else if is_cheapest { "Selected · cheapest fit" } else { "Selected" };
+        row_verdict(row, lead)
+    })
+}
 
+fn two_instance_verdict(two: String) -> AnyView {
     view! {
-        <div class="results" aria-live="polite">
-            <p class="total-label">"Memory needed"</p>
-            <p class="total">
-                <span data-testid="total-per-gpu">
-                    {move || breakdown.with(|b| present::amount(b.total(), b.unit))}
-                </span>
+        <div class="verdict" data-testid="verdict">
+            <p class="verdict-lead">
+                <span class="muted">"Selected · two instances"</span>
+                <strong data-testid="verdict-gpu">{two}</strong>
             </p>
-            <p class="muted small" data-testid="total-caption">{subtitle}</p>
-            <svg
-                class="bar"
-                viewBox="0 0 1000 48"
-                preserveAspectRatio="none"
-                role="img"
-                data-testid="breakdown-bar"
-                aria-label=move || {
-                    breakdown.with(|b| {
-                        b.parts()
-                            .iter()
-                            .map(|(l, v)| format!("{l} {}", present::amount(*v, b.unit)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                }
-            >
-                <rect class="track" x="0" y="6" width="1000" height="36" rx="4"></rect>
-                {segment(0)}
-                {segment(1)}
-                {segment(2)}
-                {segment(3)}
-                <line class="cap" x1=marker_x x2=marker_x y1="0" y2="48"></line>
-            </svg>
-            <ul class="legend">
-                {["weights", "kv", "activations", "overhead"]
-                    .into_iter()
-                    .zip(PART_FORMULAS)
-                    .enumerate()
-                    .map(|(k, (key, formula))| {
-                        view! {
-                            <li>
-                                <span class=format!("swatch seg-{k}")></span>
-                                <span>{move || breakdown.with(|b| b.parts()[k].0)}</span>
-                                <b data-testid=format!("breakdown-{key}")>
-                                    {move || breakdown.with(|b| present::amount(b.parts()[k].1, b.unit))}
-                                </b>
-                                <a
-                                    class="how"
-                                    href=format!("{FORMULAS}#{formula}")
-                                    title="How this part is computed"
-                                >
-                                    "?"
-                                </a>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-                <li class="cap-legend">
-                    <span class="swatch cap"></span>
-                    <span>
-                        {move || headline_gpu.get().map_or("No GPU fits".to_string(), |g| format!("{} memory", g.gpu))}
-                    </span>
-                    <b>{move || capacity().map(|c| breakdown.with(|b| present::amount(c, b.unit)))}</b>
-                </li>
-            </ul>
-            {verdict}
-            <ul class="model-facts" data-testid="model-facts">
-                {move || {
-                    calc.model.with(|m| calc.rec.with(|r| actions::model_facts(m, r)))
-                        .into_iter()
-                        .map(|fact| view! { <li>{fact}</li> })
-                        .collect_view()
-                }}
-            </ul>
-            <dl class="details" data-testid="serving-details">
-                <div>
-                    <dt>"KV cache per token"</dt>
-                    <dd>{move || calc.rec.with(|r| format!("{} bytes", present::thousands(r.serving.kv_bytes_per_token)))}</dd>
-                </div>
-                <div>
-                    <dt>"Tokens held"</dt>
-                    <dd>{move || calc.rec.with(|r| present::thousands(r.serving.tokens))}</dd>
-                </div>
-                <div>
-                    <dt>"KV heads per GPU"</dt>
-                    <dd>{move || calc.rec.with(|r| r.serving.kv_heads_per_gpu)}</dd>
-                </div>
-                <div>
-                    <dt>"Prefill chunk"</dt>
-                    <dd>
-                        {move || {
-                            calc.rec.with(|r| {
-                                let chunk = r.serving.sglang.chunked_prefill_size;
-                                format!("{} tokens", present::thousands(u64::from(chunk)))
-                            })
-                        }}
-                    </dd>
-                </div>
-                <div>
-                    <dt>"CUDA-graph batch"</dt>
-                    <dd>{move || calc.rec.with(|r| r.serving.sglang.cuda_graph_max_bs)}</dd>
-                </div>
-            </dl>
+            <p class="muted small">
+                "One model over both nodes: its layout, fit, memory per GPU, speed and price are in the two-instance options under the GPU table. The numbers above are one instance's."
+            </p>
         </div>
+    }
+    .into_any()
+}
+
+fn row_verdict(row: &GpuFit, lead: &'static str) -> AnyView {
+    view! {
+        <div class=format!("verdict {}", row.fit.as_str()) data-testid="verdict">
+            <p class="verdict-lead">
+                <span class="muted">{lead}</span>
+                <strong data-testid="verdict-gpu">{row.gpu.description}</strong>
+                <span class=format!("badge fit-{}", row.fit.as_str())>{row.fit.as_str()}</span>
+            </p>
+            <p class="verdict-numbers">
+                <span><b>{present::usd(row.price_per_hour_usd)}</b>" /hour"</span>
+                <span><b>{present::tokens_per_s(row.speed.output_tokens_per_s)}</b>" output tokens/s"</span>
+                <span><b>{present::usd_fine(row.speed.usd_per_million_output_tokens)}</b>" /1M output tokens"</span>
+            </p>
+            <p class="muted small">{row.reason.clone()}</p>
+        </div>
+    }
+    .into_any()
+}
+
+/// The serving numbers SGLang would run with.
+fn serving_details(calc: Calc) -> impl IntoView {
+    view! {
+        <dl class="details" data-testid="serving-details">
+            <div>
+                <dt>"KV cache per token"</dt>
+                <dd>{move || calc.rec.with(|r| format!("{} bytes", present::thousands(r.serving.kv_bytes_per_token)))}</dd>
+            </div>
+            <div>
+                <dt>"Tokens held"</dt>
+                <dd>{move || calc.rec.with(|r| present::thousands(r.serving.tokens))}</dd>
+            </div>
+            <div>
+                <dt>"KV heads per GPU"</dt>
+                <dd>{move || calc.rec.with(|r| r.serving.kv_heads_per_gpu)}</dd>
+            </div>
+            <div>
+                <dt>"Prefill chunk"</dt>
+                <dd>
+                    {move || {
+                        calc.rec.with(|r| {
+                            let chunk = r.serving.sglang.chunked_prefill_size;
+                            format!("{} tokens", present::thousands(u64::from(chunk)))
+                        })
+                    }}
+                </dd>
+            </div>
+            <div>
+                <dt>"CUDA-graph batch"</dt>
+                <dd>{move || calc.rec.with(|r| r.serving.sglang.cuda_graph_max_bs)}</dd>
+            </div>
+        </dl>
     }
 }

@@ -227,59 +227,53 @@ fn HubBox(calc: Calc, hub: HubLoader) -> impl IntoView {
     }
 }
 
+/// The custom model being edited and the editor's error line, which every field
+/// shares.
+#[derive(Clone, Copy)]
+struct SpecEdit {
+    calc: Calc,
+    spec: Memo<CustomSpec>,
+    error: RwSignal<Option<String>>,
+}
+
+impl SpecEdit {
+    fn new(calc: Calc) -> SpecEdit {
+        SpecEdit {
+            calc,
+            spec: Memo::new(move |_| calc.state.with(actions::editable_custom_spec)),
+            error: RwSignal::new(None),
+        }
+    }
+
+    fn edit(self, change: &dyn Fn(&mut CustomSpec)) {
+        let mut next = self.spec.get_untracked();
+        change(&mut next);
+        self.calc.apply(|s| actions::set_custom(s, next));
+    }
+
+    /// Use `arch` when it is a shape a model can have (its size follows from it);
+    /// otherwise say why.
+    fn set_arch(self, arch: Architecture) {
+        match arch.validate() {
+            Ok(()) => {
+                self.error.set(None);
+                self.edit(&|s| {
+                    s.architecture = Some(arch);
+                    s.params_billions = arch.param_count() as f64 / 1e9;
+                });
+            }
+            Err(e) => self.error.set(Some(e.to_string())),
+        }
+    }
+
+    fn has_arch(self) -> bool {
+        self.spec.with(|s| s.architecture.is_some())
+    }
+}
+
 #[component]
 fn CustomEditor(calc: Calc, hub: HubLoader) -> impl IntoView {
-    let spec = Memo::new(move |_| calc.state.with(actions::editable_custom_spec));
-    let error = RwSignal::new(None::<String>);
-    let json_status = RwSignal::new(None::<Result<String, String>>);
-    let edit = move |change: &dyn Fn(&mut CustomSpec)| {
-        let mut next = spec.get_untracked();
-        change(&mut next);
-        calc.apply(|s| actions::set_custom(s, next));
-    };
-    let set_arch = move |arch: Architecture| match arch.validate() {
-        Ok(()) => {
-            error.set(None);
-            edit(&|s| {
-                s.architecture = Some(arch);
-                s.params_billions = arch.param_count() as f64 / 1e9;
-            });
-        }
-        Err(e) => error.set(Some(e.to_string())),
-    };
-    let has_arch = move || spec.with(|s| s.architecture.is_some());
-    let read_config = move |text: String| {
-        if text.trim().is_empty() {
-            json_status.set(None);
-            return;
-        }
-        let query = calc.state.with_untracked(share::encode);
-        {
-            let answer = extras::apply_config_json(&query, &text);
-            let status = answer.and_then(|next| {
-                let decoded = share::decode(&next);
-                let ModelChoice::Custom(CustomSpec {
-                    architecture: Some(arch),
-                    ..
-                }) = &decoded.state.model
-                else {
-                    return Err("the config.json did not describe a model".to_string());
-                };
-                let message = format!(
-                    "Read {} layers, {} KV heads, {} max context: {} parameters.",
-                    arch.layers,
-                    arch.kv_heads,
-                    present::context(arch.max_context),
-                    present::params(arch.param_count()),
-                );
-                error.set(None);
-                calc.apply(|_| decoded.state.clone());
-                Ok(message)
-            });
-            json_status.set(Some(status));
-        }
-    };
-
+    let e = SpecEdit::new(calc);
     view! {
         <article class="detail custom" data-testid="custom-editor">
             <header>
@@ -292,175 +286,267 @@ fn CustomEditor(calc: Calc, hub: HubLoader) -> impl IntoView {
             <HubBox calc=calc hub=hub/>
             <div class="custom-grid">
                 <div class="stack">
-                    <label class="field">
-                        <span>"Name"</span>
-                        <input
-                            type="text"
-                            maxlength="80"
-                            data-testid="custom-name"
-                            prop:value=move || spec.with(|s| s.name.clone())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev);
-                                match validate::display_text("name", &v, 80) {
-                                    Ok(()) if !v.trim().is_empty() => {
-                                        error.set(None);
-                                        edit(&|s| s.name = v.trim().to_string());
-                                    }
-                                    Ok(()) => error.set(Some("name: must not be empty".into())),
-                                    Err(e) => error.set(Some(e.to_string())),
-                                }
-                            }
-                        />
-                    </label>
-                    <label class="field">
-                        <span>"Parameters (billions)"</span>
-                        <input
-                            type="number"
-                            min="0.1"
-                            max=decimal::shortest(registry::MAX_PARAMS_BILLIONS)
-                            step="any"
-                            data-testid="custom-params"
-                            prop:disabled=has_arch
-                            prop:value=move || spec.with(|s| decimal::shortest(s.params_billions))
-                            on:change=move |ev| {
-                                match event_target_value(&ev).trim().parse::<f64>() {
-                                    Ok(p) if registry::params_billions_in_range(p) => {
-                                        error.set(None);
-                                        edit(&|s| s.params_billions = p);
-                                    }
-                                    _ => error.set(Some(format!(
-                                        "parameters: must be a number above 0 and at most {}",
-                                        decimal::shortest(registry::MAX_PARAMS_BILLIONS),
-                                    ))),
-                                }
-                            }
-                        />
-                        <small class="muted">
-                            {move || if has_arch() { "Follows from the architecture." } else { "As the model card states it." }}
-                        </small>
-                    </label>
-                    <label class="field">
-                        <span>"Hugging Face repository (for the plan)"</span>
-                        <input
-                            type="text"
-                            placeholder="org/model"
-                            data-testid="custom-hf"
-                            prop:value=move || spec.with(|s| s.hf_path.clone().unwrap_or_default())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev).trim().to_string();
-                                if v.is_empty() {
-                                    error.set(None);
-                                    edit(&|s| s.hf_path = None);
-                                } else {
-                                    match validate::hf_path("repository", &v) {
-                                        Ok(()) => {
-                                            error.set(None);
-                                            edit(&|s| s.hf_path = Some(v.clone()));
-                                        }
-                                        Err(e) => error.set(Some(e.to_string())),
-                                    }
-                                }
-                            }
-                        />
-                    </label>
-                    <label class="check">
-                        <input
-                            type="checkbox"
-                            data-testid="custom-arch-toggle"
-                            prop:checked=has_arch
-                            on:change=move |ev| {
-                                if event_target_checked(&ev) {
-                                    let p = spec.with_untracked(|s| (s.params_billions * 1e9) as u64);
-                                    set_arch(Architecture::inferred_from_params(p, actions::CUSTOM_CONTEXT_LIMIT));
-                                } else {
-                                    error.set(None);
-                                    edit(&|s| s.architecture = None);
-                                }
-                            }
-                        />
-                        <span>"Give the exact architecture"</span>
-                    </label>
+                    <NameField e=e/>
+                    <ParamsField e=e/>
+                    <HfPathField e=e/>
+                    <ArchToggle e=e/>
                 </div>
-                <Show when=has_arch>
-                    <fieldset class="arch" data-testid="custom-arch">
-                        <legend>"Architecture (config.json fields)"</legend>
-                        {arch_fields()
-                            .into_iter()
-                            .map(|f| {
-                                view! {
-                                    <label class="field">
-                                        <span title=f.hf_name>{f.label}</span>
-                                        <input
-                                            type="number"
-                                            min="1"
-                                            step="1"
-                                            prop:value=move || {
-                                                spec.with(|s| s.architecture.map(|a| (f.get)(&a).to_string()).unwrap_or_default())
-                                            }
-                                            on:change=move |ev| {
-                                                let Some(mut arch) = spec.get_untracked().architecture else { return };
-                                                match event_target_value(&ev).trim().parse::<u32>() {
-                                                    Ok(v) => {
-                                                        (f.set)(&mut arch, v);
-                                                        set_arch(arch);
-                                                    }
-                                                    Err(_) => error.set(Some(format!("{}: must be a whole number", f.hf_name))),
-                                                }
-                                            }
-                                        />
-                                    </label>
-                                }
-                            })
-                            .collect_view()}
-                        <label class="check">
-                            <input
-                                type="checkbox"
-                                prop:checked=move || spec.with(|s| s.architecture.is_some_and(|a| a.tied_embeddings))
-                                on:change=move |ev| {
-                                    if let Some(mut a) = spec.get_untracked().architecture {
-                                        a.tied_embeddings = event_target_checked(&ev);
-                                        set_arch(a);
-                                    }
-                                }
-                            />
-                            <span>"Tied embeddings"</span>
-                        </label>
-                        <label class="check">
-                            <input
-                                type="checkbox"
-                                prop:checked=move || spec.with(|s| s.architecture.is_some_and(|a| a.attention_bias))
-                                on:change=move |ev| {
-                                    if let Some(mut a) = spec.get_untracked().architecture {
-                                        a.attention_bias = event_target_checked(&ev);
-                                        set_arch(a);
-                                    }
-                                }
-                            />
-                            <span>"q/k/v bias"</span>
-                        </label>
-                    </fieldset>
+                <Show when=move || e.has_arch()>
+                    <ArchFieldset e=e/>
                 </Show>
-                <div class="stack">
-                    <label class="field">
-                        <span>"…or paste the model's config.json"</span>
-                        <textarea
-                            rows="7"
-                            spellcheck="false"
-                            placeholder="{ \"num_hidden_layers\": 32, \"hidden_size\": 4096, … }"
-                            data-testid="config-json"
-                            aria-describedby="config-json-status"
-                            on:input=move |ev| read_config(event_target_value(&ev))
-                        ></textarea>
-                    </label>
-                    <p id="config-json-status" class="small" aria-live="polite">
-                        {move || json_status.get().map(|r| match r {
-                            Ok(msg) => view! { <span class="ok" data-testid="config-json-ok">{msg}</span> }.into_any(),
-                            Err(msg) => view! { <span class="bad" data-testid="config-json-error">{msg}</span> }.into_any(),
-                        })}
-                    </p>
-                </div>
+                <ConfigJsonBox e=e/>
             </div>
-            <p class="bad small" role="alert" data-testid="custom-error">{move || error.get()}</p>
+            <p class="bad small" role="alert" data-testid="custom-error">{move || e.error.get()}</p>
         </article>
     }
+}
+
+#[component]
+fn NameField(e: SpecEdit) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>"Name"</span>
+            <input
+                type="text"
+                maxlength="80"
+                data-testid="custom-name"
+                prop:value=move || e.spec.with(|s| s.name.clone())
+                on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    match validate::display_text("name", &v, 80) {
+                        Ok(()) if !v.trim().is_empty() => {
+                            e.error.set(None);
+                            e.edit(&|s| s.name = v.trim().to_string());
+                        }
+                        Ok(()) => e.error.set(Some("name: must not be empty".into())),
+                        Err(err) => e.error.set(Some(err.to_string())),
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+/// The size in billions of parameters; it follows from the architecture when one is given.
+#[component]
+fn ParamsField(e: SpecEdit) -> impl IntoView {
+    let has_arch = move || e.has_arch();
+    view! {
+        <label class="field">
+            <span>"Parameters (billions)"</span>
+            <input
+                type="number"
+                min="0.1"
+                max=decimal::shortest(registry::MAX_PARAMS_BILLIONS)
+                step="any"
+                data-testid="custom-params"
+                prop:disabled=has_arch
+                prop:value=move || e.spec.with(|s| decimal::shortest(s.params_billions))
+                on:change=move |ev| {
+                    match event_target_value(&ev).trim().parse::<f64>() {
+                        Ok(p) if registry::params_billions_in_range(p) => {
+                            e.error.set(None);
+                            e.edit(&|s| s.params_billions = p);
+                        }
+                        _ => e.error.set(Some(format!(
+                            "parameters: must be a number above 0 and at most {}",
+                            decimal::shortest(registry::MAX_PARAMS_BILLIONS),
+                        ))),
+                    }
+                }
+            />
+            <small class="muted">
+                {move || if has_arch() { "Follows from the architecture." } else { "As the model card states it." }}
+            </small>
+        </label>
+    }
+}
+
+/// The repository the plan would serve the model from (optional).
+#[component]
+fn HfPathField(e: SpecEdit) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>"Hugging Face repository (for the plan)"</span>
+            <input
+                type="text"
+                placeholder="org/model"
+                data-testid="custom-hf"
+                prop:value=move || e.spec.with(|s| s.hf_path.clone().unwrap_or_default())
+                on:change=move |ev| {
+                    let v = event_target_value(&ev).trim().to_string();
+                    if v.is_empty() {
+                        e.error.set(None);
+                        e.edit(&|s| s.hf_path = None);
+                    } else {
+                        match validate::hf_path("repository", &v) {
+                            Ok(()) => {
+                                e.error.set(None);
+                                e.edit(&|s| s.hf_path = Some(v.clone()));
+                            }
+                            Err(err) => e.error.set(Some(err.to_string())),
+                        }
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+/// Turning the architecture on starts from the Llama-family shape of the given size.
+#[component]
+fn ArchToggle(e: SpecEdit) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input
+                type="checkbox"
+                data-testid="custom-arch-toggle"
+                prop:checked=move || e.has_arch()
+                on:change=move |ev| {
+                    if event_target_checked(&ev) {
+                        let p = e.spec.with_untracked(|s| (s.params_billions * 1e9) as u64);
+                        e.set_arch(Architecture::inferred_from_params(p, actions::CUSTOM_CONTEXT_LIMIT));
+                    } else {
+                        e.error.set(None);
+                        e.edit(&|s| s.architecture = None);
+                    }
+                }
+            />
+            <span>"Give the exact architecture"</span>
+        </label>
+    }
+}
+
+#[component]
+fn ArchFieldset(e: SpecEdit) -> impl IntoView {
+    view! {
+        <fieldset class="arch" data-testid="custom-arch">
+            <legend>"Architecture (config.json fields)"</legend>
+            {arch_fields().into_iter().map(|f| view! { <ArchNumber e=e f=f/> }).collect_view()}
+            <ArchFlag
+                e=e
+                label="Tied embeddings"
+                get=|a| a.tied_embeddings
+                set=|a, v| a.tied_embeddings = v
+            />
+            <ArchFlag
+                e=e
+                label="q/k/v bias"
+                get=|a| a.attention_bias
+                set=|a, v| a.attention_bias = v
+            />
+        </fieldset>
+    }
+}
+
+/// One numeric field of the architecture, titled with its config.json name.
+#[component]
+fn ArchNumber(e: SpecEdit, f: ArchField) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span title=f.hf_name>{f.label}</span>
+            <input
+                type="number"
+                min="1"
+                step="1"
+                prop:value=move || {
+                    e.spec.with(|s| s.architecture.map(|a| (f.get)(&a).to_string()).unwrap_or_default())
+                }
+                on:change=move |ev| {
+                    let Some(mut arch) = e.spec.get_untracked().architecture else { return };
+                    match event_target_value(&ev).trim().parse::<u32>() {
+                        Ok(v) => {
+                            (f.set)(&mut arch, v);
+                            e.set_arch(arch);
+                        }
+                        Err(_) => e.error.set(Some(format!("{}: must be a whole number", f.hf_name))),
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+/// One yes/no property of the architecture.
+#[component]
+fn ArchFlag(
+    e: SpecEdit,
+    label: &'static str,
+    get: fn(&Architecture) -> bool,
+    set: fn(&mut Architecture, bool),
+) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input
+                type="checkbox"
+                prop:checked=move || e.spec.with(|s| s.architecture.is_some_and(|a| get(&a)))
+                on:change=move |ev| {
+                    if let Some(mut a) = e.spec.get_untracked().architecture {
+                        set(&mut a, event_target_checked(&ev));
+                        e.set_arch(a);
+                    }
+                }
+            />
+            <span>{label}</span>
+        </label>
+    }
+}
+
+/// A pasted `config.json`, read as the user types; it replaces the custom model.
+#[component]
+fn ConfigJsonBox(e: SpecEdit) -> impl IntoView {
+    let json_status = RwSignal::new(None::<Result<String, String>>);
+    let read_config = move |text: String| {
+        if text.trim().is_empty() {
+            json_status.set(None);
+            return;
+        }
+        json_status.set(Some(read_config_json(e, &text)));
+    };
+    view! {
+        <div class="stack">
+            <label class="field">
+                <span>"…or paste the model's config.json"</span>
+                <textarea
+                    rows="7"
+                    spellcheck="false"
+                    placeholder="{ \"num_hidden_layers\": 32, \"hidden_size\": 4096, … }"
+                    data-testid="config-json"
+                    aria-describedby="config-json-status"
+                    on:input=move |ev| read_config(event_target_value(&ev))
+                ></textarea>
+            </label>
+            <p id="config-json-status" class="small" aria-live="polite">
+                {move || json_status.get().map(|r| match r {
+                    Ok(msg) => view! { <span class="ok" data-testid="config-json-ok">{msg}</span> }.into_any(),
+                    Err(msg) => view! { <span class="bad" data-testid="config-json-error">{msg}</span> }.into_any(),
+                })}
+            </p>
+        </div>
+    }
+}
+
+/// Apply a pasted `config.json` to the page; the sentence saying what was read, or why
+/// it could not be.
+fn read_config_json(e: SpecEdit, text: &str) -> Result<String, String> {
+    let query = e.calc.state.with_untracked(share::encode);
+    let next = extras::apply_config_json(&query, text)?;
+    let decoded = share::decode(&next);
+    let ModelChoice::Custom(CustomSpec {
+        architecture: Some(arch),
+        ..
+    }) = &decoded.state.model
+    else {
+        return Err("the config.json did not describe a model".to_string());
+    };
+    let message = format!(
+        "Read {} layers, {} KV heads, {} max context: {} parameters.",
+        arch.layers,
+        arch.kv_heads,
+        present::context(arch.max_context),
+        present::params(arch.param_count()),
+    );
+    e.error.set(None);
+    e.calc.apply(|_| decoded.state.clone());
+    Ok(message)
 }

@@ -48,22 +48,28 @@ fn context_needs() -> Vec<u32> {
     needs
 }
 
-#[component]
-pub fn ModelSection(calc: Calc) -> impl IntoView {
-    let search = RwSignal::new(String::new());
-    let use_case = RwSignal::new(String::new());
-    let min_context = RwSignal::new(0u32);
-    let cards = StoredValue::new(cards());
-    let selected_id = Memo::new(move |_| {
-        calc.state.with(|s| match &s.model {
-            ModelChoice::Builtin(id) => Some(id.clone()),
-            ModelChoice::Custom(_) | ModelChoice::Hub(_) => None,
-        })
-    });
-    let visible = Memo::new(move |_| {
-        let filter_search = search.get();
-        let task = use_case.get();
-        let need = min_context.get();
+/// The filters over the built-in models, as the visitor set them.
+#[derive(Clone, Copy)]
+struct Filters {
+    search: RwSignal<String>,
+    use_case: RwSignal<String>,
+    min_context: RwSignal<u32>,
+}
+
+impl Filters {
+    fn new() -> Filters {
+        Filters {
+            search: RwSignal::new(String::new()),
+            use_case: RwSignal::new(String::new()),
+            min_context: RwSignal::new(0u32),
+        }
+    }
+
+    /// The indices in `builtins()` of the models the filters let through.
+    fn visible(self) -> Vec<usize> {
+        let filter_search = self.search.get();
+        let task = self.use_case.get();
+        let need = self.min_context.get();
         let filter = ModelFilter {
             use_case: (!task.is_empty()).then_some(task.as_str()),
             min_context: (need > 0).then_some(need),
@@ -74,53 +80,33 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
             .enumerate()
             .filter(|(_, m)| filter.matches(m))
             .map(|(i, _)| i)
-            .collect::<Vec<usize>>()
-    });
-    let why = move || {
-        use_case.with(|task| {
+            .collect()
+    }
+
+    /// The reference guide's reason for the chosen use case.
+    fn why(self) -> Option<String> {
+        self.use_case.with(|task| {
             BY_USE_CASE
                 .iter()
                 .find(|g| g.task == task)
                 .map(|g| format!("Reference guide: {} — {}", g.task, g.why))
         })
-    };
+    }
+}
 
-    let card_view = move |i: usize| {
-        cards.with_value(|cards| {
-            let card = &cards[i];
-            let m = card.model;
-            let id = m.id.as_str();
-            let recommended = m.reference.as_ref().is_some_and(|r| r.recommended);
-            view! {
-                <li>
-                    <button
-                        class="card"
-                        data-testid="model-card"
-                        data-model-id=id
-                        aria-pressed=move || {
-                            (selected_id.with(|s| s.as_deref() == Some(id))).to_string()
-                        }
-                        on:click=move |_| calc.apply(|s| actions::select_builtin(s, id))
-                    >
-                        <span class="card-head">
-                            <span class="card-name">{m.name.as_str()}</span>
-                            {recommended.then(|| view! { <span class="pill accent">"Recommended"</span> })}
-                        </span>
-                        <span class="card-best">{m.best_for.as_str()}</span>
-                        <span class="facts">
-                            <span><span class="dt">"Size"</span><span class="dd">{present::params(m.param_count())}</span></span>
-                            <span><span class="dt">"Weights"</span><span class="dd">{m.quantization.label()}</span></span>
-                            <span><span class="dt">"Context"</span><span class="dd">{present::context(m.context_length)}</span></span>
-                            <span><span class="dt">"VRAM"</span><span class="dd" data-testid="card-vram">{card.vram.clone()}</span></span>
-                            <span class="wide"><span class="dt">"Min GPU"</span><span class="dd">{card.min_gpu.clone()}</span></span>
-                            <span class="wide"><span class="dt">"Cost"</span><span class="dd">{card.price.clone()}</span></span>
-                        </span>
-                    </button>
-                </li>
-            }
+#[component]
+pub fn ModelSection(calc: Calc) -> impl IntoView {
+    let filters = Filters::new();
+    let cards = StoredValue::new(cards());
+    let selected_id = Memo::new(move |_| {
+        calc.state.with(|s| match &s.model {
+            ModelChoice::Builtin(id) => Some(id.clone()),
+            ModelChoice::Custom(_) | ModelChoice::Hub(_) => None,
         })
-    };
-
+    });
+    let visible = Memo::new(move |_| filters.visible());
+    let card_view =
+        move |i: usize| cards.with_value(|cards| builtin_card(calc, &cards[i], selected_id));
     view! {
         <section class="panel" aria-labelledby="models-title">
             <div class="section-head">
@@ -132,86 +118,16 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
                     )}
                 </p>
             </div>
-            <div class="filters" role="search">
-                <label class="field grow">
-                    <span>"Search"</span>
-                    <input
-                        type="search"
-                        placeholder="e.g. coder, 70b, reasoning"
-                        data-testid="model-search"
-                        prop:value=move || search.get()
-                        on:input=move |ev| search.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="field">
-                    <span>"Use case"</span>
-                    <select
-                        data-testid="use-case"
-                        on:change=move |ev| use_case.set(event_target_value(&ev))
-                    >
-                        <option value="">"Any use case"</option>
-                        {BY_USE_CASE
-                            .iter()
-                            .map(|g| view! { <option value=g.task>{g.task}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label class="field">
-                    <span>"Context needed"</span>
-                    <select
-                        data-testid="context-need"
-                        on:change=move |ev| {
-                            min_context.set(event_target_value(&ev).parse().unwrap_or(0))
-                        }
-                    >
-                        <option value="0">"Any length"</option>
-                        {context_needs()
-                            .into_iter()
-                            .map(|c| {
-                                view! {
-                                    <option value=c.to_string()>
-                                        {format!("{} tokens or more", present::context(c))}
-                                    </option>
-                                }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
-            </div>
+            {filter_fields(filters)}
             <p class="muted small" aria-live="polite">
                 {move || {
                     format!("Showing {} of {} built-in models", visible.with(Vec::len), builtins().len())
                 }}
-                {move || why().map(|w| view! { <span class="why">" · " {w}</span> })}
+                {move || filters.why().map(|w| view! { <span class="why">" · " {w}</span> })}
             </p>
             <ul class="cards" data-testid="model-list">
                 <For each=move || visible.get() key=|i| *i children=card_view/>
-                <li>
-                    <button
-                        class="card custom-card"
-                        data-testid="model-card-custom"
-                        on:pointerover=|_| dom::preload_extras()
-                        on:focus=|_| dom::preload_extras()
-                        aria-pressed=move || selected_id.with(Option::is_none).to_string()
-                        on:click=move |_| {
-                            calc.apply(|s| match &s.model {
-                                ModelChoice::Custom(_) | ModelChoice::Hub(_) => s.clone(),
-                                ModelChoice::Builtin(_) => {
-                                    actions::set_custom(s, actions::default_custom_spec())
-                                }
-                            })
-                        }
-                    >
-                        <span class="card-head">
-                            <span class="card-name">"Your own model"</span>
-                            <span class="pill">"Custom"</span>
-                        </span>
-                        <span class="card-best">
-                            "Size it from its parameter count, its architecture, or a pasted config.json."
-                        </span>
-                        <span class="plus" aria-hidden="true">"+"</span>
-                    </button>
-                </li>
+                {custom_card(calc, selected_id)}
             </ul>
             <Show
                 when=move || selected_id.with(Option::is_none)
@@ -220,6 +136,129 @@ pub fn ModelSection(calc: Calc) -> impl IntoView {
                 <EditorSlot calc=calc/>
             </Show>
         </section>
+    }
+}
+
+/// Search, use case and context need.
+fn filter_fields(filters: Filters) -> impl IntoView {
+    let Filters {
+        search,
+        use_case,
+        min_context,
+    } = filters;
+    view! {
+        <div class="filters" role="search">
+            <label class="field grow">
+                <span>"Search"</span>
+                <input
+                    type="search"
+                    placeholder="e.g. coder, 70b, reasoning"
+                    data-testid="model-search"
+                    prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                />
+            </label>
+            <label class="field">
+                <span>"Use case"</span>
+                <select
+                    data-testid="use-case"
+                    on:change=move |ev| use_case.set(event_target_value(&ev))
+                >
+                    <option value="">"Any use case"</option>
+                    {BY_USE_CASE
+                        .iter()
+                        .map(|g| view! { <option value=g.task>{g.task}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="field">
+                <span>"Context needed"</span>
+                <select
+                    data-testid="context-need"
+                    on:change=move |ev| {
+                        min_context.set(event_target_value(&ev).parse().unwrap_or(0))
+                    }
+                >
+                    <option value="0">"Any length"</option>
+                    {context_needs()
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <option value=c.to_string()>
+                                    {format!("{} tokens or more", present::context(c))}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+        </div>
+    }
+}
+
+/// A built-in model's card; pressed while it is the selected model.
+fn builtin_card(calc: Calc, card: &Card, selected_id: Memo<Option<String>>) -> impl IntoView {
+    let m = card.model;
+    let id = m.id.as_str();
+    let recommended = m.reference.as_ref().is_some_and(|r| r.recommended);
+    view! {
+        <li>
+            <button
+                class="card"
+                data-testid="model-card"
+                data-model-id=id
+                aria-pressed=move || {
+                    (selected_id.with(|s| s.as_deref() == Some(id))).to_string()
+                }
+                on:click=move |_| calc.apply(|s| actions::select_builtin(s, id))
+            >
+                <span class="card-head">
+                    <span class="card-name">{m.name.as_str()}</span>
+                    {recommended.then(|| view! { <span class="pill accent">"Recommended"</span> })}
+                </span>
+                <span class="card-best">{m.best_for.as_str()}</span>
+                <span class="facts">
+                    <span><span class="dt">"Size"</span><span class="dd">{present::params(m.param_count())}</span></span>
+                    <span><span class="dt">"Weights"</span><span class="dd">{m.quantization.label()}</span></span>
+                    <span><span class="dt">"Context"</span><span class="dd">{present::context(m.context_length)}</span></span>
+                    <span><span class="dt">"VRAM"</span><span class="dd" data-testid="card-vram">{card.vram.clone()}</span></span>
+                    <span class="wide"><span class="dt">"Min GPU"</span><span class="dd">{card.min_gpu.clone()}</span></span>
+                    <span class="wide"><span class="dt">"Cost"</span><span class="dd">{card.price.clone()}</span></span>
+                </span>
+            </button>
+        </li>
+    }
+}
+
+/// "Your own model": switches to a custom model (keeping one already described).
+fn custom_card(calc: Calc, selected_id: Memo<Option<String>>) -> impl IntoView {
+    view! {
+        <li>
+            <button
+                class="card custom-card"
+                data-testid="model-card-custom"
+                on:pointerover=|_| dom::preload_extras()
+                on:focus=|_| dom::preload_extras()
+                aria-pressed=move || selected_id.with(Option::is_none).to_string()
+                on:click=move |_| {
+                    calc.apply(|s| match &s.model {
+                        ModelChoice::Custom(_) | ModelChoice::Hub(_) => s.clone(),
+                        ModelChoice::Builtin(_) => {
+                            actions::set_custom(s, actions::default_custom_spec())
+                        }
+                    })
+                }
+            >
+                <span class="card-head">
+                    <span class="card-name">"Your own model"</span>
+                    <span class="pill">"Custom"</span>
+                </span>
+                <span class="card-best">
+                    "Size it from its parameter count, its architecture, or a pasted config.json."
+                </span>
+                <span class="plus" aria-hidden="true">"+"</span>
+            </button>
+        </li>
     }
 }
 

@@ -1,7 +1,7 @@
 //! The GPU table: every Lambda instance type with its verdict, limits, speed and cost.
 
 use super::Calc;
-use crate::actions::{self, ServiceView};
+use crate::actions::{self, ServiceCell, ServiceView};
 use crate::sort::{self, Column};
 use gpu_session_core::gpu::{CATALOG, PRICE_SNAPSHOT};
 use gpu_session_core::present;
@@ -38,65 +38,51 @@ fn service_column(calc: Calc) -> RwSignal<Option<ServiceView>> {
     service
 }
 
+/// The table's sort: `column` is `None` (catalog order) until a header is clicked.
+#[derive(Clone, Copy)]
+struct Sorting {
+    column: RwSignal<Option<Column>>,
+    descending: RwSignal<bool>,
+}
+
+impl Sorting {
+    fn new() -> Sorting {
+        Sorting {
+            column: RwSignal::new(None),
+            descending: RwSignal::new(false),
+        }
+    }
+
+    /// Sort by `c`, or turn the order round when it already is.
+    fn sort_by(self, c: Column) {
+        if self.column.get_untracked() == Some(c) {
+            self.descending.update(|d| *d = !*d);
+        } else {
+            self.column.set(Some(c));
+            self.descending.set(c.descending_first());
+        }
+    }
+
+    /// `c`'s `aria-sort` value.
+    fn aria(self, c: Column) -> &'static str {
+        if self.column.get() != Some(c) {
+            "none"
+        } else if self.descending.get() {
+            "descending"
+        } else {
+            "ascending"
+        }
+    }
+}
+
 #[component]
 pub fn GpuSection(calc: Calc) -> impl IntoView {
     let service = service_column(calc);
-    // `None`: catalog order until a header is clicked.
-    let column = RwSignal::new(None::<Column>);
-    let descending = RwSignal::new(false);
+    let sorting = Sorting::new();
     let order = Memo::new(move |_| {
-        let (c, d) = (column.get(), descending.get());
+        let (c, d) = (sorting.column.get(), sorting.descending.get());
         calc.rec.with(|r| sort::order(&r.rows, c, d))
     });
-    let sort_by = move |c: Column| {
-        if column.get_untracked() == Some(c) {
-            descending.update(|d| *d = !*d);
-        } else {
-            column.set(Some(c));
-            descending.set(c.descending_first());
-        }
-    };
-
-    let header = move |c: Column| {
-        let aria = move || {
-            if column.get() != Some(c) {
-                "none"
-            } else if descending.get() {
-                "descending"
-            } else {
-                "ascending"
-            }
-        };
-        let basis = move || {
-            c.basis().map(|what| {
-                let basis = calc.rec.with(|r| r.settings.workload().basis());
-                view! { <small class="basis">{format!("{what}, at {basis} requests")}</small> }
-            })
-        };
-        view! {
-            <th scope="col" aria-sort=aria class=format!("col-{}", c.key())>
-                <button type="button" class="sort" title=c.help() on:click=move |_| sort_by(c)>
-                    {c.label()}
-                    <span class="arrow" aria-hidden="true">
-                        {move || match aria() {
-                            "ascending" => "▲",
-                            "descending" => "▼",
-                            _ => "↕",
-                        }}
-                    </span>
-                </button>
-                <a
-                    class="how"
-                    href=format!("{}#{}", sort::FORMULAS, c.formula())
-                    title=format!("How {} is computed", c.label())
-                >
-                    "?"
-                </a>
-                {basis}
-            </th>
-        }
-    };
-
     view! {
         <section class="panel" aria-labelledby="gpus-title">
             <div class="section-head">
@@ -114,20 +100,8 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
                     </caption>
                     <thead>
                         <tr>
-                            {Column::ALL.into_iter().map(header).collect_view()}
-                            <Show when=move || service.with(Option::is_some)>
-                                <th scope="col" class="col-service">
-                                    "Service level"
-                                    <a
-                                        class="how"
-                                        href=format!("{}#{}", sort::FORMULAS, sort::SERVICE_LEVEL_FORMULA)
-                                        title="How the service level is chosen"
-                                    >
-                                        "?"
-                                    </a>
-                                    <small class="basis">"replicas for the rate, $/hour in all"</small>
-                                </th>
-                            </Show>
+                            {Column::ALL.into_iter().map(|c| column_header(calc, sorting, c)).collect_view()}
+                            {service_header(service)}
                         </tr>
                     </thead>
                     <tbody>
@@ -150,6 +124,59 @@ pub fn GpuSection(calc: Calc) -> impl IntoView {
     }
 }
 
+/// Column `c`'s header: a sort button, a link to its formula, and the workload its
+/// figures are for when it is a speed.
+fn column_header(calc: Calc, sorting: Sorting, c: Column) -> impl IntoView {
+    let aria = move || sorting.aria(c);
+    let basis = move || {
+        c.basis().map(|what| {
+            let basis = calc.rec.with(|r| r.settings.workload().basis());
+            view! { <small class="basis">{format!("{what}, at {basis} requests")}</small> }
+        })
+    };
+    view! {
+        <th scope="col" aria-sort=aria class=format!("col-{}", c.key())>
+            <button type="button" class="sort" title=c.help() on:click=move |_| sorting.sort_by(c)>
+                {c.label()}
+                <span class="arrow" aria-hidden="true">
+                    {move || match aria() {
+                        "ascending" => "▲",
+                        "descending" => "▼",
+                        _ => "↕",
+                    }}
+                </span>
+            </button>
+            <a
+                class="how"
+                href=format!("{}#{}", sort::FORMULAS, c.formula())
+                title=format!("How {} is computed", c.label())
+            >
+                "?"
+            </a>
+            {basis}
+        </th>
+    }
+}
+
+/// The service-level column's header, while there is such a column.
+fn service_header(service: RwSignal<Option<ServiceView>>) -> impl IntoView {
+    view! {
+        <Show when=move || service.with(Option::is_some)>
+            <th scope="col" class="col-service">
+                "Service level"
+                <a
+                    class="how"
+                    href=format!("{}#{}", sort::FORMULAS, sort::SERVICE_LEVEL_FORMULA)
+                    title="How the service level is chosen"
+                >
+                    "?"
+                </a>
+                <small class="basis">"replicas for the rate, $/hour in all"</small>
+            </th>
+        </Show>
+    }
+}
+
 /// Where the two-instance options appear (see `super::two_nodes`): a line while
 /// `gpu-session-extras` loads, which then mounts them here.
 #[component]
@@ -168,10 +195,44 @@ fn TwoNodeSlot(calc: Calc) -> impl IntoView {
     }
 }
 
+/// One instance of the type is selected: two of them are the two-instance options' row.
+fn is_selected(calc: Calc, name: &str) -> bool {
+    calc.state
+        .with(|s| s.gpu.as_deref() == Some(name) && s.nodes == 1)
+}
+
+fn is_cheapest(calc: Calc, i: usize) -> bool {
+    calc.rec.with(|r| r.cheapest_fit == Some(i))
+}
+
+fn choose(calc: Calc, name: &'static str) {
+    calc.apply(|s| actions::select_gpu(s, Some(name)));
+}
+
 #[component]
 fn GpuRow(calc: Calc, i: usize, service: RwSignal<Option<ServiceView>>) -> impl IntoView {
+    let name = CATALOG[i].instance_type;
+    let service_cell = move || service.with(|v| v.as_ref().map(|v| v.cell(name)));
+    let best = move || service_cell().is_some_and(|c| c.choice.is_some());
+    view! {
+        <tr
+            data-testid="gpu-row"
+            data-instance=name
+            class:selected=move || is_selected(calc, name)
+            class:cheapest=move || is_cheapest(calc, i)
+            class:service-choice=best
+            on:click=move |_| choose(calc, name)
+        >
+            {gpu_cell(calc, i)}
+            {estimate_cells(calc, i)}
+            {move || service_cell().map(service_td)}
+        </tr>
+    }
+}
+
+/// The row's figures, from the GPU type itself and from core's estimate on it.
+fn estimate_cells(calc: Calc, i: usize) -> impl IntoView {
     let gpu = &CATALOG[i];
-    let name = gpu.instance_type;
     let cell = move |f: fn(&GpuFit) -> String| move || calc.rec.with(|r| f(&r.rows[i]));
     // A speed figure, "-" where the model does not run (as the CLI shows it).
     let speed = move |f: fn(&GpuFit) -> String| {
@@ -186,76 +247,70 @@ fn GpuRow(calc: Calc, i: usize, service: RwSignal<Option<ServiceView>>) -> impl 
             })
         }
     };
-    let service_cell = move || service.with(|v| v.as_ref().map(|v| v.cell(name)));
-    let best = move || service_cell().is_some_and(|c| c.choice.is_some());
     let fit = move || calc.rec.with(|r| r.rows[i].fit.as_str());
     let fit_label = move || {
         calc.rec
             .with(|r| r.rows[i].fit.label(r.rows[i].max_seqs, r.settings.seqs))
     };
-    // One instance of the type: two of them are the two-instance options' row.
-    let selected = move || {
-        calc.state
-            .with(|s| s.gpu.as_deref() == Some(name) && s.nodes == 1)
-    };
-    let cheapest = move || calc.rec.with(|r| r.cheapest_fit == Some(i));
-    let choose = move || calc.apply(|s| actions::select_gpu(s, Some(name)));
     view! {
-        <tr
-            data-testid="gpu-row"
-            data-instance=name
-            class:selected=selected
-            class:cheapest=cheapest
-            class:service-choice=best
-            on:click=move |_| choose()
-        >
-            <th scope="row" class="col-gpu">
-                <button
-                    type="button"
-                    class="pick"
-                    aria-pressed=move || selected().to_string()
-                    on:click=move |ev| {
-                        ev.stop_propagation();
-                        choose();
-                    }
-                >
-                    <span class="gpu-name">{gpu.description}</span>
-                    <code class="gpu-id">{name}</code>
-                </button>
-                <Show when=cheapest>
-                    <span class="pill accent small" data-testid="cheapest-badge">"Cheapest fit"</span>
-                </Show>
-                {gpu.availability_note().map(|note| view! {
-                    <span class="gpu-note" data-testid="not-offered">{note}</span>
-                })}
-            </th>
-            <td data-col="memory" class="num">
-                {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
-            </td>
-            <td data-col="fit" title=cell(|r| r.reason.clone())>
-                <span class=move || format!("badge fit-{}", fit())>{fit_label}</span>
-            </td>
-            <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
-            <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
-            <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
-            <td data-col="ttft" class="num">{speed(|r| present::milliseconds(r.speed.ttft_ms))}</td>
-            <td data-col="tpot" class="num">{speed(|r| present::milliseconds(r.speed.tpot_ms))}</td>
-            <td data-col="tps" class="num">{speed(|r| sort::saturated(present::tokens_per_s(r.speed.output_tokens_per_s), &r.speed))}</td>
-            <td data-col="tps-user" class="num">{speed(|r| present::tokens_per_s(r.speed.output_tokens_per_s_per_user))}</td>
-            <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
-                {present::usd(gpu.price_per_hour_usd())}
-            </td>
-            <td data-col="per-million" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
-            <td data-col="per-million-in" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_input_tokens))}</td>
-            {move || service_cell().map(|c| view! {
-                <td data-col="service" class="num" title=c.title>
-                    {c.text}
-                    {c.choice.map(|instances| view! {
-                        <span class="pill accent small" data-testid="service-badge">"Cheapest here"</span>
-                        <small class="service-instances" data-testid="service-instances">{instances}</small>
-                    })}
-                </td>
+        <td data-col="memory" class="num">
+            {format!("{}× {} GB", gpu.gpu_count, gpu.nominal_memory_gb)}
+        </td>
+        <td data-col="fit" title=cell(|r| r.reason.clone())>
+            <span class=move || format!("badge fit-{}", fit())>{fit_label}</span>
+        </td>
+        <td data-col="headroom" class="num">{cell(|r| present::signed_gib(r.headroom_bytes))}</td>
+        <td data-col="kv-pool" class="num">{cell(|r| present::thousands(r.kv_pool_tokens))}</td>
+        <td data-col="max-context" class="num">{cell(|r| present::thousands(u64::from(r.max_context)))}</td>
+        <td data-col="ttft" class="num">{speed(|r| present::milliseconds(r.speed.ttft_ms))}</td>
+        <td data-col="tpot" class="num">{speed(|r| present::milliseconds(r.speed.tpot_ms))}</td>
+        <td data-col="tps" class="num">{speed(|r| sort::saturated(present::tokens_per_s(r.speed.output_tokens_per_s), &r.speed))}</td>
+        <td data-col="tps-user" class="num">{speed(|r| present::tokens_per_s(r.speed.output_tokens_per_s_per_user))}</td>
+        <td data-col="price" class="num" title=format!("price as of {}", gpu.price_as_of)>
+            {present::usd(gpu.price_per_hour_usd())}
+        </td>
+        <td data-col="per-million" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_output_tokens))}</td>
+        <td data-col="per-million-in" class="num">{speed(|r| present::usd_fine(r.speed.usd_per_million_input_tokens))}</td>
+    }
+}
+
+/// The row's header cell: the GPU type's name as the button that chooses it, with its
+/// badges.
+fn gpu_cell(calc: Calc, i: usize) -> impl IntoView {
+    let gpu = &CATALOG[i];
+    let name = gpu.instance_type;
+    view! {
+        <th scope="row" class="col-gpu">
+            <button
+                type="button"
+                class="pick"
+                aria-pressed=move || is_selected(calc, name).to_string()
+                on:click=move |ev| {
+                    ev.stop_propagation();
+                    choose(calc, name);
+                }
+            >
+                <span class="gpu-name">{gpu.description}</span>
+                <code class="gpu-id">{name}</code>
+            </button>
+            <Show when=move || is_cheapest(calc, i)>
+                <span class="pill accent small" data-testid="cheapest-badge">"Cheapest fit"</span>
+            </Show>
+            {gpu.availability_note().map(|note| view! {
+                <span class="gpu-note" data-testid="not-offered">{note}</span>
             })}
-        </tr>
+        </th>
+    }
+}
+
+fn service_td(c: ServiceCell) -> impl IntoView {
+    view! {
+        <td data-col="service" class="num" title=c.title>
+            {c.text}
+            {c.choice.map(|instances| view! {
+                <span class="pill accent small" data-testid="service-badge">"Cheapest here"</span>
+                <small class="service-instances" data-testid="service-instances">{instances}</small>
+            })}
+        </td>
     }
 }
