@@ -288,7 +288,7 @@ pub fn resolve<'a>(
     if let Some(i) = instances.iter().find(|i| i.name.as_deref() == Some(wanted)) {
         return Ok(i);
     }
-    if instances.iter().any(|i| tag(i, TAG_GROUP) == Some(wanted)) {
+    if members_of(instances, wanted).next().is_some() {
         return group_entry(instances, wanted);
     }
     let matches: Vec<&Instance> = instances
@@ -308,12 +308,25 @@ pub fn resolve<'a>(
     }
 }
 
+/// The launch group `instance` belongs to (its `gpu-session:group` tag), if any.
+pub fn group_of(instance: &Instance) -> Option<&str> {
+    tag(instance, TAG_GROUP)
+}
+
+/// The members of group `group` among `instances`.
+pub fn members_of<'a, 'g>(
+    instances: &'a [Instance],
+    group: &'g str,
+) -> impl Iterator<Item = &'a Instance> + use<'a, 'g> {
+    instances.iter().filter(move |i| group_of(i) == Some(group))
+}
+
 /// The group every one of `instances` belongs to, if they all belong to one.
 fn only_group(instances: &[Instance]) -> Option<&str> {
-    let group = tag(instances.first()?, TAG_GROUP)?;
+    let group = group_of(instances.first()?)?;
     instances
         .iter()
-        .all(|i| tag(i, TAG_GROUP) == Some(group))
+        .all(|i| group_of(i) == Some(group))
         .then_some(group)
 }
 
@@ -323,9 +336,8 @@ pub fn group_entry<'a>(
     instances: &'a [Instance],
     group: &str,
 ) -> Result<&'a Instance, ResolveError> {
-    instances
-        .iter()
-        .find(|i| tag(i, TAG_GROUP) == Some(group) && tag(i, TAG_MEMBER) == Some("0"))
+    members_of(instances, group)
+        .find(|i| tag(i, TAG_MEMBER) == Some("0"))
         .ok_or_else(|| ResolveError::NoEntry {
             group: group.to_owned(),
         })

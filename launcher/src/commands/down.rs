@@ -31,28 +31,20 @@ struct Report {
     deleted_rulesets: Vec<String>,
 }
 
-/// The instances `wanted` names: a group id, or an instance (with all of its group).
+/// The instances `wanted` names: a group id (even one whose member 0 is gone), or an
+/// instance (with all of its group).
 fn targets(ours: &[Instance], wanted: Option<&str>) -> anyhow::Result<Vec<Instance>> {
     let group = match wanted.map(str::trim) {
-        Some(w) if ours.iter().any(|i| group_of(i).as_deref() == Some(w)) => Some(w.to_owned()),
+        Some(w) if instances::members_of(ours, w).next().is_some() => w,
         _ => {
             let one = instances::resolve(ours, wanted)?;
-            match group_of(one) {
-                Some(group) => Some(group),
+            match instances::group_of(one) {
+                Some(group) => group,
                 None => return Ok(vec![one.clone()]),
             }
         }
     };
-    Ok(ours
-        .iter()
-        .filter(|i| group_of(i) == group)
-        .cloned()
-        .collect())
-}
-
-/// The launch group `instance` belongs to, if any.
-fn group_of(instance: &Instance) -> Option<String> {
-    instances::tag(instance, instances::TAG_GROUP).map(str::to_owned)
+    Ok(instances::members_of(ours, group).cloned().collect())
 }
 
 /// Deletes the rulesets of `groups` (every one of ours with `all`) once their members
@@ -110,7 +102,10 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitCode> {
     }
     let ids: Vec<String> = targets.iter().map(|i| i.id.clone()).collect();
     let terminated = terminate(&cloud, &ids)?;
-    let mut groups: Vec<String> = targets.iter().filter_map(group_of).collect();
+    let mut groups: Vec<String> = targets
+        .iter()
+        .filter_map(|i| instances::group_of(i).map(str::to_owned))
+        .collect();
     groups.dedup();
     let deleted_rulesets = if groups.is_empty() && !args.all {
         Vec::new()

@@ -42,24 +42,19 @@ pub fn run(ctx: &Context, args: ExtendArgs) -> anyhow::Result<ExitCode> {
 
 /// `target`, or every live member of its group when it is a group member.
 fn group_of(ctx: &Context, target: SshTarget) -> anyhow::Result<Vec<SshTarget>> {
-    let Some(group) = instances::tag(&target.instance, instances::TAG_GROUP).map(str::to_owned)
-    else {
+    let Some(group) = instances::group_of(&target.instance).map(str::to_owned) else {
         return Ok(vec![target]);
     };
     let cloud = crate::cloud::Cloud::connect(ctx)?;
+    // Our live instances: `list_ours` leaves the terminated ones out.
     let ours = cloud.block_on(instances::list_ours(&cloud.client))?;
     let mut members = Vec::new();
-    for instance in ours {
-        if instances::tag(&instance, instances::TAG_GROUP) != Some(group.as_str())
-            || instance.status.is_gone()
-        {
-            continue;
-        }
+    for instance in instances::members_of(&ours, &group) {
         members.push(SshTarget {
-            ip: crate::remote::ssh_target::public_ip(&instance)?.to_owned(),
+            ip: crate::remote::ssh_target::public_ip(instance)?.to_owned(),
             host_keys: crate::remote::ssh_target::host_keys(ctx, &instance.id)?,
             key: target.key.clone(),
-            instance,
+            instance: instance.clone(),
         });
     }
     Ok(members)

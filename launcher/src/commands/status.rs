@@ -158,7 +158,7 @@ fn add_gateway_views(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
         .filter_map(|r| Some((r.group.clone()?, r.id.clone(), r.ip.clone()?)))
         .collect();
     for (group, id, ip) in members_0 {
-        let view = gateway_remote(ctx, &id, ip)
+        let view = member_remote(ctx, &id, ip)
             .and_then(|remote| cloud.block_on(gateway_view::workers(&remote)));
         for r in rows
             .iter_mut()
@@ -189,14 +189,15 @@ fn add_node_phases(ctx: &Context, cloud: &Cloud, rows: &mut [Row]) {
         .filter(|r| r.nodes.is_some() && r.status == "active")
     {
         let Some(ip) = r.ip.clone() else { continue };
-        r.phase = Some(match gateway_remote(ctx, &r.id, ip) {
+        r.phase = Some(match member_remote(ctx, &r.id, ip) {
             Ok(remote) => printable(&cloud.block_on(remote.look()).0.describe()),
             Err(why) => format!("unknown ({why})"),
         });
     }
 }
 
-fn gateway_remote(ctx: &Context, id: &str, ip: String) -> Result<Remote, String> {
+/// How to read a member's phase (or its gateway, on member 0) over SSH.
+fn member_remote(ctx: &Context, id: &str, ip: String) -> Result<Remote, String> {
     Ok(Remote {
         ip,
         key: ssh_target::key_path(ctx).map_err(|e| e.to_string())?,
