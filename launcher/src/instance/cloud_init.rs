@@ -204,11 +204,7 @@ pub fn sglang_env(input: &UserDataInput<'_>) -> Result<String, CloudInitError> {
         env_line(&mut env, "HF_TOKEN", token)?;
     }
     if let Some(member) = input.member {
-        let kind = if plan.gpu.nodes > 1 {
-            "nodes"
-        } else {
-            "replicas"
-        };
+        let kind = group::kind(plan);
         env_line(&mut env, "GPU_SESSION_GROUP", kind)?;
         if has_gateway(plan, member) {
             env_line(
@@ -261,7 +257,7 @@ fn lease_settings(input: &UserDataInput<'_>) -> Vec<(&'static str, String)> {
     // Node 1's SGLang serves no HTTP (a stub answers health checks): its idleness is
     // node 0's, so only node 0 judges it (the lease deadline still ends both).
     let idle_minutes = match input.member {
-        Some(m) if plan.gpu.nodes > 1 && m.index > 0 => 0,
+        Some(m) if group::spans_nodes(plan) && m.index > 0 => 0,
         _ => plan.lease.idle_minutes,
     };
     vec![
@@ -305,7 +301,7 @@ fn group_lease_settings(input: &UserDataInput<'_>) -> Vec<(&'static str, String)
     ));
     settings.push(("GPU_SESSION_GROUP_MEMBER", member.index.to_string()));
     // One model over the nodes: either node's failed start or end ends both.
-    if plan.gpu.nodes > 1 {
+    if group::spans_nodes(plan) {
         settings.push(("GPU_SESSION_GROUP_NODES", plan.gpu.nodes.to_string()));
     }
     settings

@@ -89,6 +89,20 @@ pub fn is_group(plan: &Plan) -> bool {
     plan.gpu.instance_count() > 1
 }
 
+/// Whether the plan's group is one model over several nodes (else replicas).
+pub fn spans_nodes(plan: &Plan) -> bool {
+    plan.gpu.nodes > 1
+}
+
+/// The group's kind as user_data and the dry run name it: `nodes` or `replicas`.
+pub fn kind(plan: &Plan) -> &'static str {
+    if spans_nodes(plan) {
+        "nodes"
+    } else {
+        "replicas"
+    }
+}
+
 /// The group file for `member`: its own private address (`own_ip`) and every serving
 /// member's (`worker_ips`, in member order; the first is node 0 for a two-node plan).
 /// Values are validated literals, or placeholders in `--dry-run`.
@@ -112,7 +126,7 @@ pub fn group_file(
     line("GPU_SESSION_MEMBER", &member.index.to_string());
     line("GPU_SESSION_MEMBERS", &member.count.to_string());
     line("GPU_SESSION_PRIVATE_IP", own_ip);
-    if plan.gpu.nodes > 1 {
+    if spans_nodes(plan) {
         line("NNODES", &plan.gpu.nodes.to_string());
         line("NODE_RANK", &member.index.to_string());
         line(
@@ -142,7 +156,7 @@ pub fn id_of_member(member_name: &str) -> &str {
 /// adds `--dist-init-addr` from the group file) and only rank 0 serves HTTP.
 pub fn member_sglang_args(plan: &Plan, member: Member, base: Vec<String>) -> Vec<String> {
     let mut args = base;
-    if plan.gpu.nodes > 1 {
+    if spans_nodes(plan) {
         args.extend([
             "--nnodes".to_owned(),
             plan.gpu.nodes.to_string(),

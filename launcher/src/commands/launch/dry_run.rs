@@ -110,11 +110,7 @@ fn run_group(ctx: &Context, args: &LaunchArgs, p: &Prepared) -> anyhow::Result<E
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     cloud_checks(ctx, args, p)?;
-    let kind = if plan.gpu.nodes > 1 {
-        "nodes"
-    } else {
-        "replicas"
-    };
+    let kind = group::kind(plan);
     let gateway = (plan.gpu.replicas > 1).then(|| gateway_line(plan, &placeholders));
     let dry = DryRunGroup {
         group_id: &group_id,
@@ -227,7 +223,7 @@ pub(super) fn group_tags(plan: &Plan, group_id: &str, index: u32) -> Vec<Tag> {
             value: index.to_string(),
         },
     ];
-    if plan.gpu.nodes > 1 {
+    if group::spans_nodes(plan) {
         tags.push(Tag {
             key: instances::TAG_NODES.to_owned(),
             value: plan.gpu.nodes.to_string(),

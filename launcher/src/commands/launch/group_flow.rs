@@ -366,7 +366,7 @@ impl Session<'_> {
 
     /// One model over nodes (`gpu.nodes` above 1), rather than replicas.
     fn is_nodes(&self) -> bool {
-        self.prepared.plan.gpu.nodes > 1
+        group::spans_nodes(&self.prepared.plan)
     }
 
     /// "member" or "node", for messages.

@@ -36,7 +36,7 @@ use crate::cloud::instances;
 use crate::cloud::Cloud;
 use crate::context::Context;
 use crate::instance::cloud_init::{self, UserDataInput};
-use crate::instance::group::Member;
+use crate::instance::group::{self, Member};
 use crate::output;
 use crate::remote::first_start;
 use crate::remote::ssh_target;
@@ -294,7 +294,7 @@ fn print_summary(ctx: &Context, plan: &Plan, catalog_price: u64) {
     ));
     let count = plan.gpu.instance_count();
     if count > 1 {
-        let what = if plan.gpu.nodes > 1 {
+        let what = if group::spans_nodes(plan) {
             format!("one model over {count} instances")
         } else {
             format!("a group of {count} instances behind one gateway")
